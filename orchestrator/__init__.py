@@ -1,0 +1,1 @@
+"""Metalayer Devnet orchestrator: config, toolchain, compiler, chains, deployer, services, CLI."""

@@ -1,0 +1,279 @@
+"""Devnet topology: `devnet.toml` parsed with tomllib, validated, with a built-in default.
+
+A bare `devnet up` uses `default_config()`: hub 900 + rollup-a 901 + rollup-b 902,
+3 guardians with threshold 2, instant mining. Every validation error is one line
+naming the offending key, because that line is all the user sees.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# The first anvil dev accounts (mnemonic "test test ... junk") shown to users.
+DEFAULT_MNEMONIC = "test test test test test test test test test test test junk"
+
+
+class ConfigError(ValueError):
+    """A devnet.toml problem, described in one line that names the key."""
+
+
+@dataclass(frozen=True)
+class ChainConfig:
+    name: str
+    chain_id: int
+    port: int
+    role: str = "rollup"  # "hub" or "rollup"
+    block_time: float | None = None  # None = instant mining (a block per transaction)
+    anvil_args: tuple[str, ...] = ()  # passed through verbatim, e.g. ("--code-size-limit", "50000")
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        # anvil serves HTTP and WebSocket on the same port
+        return f"ws://127.0.0.1:{self.port}"
+
+
+@dataclass(frozen=True)
+class GuardianConfig:
+    count: int = 3
+    threshold: int = 2
+    confirmations: int = 0
+    base_port: int = 9100  # guardian i listens on base_port + i
+
+
+@dataclass(frozen=True)
+class RelayerConfig:
+    port: int = 9200
+    poll_interval: float = 0.05  # seconds between log polls when no subscription is available
+    root_post_interval: float = 0.0  # 0 = post roots only when a message needs one
+    max_batch: int = 20
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    port: int = 8000
+
+
+@dataclass(frozen=True)
+class DevnetConfig:
+    chains: tuple[ChainConfig, ...]
+    guardians: GuardianConfig = field(default_factory=GuardianConfig)
+    relayer: RelayerConfig = field(default_factory=RelayerConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    accounts: int = 10
+    mnemonic: str = DEFAULT_MNEMONIC
+    state_dir: str = ".devnet"
+
+    @property
+    def hub(self) -> ChainConfig:
+        return next(c for c in self.chains if c.role == "hub")
+
+    @property
+    def rollups(self) -> tuple[ChainConfig, ...]:
+        return tuple(c for c in self.chains if c.role == "rollup")
+
+    def chain(self, name_or_id: str | int) -> ChainConfig:
+        for c in self.chains:
+            if c.name == name_or_id or c.chain_id == name_or_id or str(c.chain_id) == str(name_or_id):
+                return c
+        known = ", ".join(c.name for c in self.chains)
+        raise ConfigError(f"unknown chain {name_or_id!r} (known: {known})")
+
+    def with_block_time(self, block_time: float | None) -> "DevnetConfig":
+        """The same topology with every chain mining every `block_time` seconds."""
+        chains = tuple(_replace_chain(c, block_time=block_time) for c in self.chains)
+        return _replace_config(self, chains=chains)
+
+    def with_port_offset(self, offset: int) -> "DevnetConfig":
+        """The same topology on shifted ports, so several devnets can run side by side."""
+        chains = tuple(_replace_chain(c, port=c.port + offset) for c in self.chains)
+        return _replace_config(
+            self,
+            chains=chains,
+            guardians=GuardianConfig(**{**self.guardians.__dict__, "base_port": self.guardians.base_port + offset}),
+            relayer=RelayerConfig(**{**self.relayer.__dict__, "port": self.relayer.port + offset}),
+            api=ApiConfig(port=self.api.port + offset),
+        )
+
+
+def _replace_chain(chain: ChainConfig, **changes: Any) -> ChainConfig:
+    return ChainConfig(**{**chain.__dict__, **changes})
+
+
+def _replace_config(config: DevnetConfig, **changes: Any) -> DevnetConfig:
+    return DevnetConfig(**{**config.__dict__, **changes})
+
+
+def default_config() -> DevnetConfig:
+    return DevnetConfig(
+        chains=(
+            ChainConfig(name="hub", chain_id=900, port=8545, role="hub"),
+            ChainConfig(name="rollup-a", chain_id=901, port=8546),
+            ChainConfig(name="rollup-b", chain_id=902, port=8547),
+        )
+    )
+
+
+# ---------------------------------------------------------------- parsing
+
+_TOP_KEYS = {"hub", "rollups", "guardians", "relayer", "api", "accounts", "mnemonic", "state_dir"}
+_CHAIN_KEYS = {"name", "chain_id", "port", "block_time", "anvil_args"}
+_GUARDIAN_KEYS = {"count", "threshold", "confirmations", "base_port"}
+_RELAYER_KEYS = {"port", "poll_interval", "root_post_interval", "max_batch"}
+_API_KEYS = {"port"}
+
+
+def load_config(path: str | Path | None) -> DevnetConfig:
+    """Read `path` (or return the default when it is None)."""
+    if path is None:
+        return default_config()
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return parse_config(raw)
+
+
+def parse_config(raw: dict[str, Any]) -> DevnetConfig:
+    """Build a validated DevnetConfig from a parsed TOML document.
+
+    Sections left out keep their defaults, so a file may override only what it needs.
+    """
+    _check_keys(raw, _TOP_KEYS, "")
+    default = default_config()
+    hub = _parse_chain(raw["hub"], "hub", "hub") if "hub" in raw else default.hub
+    if "rollups" in raw:
+        rollups_raw = raw["rollups"]
+        if not isinstance(rollups_raw, list):
+            raise ConfigError("rollups: expected an array of tables ([[rollups]])")
+        rollups = tuple(_parse_chain(r, f"rollups[{i}]", "rollup") for i, r in enumerate(rollups_raw))
+    else:
+        rollups = default.rollups
+    guardians = GuardianConfig(**_parse_section(raw, "guardians", _GUARDIAN_KEYS, GuardianConfig()))
+    relayer = RelayerConfig(**_parse_section(raw, "relayer", _RELAYER_KEYS, RelayerConfig()))
+    api = ApiConfig(**_parse_section(raw, "api", _API_KEYS, ApiConfig()))
+    config = DevnetConfig(
+        chains=(hub, *rollups),
+        guardians=guardians,
+        relayer=relayer,
+        api=api,
+        accounts=_typed(raw.get("accounts", 10), int, "accounts"),
+        mnemonic=_typed(raw.get("mnemonic", DEFAULT_MNEMONIC), str, "mnemonic"),
+        state_dir=_typed(raw.get("state_dir", ".devnet"), str, "state_dir"),
+    )
+    validate(config)
+    return config
+
+
+def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            name = f"{where}.{key}" if where else key
+            raise ConfigError(f"{name}: unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], key: str) -> Any:
+    # bool is an int in Python; a TOML `true` where a number belongs is a mistake.
+    if isinstance(value, bool) and kind is not bool:
+        raise ConfigError(f"{key}: expected {_kind_name(kind)}, got boolean")
+    if not isinstance(value, kind):
+        raise ConfigError(f"{key}: expected {_kind_name(kind)}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    if isinstance(kind, tuple):
+        return " or ".join(k.__name__ for k in kind)
+    return kind.__name__
+
+
+def _parse_section(raw: dict[str, Any], name: str, keys: set[str], default: Any) -> dict[str, Any]:
+    values = dict(default.__dict__)
+    if name not in raw:
+        return values
+    section = raw[name]
+    if not isinstance(section, dict):
+        raise ConfigError(f"{name}: expected a table ([{name}])")
+    _check_keys(section, keys, name)
+    for key, value in section.items():
+        expected = (int, float) if isinstance(values[key], float) else type(values[key])
+        values[key] = _typed(value, expected, f"{name}.{key}")
+    return values
+
+
+def _parse_chain(raw: Any, where: str, role: str) -> ChainConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table")
+    _check_keys(raw, _CHAIN_KEYS, where)
+    for key in ("chain_id", "port"):
+        if key not in raw:
+            raise ConfigError(f"{where}.{key}: missing")
+    name = _typed(raw.get("name", "hub" if role == "hub" else ""), str, f"{where}.name")
+    if not name:
+        raise ConfigError(f"{where}.name: missing")
+    block_time = raw.get("block_time", "instant")
+    if block_time == "instant" or block_time == 0:
+        block_time = None
+    else:
+        block_time = float(_typed(block_time, (int, float), f"{where}.block_time"))
+        if block_time < 0:
+            raise ConfigError(f"{where}.block_time: must be \"instant\" or a positive number of seconds")
+    anvil_args = raw.get("anvil_args", [])
+    if not isinstance(anvil_args, list) or not all(isinstance(a, str) for a in anvil_args):
+        raise ConfigError(f"{where}.anvil_args: expected an array of strings")
+    return ChainConfig(
+        name=name,
+        chain_id=_typed(raw["chain_id"], int, f"{where}.chain_id"),
+        port=_typed(raw["port"], int, f"{where}.port"),
+        role=role,
+        block_time=block_time,
+        anvil_args=tuple(anvil_args),
+    )
+
+
+def validate(config: DevnetConfig) -> None:
+    """Cross-field checks: unique ids, names and ports, a sane guardian quorum."""
+    seen_ids: dict[int, str] = {}
+    seen_names: set[str] = set()
+    seen_ports: dict[int, str] = {}
+    for chain in config.chains:
+        where = "hub" if chain.role == "hub" else f"rollups[{config.rollups.index(chain)}]"
+        if chain.chain_id <= 0:
+            raise ConfigError(f"{where}.chain_id: must be positive, got {chain.chain_id}")
+        if chain.chain_id in seen_ids:
+            raise ConfigError(f"{where}.chain_id: duplicate chain id {chain.chain_id} (also {seen_ids[chain.chain_id]})")
+        if chain.name in seen_names:
+            raise ConfigError(f"{where}.name: duplicate chain name {chain.name!r}")
+        if not 1 <= chain.port <= 65535:
+            raise ConfigError(f"{where}.port: must be 1-65535, got {chain.port}")
+        if chain.port in seen_ports:
+            raise ConfigError(f"{where}.port: duplicate port {chain.port} (also {seen_ports[chain.port]})")
+        seen_ids[chain.chain_id] = chain.name
+        seen_names.add(chain.name)
+        seen_ports[chain.port] = chain.name
+    if not config.rollups:
+        raise ConfigError("rollups: at least one rollup is required")
+    g = config.guardians
+    if g.count < 1:
+        raise ConfigError(f"guardians.count: must be at least 1, got {g.count}")
+    if not 1 <= g.threshold <= g.count:
+        raise ConfigError(f"guardians.threshold: must be between 1 and guardians.count ({g.count}), got {g.threshold}")
+    if g.confirmations < 0:
+        raise ConfigError(f"guardians.confirmations: must be >= 0, got {g.confirmations}")
+    if config.accounts < 1:
+        raise ConfigError(f"accounts: must be at least 1, got {config.accounts}")
+    service_ports = {f"guardians (port {g.base_port + i})": g.base_port + i for i in range(g.count)}
+    service_ports["relayer.port"] = config.relayer.port
+    service_ports["api.port"] = config.api.port
+    for name, port in service_ports.items():
+        if port in seen_ports:
+            raise ConfigError(f"{name}: port {port} is already used by chain {seen_ports[port]}")
