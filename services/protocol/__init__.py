@@ -1,0 +1,31 @@
+"""Helpers shared by the guardian, relayer and API: everything they must compute exactly
+as the contracts do (see docs/PROTOCOL.md). Each is tested against the contracts on a
+live chain in tests/contracts/test_protocol_helpers.py.
+
+    from services.protocol import (
+        encode_evm, encode_evm_chain, decode_evm,                 # ERC-7930
+        Message, message_id, commitment_slot, COMMITMENTS_SLOT,   # messages
+        Attestation, attestation_digest, sign_attestation, recover_signer,  # EIP-712
+        ProofBundle, parse_proof, fetch_proof, afetch_proof, fetch_message_proofs,  # eth_getProof
+        load_abi, load_artifact, artifact_path, contract,         # ABIs
+    )
+"""
+
+from services.protocol.abi import artifact_path, contract, load_abi, load_artifact
+from services.protocol.attestation import (
+    DOMAIN_SEPARATOR,
+    Attestation,
+    attestation_digest,
+    recover_signer,
+    sign_attestation,
+)
+from services.protocol.erc7930 import InteropAddressError, decode_evm, encode_evm, encode_evm_chain
+from services.protocol.messages import COMMITMENTS_SLOT, Message, commitment_slot, message_id
+from services.protocol.proofs import ProofBundle, afetch_proof, fetch_message_proofs, fetch_proof, parse_proof
+
+__all__ = [
+    "COMMITMENTS_SLOT", "DOMAIN_SEPARATOR", "Attestation", "InteropAddressError", "Message", "ProofBundle",
+    "afetch_proof", "artifact_path", "attestation_digest", "commitment_slot", "contract", "decode_evm",
+    "encode_evm", "encode_evm_chain", "fetch_message_proofs", "fetch_proof", "load_abi", "load_artifact",
+    "message_id", "parse_proof", "recover_signer", "sign_attestation",
+]
