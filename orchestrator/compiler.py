@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.paths import ARTIFACTS_DIR, CONTRACTS_DIR, CONTRACTS_SRC, NODE_MODULES
-from orchestrator.toolchain import ToolchainError, find_solcjs, pinned_solc_version
+from orchestrator.toolchain import find_solcjs, pinned_solc_version
 
 SETTINGS: dict[str, Any] = {
     "optimizer": {"enabled": True, "runs": 200},
@@ -27,7 +27,7 @@ SETTINGS: dict[str, Any] = {
     "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}},
 }
 CACHE_FILE = ".cache-key"
-_IMPORT_RE = re.compile(r'^\s*import\s+(?:[^"\']*\sfrom\s+)?["\']([^"\']+)["\']', re.MULTILINE)
+_IMPORT_RE = re.compile(r'(?:^|;)\s*import\s+(?:[^"\';]*\sfrom\s+)?["\']([^"\']+)["\']', re.MULTILINE)
 
 
 class CompileError(RuntimeError):
@@ -56,7 +56,8 @@ class CompileResult:
 def collect_sources(src_dir: Path = CONTRACTS_SRC) -> dict[str, str]:
     """Every .sol under src_dir plus everything it imports, keyed by import path."""
     sources: dict[str, str] = {}
-    pending = [f"src/{p.relative_to(src_dir).as_posix()}" for p in sorted(src_dir.rglob("*.sol"))]
+    files = sorted(src_dir.rglob("*.sol")) if src_dir.is_dir() else []
+    pending = [f"src/{p.relative_to(src_dir).as_posix()}" for p in files]
     roots = {"src/": src_dir}
     while pending:
         key = pending.pop()
@@ -227,10 +228,7 @@ def compile_contracts(
     cache_file = out_dir / CACHE_FILE
     if not force and cache_file.is_file() and cache_file.read_text() == key:
         return CompileResult(load_artifacts(out_dir), True, time.perf_counter() - started, compiler)
-    try:
-        output = run_compiler(standard_input(sources))
-    except ToolchainError:
-        raise
+    output = run_compiler(standard_input(sources)) if sources else {}
     artifacts = _write_artifacts(output, out_dir)
     cache_file.write_text(key)
     return CompileResult(artifacts, False, time.perf_counter() - started, compiler)

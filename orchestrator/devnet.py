@@ -1,0 +1,161 @@
+"""A running devnet as one Python object: what `devnet up` and the pytest fixture drive.
+
+    devnet = Devnet(config)
+    devnet.start()          # toolchain -> compile -> chains -> deploy -> manifest -> services
+    ...
+    devnet.stop()           # services first, then chains; nothing left running
+
+Each stage is reported to a `progress` callback as it happens, so the CLI can
+show it live and tests can stay quiet.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from orchestrator import chains as chain_mod
+from orchestrator import statecache
+from orchestrator.compiler import compile_contracts, describe_compiler
+from orchestrator.config import DevnetConfig
+from orchestrator.manifest import build_manifest, write_manifest
+from orchestrator.toolchain import anvil_version, find_anvil, find_openzeppelin
+
+ProgressFn = Callable[[str, str, float], None]  # (stage, detail, seconds)
+
+
+def _quiet(stage: str, detail: str, seconds: float) -> None:
+    pass
+
+
+@dataclass
+class Devnet:
+    config: DevnetConfig
+    progress: ProgressFn = _quiet
+    chains: chain_mod.ChainGroup | None = None
+    supervisor: Any = None  # orchestrator.supervisor.ServiceSupervisor once services run
+    manifest: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    _details: dict[str, str] = field(default_factory=dict)  # stage -> summary for stages returning data
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.config.state_dir).resolve()
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.state_dir / "manifest.json"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self, deploy: bool = True, services: bool = True, use_cache: bool = True) -> dict[str, Any]:
+        """Bring everything up; on any failure, stop what was started and re-raise."""
+        try:
+            self._reset_run_dirs()
+            self._stage("toolchain", self._check_toolchain)
+            self._stage("compile", self._compile)
+            cached = statecache.lookup(self.config) if (deploy and use_cache) else None
+            self._stage("chains", lambda: self._start_chains(cached))
+            contracts: dict[str, Any] = {}
+            if deploy:
+                contracts = self._stage("deploy", lambda: self._deploy(cached))
+            chain_mod.apply_block_times(self.config.chains)
+            self.manifest = build_manifest(self.config, contracts)
+            if not services:
+                self.manifest["services"] = {}
+            write_manifest(self.manifest_path, self.manifest)
+            if services:
+                self._stage("services", self._start_services)
+            return self.manifest
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.supervisor is not None:
+            self.supervisor.stop()
+            self.supervisor = None
+        if self.chains is not None:
+            self.chains.stop()
+            self.chains = None
+
+    def __enter__(self) -> "Devnet":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def pids(self) -> dict[str, int]:
+        found = {name: c.pid for name, c in (self.chains.chains.items() if self.chains else [])}
+        if self.supervisor is not None:
+            found.update(self.supervisor.pids())
+        return found
+
+    # ------------------------------------------------------------ stages
+
+    def _stage(self, name: str, fn: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        result = fn()
+        seconds = time.perf_counter() - started
+        self.timings[name] = seconds
+        detail = result if isinstance(result, str) else self._details.pop(name, "")
+        self.progress(name, detail, seconds)
+        return result
+
+    def _reset_run_dirs(self) -> None:
+        # Service databases belong to one run: a fresh chain must not meet an old queue.
+        run_dir = self.state_dir / "run"
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        run_dir.mkdir(parents=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+
+    def _check_toolchain(self) -> str:
+        anvil = find_anvil()
+        find_openzeppelin()
+        source = "npm" if "node_modules" in str(anvil) else str(anvil)
+        return f"{anvil_version(anvil).replace('Version: ', '')} ({source}), {describe_compiler()}"
+
+    def _compile(self) -> str:
+        result = compile_contracts()
+        how = "cached" if result.cached else f"compiled with {result.compiler}"
+        return f"{len(result.artifacts)} contracts, {how}"
+
+    def _start_chains(self, cached: statecache.CachedState | None) -> str:
+        states = cached.chain_files if cached else None
+        self.chains = chain_mod.start_chains(
+            self.config.chains,
+            self.log_dir,
+            accounts=self.config.accounts,
+            mnemonic=self.config.mnemonic,
+            load_states=states,
+        )
+        names = ", ".join(f"{c.name} ({c.chain_id})" for c in self.config.chains)
+        return names + (" from cached state" if cached else "")
+
+    def _deploy(self, cached: statecache.CachedState | None) -> dict[str, Any]:
+        if cached is not None:
+            self._details["deploy"] = f"{len(cached.contracts)} contracts from cached state"
+            return cached.contracts
+        from orchestrator.deployer import deploy
+
+        result = deploy(self.config, log=lambda line: None)
+        section = result.manifest_section()
+        statecache.save(self.config, section)
+        self._details["deploy"] = f"{len(section)} contracts on {len(self.config.chains)} chains"
+        return section
+
+    def _start_services(self) -> str:
+        from orchestrator.supervisor import ServiceSupervisor
+
+        self.supervisor = ServiceSupervisor(self.config, self.manifest_path, self.log_dir)
+        self.supervisor.start()
+        names = ", ".join(self.supervisor.names())
+        return names

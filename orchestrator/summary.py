@@ -1,0 +1,54 @@
+"""What `devnet up` prints: live stage lines and the summary table read from the manifest."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Sequence, TextIO
+
+
+def stage_line(stage: str, detail: str, seconds: float) -> str:
+    return f"  \u2713 {stage:<10} {detail:<60} {seconds:6.2f}s"
+
+
+def print_stage(stage: str, detail: str, seconds: float, out: TextIO = sys.stdout) -> None:
+    print(stage_line(stage, detail, seconds), file=out, flush=True)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = []
+    for n, row in enumerate(cells):
+        lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        if n == 0:
+            lines.append("  " + "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def render_summary(manifest: dict[str, Any], accounts_shown: int = 3) -> str:
+    parts = ["", "Chains"]
+    parts.append(
+        table(
+            ["name", "chain id", "role", "RPC URL", "WebSocket URL", "blocks"],
+            [
+                [c["name"], c["chain_id"], c["role"], c["rpc_url"], c["ws_url"],
+                 f"every {c['block_time']}s" if c.get("block_time") else "instant"]
+                for c in manifest["chains"]
+            ],
+        )
+    )
+    if manifest.get("contracts"):
+        parts += ["", "Contracts (same address on every chain)"]
+        parts.append(table(["name", "address"], [[n, c["address"]] for n, c in manifest["contracts"].items()]))
+    accounts = manifest.get("accounts", [])
+    parts += ["", f"Dev accounts (10000 ETH each; {len(accounts)} in the manifest)"]
+    parts.append(
+        table(["#", "address", "private key"], [[i, a["address"], a["private_key"]] for i, a in enumerate(accounts[:accounts_shown])])
+    )
+    services = manifest.get("services", {})
+    if services:
+        rows = [["api", services.get("api", "")], ["relayer", services.get("relayer", "")]]
+        rows += [[f"guardian-{i}", url] for i, url in enumerate(services.get("guardians", []))]
+        parts += ["", "Services"]
+        parts.append(table(["service", "URL"], rows))
+    return "\n".join(parts)

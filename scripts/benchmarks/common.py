@@ -1,0 +1,66 @@
+"""Shared bits of the benchmarks: statistics, isolated devnet configs, RSS."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+from orchestrator.config import DevnetConfig, default_config
+from orchestrator.pytest_plugin import free_port_offset
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def stats(samples: Sequence[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    p99_index = min(len(ordered) - 1, max(0, round(0.99 * (len(ordered) - 1))))
+    return {
+        "n": len(ordered),
+        "median": statistics.median(ordered),
+        "p99": ordered[p99_index],
+        "min": ordered[0],
+        "max": ordered[-1],
+    }
+
+
+def bench_config(state_dir: Path, block_time: float | None = None) -> DevnetConfig:
+    """The default topology on free ports, with its own state dir."""
+    base = default_config().with_block_time(block_time)
+    return replace(base.with_port_offset(free_port_offset(base, start=500)), state_dir=str(state_dir))
+
+
+def write_toml(config: DevnetConfig, path: Path) -> Path:
+    """A devnet.toml reproducing `config` (for benchmarks that drive the CLI)."""
+    lines = [f'state_dir = "{config.state_dir}"', f"accounts = {config.accounts}"]
+    for chain in config.chains:
+        lines.append("[hub]" if chain.role == "hub" else "[[rollups]]")
+        if chain.role != "hub":
+            lines.append(f'name = "{chain.name}"')
+        lines += [f"chain_id = {chain.chain_id}", f"port = {chain.port}"]
+        if chain.block_time:
+            lines.append(f"block_time = {chain.block_time}")
+    g = config.guardians
+    lines += ["[guardians]", f"count = {g.count}", f"threshold = {g.threshold}", f"base_port = {g.base_port}"]
+    lines += ["[relayer]", f"port = {config.relayer.port}", "[api]", f"port = {config.api.port}"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def devnet_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0

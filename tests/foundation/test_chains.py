@@ -1,0 +1,135 @@
+"""Chain supervisor: parallel start, health, and no process left behind, ever."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from orchestrator.chains import ChainStartError, apply_block_times, chain_id_of, rpc, start_chains
+from orchestrator.config import ChainConfig, default_config
+from orchestrator.procs import pid_alive
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def wait_gone(pids, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(pid_alive(p) for p in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_start_answer_and_stop(tmp_path):
+    config = default_config().with_port_offset(1600)
+    with start_chains(config.chains, tmp_path / "logs") as group:
+        pids = group.pids()
+        assert len(pids) == 3 and all(pid_alive(p) for p in pids)
+        for chain in config.chains:
+            assert chain_id_of(chain.rpc_url) == chain.chain_id
+            assert (tmp_path / "logs" / f"{chain.name}.log").is_file()
+    assert wait_gone(pids)
+    assert all(chain_id_of(c.rpc_url, timeout=0.2) is None for c in config.chains)
+
+
+def test_port_taken_names_chain_and_port_and_starts_nothing(tmp_path):
+    config = default_config().with_port_offset(1700)
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    blocker.bind(("127.0.0.1", config.chain("rollup-b").port))
+    blocker.listen()
+    try:
+        with pytest.raises(ChainStartError, match=r"chain rollup-b: port 10247 .* already in use"):
+            start_chains(config.chains, tmp_path / "logs")
+    finally:
+        blocker.close()
+    # no chain of the group may be left answering
+    assert all(chain_id_of(c.rpc_url, timeout=0.2) is None for c in config.chains[:2])
+
+
+def test_chain_dying_at_start_stops_the_others(tmp_path):
+    config = default_config().with_port_offset(1800)
+    bad = ChainConfig(name="broken", chain_id=999, port=config.chains[-1].port + 1, anvil_args=("--no-such-flag",))
+    with pytest.raises(ChainStartError, match=r"chain broken \(port 10348\) exited at start"):
+        start_chains((*config.chains, bad), tmp_path / "logs")
+    assert all(chain_id_of(c.rpc_url, timeout=0.2) is None for c in config.chains)
+
+
+def test_block_time_switches_to_interval_mining(tmp_path):
+    config = default_config().with_port_offset(1900).with_block_time(1)
+    hub = config.hub
+    with start_chains([hub], tmp_path / "logs"):
+        assert rpc(hub.rpc_url, "eth_blockNumber") == "0x0"
+        apply_block_times([hub])
+        time.sleep(2.3)
+        assert int(str(rpc(hub.rpc_url, "eth_blockNumber")), 16) >= 2
+
+
+INNER_TEST = textwrap.dedent(
+    """
+    import json, os
+    from pathlib import Path
+    import pytest
+    from orchestrator.chains import start_chains
+    from orchestrator.config import default_config
+
+    @pytest.fixture
+    def chains(tmp_path):
+        config = default_config().with_port_offset(2100)
+        with start_chains(config.chains, tmp_path / "logs") as group:
+            yield group
+
+    def test_fails_midway(chains):
+        Path(os.environ["PIDS_FILE"]).write_text(json.dumps(chains.pids()))
+        assert False, "deliberate failure"
+    """
+)
+
+
+def test_failing_test_still_stops_its_chains(tmp_path):
+    test_file = tmp_path / "test_inner.py"
+    test_file.write_text(INNER_TEST)
+    pids_file = tmp_path / "pids.json"
+    env = {**os.environ, "PIDS_FILE": str(pids_file)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "deliberate failure" in proc.stdout
+    pids = json.loads(pids_file.read_text())
+    assert len(pids) == 3
+    assert wait_gone(pids)
+
+
+def test_killed_parent_takes_its_chains_along(tmp_path):
+    script = textwrap.dedent(
+        """
+        import json, sys, time
+        from pathlib import Path
+        from orchestrator.chains import start_chains
+        from orchestrator.config import default_config
+        group = start_chains(default_config().with_port_offset(2200).chains, Path(sys.argv[1]))
+        print(json.dumps(group.pids()), flush=True)
+        time.sleep(60)
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        pids = json.loads(parent.stdout.readline())
+        assert all(pid_alive(p) for p in pids)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        assert wait_gone(pids), "anvil outlived a SIGKILLed orchestrator"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
