@@ -1,0 +1,151 @@
+"""The devnet manifest (`.devnet/manifest.json`, docs/PROTOCOL.md) as pydantic models.
+
+    m = load(path)
+    m.chain(901).ws_url, m.chain("rollup-a").rpc_url, m.hub
+    m.address("MetalayerGateway"), m.abi("MetalayerGateway")
+    m.guardians.members[0].url, m.keys.relayer.private_key
+    m.run_dir   -> <state_dir>/run (service databases)
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class Chain(_Model):
+    name: str
+    chain_id: int
+    role: str = "rollup"
+    port: int
+    rpc_url: str
+    ws_url: str
+    block_time: float | None = None
+
+
+class Key(_Model):
+    address: str
+    private_key: str
+
+
+class Keys(_Model):
+    deployer: Key | None = None
+    relayer: Key
+
+
+class GuardianMember(_Model):
+    index: int
+    address: str
+    private_key: str
+    url: str
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1].split("/")[0])
+
+
+class Guardians(_Model):
+    threshold: int
+    confirmations: int = 0
+    members: list[GuardianMember]
+
+
+class Contract(_Model):
+    address: str
+    artifact: str | None = None
+
+
+class RelayerSettings(_Model):
+    port: int = 9200
+    max_batch: int = 20
+    poll_interval: float = 0.05
+    root_post_interval: float = 0.0
+
+
+class ApiSettings(_Model):
+    port: int = 8000
+
+
+class Manifest(_Model):
+    model_config = ConfigDict(extra="allow", frozen=False)
+
+    version: int = 1
+    chains: list[Chain]
+    accounts: list[Key] = Field(default_factory=list)
+    keys: Keys
+    guardians: Guardians
+    contracts: dict[str, Contract] = Field(default_factory=dict)
+    services: dict[str, Any] = Field(default_factory=dict)
+    relayer: RelayerSettings = Field(default_factory=RelayerSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    state_dir: str = ".devnet"
+    path: str | None = None  # where it was loaded from (not in the file)
+
+    @property
+    def hub(self) -> Chain:
+        return next(c for c in self.chains if c.role == "hub")
+
+    def chain(self, key: int | str) -> Chain:
+        for c in self.chains:
+            if c.chain_id == key or c.name == key or str(c.chain_id) == str(key):
+                return c
+        raise KeyError(f"unknown chain {key!r} (known: {', '.join(c.name for c in self.chains)})")
+
+    def has_chain(self, key: int | str) -> bool:
+        try:
+            self.chain(key)
+            return True
+        except KeyError:
+            return False
+
+    @property
+    def run_dir(self) -> Path:
+        base = Path(self.state_dir)
+        if not base.is_absolute() and self.path:
+            base = Path(self.path).resolve().parent.parent / base
+        return base / "run"
+
+    def address(self, contract: str) -> str:
+        try:
+            return self.contracts[contract].address
+        except KeyError:
+            raise KeyError(f"contract {contract} is not in the manifest (deployed: {', '.join(self.contracts)})") from None
+
+    def abi(self, contract: str) -> list[dict[str, Any]]:
+        return load_abi(contract, self.contracts[contract].artifact if contract in self.contracts else None)
+
+    @cached_property
+    def guardian_urls(self) -> list[str]:
+        return [g.url for g in self.guardians.members]
+
+
+def load_abi(contract: str, artifact: str | None = None) -> list[dict[str, Any]]:
+    candidates = []
+    if artifact:
+        p = Path(artifact)
+        candidates.append(p if p.is_absolute() else REPO_ROOT / p)
+    candidates.append(REPO_ROOT / "contracts" / "out" / f"{contract}.json")
+    for p in candidates:
+        if p.is_file():
+            return json.loads(p.read_text())["abi"]
+    raise FileNotFoundError(f"no compiled artifact for {contract} (looked in {', '.join(map(str, candidates))})")
+
+
+def load(path: str | Path) -> Manifest:
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no manifest at {path}: is the devnet up? (`devnet up`)") from None
+    doc["path"] = str(path.resolve())
+    return Manifest.model_validate(doc)

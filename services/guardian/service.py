@@ -1,0 +1,234 @@
+"""The guardian process: one WebSocket per chain, newHeads subscription, sign, serve.
+
+For every head it receives it signs the block `confirmations` below it (the
+head itself with confirmations 0) and stores the signature. A request for a
+block it has not signed yet is served on demand: once the block is at
+confirmations depth, it is fetched, signed and stored; with `?wait=S` the
+request waits up to S seconds for that (a long poll, so a relayer asking for a
+block the guardian has not heard of yet gets it the moment it exists).
+
+HTTP (127.0.0.1:<port of the manifest's guardian url>):
+  GET  /health
+  GET  /v1/attestations/{chain_id}/{block}[?wait=S]   -> one attestation (404 if not signable yet)
+  GET  /v1/attestations/{chain_id}/latest
+  GET  /v1/attestations?after=SEQ&limit=N[&chain_id=C]  -> feed of everything signed, by seq
+  POST /v1/test/equivocate/{chain_id}/{block}          -> only with --allow-equivocation-for-tests:
+       signs a conflicting root for an already signed block (slashing tests)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_utils import keccak
+
+from services.common.http import App, HttpError, Request
+from services.common.manifest import Chain, Manifest
+from services.common.rpc import RpcError, WsRpc, hexbytes, hexint
+from services.guardian.store import Signed, SignedStore
+from services.protocol.attestation import Attestation, sign_attestation
+
+log = logging.getLogger("guardian")
+
+
+class ChainFollower:
+    """One chain: its own WebSocket, the newest head, and waiters for the next one."""
+
+    def __init__(self, guardian: "Guardian", chain: Chain):
+        self.guardian = guardian
+        self.chain = chain
+        self.rpc = WsRpc(chain.ws_url, name=chain.name)
+        self.head = -1
+        self._next_head = asyncio.Event()
+
+    async def start(self) -> None:
+        await self.rpc.connect(timeout=30)
+        self.rpc.on_reconnect = self._sync_head
+        await self.rpc.subscribe(["newHeads"], self._on_head)
+        await self._sync_head()
+
+    async def _sync_head(self) -> None:
+        block = await self.rpc.call("eth_getBlockByNumber", ["latest", False])
+        self._on_head(block)
+
+    def _on_head(self, header: dict[str, Any]) -> None:
+        number = hexint(header["number"])
+        if number > self.head:
+            self.head = number
+        conf = self.guardian.confirmations
+        if conf == 0:
+            self.guardian.sign_block(self.chain.chain_id, number, hexbytes(header["hash"]), hexbytes(header["stateRoot"]))
+        elif number - conf >= 0:
+            asyncio.create_task(self._sign_at(number - conf))
+        ev, self._next_head = self._next_head, asyncio.Event()
+        ev.set()
+
+    async def _sign_at(self, number: int) -> Signed | None:
+        if self.guardian.store.get(self.chain.chain_id, number) is not None:
+            return None
+        block = await self.rpc.call("eth_getBlockByNumber", [hex(number), False])
+        if block is None:
+            return None
+        return self.guardian.sign_block(self.chain.chain_id, number, hexbytes(block["hash"]), hexbytes(block["stateRoot"]))
+
+    async def wait_head(self, timeout: float) -> None:
+        await asyncio.wait_for(self._next_head.wait(), timeout)
+
+    async def attestation(self, number: int, wait: float) -> Signed:
+        """The signed attestation for block `number`, signing it if it is at confirmations depth."""
+        store = self.guardian.store
+        deadline = time.monotonic() + wait
+        conf = self.guardian.confirmations
+        refreshed = False
+        while True:
+            stored = store.get(self.chain.chain_id, number)
+            if stored is not None:
+                return stored
+            if number + conf <= self.head:
+                signed = await self._sign_at(number)
+                if signed is not None:
+                    return signed
+                stored = store.get(self.chain.chain_id, number)
+                if stored is not None:
+                    return stored
+            elif not refreshed:
+                # The head notification may still be on its way: ask the node once.
+                refreshed = True
+                try:
+                    self.head = max(self.head, hexint(await self.rpc.call("eth_blockNumber")))
+                except (RpcError, ConnectionError):
+                    pass
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise HttpError(404, f"block {number} of chain {self.chain.chain_id} is not signable yet "
+                                     f"(head {self.head}, confirmations {conf})")
+            try:
+                await self.wait_head(remaining)
+            except asyncio.TimeoutError:
+                pass
+
+
+class Guardian:
+    def __init__(self, manifest: Manifest, index: int, db_path: Path, allow_equivocation: bool = False):
+        self.manifest = manifest
+        self.index = index
+        member = next((m for m in manifest.guardians.members if m.index == index), None)
+        if member is None:
+            raise SystemExit(f"guardian index {index} is not in the manifest "
+                             f"(members: {[m.index for m in manifest.guardians.members]})")
+        self.member = member
+        self.private_key = member.private_key
+        self.address = Account.from_key(member.private_key).address
+        self.confirmations = manifest.guardians.confirmations
+        self.allow_equivocation = allow_equivocation
+        self.store = SignedStore(db_path)
+        self.followers = {c.chain_id: ChainFollower(self, c) for c in manifest.chains}
+        self.started_at = time.time()
+        self.refusals = 0
+
+    def sign_block(self, chain_id: int, number: int, block_hash: bytes, state_root: bytes) -> Signed:
+        """Sign (chain, block) once. A second, different root for it is refused, forever."""
+        stored = self.store.get(chain_id, number)
+        if stored is not None:
+            if stored.state_root != state_root or stored.block_hash != block_hash:
+                self.refusals += 1
+                log.error("refusing to sign a second root for chain %d block %d (signed 0x%s, now 0x%s)",
+                          chain_id, number, stored.state_root.hex(), state_root.hex())
+            return stored
+        att = Attestation(chain_id, number, block_hash, state_root)
+        signature = sign_attestation(att, self.private_key)
+        return self.store.put_once(chain_id, number, block_hash, state_root, signature)
+
+    def follower(self, chain_id: int) -> ChainFollower:
+        f = self.followers.get(chain_id)
+        if f is None:
+            raise HttpError(404, f"unknown chain id {chain_id} (known: {', '.join(map(str, self.followers))})")
+        return f
+
+    async def start(self) -> None:
+        await asyncio.gather(*(f.start() for f in self.followers.values()))
+        log.info("guardian %d (%s) following %s, confirmations %d", self.index, self.address,
+                 ", ".join(f"{c.name}@{c.ws_url}" for c in self.manifest.chains), self.confirmations)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(f.rpc.close() for f in self.followers.values()), return_exceptions=True)
+        self.store.close()
+
+    def json(self, signed: Signed) -> dict[str, Any]:
+        return signed.as_json(self.address, self.index)
+
+    # ------------------------------------------------------------ HTTP
+
+    def app(self) -> App:
+        app = App()
+
+        @app.get("/health")
+        async def health(req: Request) -> tuple[int, Any]:
+            chains = {}
+            ok = True
+            for cid, f in self.followers.items():
+                last = self.store.latest(cid)
+                connected = f.rpc.connected.is_set()
+                ok = ok and connected and f.head >= 0
+                chains[str(cid)] = {"name": f.chain.name, "connected": connected, "head": f.head,
+                                    "last_signed": last.block_number if last else None}
+            return (200 if ok else 503), {
+                "status": "ok" if ok else "starting", "guardian": self.index, "address": self.address,
+                "confirmations": self.confirmations, "chains": chains, "signed": self.store.count(),
+                "refused_second_roots": self.refusals, "uptime": round(time.time() - self.started_at, 3),
+            }
+
+        @app.get("/v1/attestations/{chain_id:int}/latest")
+        async def latest(req: Request) -> tuple[int, Any]:
+            cid = req.params["chain_id"]
+            self.follower(cid)
+            last = self.store.latest(cid)
+            if last is None:
+                raise HttpError(404, f"nothing signed yet for chain {cid}")
+            return 200, self.json(last)
+
+        @app.get("/v1/attestations/{chain_id:int}/{block:int}")
+        async def by_block(req: Request) -> tuple[int, Any]:
+            cid, number = req.params["chain_id"], req.params["block"]
+            if number < 0:
+                raise HttpError(422, f"block must be >= 0, got {number}")
+            wait = req.query_float("wait", 0.0, 0.0, 60.0)
+            return 200, self.json(await self.follower(cid).attestation(number, wait))
+
+        @app.get("/v1/attestations")
+        async def feed(req: Request) -> tuple[int, Any]:
+            after = req.query_int("after", 0, 0, 2**62)
+            limit = req.query_int("limit", 1000, 1, 10000)
+            chain_id = req.query.get("chain_id")
+            cid = None
+            if chain_id is not None:
+                try:
+                    cid = int(chain_id, 0)
+                except ValueError:
+                    raise HttpError(422, f"chain_id must be an integer, got {chain_id!r}") from None
+            rows = self.store.feed(after, limit, cid)
+            return 200, {"guardian": self.index, "signer": self.address,
+                         "attestations": [r.as_json(self.address) | {"forced": r.forced} for r in rows],
+                         "next": rows[-1].seq if rows else after}
+
+        if self.allow_equivocation:
+            @app.post("/v1/test/equivocate/{chain_id:int}/{block:int}")
+            async def equivocate(req: Request) -> tuple[int, Any]:
+                """TEST ONLY: sign a second, conflicting root for a block (to be slashed)."""
+                cid, number = req.params["chain_id"], req.params["block"]
+                honest = await self.follower(cid).attestation(number, 5.0)
+                fake_root = keccak(b"equivocation" + honest.state_root)
+                att = Attestation(cid, number, honest.block_hash, fake_root)
+                forced = self.store.add_forced(cid, number, honest.block_hash, fake_root,
+                                               sign_attestation(att, self.private_key))
+                log.warning("TEST ONLY: equivocated on chain %d block %d (root 0x%s besides 0x%s)",
+                            cid, number, fake_root.hex(), honest.state_root.hex())
+                return 200, {"honest": self.json(honest), "conflicting": self.json(forced)}
+
+        return app

@@ -1,0 +1,117 @@
+"""What a guardian signed, in SQLite, so it never signs a second root for a (chain, block).
+
+One honest row per (chain, block) is enforced by a unique index, across
+restarts. Rows written through `add_forced` (only reachable with the
+test-only `--allow-equivocation-for-tests` flag) are kept apart from that
+index so a test can make the guardian equivocate on purpose.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.common import db
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS signed (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    chain_id     INTEGER NOT NULL,
+    block_number INTEGER NOT NULL,
+    block_hash   BLOB NOT NULL,
+    state_root   BLOB NOT NULL,
+    signature    BLOB NOT NULL,
+    signed_at    REAL NOT NULL,
+    forced       INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX IF NOT EXISTS signed_once ON signed(chain_id, block_number) WHERE forced = 0;
+"""
+
+
+@dataclass(frozen=True)
+class Signed:
+    seq: int
+    chain_id: int
+    block_number: int
+    block_hash: bytes
+    state_root: bytes
+    signature: bytes
+    signed_at: float
+    forced: bool = False
+
+    def as_json(self, signer: str, index: int | None = None) -> dict[str, object]:
+        doc: dict[str, object] = {
+            "chain_id": self.chain_id,
+            "block_number": self.block_number,
+            "block_hash": "0x" + self.block_hash.hex(),
+            "state_root": "0x" + self.state_root.hex(),
+            "signature": "0x" + self.signature.hex(),
+            "signer": signer,
+            "signed_at": self.signed_at,
+            "seq": self.seq,
+        }
+        if index is not None:
+            doc["guardian"] = index
+        return doc
+
+
+def _row(r: sqlite3.Row | None) -> Signed | None:
+    if r is None:
+        return None
+    return Signed(r["seq"], r["chain_id"], r["block_number"], bytes(r["block_hash"]), bytes(r["state_root"]),
+                  bytes(r["signature"]), r["signed_at"], bool(r["forced"]))
+
+
+class SignedStore:
+    def __init__(self, path: str | Path):
+        self.conn = db.connect(path)
+        self.conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def get(self, chain_id: int, block_number: int) -> Signed | None:
+        return _row(self.conn.execute(
+            "SELECT * FROM signed WHERE chain_id=? AND block_number=? AND forced=0", (chain_id, block_number)
+        ).fetchone())
+
+    def latest(self, chain_id: int) -> Signed | None:
+        return _row(self.conn.execute(
+            "SELECT * FROM signed WHERE chain_id=? AND forced=0 ORDER BY block_number DESC LIMIT 1", (chain_id,)
+        ).fetchone())
+
+    def put_once(self, chain_id: int, block_number: int, block_hash: bytes, state_root: bytes,
+                 signature: bytes) -> Signed:
+        """Store the signature unless one exists for (chain, block); return what is stored."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO signed(chain_id, block_number, block_hash, state_root, signature, signed_at) "
+            "VALUES (?,?,?,?,?,?)",
+            (chain_id, block_number, block_hash, state_root, signature, time.time()),
+        )
+        stored = self.get(chain_id, block_number)
+        assert stored is not None
+        return stored
+
+    def add_forced(self, chain_id: int, block_number: int, block_hash: bytes, state_root: bytes,
+                   signature: bytes) -> Signed:
+        cur = self.conn.execute(
+            "INSERT INTO signed(chain_id, block_number, block_hash, state_root, signature, signed_at, forced) "
+            "VALUES (?,?,?,?,?,?,1)",
+            (chain_id, block_number, block_hash, state_root, signature, time.time()),
+        )
+        return _row(self.conn.execute("SELECT * FROM signed WHERE seq=?", (cur.lastrowid,)).fetchone())  # type: ignore[return-value]
+
+    def feed(self, after: int, limit: int, chain_id: int | None = None) -> list[Signed]:
+        """Everything signed (forced rows too) with seq > after, oldest first."""
+        if chain_id is None:
+            rows = self.conn.execute("SELECT * FROM signed WHERE seq>? ORDER BY seq LIMIT ?", (after, limit))
+        else:
+            rows = self.conn.execute(
+                "SELECT * FROM signed WHERE seq>? AND chain_id=? ORDER BY seq LIMIT ?", (after, chain_id, limit)
+            )
+        return [_row(r) for r in rows]  # type: ignore[misc]
+
+    def count(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM signed").fetchone()[0]

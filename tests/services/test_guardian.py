@@ -1,0 +1,117 @@
+"""Guardian: signs each head once, on demand too, never a second root, across restarts."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from orchestrator.chains import rpc
+from services.guardian.store import SignedStore
+from services.protocol import Attestation, recover_signer
+
+
+def test_store_keeps_the_first_root_across_reopen(tmp_path):
+    path = tmp_path / "g.sqlite"
+    store = SignedStore(path)
+    first = store.put_once(901, 7, b"\x01" * 32, b"\x02" * 32, b"\x03" * 65)
+    again = store.put_once(901, 7, b"\x01" * 32, b"\x09" * 32, b"\x04" * 65)
+    assert again == first
+    store.close()
+    reopened = SignedStore(path)
+    assert reopened.put_once(901, 7, b"\x05" * 32, b"\x06" * 32, b"\x07" * 65).state_root == b"\x02" * 32
+    assert reopened.get(901, 7).signature == b"\x03" * 65
+    forced = reopened.add_forced(901, 7, b"\x01" * 32, b"\x08" * 32, b"\x0a" * 65)
+    assert reopened.get(901, 7).state_root == b"\x02" * 32  # the honest row still answers
+    assert [r.seq for r in reopened.feed(0, 10)] == [first.seq, forced.seq]
+    assert reopened.latest(901).block_number == 7
+
+
+def _guardian(spawn_service, config, manifest_path, *extra):
+    port = config.guardians.base_port
+    return spawn_service("services.guardian", "--index", "0", "--manifest", str(manifest_path), *extra,
+                         health_url=f"http://127.0.0.1:{port}/health", log_name="guardian-0"), f"http://127.0.0.1:{port}"
+
+
+def test_guardian_signs_heads_and_on_demand_and_never_twice(chains_only, spawn_service):
+    config, manifest_path = chains_only
+    rollup = config.chain("rollup-a")
+    svc, url = _guardian(spawn_service, config, manifest_path)
+    health = httpx.get(f"{url}/health").json()
+    assert health["status"] == "ok" and set(health["chains"]) == {str(c.chain_id) for c in config.chains}
+
+    rpc(rollup.rpc_url, "evm_mine")
+    head = int(rpc(rollup.rpc_url, "eth_blockNumber"), 16)
+    block = rpc(rollup.rpc_url, "eth_getBlockByNumber", [hex(head), False])
+    att = httpx.get(f"{url}/v1/attestations/{rollup.chain_id}/{head}", params={"wait": 2}).json()
+    assert att["state_root"] == block["stateRoot"] and att["block_hash"] == block["hash"]
+    signed = Attestation(rollup.chain_id, head, att["block_hash"], att["state_root"])
+    assert recover_signer(signed, bytes.fromhex(att["signature"][2:])) == health["address"]
+    assert httpx.get(f"{url}/v1/attestations/{rollup.chain_id}/latest").json()["block_number"] >= head
+
+    # A future block: 404 with a reason, after waiting a little for it.
+    r = httpx.get(f"{url}/v1/attestations/{rollup.chain_id}/{head + 50}", params={"wait": 0.1})
+    assert r.status_code == 404 and "not signable yet" in r.json()["detail"]
+    assert httpx.get(f"{url}/v1/attestations/{rollup.chain_id}/nope").status_code == 422
+    assert httpx.get(f"{url}/v1/attestations/12345/1").status_code == 404
+    # The test-only endpoint does not exist without its flag.
+    assert httpx.post(f"{url}/v1/test/equivocate/{rollup.chain_id}/{head}").status_code == 404
+
+    # A long poll for the next block is answered as soon as it is mined.
+    import threading
+    timer = threading.Timer(0.2, lambda: rpc(rollup.rpc_url, "evm_mine"))
+    timer.start()
+    nxt = httpx.get(f"{url}/v1/attestations/{rollup.chain_id}/{head + 1}", params={"wait": 5}, timeout=10)
+    timer.join()
+    assert nxt.status_code == 200 and nxt.json()["block_number"] == head + 1
+
+    # Rewind the chain and mine a different block at the same height: the guardian
+    # keeps its first answer, before and after a restart.
+    snap = rpc(rollup.rpc_url, "evm_snapshot")
+    rpc(rollup.rpc_url, "evm_mine")
+    target = head + 2
+    first = httpx.get(f"{url}/v1/attestations/{rollup.chain_id}/{target}", params={"wait": 2}).json()
+    assert rpc(rollup.rpc_url, "evm_revert", [snap])
+    rpc(rollup.rpc_url, "anvil_setBalance", ["0x000000000000000000000000000000000000dEaD", "0x1234"])
+    rpc(rollup.rpc_url, "evm_mine")
+    other = rpc(rollup.rpc_url, "eth_getBlockByNumber", [hex(target), False])
+    assert other["stateRoot"] != first["state_root"]
+    refused = _wait_for(lambda: httpx.get(f"{url}/health").json()["refused_second_roots"] >= 1)
+    assert refused
+    assert httpx.get(f"{url}/v1/attestations/{rollup.chain_id}/{target}").json()["signature"] == first["signature"]
+    svc.stop()
+    svc.start()
+    again = httpx.get(f"{url}/v1/attestations/{rollup.chain_id}/{target}").json()
+    assert again["signature"] == first["signature"] and again["state_root"] == first["state_root"]
+
+
+def _wait_for(pred, timeout=5.0):
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_forced_equivocation_is_test_only_and_visible_in_feed(chains_only, spawn_service):
+    config, manifest_path = chains_only
+    hub = config.chain("hub")
+    _, url = _guardian(spawn_service, config, manifest_path, "--allow-equivocation-for-tests")
+    rpc(hub.rpc_url, "evm_mine")
+    head = int(rpc(hub.rpc_url, "eth_blockNumber"), 16)
+    r = httpx.post(f"{url}/v1/test/equivocate/{hub.chain_id}/{head}").json()
+    honest, bad = r["honest"], r["conflicting"]
+    assert honest["block_number"] == bad["block_number"] == head and honest["state_root"] != bad["state_root"]
+    for a in (honest, bad):
+        att = Attestation(hub.chain_id, head, a["block_hash"], a["state_root"])
+        assert recover_signer(att, bytes.fromhex(a["signature"][2:])) == honest["signer"]
+    # by-block lookups still return the honest one; the feed has both
+    assert httpx.get(f"{url}/v1/attestations/{hub.chain_id}/{head}").json()["state_root"] == honest["state_root"]
+    feed = httpx.get(f"{url}/v1/attestations", params={"chain_id": hub.chain_id, "limit": 10000}).json()
+    roots = {a["state_root"] for a in feed["attestations"] if a["block_number"] == head}
+    assert roots == {honest["state_root"], bad["state_root"]}
+
+
+    for bad in ("after=x", "limit=0", "chain_id=zz"):
+        assert httpx.get(f"{url}/v1/attestations?{bad}").status_code == 422, bad
