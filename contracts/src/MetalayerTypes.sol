@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.27;
+
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
+
+/// @notice A guardian statement that block `blockNumber` of chain `chainId` has this hash and state root.
+struct Attestation {
+    uint256 chainId;
+    uint256 blockNumber;
+    bytes32 blockHash;
+    bytes32 stateRoot;
+}
+
+/// @notice A cross-chain message as committed by the source gateway (see docs/PROTOCOL.md).
+struct Message {
+    uint256 sourceChainId;
+    uint256 destinationChainId;
+    uint256 nonce;
+    address sender;
+    address recipient;
+    bytes payload;
+}
+
+/// @notice EIP-712 digest of an attestation. The domain has only a name and a version, so the
+/// digest is identical on every chain: one signature set verifies everywhere and is slashing evidence.
+library AttestationLib {
+    bytes32 internal constant DOMAIN_TYPEHASH = keccak256("EIP712Domain(string name,string version)");
+    bytes32 internal constant ATTESTATION_TYPEHASH =
+        keccak256("Attestation(uint256 chainId,uint256 blockNumber,bytes32 blockHash,bytes32 stateRoot)");
+    bytes32 internal constant DOMAIN_SEPARATOR =
+        keccak256(abi.encode(DOMAIN_TYPEHASH, keccak256("Metalayer"), keccak256("1")));
+
+    function digest(Attestation calldata att) internal pure returns (bytes32) {
+        return MessageHashUtils.toTypedDataHash(
+            DOMAIN_SEPARATOR,
+            keccak256(abi.encode(ATTESTATION_TYPEHASH, att.chainId, att.blockNumber, att.blockHash, att.stateRoot))
+        );
+    }
+
+    function digestMemory(Attestation memory att) internal pure returns (bytes32) {
+        return MessageHashUtils.toTypedDataHash(
+            DOMAIN_SEPARATOR,
+            keccak256(abi.encode(ATTESTATION_TYPEHASH, att.chainId, att.blockNumber, att.blockHash, att.stateRoot))
+        );
+    }
+}
+
+/// @notice What the gateway and the staking contract need from the registry.
+interface IStateRootRegistry {
+    function submitAttestation(Attestation calldata att, bytes[] calldata signatures) external;
+    function rootAt(uint256 chainId, uint256 blockNumber) external view returns (bytes32 stateRoot);
+    function removeGuardian(address guardian) external;
+    function isGuardian(address account) external view returns (bool);
+}

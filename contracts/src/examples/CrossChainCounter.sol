@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.27;
+
+import {ERC7786Recipient} from "@openzeppelin/contracts/crosschain/ERC7786Recipient.sol";
+import {IERC7786GatewaySource} from "@openzeppelin/contracts/interfaces/draft-IERC7786.sol";
+import {InteroperableAddress} from "@openzeppelin/contracts/utils/draft-InteroperableAddress.sol";
+
+/**
+ * @title CrossChainCounter
+ * @notice Example dapp: anyone on any chain can bump the counter on another chain by sending it a message
+ * (directly through the gateway, or with `increment` on its twin, paying the fee with the caller's ERA).
+ */
+contract CrossChainCounter is ERC7786Recipient {
+    /// @notice The local gateway.
+    address public immutable gateway;
+    /// @notice Total increments received.
+    uint256 public count;
+    /// @notice ERC-7930 address of the last sender.
+    bytes public lastSender;
+
+    event Incremented(bytes sender, uint256 amount, uint256 count, bytes32 receiveId);
+    event IncrementSent(uint256 indexed destinationChainId, uint256 amount, bytes32 sendId);
+
+    /// @param gateway_ the local MetalayerGateway
+    constructor(address gateway_) {
+        gateway = gateway_;
+    }
+
+    /// @notice Ask the twin counter on `destinationChainId` to add `amount`. The fee is charged to this
+    /// contract's prepaid gateway balance.
+    /// @param destinationChainId the other chain
+    /// @param amount the increment
+    function increment(uint256 destinationChainId, uint256 amount) external returns (bytes32 sendId) {
+        sendId = IERC7786GatewaySource(gateway).sendMessage(
+            InteroperableAddress.formatEvmV1(destinationChainId, address(this)), abi.encode(amount), new bytes[](0)
+        );
+        emit IncrementSent(destinationChainId, amount, sendId);
+    }
+
+    function _isAuthorizedGateway(address gw, bytes calldata) internal view override returns (bool) {
+        return gw == gateway;
+    }
+
+    /// @dev Payload: abi.encode(uint256 amount); an empty payload counts as 1.
+    function _processMessage(address, bytes32 receiveId, bytes calldata sender, bytes calldata payload) internal override {
+        uint256 amount = payload.length >= 32 ? abi.decode(payload, (uint256)) : 1;
+        uint256 c = count + amount;
+        count = c;
+        emit Incremented(sender, amount, c, receiveId);
+    }
+}
