@@ -15,7 +15,7 @@ from pathlib import Path
 
 from orchestrator.paths import CONTRACTS_DIR, NODE_MODULES
 
-SETUP_HINT = "run `make setup` (or `cd contracts && npm ci`)"
+SETUP_HINT = "run `make setup` (or `cd contracts && npm install`)"
 
 
 class ToolchainError(RuntimeError):
