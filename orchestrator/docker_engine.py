@@ -1,0 +1,459 @@
+"""A Docker engine for the devnet's containers where no registry is reachable.
+
+Three jobs, each usable alone:
+
+* `ensure_installed()` installs Debian's docker.io, docker-compose and
+  debootstrap with apt-get when they are missing (CI starts on a fresh machine).
+* `PrivateDaemon` starts a dockerd of our own (`--bridge=none --iptables=false`,
+  so only host networking exists and all traffic stays on 127.0.0.1) with its own
+  socket, data-root, exec-root and pidfile, and stops it by its pid. It never
+  touches another daemon on the machine.
+* `build_base_images()` builds, locally, the two images the Dockerfile needs as
+  build arguments when `python:3.11-slim` and the Foundry image cannot be pulled:
+  a Debian bookworm rootfs with python3 (debootstrap + `docker import`), and a
+  from-scratch anvil image (the npm anvil binary plus the libraries it links).
+  It also fills a pip wheelhouse on the host so the image build needs no index.
+  Images stay in the private data-root as a cache: a second run reuses them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.error
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from orchestrator import procs
+from orchestrator.paths import REPO_ROOT
+
+# Where the private engine lives. Outside the work tree on purpose: its
+# data-root (images, build cache) survives `git clean` and fresh checkouts.
+DEFAULT_ROOT = Path(os.environ.get("METALAYER_DOCKER_ROOT", "/var/lib/metalayer-docker"))
+# Socket and exec-root paths must stay short (unix socket path limit).
+DEFAULT_RUN = Path(os.environ.get("METALAYER_DOCKER_RUN", "/run/metalayer-docker"))
+
+PYTHON_BASE_TAG = "metalayer/python-base:bookworm"
+ANVIL_TAG = "metalayer/anvil:1.7.1"
+DEBIAN_SUITE = "bookworm"
+DEBIAN_MIRROR = os.environ.get("METALAYER_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+# python3-venv brings ensurepip (pip inside the venv) like python:3.11-slim has.
+DEBOOTSTRAP_PACKAGES = ("python3", "python3-venv", "ca-certificates")
+
+APT_PACKAGES = ("docker.io", "docker-compose", "debootstrap")
+
+Log = Callable[[str], None]
+
+
+class DockerEngineError(RuntimeError):
+    """The engine could not be installed, started or used; the message says why."""
+
+
+def _log(msg: str) -> None:
+    print(f"[docker] {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- install
+
+
+def missing_tools() -> list[str]:
+    """Debian packages whose commands are not on PATH."""
+    needed = {"docker.io": "dockerd", "docker-compose": None, "debootstrap": "debootstrap"}
+    missing = []
+    for package, command in needed.items():
+        if package == "docker-compose":
+            if compose_command() is None:
+                missing.append(package)
+        elif shutil.which(command) is None and not Path(f"/usr/sbin/{command}").exists():
+            missing.append(package)
+    # the docker CLI: any client will do (docker.io brings /usr/bin/docker)
+    if docker_cli() is None and "docker.io" not in missing:
+        missing.append("docker.io")
+    return missing
+
+
+def ensure_installed(log: Log = _log) -> list[str]:
+    """apt-get install what is missing; returns the packages installed (maybe none)."""
+    missing = missing_tools()
+    if not missing:
+        return []
+    if os.geteuid() != 0:
+        raise DockerEngineError(
+            f"missing {', '.join(missing)}: run `sudo apt-get install {' '.join(APT_PACKAGES)}`"
+        )
+    if shutil.which("apt-get") is None:
+        raise DockerEngineError(f"missing {', '.join(missing)} and no apt-get to install them")
+    log(f"installing {' '.join(missing)} with apt-get")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for argv in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+    ):
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900)
+        if proc.returncode != 0:
+            raise DockerEngineError(f"{' '.join(argv)} failed: {(proc.stderr or proc.stdout)[-2000:]}")
+    still = missing_tools()
+    if still:
+        raise DockerEngineError(f"still missing after apt-get: {', '.join(still)}")
+    return missing
+
+
+def docker_cli() -> str | None:
+    """A docker client. Debian's /usr/bin/docker first: it matches Debian's engine."""
+    for candidate in ("/usr/bin/docker", shutil.which("docker")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def compose_command(env: dict[str, str] | None = None) -> list[str] | None:
+    """`docker compose` (v2) when the plugin answers, else `docker-compose` (v1), else None."""
+    cli = docker_cli()
+    if cli is not None:
+        try:
+            proc = subprocess.run(
+                [cli, "compose", "version"], capture_output=True, text=True, timeout=20, env=env
+            )
+            if proc.returncode == 0 and "version" in proc.stdout.lower():
+                return [cli, "compose"]
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    v1 = shutil.which("docker-compose")
+    if v1:
+        return [v1]
+    return None
+
+
+# ---------------------------------------------------------------- private daemon
+
+
+@dataclass
+class PrivateDaemon:
+    """A dockerd of our own; a context manager that always stops it.
+
+    `host` is the DOCKER_HOST to give clients (`env()` builds their environment).
+    """
+
+    root: Path = DEFAULT_ROOT
+    run_dir: Path = DEFAULT_RUN
+    start_timeout: float = 60.0
+    log: Log = _log
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def socket(self) -> Path:
+        return self.run_dir / "docker.sock"
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.socket}"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.run_dir / "docker.pid"
+
+    @property
+    def exec_root(self) -> Path:
+        return self.run_dir / "exec"
+
+    @property
+    def data_root(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "dockerd.log"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+        env["DOCKER_HOST"] = self.host
+        # Debian's engine 20.10 has no BuildKit plugin here: the classic builder is enough.
+        env["DOCKER_BUILDKIT"] = "0"
+        env["COMPOSE_DOCKER_CLI_BUILD"] = "0"
+        return env
+
+    def argv(self) -> list[str]:
+        dockerd = shutil.which("dockerd") or "/usr/sbin/dockerd"
+        return [
+            dockerd,
+            "--bridge=none",
+            "--iptables=false",
+            "--ip-masq=false",
+            "--userland-proxy=false",
+            f"--host={self.host}",
+            f"--data-root={self.data_root}",
+            f"--exec-root={self.exec_root}",
+            f"--pidfile={self.pidfile}",
+            "--log-level=warn",
+        ]
+
+    def _stale_pid(self) -> int | None:
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if procs.pid_alive(pid) else None
+
+    def start(self) -> "PrivateDaemon":
+        running = self._stale_pid()
+        if running is not None:
+            raise DockerEngineError(
+                f"a dockerd (pid {running}) already uses {self.pidfile}; stop it first "
+                f"(`kill {running}`) or set METALAYER_DOCKER_RUN/METALAYER_DOCKER_ROOT"
+            )
+        self.pidfile.unlink(missing_ok=True)
+        if self.socket.exists():
+            self.socket.unlink()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.data_root.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        # not tied to our lifetime by PDEATHSIG: dockerd must get the chance to stop
+        # its containers; `stop()` (always called through the context manager) does it.
+        self.process = procs.spawn(self.argv(), self.log_path, tie_to_parent=False)
+        deadline = started + self.start_timeout
+        while True:
+            if self.process.poll() is not None:
+                raise DockerEngineError(
+                    f"dockerd exited with code {self.process.returncode}: {procs.tail(self.log_path, 10)}"
+                )
+            if self.ping():
+                break
+            if time.monotonic() > deadline:
+                self.stop()
+                raise DockerEngineError(
+                    f"dockerd not answering on {self.socket} after {self.start_timeout:.0f}s: "
+                    f"{procs.tail(self.log_path, 10)}"
+                )
+            time.sleep(0.1)
+        self.log(f"dockerd pid {self.process.pid} up in {time.monotonic() - started:.1f}s on {self.host}")
+        return self
+
+    def ping(self) -> bool:
+        import http.client
+        import socket as socketlib
+
+        if not self.socket.exists():
+            return False
+
+        class _Conn(http.client.HTTPConnection):
+            def connect(conn_self) -> None:  # noqa: N805
+                s = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
+                s.settimeout(2)
+                s.connect(str(self.socket))
+                conn_self.sock = s
+
+        try:
+            conn = _Conn("localhost", timeout=2)
+            conn.request("GET", "/_ping")
+            ok = conn.getresponse().status == 200
+            conn.close()
+            return ok
+        except (OSError, http.client.HTTPException):
+            return False
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM dockerd (it stops its containers and containerd), wait, then SIGKILL."""
+        if self.process is None:
+            return
+        procs.stop(self.process, timeout=timeout)
+        self.log(f"dockerd pid {self.process.pid} stopped")
+        self.process = None
+
+    def __enter__(self) -> "PrivateDaemon":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- client helpers -------------------------------------------------
+
+    def docker(self, *args: str, timeout: float = 600, check: bool = True,
+               input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        cli = docker_cli()
+        if cli is None:
+            raise DockerEngineError("no docker client on PATH: install docker.io")
+        proc = subprocess.run([cli, *args], env=self.env(), capture_output=True, timeout=timeout, input=input)
+        if check and proc.returncode != 0:
+            raise DockerEngineError(
+                f"docker {' '.join(args)} failed ({proc.returncode}): "
+                f"{proc.stderr.decode(errors='replace')[-3000:]}"
+            )
+        return proc
+
+    def image_exists(self, tag: str) -> bool:
+        return self.docker("image", "inspect", tag, check=False, timeout=60).returncode == 0
+
+
+# ---------------------------------------------------------------- base images
+
+
+def build_python_base(daemon: PrivateDaemon, tag: str = PYTHON_BASE_TAG, rebuild: bool = False,
+                      log: Log = _log) -> float:
+    """A Debian bookworm rootfs with python3 + venv, imported as `tag`. Returns seconds spent (0 if cached)."""
+    if not rebuild and daemon.image_exists(tag):
+        return 0.0
+    debootstrap = shutil.which("debootstrap") or "/usr/sbin/debootstrap"
+    started = time.monotonic()
+    work = daemon.root / "build"
+    work.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        log(f"debootstrap {DEBIAN_SUITE} (minbase + {', '.join(DEBOOTSTRAP_PACKAGES)}) ...")
+        argv = [
+            debootstrap, "--variant=minbase", f"--include={','.join(DEBOOTSTRAP_PACKAGES)}",
+            DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR,
+        ]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+        if proc.returncode != 0:
+            debootstrap_log = rootfs / "debootstrap" / "debootstrap.log"
+            extra = debootstrap_log.read_text()[-2000:] if debootstrap_log.is_file() else ""
+            raise DockerEngineError(f"debootstrap failed: {proc.stderr[-2000:]} {extra}")
+        _slim_rootfs(rootfs)
+        log(f"debootstrap done in {time.monotonic() - started:.0f}s; importing as {tag}")
+        changes = [
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "ENV LANG=C.UTF-8",
+            'CMD ["python3"]',
+        ]
+        _import_dir(daemon, rootfs, tag, changes)
+    return time.monotonic() - started
+
+
+def _slim_rootfs(rootfs: Path) -> None:
+    """Drop what an image never needs: apt lists and caches, docs, man pages, locales."""
+    for rel in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man",
+                "usr/share/info", "usr/share/locale", "debootstrap"):
+        target = rootfs / rel
+        if target.is_dir():
+            for child in target.iterdir():
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+    # pip refuses to install into the system Python of Debian (PEP 668); the image
+    # uses a venv anyway, and a venv is what python:3.11-slim users get too.
+
+
+def _import_dir(daemon: PrivateDaemon, directory: Path, tag: str, changes: Sequence[str]) -> None:
+    """`tar -C directory . | docker import - tag` (numeric owners kept)."""
+    cli = docker_cli()
+    assert cli is not None
+    args = [cli, "import"]
+    for change in changes:
+        args += ["--change", change]
+    args += ["-", tag]
+    tar = subprocess.Popen(["tar", "--numeric-owner", "-C", str(directory), "-cf", "-", "."],
+                           stdout=subprocess.PIPE)
+    try:
+        proc = subprocess.run(args, stdin=tar.stdout, env=daemon.env(), capture_output=True, timeout=900)
+    finally:
+        assert tar.stdout is not None
+        tar.stdout.close()
+        tar.wait()
+    if proc.returncode != 0 or tar.returncode != 0:
+        raise DockerEngineError(f"docker import {tag} failed: {proc.stderr.decode(errors='replace')[-2000:]}")
+
+
+def _shared_libs(binary: Path) -> list[Path]:
+    """The libraries `ldd` says binary loads, the loader included."""
+    out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise DockerEngineError(f"ldd {binary} failed: {out.stderr.strip()}")
+    libs = []
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if "=>" in parts:
+            target = parts[parts.index("=>") + 1]
+            if target.startswith("/"):
+                libs.append(Path(target))
+        elif parts and parts[0].startswith("/"):
+            libs.append(Path(parts[0]))  # the loader, e.g. /lib64/ld-linux-x86-64.so.2
+    return libs
+
+
+def build_anvil_image(daemon: PrivateDaemon, tag: str = ANVIL_TAG, rebuild: bool = False,
+                      log: Log = _log) -> float:
+    """A from-scratch image with /usr/local/bin/anvil (the npm binary) and its libraries."""
+    if not rebuild and daemon.image_exists(tag):
+        return 0.0
+    from orchestrator.toolchain import find_anvil
+
+    started = time.monotonic()
+    anvil = find_anvil().resolve()
+    work = daemon.root / "build"
+    work.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        root = Path(tmp) / "anvil-root"
+        (root / "usr/local/bin").mkdir(parents=True)
+        shutil.copy2(anvil, root / "usr/local/bin/anvil")
+        for lib in _shared_libs(anvil):
+            real = lib.resolve()
+            dest = root / str(lib).lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(real, dest)
+        (root / "tmp").mkdir(mode=0o1777)
+        os.chmod(root / "tmp", 0o1777)
+        _import_dir(daemon, root, tag, ['ENTRYPOINT ["/usr/local/bin/anvil"]'])
+    log(f"anvil image {tag} built in {time.monotonic() - started:.1f}s from {anvil}")
+    return time.monotonic() - started
+
+
+def build_wheelhouse(dest: Path, log: Log = _log) -> float:
+    """`pip wheel` the project and its dependencies into dest (for `pip install --no-index`).
+
+    Skipped when dest already holds wheels for the current pyproject.toml (keyed by its hash).
+    """
+    import hashlib
+
+    started = time.monotonic()
+    key = hashlib.sha256((REPO_ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    stamp = dest / ".pyproject-sha256"
+    if stamp.is_file() and stamp.read_text() == key and any(dest.glob("*.whl")):
+        return 0.0
+    dest.mkdir(parents=True, exist_ok=True)
+    for old in dest.glob("*.whl"):
+        old.unlink()
+    log(f"building the pip wheelhouse in {dest}")
+    # Dependencies only: the project itself is copied into the image as source.
+    reqs = _project_dependencies()
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(dest), *reqs],
+        capture_output=True, text=True, timeout=1800,
+    )
+    if proc.returncode != 0:
+        raise DockerEngineError(f"pip wheel failed: {proc.stderr[-3000:]}")
+    stamp.write_text(key)
+    return time.monotonic() - started
+
+
+def _project_dependencies() -> list[str]:
+    import tomllib
+
+    doc = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    return list(doc["project"]["dependencies"]) + ["setuptools>=68", "wheel"]
+
+
+@dataclass
+class BaseImages:
+    python: str
+    anvil: str
+    wheelhouse: Path | None
+    seconds: dict[str, float]
+
+
+def build_base_images(daemon: PrivateDaemon, wheelhouse: Path | None = None, log: Log = _log) -> BaseImages:
+    """Everything the app image build needs offline; each step cached."""
+    seconds = {
+        "python_base": build_python_base(daemon, log=log),
+        "anvil_image": build_anvil_image(daemon, log=log),
+    }
+    if wheelhouse is not None:
+        seconds["wheelhouse"] = build_wheelhouse(wheelhouse, log=log)
+    return BaseImages(PYTHON_BASE_TAG, ANVIL_TAG, wheelhouse, seconds)
