@@ -47,7 +47,7 @@ RUN set -eu; \
     mkdir -p /app/.devnet; \
     chown devnet:devnet /app/.devnet; \
     printf '%s\n' '#!/bin/sh' \
-        'exec python3 -c "import sys; sys.argv[0] = \"devnet\"; from orchestrator.cli import main; sys.exit(main())" "$@"' \
+        'exec python3 -c "from orchestrator.compose import container_cli; container_cli()" "$@"' \
         > /usr/local/bin/devnet; \
     chmod 755 /usr/local/bin/devnet
 

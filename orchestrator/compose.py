@@ -385,14 +385,16 @@ class ComposeProject:
             )
         return out
 
-    def up(self, timeout: float = 300) -> None:
-        """`up -d --no-build` (images are built beforehand by `build_image`)."""
-        self.compose("up", "-d", "--no-build", timeout=timeout)
+    def up(self, timeout: float = 300, services: Sequence[str] | None = None) -> None:
+        """`up -d --no-build` (images are built beforehand by `build_image`); all services by default."""
+        self.compose("up", "-d", "--no-build", *(services or []), timeout=timeout)
 
-    def wait_healthy(self, timeout: float = 180, poll: float = 0.25) -> float:
-        """Until the deployer exited 0 and every long-running service is healthy. Returns seconds waited."""
+    def wait_healthy(self, timeout: float = 180, poll: float = 0.25,
+                     services: Sequence[str] | None = None) -> float:
+        """Until the deployer exited 0 and every long-running service (or those of `services`)
+        is healthy. Fails fast, with the logs, on an exited or unhealthy service. Returns seconds waited."""
         started = time.monotonic()
-        wanted = long_running_services(self.config)
+        wanted = [s for s in long_running_services(self.config) if services is None or s in services]
         while True:
             states = self.containers()
             problems = []
@@ -507,6 +509,7 @@ def start_project(
     build_network: str | None = None,
     work_dir: Path | None = None,
     timeout: float = 300,
+    services: Sequence[str] | None = None,
     log: Log = _default_log,
 ) -> tuple[ComposeProject, dict[str, float]]:
     """Build the image, `compose up`, wait until healthy. Returns the project and step timings.
@@ -534,9 +537,9 @@ def start_project(
     proj = ComposeProject(config, files, project=project, env=env, log=log)
     started = time.monotonic()
     try:
-        proj.up(timeout=timeout)
+        proj.up(timeout=timeout, services=services)
         timings["compose_up"] = time.monotonic() - started
-        proj.wait_healthy(timeout=timeout)
+        proj.wait_healthy(timeout=timeout, services=services)
         timings["up_to_healthy"] = time.monotonic() - started
     except BaseException:
         try:
@@ -593,6 +596,28 @@ def compose_down(config: DevnetConfig, project: str = PROJECT, log: Log = _defau
 
 
 # ---------------------------------------------------------------- in-container helpers
+
+
+def container_cli() -> None:
+    """`devnet` inside the image (/usr/local/bin/devnet runs this).
+
+    The image holds contracts/out but neither the Solidity sources nor a compiler
+    (no node, no solc): compiling is the host's job before `docker build`. So here
+    `compile_contracts()` means "load the precompiled artifacts", and everything
+    else is the normal CLI (`devnet deploy --manifest .devnet/manifest.json`).
+    """
+    from orchestrator import compiler
+
+    if not compiler.CONTRACTS_SRC.is_dir():
+
+        def precompiled(*args: Any, **kwargs: Any) -> Any:
+            return compiler.CompileResult(compiler.load_artifacts(), True, 0.0, "precompiled (image)")
+
+        compiler.compile_contracts = precompiled  # type: ignore[assignment]
+    from orchestrator.cli import main as cli_main
+
+    sys.argv[0] = "devnet"
+    sys.exit(cli_main())
 
 
 def _non_loopback_ipv4() -> list[str]:
