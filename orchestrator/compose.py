@@ -449,13 +449,15 @@ def build_image(
     anvil_image: str | None = None,
     network: str | None = None,
     context: Path = REPO_ROOT,
+    compile: bool = True,
     log: Log = _default_log,
 ) -> float:
-    """`docker build` the app image (contracts compiled first). Returns seconds spent."""
+    """`docker build` the app image (contracts compiled first unless compile=False). Returns seconds spent."""
     from orchestrator.compiler import compile_contracts
     from orchestrator.docker_engine import docker_cli
 
-    compile_contracts()
+    if compile:
+        compile_contracts()
     cli = docker_cli()
     if cli is None:
         raise ComposeError("no docker client on PATH: install Docker")
@@ -510,6 +512,7 @@ def start_project(
     work_dir: Path | None = None,
     timeout: float = 300,
     services: Sequence[str] | None = None,
+    compile: bool = True,
     log: Log = _default_log,
 ) -> tuple[ComposeProject, dict[str, float]]:
     """Build the image, `compose up`, wait until healthy. Returns the project and step timings.
@@ -525,7 +528,7 @@ def start_project(
     env = dict(env if env is not None else os.environ)
     timings: dict[str, float] = {}
     timings["image_build"] = build_image(env, base_image=base_image, anvil_image=anvil_image,
-                                         network=build_network, log=log)
+                                         network=build_network, compile=compile, log=log)
     if work_dir is None and not host_network:
         files = [compose_file_for(config)]
     else:
@@ -535,6 +538,9 @@ def start_project(
         main.write_text(render_compose(config, context=str(REPO_ROOT), host_network=host_network))
         files = [main]
     proj = ComposeProject(config, files, project=project, env=env, log=log)
+    if proj.containers():
+        log(f"removing leftover containers of project {project}")
+        proj.down(volumes=True)
     started = time.monotonic()
     try:
         proj.up(timeout=timeout, services=services)

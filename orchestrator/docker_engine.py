@@ -201,12 +201,38 @@ class PrivateDaemon:
             return None
         return pid if procs.pid_alive(pid) else None
 
+    def is_ours(self, pid: int) -> bool:
+        """True if pid is a dockerd started with exactly our pidfile (by this module, maybe earlier)."""
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        return bool(argv) and argv[0].endswith(b"dockerd") and f"--pidfile={self.pidfile}".encode() in argv
+
+    def running_pid(self) -> int | None:
+        """The pid of a live private dockerd of ours (e.g. left by `devnet up --docker`), if any."""
+        pid = self._stale_pid()
+        return pid if pid is not None and self.is_ours(pid) else None
+
+    def stop_running(self, timeout: float = 30.0) -> bool:
+        """Stop a private dockerd of ours found through the pidfile. True if one was stopped."""
+        pid = self.running_pid()
+        if pid is None:
+            return False
+        procs.stop_pid(pid, timeout=timeout)
+        self.log(f"stopped dockerd pid {pid}")
+        return True
+
     def start(self) -> "PrivateDaemon":
         running = self._stale_pid()
-        if running is not None:
+        if running is not None and self.is_ours(running):
+            # left by an earlier run that was killed: ours (same pidfile), so stop it
+            self.log(f"stopping a leftover private dockerd (pid {running})")
+            procs.stop_pid(running, timeout=30)
+        elif running is not None:
             raise DockerEngineError(
-                f"a dockerd (pid {running}) already uses {self.pidfile}; stop it first "
-                f"(`kill {running}`) or set METALAYER_DOCKER_RUN/METALAYER_DOCKER_ROOT"
+                f"process {running} holds {self.pidfile}; stop it first "
+                f"or set METALAYER_DOCKER_RUN/METALAYER_DOCKER_ROOT"
             )
         self.pidfile.unlink(missing_ok=True)
         if self.socket.exists():

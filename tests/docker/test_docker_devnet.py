@@ -77,21 +77,22 @@ def test_compose_devnet_delivers_a_message(engine, tmp_path: Path):
         services += [compose.guardian_service(i) for i in range(config.guardians.count)]
     services += [s for s in ("relayer", "api") if s in have]
 
-    proj, up_timings = compose.start_project(
-        config,
-        project=PROJECT,
-        env=daemon.env(),
-        host_network=True,
-        base_image=bases.python,
-        anvil_image=bases.anvil,
-        build_network="host",
-        work_dir=tmp_path,
-        timeout=300,
-        services=services,
-        log=_log,
-    )
-    timings.update(up_timings)
+    proj = None
     try:
+        proj, up_timings = compose.start_project(
+            config,
+            project=PROJECT,
+            env=daemon.env(),
+            host_network=True,
+            base_image=bases.python,
+            anvil_image=bases.anvil,
+            build_network="host",
+            work_dir=tmp_path,
+            timeout=300,
+            services=services,
+            log=_log,
+        )
+        timings.update(up_timings)
         states = proj.containers()
         for name in compose.long_running_services(config):
             if name in services:
@@ -113,7 +114,8 @@ def test_compose_devnet_delivers_a_message(engine, tmp_path: Path):
         timings["message_delivery"] = time.monotonic() - t0
     finally:
         try:
-            proj.down(volumes=True)
+            if proj is not None:
+                proj.down(volumes=True)
         finally:
             _log("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
     leftover = proj.containers()
