@@ -413,6 +413,7 @@ class _ChainDeployer:
 
     def _wait_receipts(self, hashes: list[str], timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
+        polls = 0
         pending = dict(zip(hashes, self.txs))
         while pending:
             hs = list(pending)
@@ -427,6 +428,12 @@ class _ChainDeployer:
                 if time.monotonic() > deadline:
                     labels = ", ".join(t.label for t in list(pending.values())[:3])
                     raise DeployError(f"chain {self.chain.name}: no receipt after {timeout:.0f}s for {labels}")
+                polls += 1
+                if polls % 10 == 0:
+                    # A batch can reach anvil out of nonce order; a transaction that becomes
+                    # ready only after the last arrival is not automined until something
+                    # mines a block, so nudge it.
+                    self.rpc.batch([("evm_mine", [])])
                 time.sleep(0.02)
 
 

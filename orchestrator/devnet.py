@@ -55,8 +55,17 @@ class Devnet:
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self, deploy: bool = True, services: bool = True, use_cache: bool = True) -> dict[str, Any]:
-        """Bring everything up; on any failure, stop what was started and re-raise."""
+    def start(
+        self,
+        deploy: bool = True,
+        services: bool = True,
+        use_cache: bool = True,
+        skip_services: tuple[str, ...] = (),
+    ) -> dict[str, Any]:
+        """Bring everything up; on any failure, stop what was started and re-raise.
+
+        `skip_services` leaves out services by name (e.g. "relayer" for manual relaying).
+        """
         try:
             self._reset_run_dirs()
             self._stage("toolchain", self._check_toolchain)
@@ -72,7 +81,7 @@ class Devnet:
                 self.manifest["services"] = {}
             write_manifest(self.manifest_path, self.manifest)
             if services:
-                self._stage("services", self._start_services)
+                self._stage("services", lambda: self._start_services(skip_services))
             return self.manifest
         except BaseException:
             self.stop()
@@ -141,7 +150,7 @@ class Devnet:
         return names + (" from cached state" if cached else "")
 
     def _deploy(self, cached: statecache.CachedState | None) -> dict[str, Any]:
-        if cached is not None:
+        if cached is not None and self._cached_code_present(cached):
             self._details["deploy"] = f"{len(cached.contracts)} contracts from cached state"
             return cached.contracts
         from orchestrator.deployer import deploy
@@ -152,10 +161,15 @@ class Devnet:
         self._details["deploy"] = f"{len(section)} contracts on {len(self.config.chains)} chains"
         return section
 
-    def _start_services(self) -> str:
+    def _cached_code_present(self, cached: statecache.CachedState) -> bool:
+        """A cache entry is only trusted if the contracts really are on every chain."""
+        address = next(iter(cached.contracts.values()))["address"]
+        return all(chain_mod.rpc(c.rpc_url, "eth_getCode", [address, "latest"]) not in ("0x", "0x0") for c in self.config.chains)
+
+    def _start_services(self, skip: tuple[str, ...]) -> str:
         from orchestrator.supervisor import ServiceSupervisor
 
-        self.supervisor = ServiceSupervisor(self.config, self.manifest_path, self.log_dir)
+        self.supervisor = ServiceSupervisor(self.config, self.manifest_path, self.log_dir, skip=skip)
         self.supervisor.start()
         names = ", ".join(self.supervisor.names())
         return names
