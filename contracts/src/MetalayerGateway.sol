@@ -7,13 +7,13 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {IERC7786GatewaySource, IERC7786Recipient} from "@openzeppelin/contracts/interfaces/draft-IERC7786.sol";
 import {InteroperableAddress} from "@openzeppelin/contracts/utils/draft-InteroperableAddress.sol";
 import {TrieProof} from "@openzeppelin/contracts/utils/cryptography/TrieProof.sol";
-import {RLP} from "@openzeppelin/contracts/utils/RLP.sol";
 import {Memory} from "@openzeppelin/contracts/utils/Memory.sol";
 import {SlotDerivation} from "@openzeppelin/contracts/utils/SlotDerivation.sol";
 import {StorageSlot} from "@openzeppelin/contracts/utils/StorageSlot.sol";
 import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 import {LowLevelCall} from "@openzeppelin/contracts/utils/LowLevelCall.sol";
 import {Attestation, Message, IStateRootRegistry} from "./MetalayerTypes.sol";
+import {CalldataTrie} from "./CalldataTrie.sol";
 
 /// @notice The slice of ERA the gateway needs to forward the guardians' fee share to the hub.
 interface IEraCrosschain {
@@ -38,7 +38,6 @@ interface IEraCrosschain {
 contract MetalayerGateway is IERC7786GatewaySource, Ownable {
     using BitMaps for BitMaps.BitMap;
     using SafeERC20 for IERC20;
-    using RLP for Memory.Slice;
 
     /// @notice Base slot of the commitments mapping (messageId => bytes32(1)).
     bytes32 public constant COMMITMENTS_SLOT = keccak256("metalayer.gateway.commitments");
@@ -332,10 +331,12 @@ contract MetalayerGateway is IERC7786GatewaySource, Ownable {
         uint256 n = messages.length;
         if (n != storageProofs.length) revert LengthMismatch();
         bytes32 storageRoot = _storageRoot(sourceChainId, blockNumber, address(this), accountProof);
+        Memory.Pointer fmp = Memory.getFreeMemoryPointer();
         for (uint256 i = 0; i < n; ++i) {
             Message calldata m = messages[i];
             if (m.sourceChainId != sourceChainId) revert WrongSource(m.sourceChainId, sourceChainId);
             if (_deliver(m, storageRoot, storageProofs[i])) ++deliveredCount;
+            Memory.unsafeSetFreeMemoryPointer(fmp); // nothing allocated by a delivery outlives it
         }
     }
 
@@ -348,11 +349,11 @@ contract MetalayerGateway is IERC7786GatewaySource, Ownable {
 
         bytes32 id = _messageId(source, m.destinationChainId, nonce, m.sender, m.recipient, keccak256(m.payload));
         {
-            bytes32 slot = SlotDerivation.deriveMapping(COMMITMENTS_SLOT, id);
-            (bytes memory value, TrieProof.ProofError err) =
-                TrieProof.tryTraverse(storageRoot, abi.encodePacked(keccak256(abi.encode(slot))), storageProof);
+            bytes32 slotKey = keccak256(abi.encode(SlotDerivation.deriveMapping(COMMITMENTS_SLOT, id)));
+            (TrieProof.ProofError err, uint256 vOff, uint256 vLen) = CalldataTrie.get(storageRoot, slotKey, storageProof);
             if (err != TrieProof.ProofError.NO_ERROR) revert InvalidStorageProof(id, err);
-            if (value.length != 1 || value[0] != 0x01) revert InvalidStorageProof(id, TrieProof.ProofError.INVALID_PROOF);
+            // the committed value bytes32(uint256(1)) is stored as RLP 0x01
+            if (vLen != 1 || uint8(bytes1(msg.data[vOff])) != 1) revert InvalidStorageProof(id, TrieProof.ProofError.INVALID_PROOF);
         }
 
         done.set(nonce); // before the call: a re-entrant delivery of the same message is a replay
@@ -438,10 +439,12 @@ contract MetalayerGateway is IERC7786GatewaySource, Ownable {
         bytes[] calldata storageProof
     ) external view returns (bytes32 value) {
         bytes32 storageRoot = _storageRoot(chainId, blockNumber, account, accountProof);
-        (bytes memory raw, TrieProof.ProofError err) =
-            TrieProof.tryTraverse(storageRoot, abi.encodePacked(keccak256(abi.encode(slot))), storageProof);
+        (TrieProof.ProofError err, uint256 vOff, uint256 vLen) =
+            CalldataTrie.get(storageRoot, keccak256(abi.encode(slot)), storageProof);
         if (err != TrieProof.ProofError.NO_ERROR) revert InvalidStorageProof(slot, err);
-        return RLP.decodeBytes32(raw);
+        bool ok;
+        (ok, value) = CalldataTrie.storageValue(vOff, vLen);
+        if (!ok) revert InvalidStorageProof(slot, TrieProof.ProofError.UNPARSEABLE_NODE);
     }
 
     function _storageRoot(uint256 chainId, uint256 blockNumber, address account, bytes[] calldata accountProof)
@@ -451,9 +454,11 @@ contract MetalayerGateway is IERC7786GatewaySource, Ownable {
     {
         bytes32 stateRoot = registry.rootAt(chainId, blockNumber);
         if (stateRoot == bytes32(0)) revert UnknownRoot(chainId, blockNumber);
-        (bytes memory accountRlp, TrieProof.ProofError err) =
-            TrieProof.tryTraverse(stateRoot, abi.encodePacked(keccak256(abi.encodePacked(account))), accountProof);
+        (TrieProof.ProofError err, uint256 vOff, uint256 vLen) =
+            CalldataTrie.get(stateRoot, keccak256(abi.encodePacked(account)), accountProof);
         if (err != TrieProof.ProofError.NO_ERROR) revert InvalidAccountProof(err);
-        return RLP.decodeList(accountRlp)[2].readBytes32();
+        (bool ok, bytes32 root) = CalldataTrie.storageRoot(vOff, vLen);
+        if (!ok) revert InvalidAccountProof(TrieProof.ProofError.UNPARSEABLE_NODE);
+        return root;
     }
 }
