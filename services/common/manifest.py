@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import json
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +129,7 @@ class Manifest(_Model):
         return [g.url for g in self.guardians.members]
 
 
+@lru_cache(maxsize=None)
 def load_abi(contract: str, artifact: str | None = None) -> list[dict[str, Any]]:
     candidates = []
     if artifact:

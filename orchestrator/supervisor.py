@@ -1,0 +1,333 @@
+"""The devnet's Python services as supervised child processes.
+
+    specs = service_specs(config, manifest_path)        # guardians, relayer, api (also rendered to compose)
+    sup = ServiceSupervisor(config, manifest_path, log_dir)
+    sup.start()          # all at once, then waits until every /health answers 200
+    sup.check()          # restarts any service that died, with a visible log line
+    follow = sup.stream_logs(stop_event)   # thread printing "name | line" for every log
+    sup.stop()
+
+Each service logs to `<log_dir>/<name>.log`. A monitor thread calls `check()`
+every 0.25 s, so crashed services come back by themselves (with a backoff when
+one crashes in a loop); callers such as the CLI may call `check()` too.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, TextIO
+
+from orchestrator import procs
+from orchestrator.config import DevnetConfig
+
+HEALTH_TIMEOUT = 30.0
+
+
+class ServiceStartError(RuntimeError):
+    """A service did not become healthy; the message names it and quotes its log."""
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str                 # "guardian-0", "relayer", "api"
+    module: str               # python module run with -m
+    args: tuple[str, ...]     # its arguments (manifest path included)
+    port: int
+    health_url: str
+    python: str = sys.executable
+
+    @property
+    def argv(self) -> list[str]:
+        return [self.python, "-m", self.module, *self.args]
+
+    def command(self, python: str = "python", manifest: str | None = None) -> list[str]:
+        """The command for another environment (docker-compose): interpreter and manifest path swapped."""
+        args = list(self.args)
+        if manifest is not None and "--manifest" in args:
+            args[args.index("--manifest") + 1] = manifest
+        return [python, "-m", self.module, *args]
+
+
+def service_specs(
+    config: DevnetConfig,
+    manifest_path: str | Path,
+    relayer: bool = True,
+    api: bool = True,
+    guardian_args: Iterable[str] = (),
+    relayer_args: Iterable[str] = (),
+    python: str = sys.executable,
+) -> list[ServiceSpec]:
+    """Guardians (one per key), the relayer (unless manual relay) and the API, in start order."""
+    manifest = str(manifest_path)
+    specs = []
+    g = config.guardians
+    for i in range(g.count):
+        port = g.base_port + i
+        specs.append(ServiceSpec(
+            f"guardian-{i}", "services.guardian", ("--index", str(i), "--manifest", manifest, *guardian_args),
+            port, f"http://127.0.0.1:{port}/health", python,
+        ))
+    if relayer:
+        port = config.relayer.port
+        specs.append(ServiceSpec("relayer", "services.relayer", ("--manifest", manifest, *relayer_args),
+                                 port, f"http://127.0.0.1:{port}/health", python))
+    if api:
+        port = config.api.port
+        specs.append(ServiceSpec("api", "services.api", ("--manifest", manifest),
+                                 port, f"http://127.0.0.1:{port}/health", python))
+    return specs
+
+
+def http_ok(url: str, timeout: float = 0.5) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+@dataclass
+class Service:
+    spec: ServiceSpec
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    stopped: bool = False          # stopped on purpose: do not restart
+    next_restart: float = 0.0
+    started_at: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+@dataclass
+class ServiceSupervisor:
+    config: DevnetConfig
+    manifest_path: Path
+    log_dir: Path
+    specs: list[ServiceSpec] | None = None
+    relayer: bool = True
+    auto_restart: bool = True
+    on_event: Callable[[str], None] | None = None  # restart lines etc. (the CLI prints them)
+    services: dict[str, Service] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.manifest_path = Path(self.manifest_path)
+        self.log_dir = Path(self.log_dir)
+        if self.specs is None:
+            self.specs = service_specs(self.config, self.manifest_path, relayer=self.relayer)
+        self.services = {s.name: Service(s, self.log_dir / f"{s.name}.log") for s in self.specs}
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._monitor: threading.Thread | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def names(self) -> list[str]:
+        return list(self.services)
+
+    def pids(self) -> dict[str, int]:
+        return {n: s.process.pid for n, s in self.services.items() if s.alive() and s.process is not None}
+
+    def start(self, timeout: float = HEALTH_TIMEOUT) -> None:
+        """Start every service at once and wait for all their health checks; on failure stop them all."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with self._lock:
+                for svc in self.services.values():
+                    self._spawn(svc)
+            self.wait_healthy(list(self.services), timeout)
+        except BaseException:
+            self.stop()
+            raise
+        if self.auto_restart and self._monitor is None:
+            self._monitor = threading.Thread(target=self._monitor_loop, name="service-monitor", daemon=True)
+            self._monitor.start()
+
+    def wait_healthy(self, names: list[str], timeout: float = HEALTH_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        waiting = list(names)
+        while waiting:
+            for name in list(waiting):
+                svc = self.services[name]
+                if svc.process is not None and svc.process.poll() is not None:
+                    raise ServiceStartError(
+                        f"service {name} exited at start with code {svc.process.returncode}: "
+                        f"{procs.tail(svc.log_path, 5)}"
+                    )
+                if http_ok(svc.spec.health_url, timeout=0.3):
+                    waiting.remove(name)
+            if waiting:
+                if time.monotonic() > deadline:
+                    detail = "; ".join(f"{n}: {procs.tail(self.services[n].log_path, 3)}" for n in waiting)
+                    raise ServiceStartError(f"services not healthy after {timeout:.0f}s: {', '.join(waiting)} ({detail})")
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            running = [s for s in self.services.values() if s.alive()]
+            for svc in running:
+                svc.stopped = True
+                try:
+                    svc.process.terminate()  # type: ignore[union-attr]
+                except ProcessLookupError:
+                    pass
+            for svc in running:
+                procs.stop(svc.process)  # type: ignore[arg-type]
+        if self._monitor is not None and self._monitor is not threading.current_thread():
+            self._monitor.join(timeout=2)
+            self._monitor = None
+
+    def __enter__(self) -> "ServiceSupervisor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ one service (tests, CLI)
+
+    def stop_service(self, name: str, kill: bool = False) -> None:
+        """Stop one service (SIGTERM, or SIGKILL with kill=True); it stays down until start_service."""
+        with self._lock:
+            svc = self.services[name]
+            svc.stopped = True
+            if svc.process is not None and svc.process.poll() is None:
+                if kill:
+                    svc.process.kill()
+                    svc.process.wait()
+                else:
+                    procs.stop(svc.process)
+
+    def start_service(self, name: str, wait: bool = True, timeout: float = HEALTH_TIMEOUT) -> None:
+        with self._lock:
+            svc = self.services[name]
+            svc.stopped = False
+            if not svc.alive():
+                self._spawn(svc)
+        if wait:
+            self.wait_healthy([name], timeout)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a service as a crash would; the supervisor restarts it (crash tests)."""
+        svc = self.services[name]
+        if svc.process is not None and svc.process.poll() is None:
+            svc.process.kill()
+
+    # ------------------------------------------------------------ supervision
+
+    def check(self) -> list[str]:
+        """Restart every service that died (not stopped on purpose); returns the names restarted."""
+        restarted = []
+        with self._lock:
+            if self._stopping.is_set():
+                return restarted
+            now = time.monotonic()
+            for svc in self.services.values():
+                if svc.stopped or svc.process is None or svc.process.poll() is None:
+                    continue
+                if now < svc.next_restart:
+                    continue
+                code = svc.process.returncode
+                svc.restarts += 1
+                # A service that ran for a while restarts at once; a crash loop backs off up to 5 s.
+                quick = now - svc.started_at < 2.0
+                delay = min(5.0, 0.25 * 2 ** min(svc.restarts, 5)) if quick else 0.0
+                line = f"service {svc.name} exited with code {code}; restarting (restart #{svc.restarts})"
+                self._event(svc, line)
+                if delay:
+                    svc.next_restart = now + delay
+                    svc.process = None  # type: ignore[assignment]
+                    svc.stopped = False
+                    self._pending_restart(svc, delay)
+                    continue
+                self._spawn(svc)
+                restarted.append(svc.name)
+        return restarted
+
+    def _pending_restart(self, svc: Service, delay: float) -> None:
+        def later() -> None:
+            if self._stopping.wait(delay):
+                return
+            with self._lock:
+                if not svc.stopped and not svc.alive() and not self._stopping.is_set():
+                    self._spawn(svc)
+
+        threading.Thread(target=later, daemon=True).start()
+
+    def _monitor_loop(self) -> None:
+        while not self._stopping.wait(0.25):
+            try:
+                self.check()
+            except Exception as exc:  # noqa: BLE001 - the monitor must keep running
+                print(f"supervisor: check failed: {exc}", file=sys.stderr)
+
+    def _spawn(self, svc: Service) -> None:
+        svc.process = procs.spawn(svc.spec.argv, svc.log_path, cwd=_repo_root())
+        svc.started_at = time.monotonic()
+
+    def _event(self, svc: Service, line: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        with open(svc.log_path, "a") as f:
+            f.write(f"{stamp} supervisor WARNING {line}\n")
+        with open(self.log_dir / "supervisor.log", "a") as f:
+            f.write(f"{stamp} {line}\n")
+        if self.on_event is not None:
+            self.on_event(line)
+
+    # ------------------------------------------------------------ logs
+
+    def stream_logs(self, stop: threading.Event, names: Iterable[str] | None = None,
+                    out: TextIO | None = None, from_start: bool = False) -> threading.Thread:
+        """A thread printing new lines of each service log as `name | line` until `stop` is set."""
+        paths = {n: self.services[n].log_path for n in (names or self.services)}
+        thread = threading.Thread(target=follow_logs, args=(paths, stop, out or sys.stdout, from_start),
+                                  name="log-stream", daemon=True)
+        thread.start()
+        return thread
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def follow_logs(paths: dict[str, Path], stop: threading.Event, out: TextIO, from_start: bool = False,
+                interval: float = 0.1) -> None:
+    """Print every line appended to the files in `paths`, prefixed with its name, until stop is set."""
+    width = max((len(n) for n in paths), default=0)
+    offsets: dict[str, int] = {}
+    for name, path in paths.items():
+        offsets[name] = 0 if from_start else (path.stat().st_size if path.exists() else 0)
+    partial: dict[str, bytes] = {n: b"" for n in paths}
+    while True:
+        for name, path in paths.items():
+            try:
+                size = path.stat().st_size
+            except OSError:
+                continue
+            if size < offsets[name]:  # truncated (a new run)
+                offsets[name] = 0
+            if size == offsets[name]:
+                continue
+            with open(path, "rb") as f:
+                f.seek(offsets[name])
+                chunk = f.read(size - offsets[name])
+            offsets[name] = size
+            data = partial[name] + chunk
+            *lines, partial[name] = data.split(b"\n")
+            for line in lines:
+                out.write(f"{name.ljust(width)} | {line.decode(errors='replace')}\n")
+            out.flush()
+        if stop.wait(interval):
+            return

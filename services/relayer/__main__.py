@@ -1,0 +1,54 @@
+"""`python -m services.relayer --manifest PATH [--port P] [--db PATH] [--max-batch N] [--root-post-interval S]`"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from pathlib import Path
+
+from services.common import fastimport
+
+fastimport.install()
+
+from services.common import http, logs  # noqa: E402
+from services.common import manifest as manifest_mod  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m services.relayer", description="Metalayer devnet relayer")
+    p.add_argument("--manifest", default=".devnet/manifest.json")
+    p.add_argument("--port", type=int, help="health HTTP port (default: manifest relayer.port)")
+    p.add_argument("--db", help="SQLite queue (default: <state_dir>/run/relayer.sqlite)")
+    p.add_argument("--max-batch", type=int, help="messages per delivery transaction (default: manifest)")
+    p.add_argument("--root-post-interval", type=float, help="seconds between root posts; 0 = off (default: manifest)")
+    p.add_argument("--log-level", default="INFO")
+    return p.parse_args(argv)
+
+
+async def run(args: argparse.Namespace) -> None:
+    from services.relayer.service import Relayer
+
+    m = manifest_mod.load(args.manifest)
+    db_path = Path(args.db) if args.db else m.run_dir / "relayer.sqlite"
+    relayer = Relayer(m, db_path, max_batch=args.max_batch, root_post_interval=args.root_post_interval)
+    server = http.server(relayer.app(), args.port or m.relayer.port)
+    serving = asyncio.create_task(server.serve())
+    try:
+        await relayer.start()
+        await serving
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(BaseException):
+            await serving
+        await relayer.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logs.setup("relayer", args.log_level)
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""One chain as the relayer sees it: a WebSocket, its head, and a transaction sender.
+
+Transactions are signed locally (services.common.tx) with locally tracked
+nonces; the send lock keeps nonces in order on the wire. Receipts are awaited
+without sleeping: with instant mining the receipt exists when
+eth_sendRawTransaction returns; otherwise each new head wakes the waiter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from typing import Any, Callable
+
+from services.common.manifest import Chain
+from services.common.rpc import RpcError, WsRpc, hexint
+from services.common.tx import Signer
+
+log = logging.getLogger("relayer")
+
+MAX_FEE = 100 * 10**9       # devnet: a flat 100 gwei cap; only gas used x base fee is charged
+PRIORITY_FEE = 10**9
+MIN_BALANCE = 1_000 * 10**18
+
+
+class ChainLink:
+    def __init__(self, chain: Chain, signer: Signer):
+        self.chain = chain
+        self.chain_id = chain.chain_id
+        self.name = chain.name
+        self.signer = signer
+        self.rpc = WsRpc(chain.ws_url, name=chain.name)
+        self.head = -1
+        self.head_times: dict[int, float] = {}   # block -> timestamp (recent heads)
+        self._head_event = asyncio.Event()
+        self._nonce: int | None = None
+        self._send_lock = asyncio.Lock()
+        self.own_txs: deque[str] = deque(maxlen=5000)
+        self.own_tx_set: set[str] = set()
+        self.on_head: Callable[[int], None] | None = None
+
+    async def start(self) -> None:
+        await self.rpc.connect(timeout=30)
+        await self.rpc.subscribe(["newHeads"], self._on_head)
+        self.rpc.on_reconnect = self._resync
+        await self._resync()
+        await self.ensure_funds()
+
+    async def _resync(self) -> None:
+        header = await self.rpc.call("eth_getBlockByNumber", ["latest", False])
+        self._on_head(header)
+        self._nonce = None
+
+    def _on_head(self, header: dict[str, Any]) -> None:
+        number = hexint(header["number"])
+        self.head_times[number] = hexint(header.get("timestamp"))
+        if len(self.head_times) > 4096:
+            for k in sorted(self.head_times)[:1024]:
+                del self.head_times[k]
+        if number > self.head:
+            self.head = number
+        ev, self._head_event = self._head_event, asyncio.Event()
+        ev.set()
+        if self.on_head is not None:
+            self.on_head(number)
+
+    async def wait_head(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._head_event.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    async def ensure_funds(self) -> None:
+        """Devnet: top up the relayer key with anvil_setBalance when it runs low."""
+        balance = hexint(await self.rpc.call("eth_getBalance", [self.signer.address, "latest"]))
+        if balance < MIN_BALANCE:
+            await self.rpc.call("anvil_setBalance", [self.signer.address, hex(10**6 * 10**18)])
+            log.info("%s: funded relayer %s with anvil_setBalance", self.name, self.signer.address)
+
+    async def call(self, to: str, data: bytes, block: str | int = "latest") -> str:
+        tag = block if isinstance(block, str) else hex(block)
+        return await self.rpc.call("eth_call", [{"to": to, "data": "0x" + data.hex()}, tag])
+
+    async def send(self, to: str, data: bytes, gas: int,
+                   before_broadcast: Callable[[str], None] | None = None) -> str:
+        """Sign and broadcast; `before_broadcast(tx_hash)` runs (durably) before the node sees it."""
+        async with self._send_lock:
+            if self._nonce is None:
+                self._nonce = hexint(await self.rpc.call("eth_getTransactionCount", [self.signer.address, "pending"]))
+            nonce = self._nonce
+            raw, tx_hash = self.signer.sign_1559(self.chain_id, nonce, to, data, gas, MAX_FEE, PRIORITY_FEE)
+            if before_broadcast is not None:
+                before_broadcast(tx_hash)
+            try:
+                await self.rpc.call("eth_sendRawTransaction", ["0x" + raw.hex()])
+            except RpcError as exc:
+                self._nonce = None  # resync: the node may or may not have taken it
+                if "already known" in exc.message.lower():
+                    return tx_hash
+                raise
+            except BaseException:
+                self._nonce = None
+                raise
+            self._nonce = nonce + 1
+            self.own_txs.append(tx_hash)
+            self.own_tx_set.add(tx_hash)
+            if len(self.own_tx_set) > self.own_txs.maxlen:  # type: ignore[operator]
+                self.own_tx_set = set(self.own_txs)
+            return tx_hash
+
+    async def receipt(self, tx_hash: str, timeout: float = 60.0) -> dict[str, Any] | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            r = await self.rpc.call("eth_getTransactionReceipt", [tx_hash])
+            if r is not None:
+                return r
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            await self.wait_head(min(remaining, 1.0))
