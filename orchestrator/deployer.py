@@ -31,7 +31,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-import urllib.request
+import http.client
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -131,19 +132,39 @@ def plan_addresses(artifacts: dict[str, Artifact]) -> tuple[dict[str, str], dict
 
 
 class _Rpc:
-    """A minimal keep-alive-free JSON-RPC client (stdlib), with batch calls."""
+    """A minimal JSON-RPC client (stdlib, one keep-alive connection), with batch calls."""
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:
         self.url = url
         self.timeout = timeout
         self._id = 0
+        parsed = urllib.parse.urlsplit(url)
+        self._host, self._port, self._path = parsed.hostname or "127.0.0.1", parsed.port or 80, parsed.path or "/"
+        self._conn: http.client.HTTPConnection | None = None
 
     def _post(self, body: Any) -> Any:
-        req = urllib.request.Request(
-            self.url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-            return json.loads(resp.read())
+        data = json.dumps(body).encode()
+        for attempt in (0, 1):
+            if self._conn is None:
+                self._conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+            try:
+                self._conn.request("POST", self._path, body=data, headers={"Content-Type": "application/json"})
+                resp = self._conn.getresponse()
+                payload = resp.read()
+                if resp.status != 200:
+                    raise DeployError(f"{self.url}: HTTP {resp.status}: {payload[:200]!r}")
+                return json.loads(payload)
+            except (http.client.HTTPException, ConnectionError):
+                self._conn.close()
+                self._conn = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def call(self, method: str, params: list[Any]) -> Any:
         self._id += 1
@@ -208,6 +229,7 @@ class _ChainDeployer:
         self.deployer = keys.deployer_key()
         self.is_hub = chain.role == "hub"
         self.txs: list[_Tx] = []
+        self.devs: list[str] = []  # dev account addresses (derived once by deploy())
 
     # reads -------------------------------------------------------------
 
@@ -256,7 +278,7 @@ class _ChainDeployer:
         guardians = [keys.guardian_key(i).address for i in range(cfg.guardians.count)]
         relayer = keys.relayer_key().address
         operator = self.deployer.address
-        devs = [k.address for k in keys.dev_accounts(cfg.mnemonic, cfg.accounts)]
+        devs = self.devs
         examples = [a[n] for n in EXAMPLES]
         fee_cfg = (p.base_fee, p.fee_per_byte, p.relayer_bps, p.guardian_bps, p.operator_bps, relayer, operator)
         fee_cfg_type = "(uint128,uint128,uint16,uint16,uint16,address,address)"
@@ -298,15 +320,14 @@ class _ChainDeployer:
         if self.is_hub:
             to_stake = [g for g in guardians if need(f"stake:{g}")]
             stake_total = p.guardian_stake * len(to_stake)
-        for d in to_fund:
-            self._add(f"era.mint({d})", era, calldata("mint(address,uint256)", ["address", "uint256"], [d, p.dev_era]), 150_000)
+        if to_fund:
+            self._add("era.mintBatch(dev accounts)", era, calldata("mintBatch(address[],uint256)", ["address[]", "uint256"], [to_fund, p.dev_era]), 100_000 + 60_000 * len(to_fund))
         if deposit_total or stake_total:
             self._add("era.mint(deployer)", era, calldata("mint(address,uint256)", ["address", "uint256"], [operator, deposit_total + stake_total]), 150_000)
         if deposit_total:
             self._add("era.approve(gateway)", era, calldata("approve(address,uint256)", ["address", "uint256"], [gw, deposit_total]), 100_000)
-            for d in to_deposit:
-                amount = p.example_fee_deposit if d in examples else p.dev_fee_deposit
-                self._add(f"gateway.depositFee({d})", gw, calldata("depositFee(address,uint256)", ["address", "uint256"], [d, amount]), 150_000)
+            amounts = [p.example_fee_deposit if d in examples else p.dev_fee_deposit for d in to_deposit]
+            self._add("gateway.depositFees(dev accounts, examples)", gw, calldata("depositFees(address[],uint256[])", ["address[]", "uint256[]"], [to_deposit, amounts]), 100_000 + 40_000 * len(to_deposit))
         # staking (hub)
         if self.is_hub:
             rollups = [c.chain_id for c in cfg.rollups]
@@ -403,11 +424,15 @@ class _ChainDeployer:
                 self.deployer.private_key,
             )
             raws.append("0x" + bytes(signed.raw_transaction).hex())
-        # one batch request: anvil mines them in nonce order (one block each under automine)
-        hashes = self.rpc.batch([("eth_sendRawTransaction", [raw]) for raw in raws])
-        for tx, h in zip(self.txs, hashes):
-            if isinstance(h, Exception):
-                raise DeployError(f"chain {self.chain.name}: {tx.label}: {h}")
+        # one request per transaction, in nonce order, over one keep-alive connection: a JSON-RPC
+        # batch may reach anvil's pool out of order, and a transaction that becomes ready late is
+        # not automined until the next block
+        hashes = []
+        for tx, raw in zip(self.txs, raws):
+            try:
+                hashes.append(self.rpc.call("eth_sendRawTransaction", [raw]))
+            except DeployError as exc:
+                raise DeployError(f"chain {self.chain.name}: {tx.label}: {exc}") from None
         self._wait_receipts(list(hashes))
         return len(self.txs)
 
@@ -458,6 +483,7 @@ def deploy(
         artifacts = compile_contracts().artifacts
     addresses, codes = plan_addresses(artifacts)
     deployer = keys.deployer_key()
+    devs = [k.address for k in keys.dev_accounts(config.mnemonic, config.accounts)]  # ~5 ms each
     lock = threading.Lock()
 
     def safe_log(msg: str) -> None:
@@ -467,14 +493,18 @@ def deploy(
     def one(chain: ChainConfig) -> tuple[str, dict[str, Any]]:
         t0 = time.perf_counter()
         cd = _ChainDeployer(chain, config, addresses, codes, params, safe_log)
+        cd.devs = devs
         try:
             cd.rpc.call("anvil_setBalance", [deployer.address, hex(DEPLOYER_BALANCE)])
         except DeployError:
             pass  # not anvil: the deployer must already be funded
         except OSError as exc:
             raise DeployError(f"chain {chain.name}: cannot reach {chain.rpc_url}: {exc}") from None
-        cd.plan()
-        sent = cd.send()
+        try:
+            cd.plan()
+            sent = cd.send()
+        finally:
+            cd.rpc.close()
         seconds = time.perf_counter() - t0
         safe_log(
             f"deploy {chain.name}: {sent} transactions in {seconds * 1000:.0f} ms"

@@ -40,6 +40,13 @@ contract EraToken is ERC20, ERC20Permit, ERC20Votes, ERC20Crosschain, Ownable {
         _mint(to, amount);
     }
 
+    /// @notice Mint `amount` to each of `to` (owner; one bootstrap transaction for all dev accounts).
+    /// @param to receivers
+    /// @param amount amount each
+    function mintBatch(address[] calldata to, uint256 amount) external onlyOwner {
+        for (uint256 i = 0; i < to.length; ++i) _mint(to[i], amount);
+    }
+
     /// @inheritdoc ERC20Permit
     function nonces(address owner) public view override(ERC20Permit, Nonces) returns (uint256) {
         return super.nonces(owner);

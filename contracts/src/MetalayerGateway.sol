@@ -213,6 +213,20 @@ contract MetalayerGateway is IERC7786GatewaySource, Ownable {
         emit FeeDeposited(msg.sender, account, amount);
     }
 
+    /// @notice Batched depositFee: pull the sum from the caller, credit `amounts[i]` to `accounts[i]`.
+    /// @param accounts whose sends it pays for
+    /// @param amounts ERA amount for each
+    function depositFees(address[] calldata accounts, uint256[] calldata amounts) external {
+        if (accounts.length != amounts.length) revert LengthMismatch();
+        uint256 total;
+        for (uint256 i = 0; i < accounts.length; ++i) {
+            _feeBalance[accounts[i]] += amounts[i];
+            total += amounts[i];
+            emit FeeDeposited(msg.sender, accounts[i], amounts[i]);
+        }
+        feeToken.safeTransferFrom(msg.sender, address(this), total);
+    }
+
     /// @notice Withdraw unused prepaid fee balance of the caller.
     /// @param to receiver of the ERA
     /// @param amount ERA amount
