@@ -661,14 +661,21 @@ async def _forward(ports: Sequence[int], listen: Sequence[str] | None = None) ->
     """
     import asyncio
 
+    live: set[Any] = set()
+
     def handler(port: int) -> Callable[[Any, Any], Any]:
         async def handle(reader: Any, writer: Any) -> None:
+            task = asyncio.current_task()
+            live.add(task)
             try:
-                up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
-                writer.close()
-                return
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+                try:
+                    up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+                except OSError:
+                    writer.close()
+                    return
+                await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            finally:
+                live.discard(task)
 
         return handle
 
@@ -684,6 +691,9 @@ async def _forward(ports: Sequence[int], listen: Sequence[str] | None = None) ->
     finally:
         for server in servers:
             server.close()
+        for task in list(live):
+            task.cancel()
+        await asyncio.gather(*live, return_exceptions=True)
 
 
 def _health_rpc(url: str, chain_id: int) -> bool:

@@ -34,7 +34,7 @@ def _quiet(msg: str) -> None:
 
 
 def _docker_config():
-    for offset in (3400, 3500, 3600, 3700):
+    for offset in range(8000, 9000, 100):
         config = default_config().with_port_offset(offset)
         if not compose.ports_in_use(config):
             return config

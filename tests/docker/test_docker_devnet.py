@@ -31,8 +31,9 @@ from orchestrator.paths import REPO_ROOT
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1500)]
 
 PROJECT = "metalayer-devnet-test"
-# Candidate port offsets; the first whose ports are all free on 127.0.0.1 is used.
-OFFSETS = (3000, 3100, 3200, 3300)
+# Candidate port offsets (away from the ones native test devnets take, 100..5000):
+# the first whose ports are all free on 127.0.0.1 is used.
+OFFSETS = tuple(range(7000, 8000, 100))
 
 
 def _log(msg: str) -> None:
