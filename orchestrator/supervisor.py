@@ -118,6 +118,8 @@ class ServiceSupervisor:
     log_dir: Path
     specs: list[ServiceSpec] | None = None
     relayer: bool = True
+    skip: tuple[str, ...] = ()                     # service names to leave out (e.g. ("relayer",))
+    guardian_args: tuple[str, ...] = ()            # e.g. ("--allow-equivocation-for-tests",)
     auto_restart: bool = True
     on_event: Callable[[str], None] | None = None  # restart lines etc. (the CLI prints them)
     services: dict[str, Service] = field(default_factory=dict)
@@ -126,7 +128,9 @@ class ServiceSupervisor:
         self.manifest_path = Path(self.manifest_path)
         self.log_dir = Path(self.log_dir)
         if self.specs is None:
-            self.specs = service_specs(self.config, self.manifest_path, relayer=self.relayer)
+            self.specs = service_specs(self.config, self.manifest_path, relayer=self.relayer,
+                                       guardian_args=self.guardian_args)
+        self.specs = [s for s in self.specs if s.name not in self.skip]
         self.services = {s.name: Service(s, self.log_dir / f"{s.name}.log") for s in self.specs}
         self._lock = threading.RLock()
         self._stopping = threading.Event()

@@ -52,6 +52,21 @@ QUORUM_RETRY_MAX = 2.0    # seconds between attempts while no quorum is reachabl
 FAIL_RETRY_MAX = 10.0     # seconds between attempts of a message whose recipient reverts
 
 
+def _all_project_errors(manifest: Manifest) -> Abi:
+    """Custom errors of every compiled contract of the project, so a recipient's revert reads
+    `Refused(42)` rather than hex when its contract is one of ours (examples, test helpers)."""
+    dirs = {Path(c.artifact).parent for c in manifest.contracts.values() if c.artifact}
+    entries: list[dict[str, Any]] = []
+    for d in dirs:
+        base = d if d.is_absolute() else Path(__file__).resolve().parents[2] / d
+        for path in sorted(base.glob("*.json")):
+            try:
+                entries += [e for e in json.loads(path.read_text()).get("abi", []) if e.get("type") == "error"]
+            except (OSError, ValueError):
+                continue
+    return Abi(entries)
+
+
 def _gas_for(batch: list[Any]) -> int:
     return min(15_000_000, 400_000 + sum(250_000 + 64 * len(m["payload"]) for m in batch))
 
@@ -77,12 +92,7 @@ class Relayer:
         self.reg_abi = Abi(manifest.abi("StateRootRegistry"))
         self.staking_abi = Abi(manifest.abi("GuardianStaking")) if self.staking else None
         self.error_abis = [a for a in (self.gw_abi, self.reg_abi, self.staking_abi) if a is not None]
-        for extra in ("PingPong", "CrossChainCounter", "EraToken"):
-            if extra in manifest.contracts:
-                try:
-                    self.error_abis.append(Abi(manifest.abi(extra)))
-                except FileNotFoundError:
-                    pass
+        self.error_abis.append(_all_project_errors(manifest))
         self.topics = [self.gw_abi.topic("MessageSent"), self.gw_abi.topic("MessageCommitted"),
                        self.reg_abi.topic("GuardianSetChanged")]
         self.guardians = GuardianPool([g.url for g in manifest.guardians.members])

@@ -1,0 +1,37 @@
+"""A guardian forced to equivocate is slashed on the hub and removed from every chain's set."""
+
+from __future__ import annotations
+
+import httpx
+
+
+def test_equivocating_guardian_is_slashed_and_removed_everywhere(fresh_net):
+    net = fresh_net
+    bad = net.manifest.guardians.members[2]
+    staking = net.contract("hub", "GuardianStaking")
+    registries = {c.name: net.contract(c.name, "StateRootRegistry") for c in net.manifest.chains}
+    assert all(r.functions.isGuardian(bad.address).call() for r in registries.values())
+    stake_before = staking.functions.stakeOf(bad.address).call()
+    assert stake_before[0] > 0 and not stake_before[3]
+
+    # make some signed history, then force guardian 2 to sign a second root for a block
+    msg = net.send("rollup-a", "rollup-b")
+    net.wait_delivered(msg, timeout=20)
+    chain_id = net.manifest.chain("rollup-a").chain_id
+    r = httpx.post(f"{bad.url}/v1/test/equivocate/{chain_id}/{msg.block}", timeout=10)
+    assert r.status_code == 200
+    assert r.json()["honest"]["state_root"] != r.json()["conflicting"]["state_root"]
+
+    net.wait_for("the guardian to be slashed on the hub", lambda: staking.functions.stakeOf(bad.address).call()[3],
+                 timeout=30)
+    assert not registries["hub"].functions.isGuardian(bad.address).call()
+    # removal travels to the rollups as hub messages, delivered by the relayer
+    for name in ("rollup-a", "rollup-b"):
+        net.wait_for(f"removal on {name}", lambda r=registries[name]: not r.functions.isGuardian(bad.address).call(),
+                     timeout=30)
+    health = httpx.get(f"{net.relayer_url}/health").json()
+    assert any(s["guardian"] == bad.address and s["status"] == "slashed" for s in health["slashes"])
+
+    # the two honest guardians still carry the network
+    after = net.send("rollup-b", "rollup-a")
+    net.wait_delivered(after, timeout=20)
