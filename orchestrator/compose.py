@@ -57,6 +57,7 @@ NET_SERVICE = "net"
 HEALTH_INTERVAL = "1s"
 HEALTH_RETRIES = 60
 CONFIG_ENV = "DEVNET_CONFIG_TOML"
+CLI_OWNED = "started-by-devnet-up"  # marker in the private engine's run dir
 # Health endpoints of the Python services (services/common/http.py apps).
 HEALTH_PATH = "/health"
 
@@ -560,44 +561,120 @@ def start_project(
     return proj, timings
 
 
-def _docker_env() -> dict[str, str]:
-    return dict(os.environ)
+@dataclass
+class Engine:
+    """Which Docker engine `devnet up/down --docker` talks to, and how to build for it."""
+
+    env: dict[str, str]
+    private: bool = False  # our own dockerd (docker_engine.PrivateDaemon), host networking only
+    base_image: str | None = None
+    anvil_image: str | None = None
+    host_network: bool = False
+    build_network: str | None = None
 
 
-def compose_up(config: DevnetConfig, project: str = PROJECT, host_network: bool = False,
-               timeout: float = 300, log: Log = _default_log) -> int:
+def engine_reachable(env: dict[str, str]) -> bool:
+    from orchestrator.docker_engine import docker_cli
+
+    cli = docker_cli()
+    if cli is None:
+        return False
+    try:
+        proc = subprocess.run([cli, "version", "--format", "{{.Server.Version}}"], env=env,
+                              capture_output=True, text=True, timeout=15)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0 and bool(proc.stdout.strip())
+
+
+def select_engine(log: Log = _default_log) -> Engine:
+    """The engine of the environment (DOCKER_HOST, Docker Desktop, a system dockerd) when
+    one answers; otherwise, as root on Linux, a private dockerd of ours with locally
+    built base images (no registry needed) and host networking, left running until
+    `devnet down --docker`."""
+    from orchestrator import docker_engine
+
+    env = dict(os.environ)
+    if engine_reachable(env):
+        return Engine(env, base_image=os.environ.get("METALAYER_BASE_IMAGE"),
+                      anvil_image=os.environ.get("METALAYER_ANVIL_IMAGE"))
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        raise ComposeError("no Docker engine answers (check DOCKER_HOST or start Docker Desktop / dockerd)")
+    log("no Docker engine answers: starting a private one (host networking, images built locally)")
+    docker_engine.ensure_installed(log=log)
+    daemon = docker_engine.PrivateDaemon(log=log).start()
+    if daemon.process is not None:  # started now, for the CLI: `devnet down --docker` stops it
+        (daemon.run_dir / CLI_OWNED).write_text(str(daemon.process.pid))
+    try:
+        bases = docker_engine.build_base_images(daemon, wheelhouse=REPO_ROOT / "build" / "wheelhouse", log=log)
+    except BaseException:
+        daemon.stop()
+        raise
+    return Engine(daemon.env(), private=True, base_image=bases.python, anvil_image=bases.anvil,
+                  host_network=True, build_network="host")
+
+
+def _state_dir(config: DevnetConfig) -> Path:
+    state = Path(config.state_dir)
+    return state if state.is_absolute() else Path.cwd() / state
+
+
+def compose_up(config: DevnetConfig, project: str = PROJECT, timeout: float = 300,
+               log: Log = _default_log) -> int:
     """`devnet up --docker`: build, start, wait healthy, copy the manifest out, print the summary.
 
-    Uses the engine of the environment (DOCKER_HOST). Base images may be set with
-    METALAYER_BASE_IMAGE / METALAYER_ANVIL_IMAGE (e.g. locally built ones).
+    Uses the environment's engine, or a private one when none answers (see
+    `select_engine`). Base images may be set with METALAYER_BASE_IMAGE /
+    METALAYER_ANVIL_IMAGE. Returns the exit code (0).
     """
+    from orchestrator.docker_engine import PrivateDaemon
     from orchestrator.summary import render_summary
 
-    proj, timings = start_project(
-        config, project=project, env=_docker_env(), host_network=host_network,
-        base_image=os.environ.get("METALAYER_BASE_IMAGE"),
-        anvil_image=os.environ.get("METALAYER_ANVIL_IMAGE"),
-        timeout=timeout, log=log,
-    )
-    manifest_path = Path(config.state_dir) / "manifest.json"
-    manifest = proj.copy_manifest(manifest_path)
+    engine = select_engine(log)
+    try:
+        proj, timings = start_project(
+            config, project=project, env=engine.env, host_network=engine.host_network,
+            base_image=engine.base_image, anvil_image=engine.anvil_image,
+            build_network=engine.build_network,
+            work_dir=_state_dir(config) if engine.host_network else None,
+            timeout=timeout, log=log,
+        )
+        manifest_path = _state_dir(config) / "manifest.json"
+        manifest = proj.copy_manifest(manifest_path)
+    except BaseException:
+        if engine.private and (PrivateDaemon().run_dir / CLI_OWNED).is_file():
+            PrivateDaemon(log=log).stop_running()
+            (PrivateDaemon().run_dir / CLI_OWNED).unlink(missing_ok=True)
+        raise
     log(render_summary(manifest))
     log("")
-    log(f"Devnet up in Docker (project {project}) in {timings['up_to_healthy']:.1f}s "
-        f"after the image build ({timings['image_build']:.1f}s); manifest copied to {manifest_path}")
+    where = "a private Docker engine, host network" if engine.private else "Docker"
+    log(f"Devnet up in {where} (compose project {project}): healthy {timings['up_to_healthy']:.1f}s "
+        f"after `compose up` (image build {timings['image_build']:.1f}s); manifest copied to {manifest_path}")
     log("Stop it with `devnet down --docker`.")
     return 0
 
 
 def compose_down(config: DevnetConfig, project: str = PROJECT, log: Log = _default_log) -> int:
-    """`devnet down --docker`: remove the project's containers, network and volumes."""
-    files = [compose_file_for(config)]
-    proj = ComposeProject(config, files, project=project, env=_docker_env(), log=log)
-    if not proj.containers():
-        log(f"No Docker devnet (project {project}) is running.")
-        return 0
-    proj.down(volumes=True)
-    log(f"Removed the Docker devnet (project {project}): containers, network and volumes.")
+    """`devnet down --docker`: remove the project's containers, network and volumes
+    (and stop the private engine if `devnet up --docker` started one). Returns the exit code."""
+    from orchestrator.docker_engine import PrivateDaemon
+
+    private = PrivateDaemon(log=log)
+    env = private.env() if private.running_pid() is not None else dict(os.environ)
+    rendered = _state_dir(config) / "docker-compose.yml"
+    files = [rendered if rendered.is_file() else compose_file_for(config)]
+    proj = ComposeProject(config, files, project=project, env=env, log=log)
+    if engine_reachable(env) and proj.containers():
+        proj.down(volumes=True)
+        log(f"Removed the Docker devnet (compose project {project}): containers, network and volumes.")
+    else:
+        log(f"No Docker devnet (compose project {project}) is running.")
+    owned = private.run_dir / CLI_OWNED
+    if owned.is_file():
+        if private.running_pid() is not None:
+            private.stop_running()
+        owned.unlink(missing_ok=True)
     return 0
 
 

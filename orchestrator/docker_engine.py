@@ -145,7 +145,11 @@ class PrivateDaemon:
     run_dir: Path = DEFAULT_RUN
     start_timeout: float = 60.0
     log: Log = _log
+    # When a private dockerd of ours already runs (started by `devnet up --docker`),
+    # start() uses it instead of starting another, and stop() leaves it running.
+    reuse: bool = True
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    attached_pid: int | None = field(default=None, init=False)
 
     @property
     def socket(self) -> Path:
@@ -226,7 +230,11 @@ class PrivateDaemon:
     def start(self) -> "PrivateDaemon":
         running = self._stale_pid()
         if running is not None and self.is_ours(running):
-            # left by an earlier run that was killed: ours (same pidfile), so stop it
+            if self.reuse and self.ping():
+                self.attached_pid = running
+                self.log(f"using the running private dockerd (pid {running}) on {self.host}")
+                return self
+            # ours (same pidfile) but unusable: left by a run that was killed
             self.log(f"stopping a leftover private dockerd (pid {running})")
             procs.stop_pid(running, timeout=30)
         elif running is not None:
@@ -285,7 +293,11 @@ class PrivateDaemon:
             return False
 
     def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM dockerd (it stops its containers and containerd), wait, then SIGKILL."""
+        """SIGTERM the dockerd we started (it stops its containers and containerd), wait, then SIGKILL.
+
+        A daemon we only attached to (reuse) keeps running: whoever started it stops it.
+        """
+        self.attached_pid = None
         if self.process is None:
             return
         procs.stop(self.process, timeout=timeout)
