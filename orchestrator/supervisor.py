@@ -232,7 +232,13 @@ class ServiceSupervisor:
     # ------------------------------------------------------------ supervision
 
     def check(self) -> list[str]:
-        """Restart every service that died (not stopped on purpose); returns the names restarted."""
+        """Restart every service that died (not stopped on purpose); returns the names restarted.
+
+        A service that ran for a while comes back at once; one that keeps crashing right after
+        start backs off (0.5 s doubling up to 5 s). Spawning happens in the calling thread, which
+        must outlive the child (PR_SET_PDEATHSIG fires when the spawning *thread* exits): the
+        monitor thread and the CLI's main loop both do.
+        """
         restarted = []
         with self._lock:
             if self._stopping.is_set():
@@ -241,34 +247,20 @@ class ServiceSupervisor:
             for svc in self.services.values():
                 if svc.stopped or svc.process is None or svc.process.poll() is None:
                     continue
+                if svc.next_restart == 0.0:
+                    svc.restarts += 1
+                    quick = now - svc.started_at < 2.0
+                    delay = min(5.0, 0.25 * 2 ** min(svc.restarts, 5)) if quick else 0.0
+                    svc.next_restart = now + delay
+                    line = (f"service {svc.name} exited with code {svc.process.returncode}; "
+                            f"restarting (restart #{svc.restarts})" + (f" in {delay:.1f}s" if delay else ""))
+                    self._event(svc, line)
                 if now < svc.next_restart:
                     continue
-                code = svc.process.returncode
-                svc.restarts += 1
-                # A service that ran for a while restarts at once; a crash loop backs off up to 5 s.
-                quick = now - svc.started_at < 2.0
-                delay = min(5.0, 0.25 * 2 ** min(svc.restarts, 5)) if quick else 0.0
-                line = f"service {svc.name} exited with code {code}; restarting (restart #{svc.restarts})"
-                self._event(svc, line)
-                if delay:
-                    svc.next_restart = now + delay
-                    svc.process = None  # type: ignore[assignment]
-                    svc.stopped = False
-                    self._pending_restart(svc, delay)
-                    continue
+                svc.next_restart = 0.0
                 self._spawn(svc)
                 restarted.append(svc.name)
         return restarted
-
-    def _pending_restart(self, svc: Service, delay: float) -> None:
-        def later() -> None:
-            if self._stopping.wait(delay):
-                return
-            with self._lock:
-                if not svc.stopped and not svc.alive() and not self._stopping.is_set():
-                    self._spawn(svc)
-
-        threading.Thread(target=later, daemon=True).start()
 
     def _monitor_loop(self) -> None:
         while not self._stopping.wait(0.25):

@@ -45,8 +45,15 @@ class ChainFollower:
         self.rpc = WsRpc(chain.ws_url, name=chain.name)
         self.head = -1
         self._next_head = asyncio.Event()
+        # Heads are signed by one task that always takes the newest: when a burst of blocks
+        # arrives faster than they can be signed, the ones in between are skipped (they are
+        # still signed on demand), so a guardian never falls behind the chain.
+        self._latest_header: dict[str, Any] | None = None
+        self._sign_wake = asyncio.Event()
+        self._signer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        self._signer = asyncio.create_task(self._sign_heads(), name=f"sign-{self.chain.name}")
         await self.rpc.connect(timeout=30)
         self.rpc.on_reconnect = self._sync_head
         await self.rpc.subscribe(["newHeads"], self._on_head)
@@ -60,13 +67,30 @@ class ChainFollower:
         number = hexint(header["number"])
         if number > self.head:
             self.head = number
-        conf = self.guardian.confirmations
-        if conf == 0:
-            self.guardian.sign_block(self.chain.chain_id, number, hexbytes(header["hash"]), hexbytes(header["stateRoot"]))
-        elif number - conf >= 0:
-            asyncio.create_task(self._sign_at(number - conf))
+        if self._latest_header is None or number >= hexint(self._latest_header["number"]):
+            self._latest_header = header
+            self._sign_wake.set()
         ev, self._next_head = self._next_head, asyncio.Event()
         ev.set()
+
+    async def _sign_heads(self) -> None:
+        conf = self.guardian.confirmations
+        while True:
+            await self._sign_wake.wait()
+            self._sign_wake.clear()
+            header, self._latest_header = self._latest_header, None
+            if header is None:
+                continue
+            number = hexint(header["number"])
+            try:
+                if conf == 0:
+                    self.guardian.sign_block(self.chain.chain_id, number, hexbytes(header["hash"]),
+                                             hexbytes(header["stateRoot"]))
+                elif number - conf >= 0:
+                    await self._sign_at(number - conf)
+            except Exception:  # noqa: BLE001 - keep signing later heads
+                log.exception("%s: signing head %d failed", self.chain.name, number)
+            await asyncio.sleep(0)
 
     async def _sign_at(self, number: int) -> Signed | None:
         if self.guardian.store.get(self.chain.chain_id, number) is not None:
@@ -157,6 +181,9 @@ class Guardian:
                  ", ".join(f"{c.name}@{c.ws_url}" for c in self.manifest.chains), self.confirmations)
 
     async def close(self) -> None:
+        for f in self.followers.values():
+            if f._signer is not None:
+                f._signer.cancel()
         await asyncio.gather(*(f.rpc.close() for f in self.followers.values()), return_exceptions=True)
         self.store.close()
 

@@ -1,0 +1,81 @@
+"""`bench.py latency [--messages N] [--block-time T]`: send mined -> delivered, one message at a time.
+
+hub + 2 rollups, the real guardians and relayer. Messages go round-robin over all six
+(source, destination) pairs; each is sent only after the previous one was delivered, so
+this measures latency, not queueing. "Mined" is when the source block's newHeads
+notification reaches this client; "delivered" is when the destination gateway's
+MessageDelivered log notification does. Baseline, same run: one plain transaction round
+trip (send + receipt) on one chain through the same connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.relay_common import Probe, RssSampler, percentiles, process_rss, running_devnet
+from services.common import manifest as manifest_mod
+
+
+async def measure(manifest: Any, n: int, block_time: float | None) -> dict[str, Any]:
+    probe = await Probe(manifest).start()
+    try:
+        chains = [c.chain_id for c in manifest.chains]
+        pairs = [(s, d) for s in chains for d in chains if s != d]
+        signers = {cid: await probe.signer_for(cid, 5) for cid in chains}
+        # warm-up: connections, caches, the relayer's first batch on every route
+        for src, dst in pairs:
+            await one(probe, signers[src], src, dst)
+        baseline = await probe.plain_roundtrip_ms(chains[1], max(20, n // 4))
+        lat = []
+        for src, dst in itertools.islice(itertools.cycle(pairs), n):
+            lat.append(await one(probe, signers[src], src, dst))
+        return {"latency_ms": percentiles(lat), "baseline_plain_tx_roundtrip_ms": percentiles(baseline)}
+    finally:
+        await probe.close()
+
+
+async def one(probe: Probe, signer: Any, src: int, dst: int) -> float:
+    raw, tx_hash, _ = probe.sign_send(signer, src, dst)
+    loop = asyncio.get_running_loop()
+    sent_at = time.perf_counter()
+    await probe.broadcast(src, raw)
+    receipt = await probe.receipt(src, tx_hash)
+    mid = probe.message_id_from(receipt)
+    mined = probe.mined_time(src, int(receipt["blockNumber"], 16), sent_at)
+    if mid in probe.delivered_at:
+        done = probe.delivered_at[mid]
+    else:
+        fut = loop.create_future()
+        probe.waiters[mid] = fut
+        done = await asyncio.wait_for(fut, 60)
+    return (done - mined) * 1000
+
+
+def run(args: argparse.Namespace) -> dict:
+    n = args.messages or 200
+    with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
+        with running_devnet(Path(tmp) / "state", args.block_time) as devnet:
+            manifest = manifest_mod.load(devnet.manifest_path)
+            sampler = RssSampler(devnet.pids())
+            with sampler.running():
+                result = asyncio.run(measure(manifest, n, args.block_time))
+            rss_now = process_rss(devnet.pids())
+    base = result["baseline_plain_tx_roundtrip_ms"]["p50"]
+    result.update({
+        "messages": n,
+        "chains": 3,
+        "block_time_s": args.block_time,
+        "p50_ratio_to_baseline": round(result["latency_ms"]["p50"] / base, 2) if base else None,
+        "rss_mb": rss_now,
+        "rss_total_mb": round(sum(rss_now.values()), 1),
+        "rss_peak": sampler.report(),
+        "targets": ({"p50_ms": 100, "p99_ms": 250} if not args.block_time
+                    else {"max_ms": args.block_time * 1000 + 150}),
+    })
+    return result

@@ -1,0 +1,93 @@
+"""services/common: local tx signing, the fast eth_account import, manifest models, the tiny router."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+
+import pytest
+from eth_account import Account
+
+from services.common import manifest as manifest_mod
+from services.common.fastimport import BLS12_381_CURVE_ORDER
+from services.common.http import App, HttpError
+from services.common.tx import Signer
+
+
+def test_local_1559_signing_matches_eth_account():
+    key = "0x" + "42" * 32
+    signer = Signer(key)
+    assert signer.address == Account.from_key(key).address
+    for to, data in (("0x" + "22" * 20, b"\x01\x02"), (None, b"\x60\x00")):
+        raw, tx_hash = signer.sign_1559(901, 7, to, data, 90_000, 10**10, 10**9, value=5)
+        tx = {"chainId": 901, "nonce": 7, "maxPriorityFeePerGas": 10**9, "maxFeePerGas": 10**10, "gas": 90_000,
+              "value": 5, "data": data, "type": 2}
+        if to:
+            tx["to"] = to
+        ref = Account.sign_transaction(tx, key)
+        assert raw == ref.raw_transaction and tx_hash == "0x" + ref.hash.hex().removeprefix("0x")
+
+
+def test_fast_import_constant_and_lazy_bls():
+    code = ("import py_ecc.bls12_381 as b; print(b.curve_order)")
+    real = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert real == BLS12_381_CURVE_ORDER
+    code = ("from services.common import fastimport; fastimport.install(); import eth_account, sys; "
+            "assert 'py_ecc.optimized_bls12_381' not in sys.modules; "
+            "from eth_keyfile.keyfile import bls; print(len(bls.SkToPk(5)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "48"  # the real BLS code still works when asked for
+
+
+def test_manifest_model(tmp_path):
+    doc = {
+        "chains": [{"name": "hub", "chain_id": 900, "role": "hub", "port": 1, "rpc_url": "http://x:1", "ws_url": "ws://x:1"},
+                   {"name": "rollup-a", "chain_id": 901, "port": 2, "rpc_url": "http://x:2", "ws_url": "ws://x:2"}],
+        "keys": {"relayer": {"address": "0xr", "private_key": "0x01"}},
+        "guardians": {"threshold": 1, "members": [{"index": 0, "address": "0xg", "private_key": "0x02",
+                                                   "url": "http://127.0.0.1:9100"}]},
+        "contracts": {"MetalayerGateway": {"address": "0xgw", "artifact": "contracts/out/MetalayerGateway.json"}},
+        "state_dir": str(tmp_path / "st"), "extra": {"kept": True},
+    }
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(doc))
+    m = manifest_mod.load(path)
+    assert m.hub.chain_id == 900 and m.chain("rollup-a").chain_id == 901 and m.chain(901).name == "rollup-a"
+    assert m.guardians.members[0].port == 9100 and m.relayer.port == 9200
+    assert m.run_dir == tmp_path / "st" / "run"
+    assert m.address("MetalayerGateway") == "0xgw"
+    with pytest.raises(KeyError, match="unknown chain"):
+        m.chain("nope")
+    with pytest.raises(FileNotFoundError, match="devnet up"):
+        manifest_mod.load(tmp_path / "missing.json")
+
+
+def test_router():
+    app = App()
+
+    @app.get("/v1/x/{n:int}")
+    async def x(req):
+        if req.params["n"] < 0:
+            raise HttpError(422, "negative")
+        return 200, {"n": req.params["n"], "w": req.query_float("w", 0.0, 0.0, 5.0)}
+
+    async def call(method: str, path: str, qs: bytes = b"") -> tuple[int, dict]:
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": b""}
+
+        async def send(m):
+            sent.append(m)
+
+        await app({"type": "http", "method": method, "path": path, "query_string": qs}, receive, send)
+        return sent[0]["status"], json.loads(sent[1]["body"])
+
+    assert asyncio.run(call("GET", "/v1/x/3", b"w=1.5")) == (200, {"n": 3, "w": 1.5})
+    assert asyncio.run(call("GET", "/v1/x/abc"))[0] == 422
+    assert asyncio.run(call("GET", "/v1/x/-1"))[0] == 422
+    assert asyncio.run(call("GET", "/v1/x/1", b"w=9"))[0] == 422
+    assert asyncio.run(call("POST", "/v1/x/1"))[0] == 405
+    assert asyncio.run(call("GET", "/nope"))[0] == 404
