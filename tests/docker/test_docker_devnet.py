@@ -61,6 +61,15 @@ def engine():
     # PrivateDaemon.__exit__ stopped dockerd (and the containerd it started)
 
 
+def test_checked_in_compose_file_is_valid_for_compose(engine):
+    """`compose config` (v2 when the plugin exists, else v1) accepts docker-compose.yml as checked in."""
+    daemon, _, _ = engine
+    proj = compose.ComposeProject(default_config(), [REPO_ROOT / "docker-compose.yml"],
+                                  project=PROJECT, env=daemon.env(), log=_log)
+    proc = proj.compose("config", "-q")
+    assert proc.returncode == 0
+
+
 def _free_config():
     for offset in OFFSETS:
         config = default_config().with_port_offset(offset)
