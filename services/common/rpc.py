@@ -22,6 +22,8 @@ import inspect
 import itertools
 import json
 import logging
+import os
+import socket
 from typing import Any, Awaitable, Callable
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -132,8 +134,10 @@ class WsRpc:
     # ------------------------------------------------------------ reading
 
     async def _read_loop(self, ws: ClientConnection) -> None:
+        quickack = _quickack(ws)
         try:
             async for raw in ws:
+                quickack()
                 doc = json.loads(raw)
                 if isinstance(doc, list):
                     for item in doc:
@@ -200,6 +204,31 @@ class WsRpc:
                 await self.on_reconnect()
             except Exception:
                 log.exception("%s: on_reconnect failed", self.name)
+
+
+def _quickack(ws: ClientConnection) -> Callable[[], None]:
+    """ACK what we received right away (Linux TCP_QUICKACK), every time.
+
+    anvil writes a subscription notification and a response (or two notifications)
+    back to back on one connection; with Nagle on its side and delayed ACKs on ours,
+    the second write waits ~40 ms for our ACK. Measured: a plain transaction round
+    trip on a connection with a newHeads subscription took 40+ ms about half the time,
+    under 1 ms with this.
+    """
+    sock = ws.transport.get_extra_info("socket") if ws.transport is not None else None
+    opt = getattr(socket, "TCP_QUICKACK", None)
+    if sock is None or opt is None:
+        return lambda: None
+    fd = sock.fileno()
+    raw = socket.socket(fileno=os.dup(fd))  # a handle we may call setsockopt on
+
+    def ack() -> None:
+        try:
+            raw.setsockopt(socket.IPPROTO_TCP, opt, 1)
+        except OSError:
+            pass
+
+    return ack
 
 
 def hexint(value: str | int | None) -> int:
