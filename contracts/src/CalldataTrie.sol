@@ -31,159 +31,123 @@ library CalldataTrie {
         pure
         returns (TrieProof.ProofError err, uint256 valueOffset, uint256 valueLength)
     {
-        uint256 code;
-        uint256 packed;
+        return get(root, key, proof, 0);
+    }
+
+    /// @notice A buffer for {get} with node reuse: `MAX_NODES` node offsets of the previous proof.
+    uint256 internal constant MAX_NODES = 64;
+
+    function newReuseBuffer() internal pure returns (uint256 buffer) {
         assembly ("memory-safe") {
-            // An RLP item is packed as (kind << 128) | (payloadOffset << 64) | payloadLength,
-            // kind 1 = string, 2 = list; 0 = malformed or not within `end`.
-            function item(ptr, end) -> it {
-                if iszero(lt(ptr, end)) { leave }
+            buffer := mload(0x40)
+            mstore(0x40, add(buffer, shl(5, MAX_NODES)))
+            calldatacopy(buffer, calldatasize(), shl(5, MAX_NODES)) // zero it
+        }
+    }
+
+    /**
+     * @notice Like {get}, but an empty node at position j stands for node j of the previous proof
+     * walked with the same `reuse` buffer (see {newReuseBuffer}; 0 = no reuse). Batches use it so
+     * the nodes shared by consecutive storage proofs (the top of the trie) are sent once. A reused
+     * node is hash-checked like any other, so reuse cannot change what is proven.
+     */
+    function get(bytes32 root, bytes32 key, bytes[] calldata proof, uint256 reuse)
+        internal
+        pure
+        returns (TrieProof.ProofError err, uint256 valueOffset, uint256 valueLength)
+    {
+        uint256 code;
+        assembly ("memory-safe") {
+            // Every node is authenticated by its hash before it is parsed (the root node against
+            // `root`, every other one against the reference in its parent), so only genuine,
+            // well-formed trie nodes are ever parsed: parsing can stay minimal.
+
+            // RLP string/list header at `ptr`: payload offset and length
+            function header(ptr) -> pOff, pLen {
                 let b := byte(0, calldataload(ptr))
-                let kind := 1
-                let pOff := add(ptr, 1)
-                let pLen := 1
                 switch lt(b, 0x80)
-                case 1 { pOff := ptr }
+                case 1 {
+                    pOff := ptr
+                    pLen := 1
+                }
                 default {
-                    switch lt(b, 0xb8)
-                    case 1 { pLen := sub(b, 0x80) }
+                    let base := 0x80
+                    if gt(b, 0xbf) { base := 0xc0 }
+                    let sl := sub(b, base)
+                    switch lt(sl, 56)
+                    case 1 {
+                        pOff := add(ptr, 1)
+                        pLen := sl
+                    }
                     default {
-                        switch lt(b, 0xc0)
-                        case 1 {
-                            let ll := sub(b, 0xb7)
-                            pOff := add(pOff, ll)
-                            pLen := shr(sub(256, shl(3, ll)), calldataload(add(ptr, 1)))
-                        }
-                        default {
-                            kind := 2
-                            switch lt(b, 0xf8)
-                            case 1 { pLen := sub(b, 0xc0) }
-                            default {
-                                let ll := sub(b, 0xf7)
-                                pOff := add(pOff, ll)
-                                pLen := shr(sub(256, shl(3, ll)), calldataload(add(ptr, 1)))
-                            }
-                        }
+                        let ll := sub(sl, 55)
+                        pOff := add(add(ptr, 1), ll)
+                        pLen := shr(sub(256, shl(3, ll)), calldataload(add(ptr, 1)))
                     }
                 }
-                if gt(pLen, 0xffffffff) { leave }
-                if gt(add(pOff, pLen), end) { leave }
-                it := or(shl(128, kind), or(shl(64, pOff), pLen))
             }
-            function kindOf(it) -> r { r := shr(128, it) }
-            function offOf(it) -> r { r := and(shr(64, it), 0xffffffffffffffff) }
-            function lenOf(it) -> r { r := and(it, 0xffffffffffffffff) }
-            function endOf(it) -> r { r := add(offOf(it), lenOf(it)) }
             function nibble(word, i) -> n {
-                let b := byte(shr(1, i), word)
-                switch and(i, 1)
-                case 0 { n := shr(4, b) }
-                default { n := and(b, 0xf) }
+                n := and(shr(shl(2, iszero(and(i, 1))), byte(shr(1, i), word)), 0xf)
             }
 
-            // Compare the hex-prefix encoded path in string item `a` with the key from `depth`.
-            function path(a, k, depth) -> e, plen, leaf {
-                if iszero(eq(kindOf(a), 1)) {
-                    e := 12 // UNPARSEABLE_NODE
-                    leave
-                }
-                let n0 := lenOf(a)
+            // Leaf or extension node [path, value | child] whose list payload starts at `p`: compares
+            // the hex-prefix path with the key from `depth`. Returns the next hash (extension) or the
+            // leaf value packed as (offset << 64) | length.
+            function short(p, k, depth, last) -> e, h, d, v {
+                let p0, n0 := header(p)
                 if iszero(n0) {
                     e := 5 // EMPTY_PATH
                     leave
                 }
-                let p0 := offOf(a)
-                let flag := shr(4, byte(0, calldataload(p0)))
-                if gt(flag, 3) {
-                    e := 11 // UNKNOWN_NODE_PREFIX
-                    leave
-                }
-                leaf := shr(1, flag)
-                let odd := and(flag, 1)
-                plen := sub(shl(1, n0), sub(2, odd))
-                if gt(add(depth, plen), 64) {
-                    e := 6 // INVALID_PATH_REMAINDER
-                    leave
-                }
-                switch eq(and(depth, 1), odd)
-                case 1 {
-                    // nibble-aligned with the key (always so for a leaf): compare whole bytes
-                    if odd {
-                        if iszero(eq(and(byte(0, calldataload(p0)), 0xf), nibble(k, depth))) {
+                let leaf := 0
+                {
+                    let flag := shr(4, byte(0, calldataload(p0)))
+                    leaf := shr(1, flag)
+                    let odd := and(flag, 1)
+                    let plen := sub(shl(1, n0), sub(2, odd))
+                    if or(gt(flag, 3), gt(add(depth, plen), 64)) {
+                        e := 6 // INVALID_PATH_REMAINDER
+                        leave
+                    }
+                    switch eq(and(depth, 1), odd)
+                    case 1 {
+                        // nibble-aligned with the key (always so for a leaf): compare whole bytes
+                        if odd {
+                            if iszero(eq(and(byte(0, calldataload(p0)), 0xf), nibble(k, depth))) {
+                                e := 6
+                                leave
+                            }
+                        }
+                        let sh := shl(3, sub(33, n0))
+                        if iszero(eq(shr(sh, calldataload(add(p0, 1))), shr(sh, shl(shl(3, shr(1, add(depth, 1))), k)))) {
                             e := 6
                             leave
                         }
                     }
-                    let sh := shl(3, sub(33, n0))
-                    if iszero(eq(shr(sh, calldataload(add(p0, 1))), shr(sh, shl(shl(3, shr(1, add(depth, 1))), k)))) {
-                        e := 6
-                        leave
-                    }
-                }
-                default {
-                    // plen <= 63 here, so every path nibble is in the first word
-                    let skip := sub(2, odd)
-                    let w := calldataload(p0)
-                    for { let j := 0 } lt(j, plen) { j := add(j, 1) } {
-                        if iszero(eq(nibble(w, add(j, skip)), nibble(k, add(depth, j)))) {
-                            e := 6
-                            leave
+                    default {
+                        // plen <= 63 here, so every path nibble is in the first word
+                        for { let j := 0 } lt(j, plen) { j := add(j, 1) } {
+                            if iszero(eq(nibble(calldataload(p0), add(j, sub(2, odd))), nibble(k, add(depth, j)))) {
+                                e := 6
+                                leave
+                            }
                         }
                     }
+                    d := add(depth, plen)
                 }
-            }
-
-            // Hash reference of child `nib` of the branch whose items start at `p`.
-            function child(p, end, nib) -> e, h {
-                let it := 0
-                for { let c := 0 } 1 { c := add(c, 1) } {
-                    it := item(p, end)
-                    if iszero(it) {
-                        e := 12
-                        leave
-                    }
-                    if eq(c, nib) { break }
-                    p := endOf(it)
-                }
-                if eq(kindOf(it), 2) {
-                    e := 4 // INVALID_SHORT_NODE: inline child nodes are not supported
-                    leave
-                }
-                let n := lenOf(it)
-                if iszero(n) {
-                    e := 13 // INVALID_PROOF: empty child, the key is not in the trie
-                    leave
-                }
-                if iszero(eq(n, 32)) {
-                    e := 12
-                    leave
-                }
-                h := calldataload(offOf(it))
-            }
-
-            // Leaf or extension node [path, value | child].
-            function short(a, b, k, depth, last) -> e, h, d, v {
-                let pe, plen, leaf := path(a, k, depth)
-                if pe {
-                    e := pe
-                    leave
-                }
-                d := add(depth, plen)
+                let q, n1 := header(add(p0, n0))
                 switch leaf
                 case 0 {
-                    if iszero(plen) {
+                    // extension: the child must be a 32-byte hash (inline nodes are not supported)
+                    if iszero(and(eq(n1, 32), eq(byte(0, calldataload(add(p0, n0))), 0xa0))) {
+                        e := 4 // INVALID_SHORT_NODE
+                        leave
+                    }
+                    if eq(d, depth) {
                         e := 7 // EMPTY_EXTENSION_PATH_REMAINDER
                         leave
                     }
-                    if eq(kindOf(b), 2) {
-                        e := 4
-                        leave
-                    }
-                    if iszero(eq(lenOf(b), 32)) {
-                        e := 12
-                        leave
-                    }
-                    h := calldataload(offOf(b))
+                    h := calldataload(q)
                 }
                 default {
                     if iszero(eq(d, 64)) {
@@ -194,65 +158,99 @@ library CalldataTrie {
                         e := 8 // INVALID_EXTRA_PROOF_ELEMENT
                         leave
                     }
-                    if or(eq(kindOf(b), 2), iszero(lenOf(b))) {
+                    if iszero(n1) {
                         e := 9 // EMPTY_VALUE
                         leave
                     }
-                    v := b
+                    v := or(shl(64, q), n1)
                 }
             }
 
-            // One node (already hash-checked): error, next hash, new depth, leaf value item (0 = go on).
-            function step(node, end, k, depth, last) -> e, h, d, v {
-                let list := item(node, end)
-                if or(iszero(eq(kindOf(list), 2)), iszero(eq(endOf(list), end))) {
-                    e := 12
-                    leave
-                }
-                let a := item(offOf(list), end)
-                if iszero(a) {
-                    e := 12
-                    leave
-                }
-                let b := item(endOf(a), end)
-                if iszero(b) {
-                    e := 12
-                    leave
-                }
-                switch eq(endOf(b), end)
-                case 1 { e, h, d, v := short(a, b, k, depth, last) }
-                default {
-                    // branch: 16 children + value; keys are 32 bytes, so a key never ends in a branch
-                    if eq(depth, 64) {
-                        e := 13
+            // Child `nib` of a branch (16 children: 0x80 empty or 0xa0 + hash, then the value)
+            // whose list payload starts at `p`. Inline child nodes are not supported.
+            function branchChild(p, nib) -> e, h {
+                for { let c := 0 } lt(c, nib) { c := add(c, 1) } {
+                    switch byte(0, calldataload(p))
+                    case 0x80 { p := add(p, 1) }
+                    case 0xa0 { p := add(p, 33) }
+                    default {
+                        e := 4 // INVALID_SHORT_NODE
                         leave
                     }
-                    e, h := child(offOf(list), end, nibble(k, depth))
-                    d := add(depth, 1)
                 }
+                switch byte(0, calldataload(p))
+                case 0xa0 { h := calldataload(add(p, 1)) }
+                case 0x80 { e := 13 } // INVALID_PROOF: empty child, the key is not in the trie
+                default { e := 4 }
             }
 
-            function walk(expected, k, proofOffset, count) -> e, v {
+            // Hash the node whose ABI-encoded `bytes` starts at `node` (copied past the free memory pointer).
+            function nodeHash(node) -> h {
+                let len := calldataload(node)
+                let scratch := mload(0x40)
+                calldatacopy(scratch, add(node, 0x20), len)
+                h := keccak256(scratch, len)
+            }
+
+            function walk(expected, k, proofOffset, count, buf) -> e, v {
                 let depth := 0
                 for { let i := 0 } lt(i, count) { i := add(i, 1) } {
-                    let node := add(proofOffset, calldataload(add(proofOffset, shl(5, i))))
-                    let end := add(add(node, 0x20), calldataload(node))
-                    node := add(node, 0x20)
-                    calldatacopy(mload(0x40), node, sub(end, node))
-                    if iszero(eq(keccak256(mload(0x40), sub(end, node)), expected)) {
-                        e := 3 // INVALID_LARGE_NODE
-                        if iszero(i) { e := 2 } // INVALID_ROOT
-                        leave
+                    let p := 0
+                    let end := 0
+                    {
+                        let node := add(proofOffset, calldataload(add(proofOffset, shl(5, i))))
+                        if buf {
+                            if gt(i, 63) {
+                                e := 13
+                                leave
+                            }
+                            let slot := add(buf, shl(5, i))
+                            switch calldataload(node)
+                            case 0 { node := mload(slot) }
+                            default { mstore(slot, node) }
+                            if iszero(node) {
+                                e := 13 // INVALID_PROOF: nothing to reuse
+                                leave
+                            }
+                        }
+                        if iszero(eq(nodeHash(node), expected)) {
+                            e := 3 // INVALID_LARGE_NODE
+                            if iszero(i) { e := 2 } // INVALID_ROOT
+                            leave
+                        }
+                        let n := 0
+                        p, n := header(add(node, 0x20))
+                        end := add(p, n)
                     }
-                    e, expected, depth, v := step(node, end, k, depth, eq(add(i, 1), count))
-                    if e { leave }
-                    if v { leave }
+                    let isShort := 0
+                    {
+                        let p0, n0 := header(p)
+                        let q1, n1 := header(add(p0, n0))
+                        isShort := eq(add(q1, n1), end)
+                    }
+                    switch isShort
+                    case 1 {
+                        e, expected, depth, v := short(p, k, depth, eq(add(i, 1), count))
+                        if e { leave }
+                        if v { leave }
+                    }
+                    default {
+                        // a 32-byte key never ends in a branch
+                        if eq(depth, 64) {
+                            e := 13
+                            leave
+                        }
+                        e, expected := branchChild(p, nibble(k, depth))
+                        if e { leave }
+                        depth := add(depth, 1)
+                    }
                 }
                 e := 13 // INVALID_PROOF: ran out of nodes
             }
 
-            code, packed := walk(root, key, proof.offset, proof.length)
-            valueOffset := and(shr(64, packed), 0xffffffffffffffff)
+            let packed := 0
+            code, packed := walk(root, key, proof.offset, proof.length, reuse)
+            valueOffset := shr(64, packed)
             valueLength := and(packed, 0xffffffffffffffff)
         }
         err = TrieProof.ProofError(code);

@@ -293,7 +293,7 @@ contract MetalayerGateway is IERC7786GatewaySource, Ownable {
         bytes[] calldata storageProof
     ) external returns (bool delivered) {
         bytes32 storageRoot = _storageRoot(message.sourceChainId, blockNumber, address(this), accountProof);
-        return _deliver(message, storageRoot, storageProof);
+        return _deliver(message, storageRoot, storageProof, 0);
     }
 
     /**
@@ -302,7 +302,8 @@ contract MetalayerGateway is IERC7786GatewaySource, Ownable {
      * @param blockNumber source block whose attested state root the proofs are against
      * @param accountProof eth_getProof accountProof of this gateway's address on the source chain
      * @param messages the messages
-     * @param storageProofs one commitment storage proof per message
+     * @param storageProofs one commitment storage proof per message; a node may be empty bytes when it
+     * equals the node at the same position of the previous message's proof (sent once, reused)
      * @return deliveredCount messages whose recipient succeeded
      */
     function deliverBatch(
@@ -345,16 +346,21 @@ contract MetalayerGateway is IERC7786GatewaySource, Ownable {
         uint256 n = messages.length;
         if (n != storageProofs.length) revert LengthMismatch();
         bytes32 storageRoot = _storageRoot(sourceChainId, blockNumber, address(this), accountProof);
+        uint256 reuse = CalldataTrie.newReuseBuffer();
         Memory.Pointer fmp = Memory.getFreeMemoryPointer();
         for (uint256 i = 0; i < n; ++i) {
             Message calldata m = messages[i];
             if (m.sourceChainId != sourceChainId) revert WrongSource(m.sourceChainId, sourceChainId);
-            if (_deliver(m, storageRoot, storageProofs[i])) ++deliveredCount;
+            if (_deliver(m, storageRoot, storageProofs[i], reuse)) ++deliveredCount;
             Memory.unsafeSetFreeMemoryPointer(fmp); // nothing allocated by a delivery outlives it
         }
     }
 
-    function _deliver(Message calldata m, bytes32 storageRoot, bytes[] calldata storageProof) private returns (bool) {
+    /// @dev `reuse`: CalldataTrie reuse buffer of a batch (0 outside batches).
+    function _deliver(Message calldata m, bytes32 storageRoot, bytes[] calldata storageProof, uint256 reuse)
+        private
+        returns (bool)
+    {
         if (m.destinationChainId != block.chainid) revert WrongDestination(m.destinationChainId);
         uint256 source = m.sourceChainId;
         uint256 nonce = m.nonce;
@@ -364,7 +370,7 @@ contract MetalayerGateway is IERC7786GatewaySource, Ownable {
         bytes32 id = _messageId(source, m.destinationChainId, nonce, m.sender, m.recipient, keccak256(m.payload));
         {
             bytes32 slotKey = keccak256(abi.encode(SlotDerivation.deriveMapping(COMMITMENTS_SLOT, id)));
-            (TrieProof.ProofError err, uint256 vOff, uint256 vLen) = CalldataTrie.get(storageRoot, slotKey, storageProof);
+            (TrieProof.ProofError err, uint256 vOff, uint256 vLen) = CalldataTrie.get(storageRoot, slotKey, storageProof, reuse);
             if (err != TrieProof.ProofError.NO_ERROR) revert InvalidStorageProof(id, err);
             // the committed value bytes32(uint256(1)) is stored as RLP 0x01
             if (vLen != 1 || uint8(bytes1(msg.data[vOff])) != 1) revert InvalidStorageProof(id, TrieProof.ProofError.INVALID_PROOF);

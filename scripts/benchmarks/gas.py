@@ -5,7 +5,9 @@ measures (whole-transaction gasUsed, i.e. including the 21k base and calldata):
 - sendMessage: a 32-byte payload to CrossChainCounter, fee from the prepaid balance
   (first send of the gateway, and steady state);
 - one delivery: deliverMessage to CrossChainCounter (steady state: counter already non-zero);
-- a batch of 10: deliverBatch, total and per message;
+- a batch of 10: deliverBatch, total and per message, with the storage proofs compressed
+  (nodes shared with the previous message's proof sent once, see compress_storage_proofs) and,
+  for comparison, uncompressed (eth_estimateGas);
 - submitAttestation with 2 and with 3 guardian signatures.
 Before measuring, `--warmup` (default 200) messages are committed so that the gateway's
 storage trie (and so the proofs) has a realistic depth; proof sizes are reported.
@@ -26,7 +28,14 @@ from orchestrator.chains import start_chains
 from orchestrator.compiler import compile_contracts
 from orchestrator.config import DevnetConfig, default_config
 from orchestrator.deployer import deploy
-from services.protocol import Attestation, Message, encode_evm, fetch_message_proofs, sign_attestation
+from services.protocol import (
+    Attestation,
+    Message,
+    compress_storage_proofs,
+    encode_evm,
+    fetch_message_proofs,
+    sign_attestation,
+)
 
 TARGETS = {"delivery_unbatched": 150_000, "delivery_batched_per_message": 45_000}
 
@@ -116,9 +125,15 @@ def run(args: argparse.Namespace | None = None) -> dict[str, Any]:
             msgs = [b.send(a, bb, (i + 1).to_bytes(32, "big"), sender_index=i % 10)[0] for i in range(10)]
             att, attest3 = b.attest(a, bb, 3)
             acct_b, sps_b = fetch_message_proofs(b.w3[a], b.addr["MetalayerGateway"], msgs, att.block_number)
+            tuples = [m.as_tuple() for m in msgs]
+            # uncompressed proofs, measured with eth_estimateGas (then the real, compressed delivery)
+            batch_full = gw_b.functions.deliverBatch(b.cid[a], att.block_number, acct_b, tuples, sps_b).estimate_gas(
+                {"from": b.dev[9].address}
+            )
+            compressed = compress_storage_proofs(sps_b)
             batch = b.tx(
                 bb,
-                gw_b.functions.deliverBatch(b.cid[a], att.block_number, acct_b, [m.as_tuple() for m in msgs], sps_b),
+                gw_b.functions.deliverBatch(b.cid[a], att.block_number, acct_b, tuples, compressed),
                 b.dev[9].address,
             )
 
@@ -128,6 +143,7 @@ def run(args: argparse.Namespace | None = None) -> dict[str, Any]:
         "delivery": one.gasUsed,
         "batch10_total": batch.gasUsed,
         "batch10_per_message": batch.gasUsed // 10,
+        "batch10_per_message_uncompressed_proofs": batch_full // 10,
         "submitAttestation_2sig": attest2,
         "submitAttestation_3sig": attest3,
         "warmup_messages": warmup,

@@ -7,6 +7,7 @@ live chain in tests/contracts/test_protocol_helpers.py.
         Message, message_id, commitment_slot, COMMITMENTS_SLOT,   # messages
         Attestation, attestation_digest, sign_attestation, recover_signer,  # EIP-712
         ProofBundle, parse_proof, fetch_proof, afetch_proof, fetch_message_proofs,  # eth_getProof
+        compress_storage_proofs,                                  # batch calldata saving
         load_abi, load_artifact, artifact_path, contract,         # ABIs
     )
 """
@@ -21,11 +22,18 @@ from services.protocol.attestation import (
 )
 from services.protocol.erc7930 import InteropAddressError, decode_evm, encode_evm, encode_evm_chain
 from services.protocol.messages import COMMITMENTS_SLOT, Message, commitment_slot, message_id
-from services.protocol.proofs import ProofBundle, afetch_proof, fetch_message_proofs, fetch_proof, parse_proof
+from services.protocol.proofs import (
+    ProofBundle,
+    afetch_proof,
+    compress_storage_proofs,
+    fetch_message_proofs,
+    fetch_proof,
+    parse_proof,
+)
 
 __all__ = [
     "COMMITMENTS_SLOT", "DOMAIN_SEPARATOR", "Attestation", "InteropAddressError", "Message", "ProofBundle",
-    "afetch_proof", "artifact_path", "attestation_digest", "commitment_slot", "contract", "decode_evm",
+    "afetch_proof", "artifact_path", "compress_storage_proofs", "attestation_digest", "commitment_slot", "contract", "decode_evm",
     "encode_evm", "encode_evm_chain", "fetch_message_proofs", "fetch_proof", "load_abi", "load_artifact",
     "message_id", "parse_proof", "recover_signer", "sign_attestation",
 ]

@@ -14,6 +14,10 @@ against that account's `storageHash`.
     await afetch_proof(aw3, address, slots, block_number) -> ProofBundle  # web3.AsyncWeb3
     fetch_message_proofs(w3, gateway, messages, block_number) -> (account_proof, [storage_proof...])
         # ready for deliverBatch; one eth_getProof call for all slots
+    compress_storage_proofs(storage_proofs) -> [storage_proof...]
+        # for deliverBatch / attestAndDeliverBatch only: a node equal to the node at the same
+        # position of the previous message's proof is replaced by b"" (the gateway reuses it);
+        # saves ~40% of a batch's gas. Never use it for deliverMessage.
 
 Slots may be given as bytes32 or int; in the bundle they are normalised to 32 bytes.
 """
@@ -133,3 +137,19 @@ def fetch_message_proofs(
     """(accountProof, storageProofs) for `messages` (services.protocol.Message) at `block_number`."""
     bundle = fetch_proof(w3, gateway, [m.slot for m in messages], block_number)
     return bundle.account_proof, [bundle.storage_proof(m.slot) for m in messages]
+
+
+def compress_storage_proofs(storage_proofs: Sequence[Sequence[bytes]]) -> list[list[bytes]]:
+    """Replace each node equal to the previous proof's node at the same position by b"".
+
+    The gateway (deliverBatch, attestAndDeliverBatch) resolves an empty node to the node at the
+    same position of the previous message's (resolved) proof and hash-checks it as usual.
+    """
+    out: list[list[bytes]] = []
+    previous: list[bytes] = []
+    for proof in storage_proofs:
+        nodes = [bytes(n) for n in proof]
+        out.append([b"" if j < len(previous) and node == previous[j] else node for j, node in enumerate(nodes)])
+        # the gateway remembers, per position, the last node it was given (or reused)
+        previous = nodes + previous[len(nodes):]
+    return out

@@ -6,7 +6,7 @@ from eth_utils import keccak, to_checksum_address
 from web3.logs import DISCARD
 
 from orchestrator import keys
-from services.protocol import Message, encode_evm, fetch_proof
+from services.protocol import Message, compress_storage_proofs, encode_evm, fetch_proof
 from tests.contracts.conftest import DEPLOYER, DEV
 
 A, B, HUB = "rollup-a", "rollup-b", "hub"
@@ -139,6 +139,29 @@ def test_batch_of_ten_by_hand(net):
     # replaying any message of the batch reverts the whole batch
     fn = gw_b.functions.deliverBatch(net.chain_id[A], att.block_number, acct, [msgs[3].as_tuple()], [sps[3]])
     assert net.revert_error(B, fn) == "AlreadyDelivered"
+
+
+def test_batch_with_compressed_proofs(net):
+    counter = net.addr["CrossChainCounter"]
+    msgs = [net.send_message(A, B, counter, (1).to_bytes(32, "big"), DEV[i].address)[0] for i in range(6)]
+    att = net.attest(A, B)
+    acct, sps = net.proofs(A, msgs, att.block_number)
+    compressed = compress_storage_proofs(sps)
+    assert all(node == b"" for node in (p[0] for p in compressed[1:]))  # the storage root node is shared
+    gw_b = net.c(B, "MetalayerGateway")
+    tuples = [m.as_tuple() for m in msgs]
+    # an empty node is only valid where the previous proof has one to reuse
+    fn = gw_b.functions.deliverBatch(net.chain_id[A], att.block_number, acct, tuples[1:2], compressed[1:2])
+    assert net.revert_error(B, fn) == "InvalidStorageProof"
+    fn = gw_b.functions.deliverMessage(tuples[1], att.block_number, acct, compressed[1])
+    assert net.revert_error(B, fn) == "InvalidStorageProof"
+    # a reused node still has to hash to the expected reference: swapping messages breaks the proof
+    swapped = [tuples[1], tuples[0]]
+    fn = gw_b.functions.deliverBatch(net.chain_id[A], att.block_number, acct, swapped, compressed[:2])
+    assert net.revert_error(B, fn) == "InvalidStorageProof"
+    receipt = net.transact(B, gw_b.functions.deliverBatch(net.chain_id[A], att.block_number, acct, tuples, compressed), DEV[5].address)
+    assert len(gw_b.events.MessageDelivered().process_receipt(receipt, errors=DISCARD)) == 6
+    assert net.c(B, "CrossChainCounter").functions.count().call() == 6
 
 
 def test_batch_rejects_mixed_sources_and_length_mismatch(net):
