@@ -72,7 +72,7 @@ class ProofBundle:
 
         try:
             account_rlp = HexaryTrie.get_from_proof(
-                bytes(state_root), keccak(to_canonical_address(self.address)), self.account_proof
+                bytes(state_root), keccak(to_canonical_address(self.address)), [rlp.decode(n) for n in self.account_proof]
             )
             if not account_rlp:
                 return False
@@ -80,7 +80,7 @@ class ProofBundle:
             if storage_root != self.storage_hash:
                 return False
             for slot, proof in self.storage_proofs.items():
-                value = HexaryTrie.get_from_proof(storage_root, keccak(slot), proof)
+                value = HexaryTrie.get_from_proof(storage_root, keccak(slot), [rlp.decode(n) for n in proof])
                 expected = self.storage_values[slot]
                 got = int.from_bytes(rlp.decode(value), "big") if value else 0
                 if got != expected:

@@ -15,8 +15,6 @@ contract CrossChainCounter is ERC7786Recipient {
     address public immutable gateway;
     /// @notice Total increments received.
     uint256 public count;
-    /// @notice ERC-7930 address of the last sender.
-    bytes public lastSender;
 
     event Incremented(bytes sender, uint256 amount, uint256 count, bytes32 receiveId);
     event IncrementSent(uint256 indexed destinationChainId, uint256 amount, bytes32 sendId);

@@ -1,0 +1,117 @@
+"""ERA across chains (supply conserved), permit and votes; the PingPong and CrossChainCounter examples."""
+
+from __future__ import annotations
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from web3.logs import DISCARD
+
+from services.protocol import encode_evm, encode_evm_chain
+from tests.contracts.conftest import DEPLOYER, DEV
+
+A, B, HUB = "rollup-a", "rollup-b", "hub"
+
+
+def test_era_hub_to_a_to_b_supply_conserved(net):
+    era = {n: net.c(n, "EraToken") for n in net.names}
+    total = net.era_supply()
+    alice, bob, carol = DEV[1].address, DEV[2].address, DEV[3].address
+    amount = 123 * 10**18
+
+    # hub -> rollup-a
+    hub_before = era[HUB].functions.balanceOf(alice).call()
+    receipt = net.transact(HUB, era[HUB].functions.crosschainTransfer(encode_evm(net.chain_id[A], bob), amount), alice)
+    assert era[HUB].functions.balanceOf(alice).call() == hub_before - amount
+    assert net.era_supply() == total - amount  # in flight: burned, not yet minted
+    (msg,) = net.messages_in(HUB, receipt)
+    assert msg.sender == net.addr["EraToken"] and msg.recipient == net.addr["EraToken"]
+    a_before = era[A].functions.balanceOf(bob).call()
+    net.deliver(HUB, A, msg)
+    assert era[A].functions.balanceOf(bob).call() == a_before + amount
+    assert net.era_supply() == total
+
+    # rollup-a -> rollup-b
+    receipt = net.transact(A, era[A].functions.crosschainTransfer(encode_evm(net.chain_id[B], carol), amount), bob)
+    (msg,) = net.messages_in(A, receipt)
+    b_before = era[B].functions.balanceOf(carol).call()
+    net.deliver(A, B, msg)
+    assert era[B].functions.balanceOf(carol).call() == b_before + amount
+    assert era[A].functions.balanceOf(bob).call() == a_before
+    assert net.era_supply() == total
+    # ERA bridging is fee-exempt: bob's prepaid fee balance on rollup-a is untouched
+    gw = net.c(A, "MetalayerGateway")
+    assert gw.functions.feeBalance(bob).call() == gw.functions.feeBalance(DEV[8].address).call()
+
+
+def test_era_links_and_authority(net):
+    era = net.c(A, "EraToken")
+    gw, counterpart = era.functions.getLink(encode_evm_chain(net.chain_id[B])).call()
+    assert gw == net.addr["MetalayerGateway"] and counterpart == encode_evm(net.chain_id[B], era.address)
+    assert net.revert_error(A, era.functions.mint(DEV[0].address, 1), DEV[0].address) == "OwnableUnauthorizedAccount"
+    assert net.revert_error(A, era.functions.linkChain(DEV[0].address, 5), DEV[0].address) == "OwnableUnauthorizedAccount"
+    # only the gateway relaying the twin may mint through receiveMessage
+    fn = era.functions.receiveMessage(b"\0" * 32, encode_evm(net.chain_id[B], era.address), b"")
+    assert net.revert_error(A, fn, DEV[0].address) == "ERC7786RecipientUnauthorizedGateway"
+    # a message from a non-twin sender on B is refused by ERA (MessageFailed, no mint)
+    supply = net.era_supply()
+    payload = bytes.fromhex(
+        net.w3[B].codec.encode(["bytes", "bytes", "uint256"], [encode_evm(net.chain_id[B], DEV[0].address), bytes.fromhex(DEV[0].address[2:]), 10**24]).hex()
+    )
+    msg, _ = net.send_message(B, A, era.address, payload, DEV[0].address)
+    receipt = net.deliver(B, A, msg)
+    assert len(net.c(A, "MetalayerGateway").events.MessageFailed().process_receipt(receipt, errors=DISCARD)) == 1
+    assert net.era_supply() == supply
+
+
+def test_era_permit_and_votes(net):
+    era = net.c(HUB, "EraToken")
+    owner = Account.from_key(DEV[4].private_key)
+    spender = DEV[5].address
+    nonce = era.functions.nonces(owner.address).call()
+    deadline = 2**40
+    typed = {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
+            ],
+            "Permit": [
+                {"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
+                {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
+                {"name": "deadline", "type": "uint256"},
+            ],
+        },
+        "primaryType": "Permit",
+        "domain": {"name": "Metalayer Era", "version": "1", "chainId": net.chain_id[HUB], "verifyingContract": era.address},
+        "message": {"owner": owner.address, "spender": spender, "value": 5, "nonce": nonce, "deadline": deadline},
+    }
+    sig = Account.sign_message(encode_typed_data(full_message=typed), owner.key)
+    net.transact(HUB, era.functions.permit(owner.address, spender, 5, deadline, sig.v, sig.r.to_bytes(32, "big"), sig.s.to_bytes(32, "big")), DEV[9].address)
+    assert era.functions.allowance(owner.address, spender).call() == 5
+    net.transact(HUB, era.functions.delegate(owner.address), owner.address)
+    assert era.functions.getVotes(owner.address).call() == era.functions.balanceOf(owner.address).call()
+
+
+def test_ping_pong_round_trip(net):
+    pp = {n: net.c(n, "PingPong") for n in (A, B)}
+    receipt = net.transact(A, pp[A].functions.start(net.chain_id[B], 2), DEV[0].address)
+    (ping,) = net.messages_in(A, receipt)
+    receipt = net.deliver(A, B, ping)
+    assert pp[B].functions.received().call() == 1
+    (pong,) = net.messages_in(B, receipt)  # B served the ball back
+    assert pong.destination_chain_id == net.chain_id[A]
+    receipt = net.deliver(B, A, pong)
+    assert pp[A].functions.received().call() == 1
+    assert not net.messages_in(A, receipt)  # rounds exhausted
+    assert net.revert_error(A, pp[A].functions.start(net.chain_id[B], 0)) == "NoRounds"
+
+
+def test_cross_chain_counter(net):
+    counter = {n: net.c(n, "CrossChainCounter") for n in (HUB, B)}
+    receipt = net.transact(HUB, counter[HUB].functions.increment(net.chain_id[B], 5), DEV[0].address)
+    (msg,) = net.messages_in(HUB, receipt)
+    receipt = net.deliver(HUB, B, msg)
+    assert counter[B].functions.count().call() == 5
+    ev = counter[B].events.Incremented().process_receipt(receipt, errors=DISCARD)[0].args
+    assert ev.receiveId == msg.id and ev.count == 5 and ev.amount == 5
+    assert ev.sender == encode_evm(net.chain_id[HUB], counter[HUB].address)
