@@ -18,16 +18,11 @@ from typing import Any, Sequence
 from web3 import Web3
 from web3.contract import Contract
 
+from orchestrator import messaging
 from orchestrator.config import DevnetConfig
 from orchestrator.devnet import Devnet
-from services.protocol import (
-    Attestation,
-    Message,
-    encode_evm,
-    fetch_message_proofs,
-    load_abi,
-    sign_attestation,
-)
+from services.common import manifest as manifest_models
+from services.protocol import Attestation, Message, fetch_message_proofs, load_abi, sign_attestation
 
 
 @dataclass(frozen=True)
@@ -46,6 +41,7 @@ class DevnetHandle:
     devnet: Devnet
     manifest: dict[str, Any]
     w3: dict[str, Web3] = field(default_factory=dict)  # by chain name
+    model: Any = None  # the manifest as services.common.manifest models
 
     # ------------------------------------------------------------ lifecycle
 
@@ -54,7 +50,7 @@ class DevnetHandle:
         devnet = Devnet(config)
         skip = () if relayer else ("relayer",)
         manifest = devnet.start(skip_services=skip)
-        handle = cls(devnet, manifest)
+        handle = cls(devnet, manifest, model=manifest_models.load(devnet.manifest_path))
         for chain in manifest["chains"]:
             handle.w3[chain["name"]] = Web3(Web3.HTTPProvider(chain["rpc_url"], request_kwargs={"timeout": 30}))
         return handle
@@ -93,20 +89,11 @@ class DevnetHandle:
         account: int = 0,
     ) -> SentMessage:
         """sendMessage from a dev account (fee from its prepaid balance); returns once mined."""
-        src, dst = self.chain(source), self.chain(destination)
-        gateway = self.contract(src["name"], "MetalayerGateway")
-        to = recipient or self.addresses["CrossChainCounter"]
-        sender = self.accounts[account]["address"]
-        tx = gateway.functions.sendMessage(encode_evm(dst["chain_id"], to), payload, []).transact({"from": sender})
-        receipt = self.w3[src["name"]].eth.wait_for_transaction_receipt(tx, timeout=30)
-        if receipt["status"] != 1:
-            raise RuntimeError(f"sendMessage reverted in tx {tx.hex()}")
-        (committed,) = gateway.events.MessageCommitted().process_receipt(receipt)
-        message = Message(
-            src["chain_id"], dst["chain_id"], committed["args"]["nonce"], sender, Web3.to_checksum_address(to), payload
-        )
-        assert "0x" + message.id.hex() == "0x" + bytes(committed["args"]["sendId"]).hex()
-        return SentMessage(message, receipt["blockNumber"], "0x" + bytes(tx).hex())
+        sent = messaging.send_message(self.model, source, destination, payload, recipient=recipient, account=account)
+        message = Message(sent.source, sent.destination, sent.nonce, sent.sender, sent.recipient, payload)
+        if "0x" + message.id.hex() != sent.id:
+            raise AssertionError(f"message id {sent.id} differs from the one computed here (0x{message.id.hex()})")
+        return SentMessage(message, sent.block, sent.tx)
 
     def is_delivered(self, sent: SentMessage) -> bool:
         gateway = self.contract(sent.message.destination_chain_id, "MetalayerGateway")
