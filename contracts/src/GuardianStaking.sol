@@ -188,7 +188,9 @@ contract GuardianStaking is Ownable {
         uint256 perStake = (added * PRECISION) / total;
         if (perStake == 0) return;
         rewardPerStake += perStake;
-        totalRewardsOwed += (perStake * total) / PRECISION;
+        // the whole amount is set aside (rounding dust stays unclaimable), so the stakers' claims,
+        // each rounded down, can never exceed what was set aside
+        totalRewardsOwed += added;
         emit RewardsAdded(added);
     }
 
