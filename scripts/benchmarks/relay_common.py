@@ -61,7 +61,8 @@ class Probe:
             await rpc.connect()
             self.rpcs[c.chain_id] = rpc
             await rpc.subscribe(["newHeads"], lambda h, cid=c.chain_id: self._on_head(cid, h))
-            await rpc.subscribe(["logs", {"address": self.gateway, "topics": [topic]}], self._on_delivered)
+            await rpc.subscribe(["logs", {"address": self.gateway, "topics": [topic]}],
+                                lambda lg, cid=c.chain_id: self._on_delivered(cid, lg))
         return self
 
     async def close(self) -> None:
@@ -70,10 +71,13 @@ class Probe:
     def _on_head(self, chain_id: int, header: dict[str, Any]) -> None:
         self.head_at.setdefault((chain_id, hexint(header["number"])), time.perf_counter())
 
-    def _on_delivered(self, log: dict[str, Any]) -> None:
+    def _on_delivered(self, chain_id: int, log: dict[str, Any]) -> None:
+        # Delivered = when the destination block holding the delivery reached us: its newHeads
+        # notification, or this log notification if that came first.
         now = time.perf_counter()
         if log.get("removed"):
             return
+        now = min(now, self.head_at.get((chain_id, hexint(log["blockNumber"])), now))
         mid = log["topics"][1]
         self.delivered_count[mid] = self.delivered_count.get(mid, 0) + 1
         self.delivered_at.setdefault(mid, now)
