@@ -17,6 +17,7 @@ import {CalldataTrie} from "./CalldataTrie.sol";
 
 /// @notice The slice of ERA the gateway needs to forward the guardians' fee share to the hub.
 interface IEraCrosschain {
+    /// @notice Burn `amount` here and mint it to `to` (ERC-7930) on its chain.
     function crosschainTransfer(bytes memory to, uint256 amount) external returns (bytes32);
 }
 

@@ -47,8 +47,12 @@ library AttestationLib {
 
 /// @notice What the gateway and the staking contract need from the registry.
 interface IStateRootRegistry {
+    /// @notice Store `att` if signed by a quorum of guardians (no-op if already stored).
     function submitAttestation(Attestation calldata att, bytes[] calldata signatures) external;
+    /// @notice Attested state root of (chainId, blockNumber), 0 if none.
     function rootAt(uint256 chainId, uint256 blockNumber) external view returns (bytes32 stateRoot);
+    /// @notice Remove a guardian (hub staking contract only).
     function removeGuardian(address guardian) external;
+    /// @notice Whether `account` is a current guardian.
     function isGuardian(address account) external view returns (bool);
 }
