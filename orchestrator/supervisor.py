@@ -120,6 +120,7 @@ class ServiceSupervisor:
     relayer: bool = True
     skip: tuple[str, ...] = ()                     # service names to leave out (e.g. ("relayer",))
     guardian_args: tuple[str, ...] = ()            # e.g. ("--allow-equivocation-for-tests",)
+    relayer_args: tuple[str, ...] = ()             # e.g. ("--root-post-interval", "1")
     auto_restart: bool = True
     on_event: Callable[[str], None] | None = None  # restart lines etc. (the CLI prints them)
     services: dict[str, Service] = field(default_factory=dict)
@@ -129,7 +130,7 @@ class ServiceSupervisor:
         self.log_dir = Path(self.log_dir)
         if self.specs is None:
             self.specs = service_specs(self.config, self.manifest_path, relayer=self.relayer,
-                                       guardian_args=self.guardian_args)
+                                       guardian_args=self.guardian_args, relayer_args=self.relayer_args)
         self.specs = [s for s in self.specs if s.name not in self.skip]
         self.services = {s.name: Service(s, self.log_dir / f"{s.name}.log") for s in self.specs}
         self._lock = threading.RLock()

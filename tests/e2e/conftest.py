@@ -109,7 +109,7 @@ class Net:
         return Counter("0x" + bytes(lg["topics"][1]).hex() for lg in logs)
 
 
-def _start_net(tmp: Path, start_offset: int) -> Net:
+def _start_net(tmp: Path, start_offset: int, relayer_args: tuple[str, ...] = ()) -> Net:
     base = default_config()
     config = replace(base.with_port_offset(free_port_offset(base, start=start_offset, step=100)),
                      state_dir=str(tmp / "state"))
@@ -117,7 +117,7 @@ def _start_net(tmp: Path, start_offset: int) -> Net:
     try:
         devnet.start(services=False)
         sup = ServiceSupervisor(config, devnet.manifest_path, devnet.log_dir,
-                                guardian_args=("--allow-equivocation-for-tests",))
+                                guardian_args=("--allow-equivocation-for-tests",), relayer_args=relayer_args)
         devnet.supervisor = sup  # Devnet.stop() stops the services first, then the chains
         sup.start()
         m = manifest_mod.load(devnet.manifest_path)
@@ -142,6 +142,15 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
 @pytest.fixture
 def fresh_net(tmp_path: Path) -> Iterator[Net]:
     n = _start_net(tmp_path, 3500)
+    try:
+        yield n
+    finally:
+        n.devnet.stop()
+
+
+@pytest.fixture
+def root_posting_net(tmp_path: Path) -> Iterator[Net]:
+    n = _start_net(tmp_path, 3500, relayer_args=("--root-post-interval", "0.3"))
     try:
         yield n
     finally:
