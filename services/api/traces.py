@@ -12,6 +12,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from eth_utils import to_checksum_address
+
 STATUSES = ("pending", "submitted", "delivered", "failed", "invalid")
 
 
@@ -28,6 +30,9 @@ def trace_from_row(row: sqlite3.Row | dict[str, Any], chain_names: dict[int, str
     if isinstance(payload, (bytes, bytearray, memoryview)):
         payload = "0x" + bytes(payload).hex()
     delivered = r["status"] == "delivered"
+    for key in ("sender", "recipient"):
+        if isinstance(r.get(key), str) and r[key].startswith("0x") and len(r[key]) == 42:
+            r[key] = to_checksum_address(r[key])
     stages = {
         "detect_ms": _ms(r.get("sent_time"), r.get("seen_at")) if r.get("sent_time") else None,
         "attest_ms": _ms(r.get("seen_at"), r.get("attested_at")),

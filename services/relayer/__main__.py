@@ -23,6 +23,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-batch", type=int, help="messages per delivery transaction (default: manifest)")
     p.add_argument("--root-post-interval", type=float, help="seconds between root posts; 0 = off (default: manifest)")
     p.add_argument("--log-level", default="INFO")
+    p.add_argument("--profile", help="write cProfile stats to this file on exit (performance work)")
     return p.parse_args(argv)
 
 
@@ -47,7 +48,22 @@ async def run(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logs.setup("relayer", args.log_level)
-    asyncio.run(run(args))
+    if not args.profile:
+        asyncio.run(run(args))
+        return
+    import cProfile
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    prof = cProfile.Profile()
+    prof.enable()
+    try:
+        asyncio.run(run(args))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        prof.disable()
+        prof.dump_stats(args.profile)
 
 
 if __name__ == "__main__":
