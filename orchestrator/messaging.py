@@ -234,14 +234,18 @@ def logs(args: argparse.Namespace) -> int:
         files = {service: files[service]}
     width = max(len(n) for n in files)
     lines = getattr(args, "lines", 50)
-    for name, path in files.items():
-        for line in path.read_text(errors="replace").splitlines()[-lines:] if lines > 0 else []:
-            print(f"{name.ljust(width)} | {line}")
-    sys.stdout.flush()
-    if getattr(args, "follow", False):
-        stop = threading.Event()
+    try:
+        for name, path in files.items():
+            for line in path.read_text(errors="replace").splitlines()[-lines:] if lines > 0 else []:
+                print(f"{name.ljust(width)} | {line}")
+        sys.stdout.flush()
+        if getattr(args, "follow", False):
+            follow_logs(files, threading.Event(), sys.stdout)
+    except KeyboardInterrupt:
+        pass
+    except BrokenPipeError:  # `devnet logs | head`
         try:
-            follow_logs(files, stop, sys.stdout)
-        except KeyboardInterrupt:
-            stop.set()
+            sys.stdout = open("/dev/null", "w")  # noqa: SIM115 - silence the flush at exit
+        except OSError:
+            pass
     return 0

@@ -115,3 +115,31 @@ def test_forced_equivocation_is_test_only_and_visible_in_feed(chains_only, spawn
 
     for bad in ("after=x", "limit=0", "chain_id=zz"):
         assert httpx.get(f"{url}/v1/attestations?{bad}").status_code == 422, bad
+
+
+def test_confirmations_depth(tmp_path, spawn_service):
+    from orchestrator.chains import start_chains
+    from orchestrator.manifest import build_manifest, write_manifest
+    from tests.services.conftest import services_config
+
+    config = services_config(tmp_path, start=3200, confirmations=2)
+    manifest_path = tmp_path / "state" / "manifest.json"
+    with start_chains(config.chains[:2], tmp_path / "logs"):
+        from dataclasses import replace
+
+        write_manifest(manifest_path, build_manifest(replace(config, chains=config.chains[:2])))
+        port = config.guardians.base_port
+        spawn_service("services.guardian", "--index", "0", "--manifest", str(manifest_path),
+                      health_url=f"http://127.0.0.1:{port}/health", log_name="guardian-0")
+        url = f"http://127.0.0.1:{port}"
+        hub = config.chain("hub")
+        for _ in range(3):
+            rpc(hub.rpc_url, "evm_mine")
+        head = int(rpc(hub.rpc_url, "eth_blockNumber"), 16)
+        assert httpx.get(f"{url}/v1/attestations/{hub.chain_id}/{head}", params={"wait": 0.1}).status_code == 404
+        assert httpx.get(f"{url}/v1/attestations/{hub.chain_id}/{head - 2}").status_code == 200
+        assert httpx.get(f"{url}/v1/attestations/{hub.chain_id}/latest").json()["block_number"] == head - 2
+        rpc(hub.rpc_url, "evm_mine")
+        rpc(hub.rpc_url, "evm_mine")
+        r = httpx.get(f"{url}/v1/attestations/{hub.chain_id}/{head}", params={"wait": 2})
+        assert r.status_code == 200 and r.json()["block_number"] == head
