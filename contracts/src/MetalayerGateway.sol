@@ -162,7 +162,9 @@ contract MetalayerGateway is IERC7786GatewaySource, Ownable {
         if (attributes.length != 0) revert UnsupportedAttribute(bytes4(attributes[0]));
         (bool ok, uint256 destination, address to) = InteroperableAddress.tryParseEvmV1Calldata(recipient);
         if (!ok || destination == 0 || to == address(0)) revert InvalidRecipient(recipient);
-        if (destination == block.chainid) revert InvalidDestination(destination);
+        // A chain whose roots are not attested here can never prove delivery back: refuse
+        // rather than charge a fee for a message that could not arrive.
+        if (destination == block.chainid || !registry.isTracked(destination)) revert InvalidDestination(destination);
 
         uint256 nonce = ++outboundNonce;
         sendId = _messageId(block.chainid, destination, nonce, msg.sender, to, keccak256(payload));
@@ -175,10 +177,12 @@ contract MetalayerGateway is IERC7786GatewaySource, Ownable {
     }
 
     /// @notice The ERA fee for a message of `payloadLength` bytes to `destinationChainId`.
-    /// @param destinationChainId the destination (must not be this chain)
+    /// @param destinationChainId the destination (another chain of this network)
     /// @param payloadLength payload size in bytes
     function quoteFee(uint256 destinationChainId, uint256 payloadLength) external view returns (uint256) {
-        if (destinationChainId == block.chainid || destinationChainId == 0) revert InvalidDestination(destinationChainId);
+        if (destinationChainId == block.chainid || !registry.isTracked(destinationChainId)) {
+            revert InvalidDestination(destinationChainId);
+        }
         return _quote(payloadLength);
     }
 

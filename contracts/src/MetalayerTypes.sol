@@ -55,4 +55,6 @@ interface IStateRootRegistry {
     function removeGuardian(address guardian) external;
     /// @notice Whether `account` is a current guardian.
     function isGuardian(address account) external view returns (bool);
+    /// @notice Whether attestations for `chainId` are accepted (i.e. it is a chain of this network).
+    function isTracked(uint256 chainId) external view returns (bool);
 }

@@ -204,6 +204,9 @@ def test_send_validation(net):
     assert gw.functions.supportsAttribute(b"\x12\x34\x56\x78").call() is False
     assert net.revert_error(A, gw.functions.sendMessage(to_b, b"", [b"\x12\x34\x56\x78"])) == "UnsupportedAttribute"
     assert net.revert_error(A, gw.functions.sendMessage(encode_evm(net.chain_id[A], DEV[1].address), b"", [])) == "InvalidDestination"
+    unknown_chain = encode_evm(4242, DEV[1].address)  # not a chain of this devnet: could never be delivered
+    assert net.revert_error(A, gw.functions.sendMessage(unknown_chain, b"", [])) == "InvalidDestination"
+    assert net.revert_error(A, gw.functions.quoteFee(4242, 1)) == "InvalidDestination"
     assert net.revert_error(A, gw.functions.sendMessage(b"\x00\x01", b"", [])) == "InvalidRecipient"
     assert net.revert_error(A, gw.functions.sendMessage(to_b, b"", []), value=1) == "ValueNotSupported"
 
