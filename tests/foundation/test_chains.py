@@ -15,17 +15,9 @@ import pytest
 from orchestrator.chains import ChainStartError, apply_block_times, chain_id_of, rpc, start_chains
 from orchestrator.config import ChainConfig, default_config
 from orchestrator.procs import pid_alive
+from tests.processes import wait_gone
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def wait_gone(pids, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not any(pid_alive(p) for p in pids):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_start_answer_and_stop(tmp_path):

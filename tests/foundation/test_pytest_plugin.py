@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from orchestrator.procs import pid_alive
+from tests.processes import wait_gone
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -61,15 +62,6 @@ def run_inner(tmp_path: Path, source: str, *options: str) -> tuple[subprocess.Co
     )
     pids = json.loads(pids_file.read_text()) if pids_file.exists() else []
     return proc, pids
-
-
-def wait_gone(pids: list[int], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not any(pid_alive(p) for p in pids):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_fixture_delivers_and_cleans_up_even_after_a_failure(tmp_path):
