@@ -107,7 +107,6 @@ def _native_solc() -> Any | None:
     """py-solc-x's handle on a native solc of the pinned version, if one is installed."""
     try:
         import solcx
-        from packaging.version import Version  # noqa: F401  (solcx depends on packaging)
     except ImportError:
         return None
     wanted = pinned_solc_version()

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
 from orchestrator import procs
 from orchestrator.config import DevnetConfig, load_config
+
+if TYPE_CHECKING:
+    from orchestrator.testing import DevnetHandle
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -1,10 +1,8 @@
 """The compiler: solc-js path, deployable bytecode, and the cache."""
 
 import json
-import shutil
 
 import pytest
-from eth_account import Account
 from web3 import Web3
 
 from orchestrator import compiler

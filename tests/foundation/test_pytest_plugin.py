@@ -5,10 +5,8 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
-from orchestrator.procs import pid_alive
 from tests.processes import wait_gone
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,8 +32,7 @@ AUTO = textwrap.dedent(
 
 MANUAL = textwrap.dedent(
     """
-    import time
-    import pytest
+        import pytest
 
     def test_step_by_step(devnet):
         assert "relayer" not in devnet.devnet.pids()
