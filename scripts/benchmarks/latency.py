@@ -47,13 +47,14 @@ async def one(probe: Probe, signer: Any, src: int, dst: int) -> float:
     await probe.broadcast(src, raw)
     receipt = await probe.receipt(src, tx_hash)
     mid = probe.message_id_from(receipt)
-    mined = probe.mined_time(src, int(receipt["blockNumber"], 16), sent_at)
     if mid in probe.delivered_at:
         done = probe.delivered_at[mid]
     else:
         fut = loop.create_future()
         probe.waiters[mid] = fut
         done = await asyncio.wait_for(fut, 60)
+    # looked up only now: the receipt can come back before the block's newHeads notification
+    mined = probe.mined_time(src, int(receipt["blockNumber"], 16), sent_at)
     return (done - mined) * 1000
 
 

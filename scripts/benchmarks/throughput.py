@@ -48,16 +48,16 @@ async def measure(manifest: Any, n: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         await asyncio.gather(*(blast(cid) for cid in chains))
         t_sent = time.perf_counter()
-        ids: dict[str, tuple[int, float]] = {}
+        blocks: dict[str, tuple[int, int, float]] = {}
         for src, tx_hash, at in sent:
             receipt = await probe.receipt(src, tx_hash)
-            mid = probe.message_id_from(receipt)
-            ids[mid] = (src, probe.mined_time(src, int(receipt["blockNumber"], 16), at))
+            blocks[probe.message_id_from(receipt)] = (src, int(receipt["blockNumber"], 16), at)
         deadline = time.monotonic() + max(60.0, n / 10)
-        while len([m for m in ids if m in probe.delivered_at]) < len(ids):
+        while len([m for m in blocks if m in probe.delivered_at]) < len(blocks):
             if time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.01)
+        ids = {m: (src, probe.mined_time(src, blk, at)) for m, (src, blk, at) in blocks.items()}
         delivered = [m for m in ids if m in probe.delivered_at]
         t_last = max((probe.delivered_at[m] for m in delivered), default=time.perf_counter())
         # exactly once, re-read from the chains
