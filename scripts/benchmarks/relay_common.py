@@ -148,6 +148,19 @@ class Probe:
         return out
 
 
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """user+system CPU time consumed so far by each process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for name, pid in pids.items():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            out[name] = (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            out[name] = 0.0
+    return out
+
+
 def process_rss(pids: dict[str, int]) -> dict[str, float]:
     return {name: round(rss_mb(pid), 1) for name, pid in sorted(pids.items())}
 

@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from benchmarks.relay_common import Probe, RssSampler, percentiles, running_devnet
+from benchmarks.relay_common import Probe, RssSampler, cpu_seconds, percentiles, running_devnet
 from services.common import manifest as manifest_mod
 
 SENDERS_PER_CHAIN = 3  # dev accounts 1..3 on every chain
@@ -93,9 +93,12 @@ def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp:
         with running_devnet(Path(tmp) / "state", args.block_time) as devnet:
             manifest = manifest_mod.load(devnet.manifest_path)
-            sampler = RssSampler(devnet.pids())
+            pids = devnet.pids()
+            sampler = RssSampler(pids)
+            cpu_before = cpu_seconds(pids)
             with sampler.running():
                 result = asyncio.run(measure(manifest, n))
+            cpu_after = cpu_seconds(pids)
             with urllib.request.urlopen(f"http://127.0.0.1:{manifest.relayer.port}/health", timeout=5) as r:
                 health = json.loads(r.read())
     result.update({
@@ -104,6 +107,7 @@ def run(args: argparse.Namespace) -> dict:
         "relayer": {"batches": health["counters"]["batches"], "queue": health["queue"]["messages"],
                     "messages_per_batch": round(result["delivered"] / max(1, health["counters"]["batches"]), 2)},
         "rss": sampler.report(),
+        "cpu_seconds_during_run": {k: round(cpu_after[k] - cpu_before.get(k, 0.0), 2) for k in sorted(cpu_after)},
         "targets": {"delivered_per_s": 100, "exactly_once": True, "whole_devnet_rss_mb": 600, "relayer_rss_mb": 150},
     })
     return result

@@ -85,11 +85,14 @@ class SignedStore:
     def put_once(self, chain_id: int, block_number: int, block_hash: bytes, state_root: bytes,
                  signature: bytes) -> Signed:
         """Store the signature unless one exists for (chain, block); return what is stored."""
-        self.conn.execute(
+        now = time.time()
+        cur = self.conn.execute(
             "INSERT OR IGNORE INTO signed(chain_id, block_number, block_hash, state_root, signature, signed_at) "
             "VALUES (?,?,?,?,?,?)",
-            (chain_id, block_number, block_hash, state_root, signature, time.time()),
+            (chain_id, block_number, block_hash, state_root, signature, now),
         )
+        if cur.rowcount == 1:
+            return Signed(cur.lastrowid, chain_id, block_number, block_hash, state_root, signature, now)  # type: ignore[arg-type]
         stored = self.get(chain_id, block_number)
         assert stored is not None
         return stored
