@@ -18,6 +18,7 @@ Three jobs, each usable alone:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -29,7 +30,7 @@ import time
 import urllib.error
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from orchestrator import procs
 from orchestrator.paths import REPO_ROOT
@@ -327,6 +328,36 @@ class PrivateDaemon:
 
     def image_exists(self, tag: str) -> bool:
         return self.docker("image", "inspect", tag, check=False, timeout=60).returncode == 0
+
+
+@contextlib.contextmanager
+def engine_lock(root: Path = DEFAULT_ROOT, timeout: float = 1800, log: Log = _log) -> Iterator[None]:
+    """Serialize users of the private engine (tests, benchmarks) on one machine.
+
+    Two test runs at once would otherwise share one dockerd and the first to
+    finish would stop it under the second.
+    """
+    import fcntl
+
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "engine.lock", "w") as fh:
+        deadline = time.monotonic() + timeout
+        waited = False
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waited:
+                    log(f"another run holds {root / 'engine.lock'}; waiting")
+                    waited = True
+                if time.monotonic() > deadline:
+                    raise DockerEngineError(f"{root / 'engine.lock'} still held after {timeout:.0f}s") from None
+                time.sleep(1)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 # ---------------------------------------------------------------- base images

@@ -44,7 +44,7 @@ def _docker_config():
 def docker_runs(runs: int, log=_quiet) -> dict:
     docker_engine.ensure_installed(log=log)
     result: dict = {}
-    with docker_engine.PrivateDaemon(log=log) as daemon:
+    with docker_engine.engine_lock(log=log), docker_engine.PrivateDaemon(log=log) as daemon:
         t0 = time.monotonic()
         bases = docker_engine.build_base_images(daemon, wheelhouse=REPO_ROOT / "build" / "wheelhouse", log=log)
         result["base_images_s"] = {k: round(v, 2) for k, v in bases.seconds.items()}

@@ -38,7 +38,7 @@ def test_chains_run_the_native_anvil_arguments():
         svc = services[chain.name]
         assert svc["command"] == ["anvil", *anvil_args(chain, config.accounts, config.mnemonic, host="127.0.0.1")]
         assert svc["network_mode"] == "service:net"
-        assert svc["healthcheck"]["test"][-2:] == [chain.rpc_url, str(chain.chain_id)]
+        assert svc["healthcheck"]["test"][-3::2] == [str(chain.port), hex(chain.chain_id)]
 
 
 def test_ordering_and_shared_state():
@@ -85,6 +85,58 @@ def test_config_toml_round_trip():
 
     for config in [default_config(), default_config().with_block_time(0.5), default_config().with_port_offset(7)]:
         assert parse_config(tomllib.loads(compose.config_to_toml(config))) == config
+
+
+def test_healthchecks_answer_like_docker_runs_them():
+    """The bash /dev/tcp checks, run as Docker runs them (after compose's `$$` unescaping)."""
+    import http.server
+    import subprocess
+
+    from orchestrator.toolchain import find_anvil
+
+    config = default_config()
+
+    def run(test: list[str]) -> int:
+        argv = [a.replace("$$", "$") for a in test[1:]]
+        return subprocess.run(argv, capture_output=True, timeout=10).returncode
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    chain_id = config.hub.chain_id
+    anvil = subprocess.Popen([str(find_anvil()), "--host", "127.0.0.1", "--port", str(port),
+                              "--chain-id", str(chain_id)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        check = compose._rpc_health(port, chain_id, "1s")["test"]
+        wrong = compose._rpc_health(port, chain_id + 1, "1s")["test"]
+        for _ in range(100):
+            if run(check) == 0:
+                break
+            threading.Event().wait(0.05)
+        assert run(check) == 0
+        assert run(wrong) != 0
+    finally:
+        anvil.terminate()
+        anvil.wait()
+    assert run(check) != 0  # nothing listening
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200 if self.path == "/health" else 404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        http_port = server.server_address[1]
+        assert run(compose._http_health(http_port, "1s")["test"]) == 0
+        bad = compose._health(compose._HTTP_CHECK, [str(http_port), "/nope"], "1s")["test"]
+        assert run(bad) != 0
+    finally:
+        server.shutdown()
 
 
 def test_forwarder_relays_to_loopback():

@@ -30,7 +30,7 @@ from orchestrator.paths import REPO_ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1500)]
 
-PROJECT = "metalayer-devnet-test"
+PROJECT = f"metalayer-devnet-test-{os.getpid()}"
 # Candidate port offsets (away from the ones native test devnets take, 100..5000):
 # the first whose ports are all free on 127.0.0.1 is used.
 OFFSETS = tuple(range(7000, 8000, 100))
@@ -54,7 +54,7 @@ def engine():
     t0 = time.monotonic()
     installed = docker_engine.ensure_installed(log=_log)
     timings["apt_install"] = time.monotonic() - t0 if installed else 0.0
-    with docker_engine.PrivateDaemon(log=_log) as daemon:
+    with docker_engine.engine_lock(log=_log), docker_engine.PrivateDaemon(log=_log) as daemon:
         bases = docker_engine.build_base_images(daemon, wheelhouse=REPO_ROOT / "build" / "wheelhouse", log=_log)
         timings.update(bases.seconds)
         yield daemon, bases, timings
