@@ -484,7 +484,7 @@ def build_image(
     cli = docker_cli()
     if cli is None:
         raise ComposeError("no docker client on PATH: install Docker")
-    argv = [cli, "build", "-t", tag]
+    argv = [cli, "build", "--force-rm", "-t", tag]
     if base_image:
         argv += ["--build-arg", f"BASE_IMAGE={base_image}"]
     if anvil_image:

@@ -326,6 +326,11 @@ class PrivateDaemon:
             )
         return proc
 
+    def prune(self) -> None:
+        """Drop stopped containers and dangling images (old builds of our tags): keeps the cache small."""
+        self.docker("container", "prune", "-f", check=False, timeout=120)
+        self.docker("image", "prune", "-f", check=False, timeout=300)
+
     def image_exists(self, tag: str) -> bool:
         return self.docker("image", "inspect", tag, check=False, timeout=60).returncode == 0
 

@@ -72,6 +72,8 @@ def docker_runs(runs: int, log=_quiet) -> dict:
                     t1 = time.monotonic()
                     proj.down(volumes=True)
                     down.append(time.monotonic() - t1)
+        if daemon.process is not None:
+            daemon.prune()
         result["compose_up_returns_s"] = stats(compose_up)
         result["up_to_healthy_s"] = stats(up_to_healthy)
         result["down_s"] = stats(down)

@@ -57,7 +57,11 @@ def engine():
     with docker_engine.engine_lock(log=_log), docker_engine.PrivateDaemon(log=_log) as daemon:
         bases = docker_engine.build_base_images(daemon, wheelhouse=REPO_ROOT / "build" / "wheelhouse", log=_log)
         timings.update(bases.seconds)
-        yield daemon, bases, timings
+        try:
+            yield daemon, bases, timings
+        finally:
+            if daemon.process is not None:  # our own engine (not one `devnet up --docker` left running)
+                daemon.prune()  # superseded app images; the base images stay as the cache
     # PrivateDaemon.__exit__ stopped dockerd (and the containerd it started)
 
 
