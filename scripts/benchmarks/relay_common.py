@@ -94,9 +94,7 @@ class Probe:
         return signer
 
     def sign_send(self, signer: Signer, src: int, dst: int, payload: bytes = b"") -> tuple[bytes, str, str]:
-        """A signed sendMessage to the counter on dst: (raw tx, tx hash, message id)."""
-        from services.protocol import message_id
-
+        """A signed sendMessage to the counter on dst: (raw tx, tx hash, calldata hex)."""
         key = (src, signer.address)
         nonce_tx = self.nonces[key]
         self.nonces[key] = nonce_tx + 1

@@ -578,6 +578,3 @@ class Relayer:
 
         return app
 
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, default=str)

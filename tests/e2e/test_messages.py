@@ -42,7 +42,7 @@ def test_100_messages_both_directions_exactly_once(net):
     sent = {"rollup-a": [], "rollup-b": []}
 
     def send_many(src: str, dst: str, account: int) -> None:
-        for i in range(50):
+        for _ in range(50):
             sent[dst].append(send_message(net.manifest, src, dst, b"", account=account))
 
     threads = [threading.Thread(target=send_many, args=("rollup-a", "rollup-b", 1)),
@@ -106,7 +106,7 @@ def test_relayer_kill9_mid_stream_no_loss_no_duplicate(net):
                      timeout=30, interval=0.005)
         old_pid = net.supervisor.pids()["relayer"]
         net.supervisor.kill("relayer")  # SIGKILL, as a crash; the supervisor restarts it
-        net.wait_for("the relayer to be back", lambda: net.supervisor.pids().get("relayer") not in (None, old_pid),
+        net.wait_for("the relayer to be back", lambda old=old_pid: net.supervisor.pids().get("relayer") not in (None, old),
                      timeout=30, interval=0.02)
     for t in threads:
         t.join()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from orchestrator.chains import rpc
 from services.guardian.store import SignedStore
