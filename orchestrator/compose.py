@@ -145,6 +145,9 @@ def compose_services(
         svc: dict[str, Any] = {"image": image, "init": True}
         if host_network and not services:
             svc = {**build, **svc}  # the first service builds the image the others share
+        else:
+            # built by that one service, never pulled (Compose v2 would try a registry)
+            svc["pull_policy"] = "never"
         svc["network_mode"] = "host" if host_network else f"service:{NET_SERVICE}"
         return {**svc, **extra}
 

@@ -53,6 +53,7 @@ def test_ordering_and_shared_state():
     assert services["guardian-1"]["command"][3:5] == ["--index", "1"]
     # only net builds; every port is published on the host's loopback only
     assert [n for n, s in services.items() if "build" in s] == ["net"]
+    assert all(s["pull_policy"] == "never" for n, s in services.items() if n != "net")
     ports = services["net"]["ports"]
     assert ports == [f"127.0.0.1:{p}:{p}" for p in compose.service_ports(config)]
     assert all(p.startswith("127.0.0.1:") for p in ports)
