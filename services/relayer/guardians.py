@@ -13,7 +13,6 @@ import asyncio
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 
@@ -44,7 +43,7 @@ class GuardianPool:
         # on the latency path of every delivery.
         self._client: aiohttp.ClientSession | None = None
         self._cache: OrderedDict[tuple[int, int], dict[tuple[bytes, bytes], dict[str, bytes]]] = OrderedDict()
-        self.seen: list[dict[str, Any]] = []  # every answer, for the equivocation watcher
+        self._asking: dict[tuple[int, int, str], asyncio.Future[None]] = {}
         self.down: dict[str, str] = {}
 
     @property
@@ -78,49 +77,55 @@ class GuardianPool:
                 return q
         return None
 
-    async def _ask(self, url: str, chain_id: int, block: int, wait: float) -> tuple[Attestation, str, bytes] | None:
+    async def _ask(self, url: str, chain_id: int, block: int, wait: float) -> None:
+        """One guardian's signature for (chain, block), checked and remembered in the cache."""
         try:
             async with self.client.get(f"{url}/v1/attestations/{chain_id}/{block}", params={"wait": wait}) as r:
                 if r.status != 200:
                     self.down.pop(url, None)
-                    return None
+                    return
                 doc = await r.json()
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
             self.down[url] = f"{type(exc).__name__}: {exc}"
-            return None
+            return
+        finally:
+            self._asking.pop((chain_id, block, url), None)
         self.down.pop(url, None)
         att = Attestation(chain_id, block, doc["block_hash"], doc["state_root"])
         sig = bytes.fromhex(doc["signature"][2:])
         try:
             signer = recover_signer(att, sig)
         except Exception:  # noqa: BLE001 - a malformed signature is just not counted
-            return None
+            return
         if signer.lower() != str(doc.get("signer", signer)).lower():
-            return None
-        self.seen.append(doc)
-        return att, signer, sig
+            return
+        self._remember(chain_id, block, att, signer, sig)
 
     async def quorum(self, chain_id: int, block: int, guardians: set[str], threshold: int,
                      wait: float | None = None) -> Quorum:
+        """The first `threshold` agreeing signatures of current guardians for (chain, block).
+
+        Every guardian is asked at once; answers that arrive after the quorum is reached are
+        not cancelled (that would drop a keep-alive connection) but cached, for the next
+        destination that needs the same block. Concurrent callers share requests in flight.
+        """
         hit = self.cached(chain_id, block, guardians, threshold)
         if hit is not None:
             return hit
         wait = self.wait if wait is None else wait
-        tasks = [asyncio.ensure_future(self._ask(u, chain_id, block, wait)) for u in self.urls]
-        try:
-            for fut in asyncio.as_completed(tasks):
-                res = await fut
-                if res is None:
-                    continue
-                att, signer, sig = res
-                group = self._remember(chain_id, block, att, signer, sig)
-                q = Quorum(att, dict(group))
-                if q.for_set(guardians, threshold):
-                    return q
-        finally:
-            for t in tasks:
-                if not t.done():
-                    t.cancel()
+        tasks = []
+        for url in self.urls:
+            key = (chain_id, block, url)
+            task = self._asking.get(key)
+            if task is None:
+                task = self._asking[key] = asyncio.ensure_future(self._ask(url, chain_id, block, wait))
+            tasks.append(task)
+        pending = set(tasks)
+        while pending:
+            _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            hit = self.cached(chain_id, block, guardians, threshold)
+            if hit is not None:
+                return hit
         got = {k: len(v) for k, v in self._cache.get((chain_id, block), {}).items()}
         raise NoQuorum(f"no quorum for chain {chain_id} block {block}: "
                        f"{max(got.values(), default=0)} of {threshold} signatures "
