@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import time
 
 import httpx
 
@@ -88,3 +89,18 @@ def test_cli_send_wait_trace_and_logs(net, capsys):
     assert messaging.logs(argparse.Namespace(service="relayer", follow=False, lines=5,
                                              manifest=net.manifest.path)) == 0
     assert "relayer |" in capsys.readouterr().out
+
+
+def test_messages_sent_while_the_relayer_is_down_are_delivered_when_it_returns(net):
+    net.supervisor.stop_service("relayer")
+    try:
+        msg = net.send("rollup-a", "hub", b"while down")
+        time.sleep(0.5)
+        assert not net.delivered(msg)
+        # the API finds it in the source gateway's logs even though the relayer has not seen it
+        t = net.trace(msg.id)
+        assert t is not None and t["status"] == "pending" and "not yet picked up" in t["last_error"]
+        assert t["sent"]["block"] == msg.block
+    finally:
+        net.supervisor.start_service("relayer")
+    net.wait_delivered(msg, timeout=20)  # resumed from its cursor
