@@ -133,6 +133,7 @@ class ServiceSupervisor:
                                        guardian_args=self.guardian_args, relayer_args=self.relayer_args)
         self.specs = [s for s in self.specs if s.name not in self.skip]
         self.services = {s.name: Service(s, self.log_dir / f"{s.name}.log") for s in self.specs}
+        self.startup_seconds: dict[str, float] = {}  # spawn -> first healthy answer, per service
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._monitor: threading.Thread | None = None
@@ -173,6 +174,7 @@ class ServiceSupervisor:
                     )
                 if http_ok(svc.spec.health_url, timeout=0.3):
                     waiting.remove(name)
+                    self.startup_seconds[name] = round(time.monotonic() - svc.started_at, 3)
             if waiting:
                 if time.monotonic() > deadline:
                     detail = "; ".join(f"{n}: {procs.tail(self.services[n].log_path, 3)}" for n in waiting)

@@ -259,6 +259,12 @@ class Relayer:
             except asyncio.TimeoutError:
                 pass
 
+    def _quorum_wait(self, chain_id: int) -> float:
+        """How long guardians may hold a request: until `confirmations` more blocks can exist."""
+        conf = self.m.guardians.confirmations
+        block_time = self.m.chain(chain_id).block_time or 0.0
+        return min(60.0, 2.0 + conf * block_time * 1.5)
+
     async def _run_batch(self, dst: int, src: int, batch: list[Any], slots: asyncio.Semaphore) -> None:
         ids = [r["id"] for r in batch]
         try:
@@ -293,7 +299,8 @@ class Relayer:
                 if not batch:
                     return
         slots = [commitment_slot(hexbytes(r["id"])) for r in batch]
-        quorum_task = asyncio.ensure_future(self.guardians.quorum(src, block, gset.members, gset.threshold))
+        quorum_task = asyncio.ensure_future(self.guardians.quorum(src, block, gset.members, gset.threshold,
+                                                                  wait=self._quorum_wait(src)))
         proof_task = asyncio.ensure_future(src_link.rpc.call(
             "eth_getProof", [self.gateway, ["0x" + s.hex() for s in slots], hex(block)]))
         try:
