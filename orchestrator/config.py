@@ -277,3 +277,22 @@ def validate(config: DevnetConfig) -> None:
     for name, port in service_ports.items():
         if port in seen_ports:
             raise ConfigError(f"{name}: port {port} is already used by chain {seen_ports[port]}")
+
+
+def to_toml(config: DevnetConfig) -> str:
+    """devnet.toml text that `load_config` turns back into `config`."""
+    lines = [f'state_dir = "{config.state_dir}"', f"accounts = {config.accounts}", f'mnemonic = "{config.mnemonic}"']
+    for chain in config.chains:
+        lines += ["", "[hub]" if chain.role == "hub" else "[[rollups]]", f'name = "{chain.name}"']
+        lines += [f"chain_id = {chain.chain_id}", f"port = {chain.port}"]
+        if chain.block_time:
+            lines.append(f"block_time = {chain.block_time}")
+        if chain.anvil_args:
+            lines.append("anvil_args = [" + ", ".join(f'"{a}"' for a in chain.anvil_args) + "]")
+    g, r = config.guardians, config.relayer
+    lines += ["", "[guardians]", f"count = {g.count}", f"threshold = {g.threshold}",
+              f"confirmations = {g.confirmations}", f"base_port = {g.base_port}"]
+    lines += ["", "[relayer]", f"port = {r.port}", f"poll_interval = {r.poll_interval}",
+              f"root_post_interval = {r.root_post_interval}", f"max_batch = {r.max_batch}"]
+    lines += ["", "[api]", f"port = {config.api.port}"]
+    return "\n".join(lines) + "\n"

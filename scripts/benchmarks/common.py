@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-from orchestrator.config import DevnetConfig, default_config
+from orchestrator.config import DevnetConfig, default_config, to_toml
 from orchestrator.pytest_plugin import free_port_offset
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,18 +35,7 @@ def bench_config(state_dir: Path, block_time: float | None = None) -> DevnetConf
 
 def write_toml(config: DevnetConfig, path: Path) -> Path:
     """A devnet.toml reproducing `config` (for benchmarks that drive the CLI)."""
-    lines = [f'state_dir = "{config.state_dir}"', f"accounts = {config.accounts}"]
-    for chain in config.chains:
-        lines.append("[hub]" if chain.role == "hub" else "[[rollups]]")
-        if chain.role != "hub":
-            lines.append(f'name = "{chain.name}"')
-        lines += [f"chain_id = {chain.chain_id}", f"port = {chain.port}"]
-        if chain.block_time:
-            lines.append(f"block_time = {chain.block_time}")
-    g = config.guardians
-    lines += ["[guardians]", f"count = {g.count}", f"threshold = {g.threshold}", f"base_port = {g.base_port}"]
-    lines += ["[relayer]", f"port = {config.relayer.port}", "[api]", f"port = {config.api.port}"]
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(to_toml(config))
     return path
 
 

@@ -28,6 +28,7 @@ from web3.logs import DISCARD
 from orchestrator import keys
 from orchestrator.chains import start_chains
 from orchestrator.compiler import compile_contracts
+from orchestrator.pytest_plugin import free_port_offset
 from orchestrator.config import default_config
 from orchestrator.deployer import deploy
 from services.protocol import (
@@ -163,7 +164,8 @@ class Net:
 
 @pytest.fixture(scope="session")
 def devnet_config() -> Any:
-    return default_config().with_port_offset(PORT_OFFSET)
+    base = default_config()
+    return base.with_port_offset(free_port_offset(base, start=PORT_OFFSET))
 
 
 @pytest.fixture(scope="session")

@@ -15,13 +15,14 @@ import pytest
 from orchestrator.chains import ChainStartError, apply_block_times, chain_id_of, rpc, start_chains
 from orchestrator.config import ChainConfig, default_config
 from orchestrator.procs import pid_alive
+from orchestrator.pytest_plugin import free_port_offset
 from tests.processes import wait_gone
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_start_answer_and_stop(tmp_path):
-    config = default_config().with_port_offset(1600)
+def test_start_answer_and_stop(tmp_path, ports_config):
+    config = ports_config
     with start_chains(config.chains, tmp_path / "logs") as group:
         pids = group.pids()
         assert len(pids) == 3 and all(pid_alive(p) for p in pids)
@@ -32,14 +33,15 @@ def test_start_answer_and_stop(tmp_path):
     assert all(chain_id_of(c.rpc_url, timeout=0.2) is None for c in config.chains)
 
 
-def test_port_taken_names_chain_and_port_and_starts_nothing(tmp_path):
-    config = default_config().with_port_offset(1700)
+def test_port_taken_names_chain_and_port_and_starts_nothing(tmp_path, ports_config):
+    config = ports_config
+    port = config.chain("rollup-b").port
     blocker = socket.socket()
     blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     blocker.bind(("127.0.0.1", config.chain("rollup-b").port))
     blocker.listen()
     try:
-        with pytest.raises(ChainStartError, match=r"chain rollup-b: port 10247 .* already in use"):
+        with pytest.raises(ChainStartError, match=rf"chain rollup-b: port {port} .* already in use"):
             start_chains(config.chains, tmp_path / "logs")
     finally:
         blocker.close()
@@ -47,16 +49,16 @@ def test_port_taken_names_chain_and_port_and_starts_nothing(tmp_path):
     assert all(chain_id_of(c.rpc_url, timeout=0.2) is None for c in config.chains[:2])
 
 
-def test_chain_dying_at_start_stops_the_others(tmp_path):
-    config = default_config().with_port_offset(1800)
+def test_chain_dying_at_start_stops_the_others(tmp_path, ports_config):
+    config = ports_config
     bad = ChainConfig(name="broken", chain_id=999, port=config.chains[-1].port + 1, anvil_args=("--no-such-flag",))
-    with pytest.raises(ChainStartError, match=r"chain broken \(port 10348\) exited at start"):
+    with pytest.raises(ChainStartError, match=rf"chain broken \(port {bad.port}\) exited at start"):
         start_chains((*config.chains, bad), tmp_path / "logs")
     assert all(chain_id_of(c.rpc_url, timeout=0.2) is None for c in config.chains)
 
 
-def test_block_time_switches_to_interval_mining(tmp_path):
-    config = default_config().with_port_offset(1900).with_block_time(1)
+def test_block_time_switches_to_interval_mining(tmp_path, ports_config):
+    config = ports_config.with_block_time(1)
     hub = config.hub
     with start_chains([hub], tmp_path / "logs"):
         assert rpc(hub.rpc_url, "eth_blockNumber") == "0x0"
@@ -75,7 +77,7 @@ INNER_TEST = textwrap.dedent(
 
     @pytest.fixture
     def chains(tmp_path):
-        config = default_config().with_port_offset(2100)
+        config = default_config().with_port_offset(int(os.environ["PORT_OFFSET"]))
         with start_chains(config.chains, tmp_path / "logs") as group:
             yield group
 
@@ -90,7 +92,7 @@ def test_failing_test_still_stops_its_chains(tmp_path):
     test_file = tmp_path / "test_inner.py"
     test_file.write_text(INNER_TEST)
     pids_file = tmp_path / "pids.json"
-    env = {**os.environ, "PIDS_FILE": str(pids_file)}
+    env = {**os.environ, "PIDS_FILE": str(pids_file), "PORT_OFFSET": str(free_port_offset(default_config()))}
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
@@ -109,12 +111,12 @@ def test_killed_parent_takes_its_chains_along(tmp_path):
         from pathlib import Path
         from orchestrator.chains import start_chains
         from orchestrator.config import default_config
-        group = start_chains(default_config().with_port_offset(2200).chains, Path(sys.argv[1]))
+        group = start_chains(default_config().with_port_offset(int(sys.argv[2])).chains, Path(sys.argv[1]))
         print(json.dumps(group.pids()), flush=True)
         time.sleep(60)
         """
     )
-    parent = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    parent = subprocess.Popen([sys.executable, "-c", script, str(tmp_path), str(free_port_offset(default_config()))], cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
         pids = json.loads(parent.stdout.readline())
         assert all(pid_alive(p) for p in pids)

@@ -8,6 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
+from dataclasses import replace
+
+from orchestrator.config import to_toml
 
 from orchestrator.chains import chain_id_of
 from orchestrator.procs import pid_alive
@@ -22,41 +25,25 @@ def devnet(*args, cwd, timeout=120):
 
 
 @pytest.fixture
-def workdir(tmp_path):
-    """A directory with a devnet.toml on private ports; any devnet left running is stopped."""
-    (tmp_path / "devnet.toml").write_text(
-        f"""
-        state_dir = "{tmp_path / 'state'}"
-        [hub]
-        chain_id = 900
-        port = 11545
-        [[rollups]]
-        name = "rollup-a"
-        chain_id = 901
-        port = 11546
-        [[rollups]]
-        name = "rollup-b"
-        chain_id = 902
-        port = 11547
-        [guardians]
-        base_port = 11100
-        [relayer]
-        port = 11200
-        [api]
-        port = 11000
-        """
-    )
+def config(tmp_path, ports_config):
+    return replace(ports_config, state_dir=str(tmp_path / "state"))
+
+
+@pytest.fixture
+def workdir(tmp_path, config):
+    """A directory with a devnet.toml on free ports; any devnet left running is stopped."""
+    (tmp_path / "devnet.toml").write_text(to_toml(config))
     yield tmp_path
     devnet("down", cwd=tmp_path)
 
 
-def test_detached_up_status_down(workdir):
+def test_detached_up_status_down(workdir, config):
     up = devnet("up", "--detach", "--no-deploy", cwd=workdir)
     assert up.returncode == 0, up.stderr
-    assert "http://127.0.0.1:11546" in up.stdout and "rollup-b" in up.stdout
+    assert config.chain("rollup-a").rpc_url in up.stdout and "rollup-b" in up.stdout
     manifest = json.loads((workdir / "state" / "manifest.json").read_text())
     assert [c["chain_id"] for c in manifest["chains"]] == [900, 901, 902]
-    assert manifest["chains"][1]["ws_url"] == "ws://127.0.0.1:11546"
+    assert manifest["chains"][1]["ws_url"] == config.chain("rollup-a").ws_url
     assert len(manifest["accounts"]) == 10
     for chain in manifest["chains"]:
         assert chain_id_of(chain["rpc_url"]) == chain["chain_id"]
@@ -79,17 +66,18 @@ def test_detached_up_status_down(workdir):
     assert devnet("status", cwd=workdir).returncode == 1
 
 
-def test_port_taken_is_one_clear_line(workdir):
+def test_port_taken_is_one_clear_line(workdir, config):
+    port = config.chain("rollup-a").port
     blocker = socket.socket()
     blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    blocker.bind(("127.0.0.1", 11546))
+    blocker.bind(("127.0.0.1", port))
     blocker.listen()
     try:
         result = devnet("up", "--detach", "--no-deploy", cwd=workdir)
     finally:
         blocker.close()
     assert result.returncode == 1
-    assert "chain rollup-a: port 11546 on 127.0.0.1 is already in use" in result.stderr
+    assert f"chain rollup-a: port {port} on 127.0.0.1 is already in use" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (workdir / "state" / "devnet.pid").exists() or not pid_alive(int((workdir / "state" / "devnet.pid").read_text()))
 

@@ -7,7 +7,6 @@ from web3 import Web3
 
 from orchestrator import compiler
 from orchestrator.chains import start_chains
-from orchestrator.config import default_config
 
 SOURCE = """// SPDX-License-Identifier: MIT
 pragma solidity ^0.8.27;
@@ -44,7 +43,7 @@ def test_collects_relative_and_openzeppelin_imports(project):
     assert "@openzeppelin/contracts/utils/Context.sol" in sources  # imported by Ownable, relatively
 
 
-def test_solcjs_bytecode_deploys_and_runs_on_anvil(project, tmp_path):
+def test_solcjs_bytecode_deploys_and_runs_on_anvil(project, tmp_path, ports_config):
     src, out = project
     result = compiler.compile_contracts(src, out)
     assert not result.cached
@@ -54,7 +53,7 @@ def test_solcjs_bytecode_deploys_and_runs_on_anvil(project, tmp_path):
     on_disk = json.loads((out / "Counter.json").read_text())
     assert on_disk["bytecode"] == counter.bytecode
 
-    config = default_config().with_port_offset(1500)
+    config = ports_config
     with start_chains(config.chains[:1], tmp_path / "logs") as chains:
         w3 = Web3(Web3.HTTPProvider(chains["hub"].rpc_url))
         owner = w3.eth.accounts[0]

@@ -103,3 +103,15 @@ def test_port_offset_and_block_time_helpers():
     assert [c.port for c in config.chains] == [8645, 8646, 8647]
     assert config.api.port == 8100 and config.guardians.base_port == 9200
     assert all(c.block_time == 2 for c in config.chains)
+
+
+def test_to_toml_round_trips(tmp_path):
+    from dataclasses import replace
+
+    from orchestrator.config import to_toml
+
+    config = replace(default_config().with_port_offset(3).with_block_time(2), state_dir=str(tmp_path))
+    config = replace(config, chains=(config.chains[0], replace(config.chains[1], anvil_args=("--code-size-limit", "9")), config.chains[2]))
+    path = tmp_path / "devnet.toml"
+    path.write_text(to_toml(config))
+    assert load_config(path) == config

@@ -6,16 +6,15 @@ import pytest
 from web3 import Web3
 
 from orchestrator import statecache
-from orchestrator.config import default_config
 from orchestrator.devnet import Devnet
 from orchestrator.procs import pid_alive
 from services.protocol import load_abi
 
 
 @pytest.fixture
-def config(tmp_path, monkeypatch):
+def config(tmp_path, monkeypatch, ports_config):
     monkeypatch.setenv("DEVNET_CACHE_DIR", str(tmp_path / "cache"))
-    return replace(default_config().with_port_offset(2300), state_dir=str(tmp_path / "state"))
+    return replace(ports_config, state_dir=str(tmp_path / "state"))
 
 
 def contract_codes(manifest):

@@ -32,7 +32,8 @@ AUTO = textwrap.dedent(
 
 MANUAL = textwrap.dedent(
     """
-        import pytest
+    import time
+    import pytest
 
     def test_step_by_step(devnet):
         assert "relayer" not in devnet.devnet.pids()
