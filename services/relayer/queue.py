@@ -71,7 +71,7 @@ CREATE TABLE IF NOT EXISTS slashes (
     chain_id   INTEGER NOT NULL,
     block      INTEGER NOT NULL,
     evidence   TEXT NOT NULL,
-    status     TEXT NOT NULL,      -- detected | submitted | slashed | failed
+    status     TEXT NOT NULL,      -- detected | slashed | rejected (reverted) | failed (retried)
     tx         TEXT,
     error      TEXT,
     detected_at REAL NOT NULL,

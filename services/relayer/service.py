@@ -437,6 +437,8 @@ class Relayer:
         client = self.guardians.client
         rounds = 0
         while True:
+            if rounds % 20 == 0:  # at start, then every ~10 s: evidence not yet on chain (crash, RPC error)
+                await self._retry_slashes()
             rounds += 1
             if rounds % 120 == 0:  # keep the evidence table small: recent blocks only
                 for cid, link in self.links.items():
@@ -449,6 +451,17 @@ class Relayer:
                 except Exception:  # noqa: BLE001
                     log.exception("equivocation watcher: %s", url)
             await asyncio.sleep(self.watch_interval)
+
+    async def _retry_slashes(self) -> None:
+        for rec in self.queue.slashes():
+            if rec["status"] not in ("detected", "failed"):
+                continue
+            ev = json.loads(rec["evidence"])
+            try:
+                await self._slash(dict(ev["a"], signer=rec["guardian"]), dict(ev["b"], signer=rec["guardian"]),
+                                  retry=True)
+            except Exception:  # noqa: BLE001
+                log.exception("retrying the slash of %s", rec["guardian"])
 
     async def _pull_feed(self, client: aiohttp.ClientSession, url: str) -> None:
         while True:
@@ -469,8 +482,7 @@ class Relayer:
                 return
             await asyncio.sleep(0)  # let deliveries run between pages
 
-    async def _slash(self, a: dict[str, Any], b: dict[str, Any]) -> None:
-        guardian = a["signer"]
+    async def _slash(self, a: dict[str, Any], b: dict[str, Any], retry: bool = False) -> None:
         att_a = Attestation(a["chain_id"], a["block_number"], a["block_hash"], a["state_root"])
         att_b = Attestation(b["chain_id"], b["block_number"], b["block_hash"], b["state_root"])
         sig_a, sig_b = hexbytes(a["signature"]), hexbytes(b["signature"])
@@ -481,7 +493,7 @@ class Relayer:
             return
         guardian = recover_signer(att_a, sig_a)
         prev = self.queue.slash_record(guardian)
-        if prev is not None and prev["status"] in ("submitted", "slashed"):
+        if prev is not None and (prev["status"] in ("submitted", "slashed") or not retry):
             return
         evidence = {"a": {k: a[k] for k in ("chain_id", "block_number", "block_hash", "state_root", "signature")},
                     "b": {k: b[k] for k in ("chain_id", "block_number", "block_hash", "state_root", "signature")}}
@@ -507,7 +519,8 @@ class Relayer:
             log.warning("slashed guardian %s on the hub (tx %s)", guardian, tx)
         else:
             reason = await self._revert_reason(self.hub_id, tx, hexint(receipt["blockNumber"])) if receipt else "no receipt"
-            status = "slashed" if "AlreadySlashed" in reason else "failed"
+            # a deterministic revert is final ("rejected"); only RPC failures ("failed") are retried
+            status = "slashed" if "AlreadySlashed" in reason else ("rejected" if receipt else "failed")
             self.queue.set_slash(guardian, a["chain_id"], a["block_number"], evidence, status, tx=tx, error=reason)
             log.error("slash transaction for %s: %s", guardian, reason)
 
