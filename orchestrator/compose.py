@@ -432,8 +432,10 @@ class ComposeProject:
                 st = states.get(name)
                 if st is None:
                     pending.append(name)
-                elif st.status in ("exited", "dead") or st.health == "unhealthy":
-                    problems.append(f"{name} is {st.health or st.status} (exit code {st.exit_code})")
+                elif st.status in ("exited", "dead"):
+                    problems.append(f"{name} is {st.status} (exit code {st.exit_code})")
+                elif st.health == "unhealthy":
+                    problems.append(f"{name} is unhealthy")
                 elif st.health != "healthy":
                     pending.append(name)
             if problems:
