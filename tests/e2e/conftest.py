@@ -43,6 +43,12 @@ class Net:
     def relayer_url(self) -> str:
         return f"http://127.0.0.1:{self.manifest.relayer.port}"
 
+    def relayer_health(self) -> dict[str, Any]:
+        try:
+            return httpx.get(f"{self.relayer_url}/health", timeout=2).json()
+        except (httpx.HTTPError, ValueError):
+            return {"chains": {}}
+
     def guardian_url(self, i: int) -> str:
         return self.manifest.guardians.members[i].url
 
@@ -109,8 +115,9 @@ class Net:
         return Counter("0x" + bytes(lg["topics"][1]).hex() for lg in logs)
 
 
-def _start_net(tmp: Path, start_offset: int, relayer_args: tuple[str, ...] = ()) -> Net:
-    base = default_config()
+def _start_net(tmp: Path, start_offset: int, relayer_args: tuple[str, ...] = (),
+               block_time: float | None = None) -> Net:
+    base = default_config().with_block_time(block_time)
     config = replace(base.with_port_offset(free_port_offset(base, start=start_offset, step=100)),
                      state_dir=str(tmp / "state"))
     devnet = Devnet(config)
@@ -151,6 +158,16 @@ def fresh_net(tmp_path: Path) -> Iterator[Net]:
 @pytest.fixture
 def root_posting_net(tmp_path: Path) -> Iterator[Net]:
     n = _start_net(tmp_path, 3500, relayer_args=("--root-post-interval", "0.3"))
+    try:
+        yield n
+    finally:
+        n.devnet.stop()
+
+
+@pytest.fixture
+def interval_net(tmp_path: Path) -> Iterator[Net]:
+    """Every chain mining a block per second (deployed under automine, then switched)."""
+    n = _start_net(tmp_path, 3500, block_time=1.0)
     try:
         yield n
     finally:
