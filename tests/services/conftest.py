@@ -61,6 +61,14 @@ class ServiceProc:
             self.proc.wait()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_contracts() -> None:
+    """The ABIs some of these tests read (contracts/out is generated; cached after the first run)."""
+    from orchestrator.compiler import compile_contracts
+
+    compile_contracts()
+
+
 @pytest.fixture
 def chains_only(tmp_path: Path) -> Iterator[tuple[DevnetConfig, Path]]:
     """The default 3 chains on free ports (no contracts) and a manifest describing them."""
