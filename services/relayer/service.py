@@ -361,6 +361,10 @@ class Relayer:
         if ok:
             self.queue.mark_delivered(ok, tx_hash, block, now, gas)
             self.counters["delivered"] += len(ok)
+            first_seen = min((r["seen_at"] or now) for r in batch)
+            log.info("delivered %d message(s) %s -> %s in %s (block %d, gas %d, %.1f ms after the send was seen)",
+                     len(ok), self.links[batch[0]["src"]].name, self.links[dst].name, tx_hash, block, gas,
+                     (now - first_seen) * 1000)
         if failed:
             self.counters["failed_deliveries"] += len(failed)
             attempts = {r["id"]: r["attempts"] + 1 for r in batch}
