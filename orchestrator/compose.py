@@ -48,15 +48,16 @@ from orchestrator.config import DevnetConfig, default_config
 from orchestrator.paths import REPO_ROOT
 
 PROJECT = "metalayer-devnet"
-# No registry namespace on purpose: "metalayer-devnet" could only be an official
-# Docker Hub image, so Compose v2's pull attempt for it can never fetch a stranger's.
+# Built locally, never pulled (`pull_policy: never` on the services sharing it);
+# no registry namespace either, so no registry could ever serve a stranger's image.
 IMAGE = "metalayer-devnet:local"
 STATE_VOLUME = "devnet-state"
 STATE_MOUNT = "/app/.devnet"
 MANIFEST = ".devnet/manifest.json"
 NET_SERVICE = "net"
 HEALTH_INTERVAL = "1s"
-HEALTH_RETRIES = 60
+HEALTH_RETRIES = 3
+HEALTH_START_PERIOD = "60s"  # failures while starting do not count; the first success counts
 CONFIG_ENV = "DEVNET_CONFIG_TOML"
 CLI_OWNED = "started-by-devnet-up"  # marker in the private engine's run dir
 # Health endpoints of the Python services (services/common/http.py apps).
@@ -114,6 +115,7 @@ def _health(script: str, args: Sequence[str], interval: str) -> dict[str, Any]:
         "interval": interval,
         "timeout": "5s",
         "retries": HEALTH_RETRIES,
+        "start_period": HEALTH_START_PERIOD,
     }
 
 
