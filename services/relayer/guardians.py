@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from services.protocol.attestation import Attestation, recover_signer
+from services.common import attest
+from services.protocol.attestation import Attestation
 
 log = logging.getLogger("relayer")
 
@@ -94,7 +95,7 @@ class GuardianPool:
         att = Attestation(chain_id, block, doc["block_hash"], doc["state_root"])
         sig = bytes.fromhex(doc["signature"][2:])
         try:
-            signer = recover_signer(att, sig)
+            signer = attest.recover(attest.digest(chain_id, block, att.block_hash, att.state_root), sig)
         except Exception:  # noqa: BLE001 - a malformed signature is just not counted
             return
         if signer.lower() != str(doc.get("signer", signer)).lower():

@@ -91,3 +91,24 @@ def test_router():
     assert asyncio.run(call("GET", "/v1/x/1", b"w=9"))[0] == 422
     assert asyncio.run(call("POST", "/v1/x/1"))[0] == 405
     assert asyncio.run(call("GET", "/nope"))[0] == 404
+
+
+def test_light_attestation_code_matches_the_protocol_reference():
+    from eth_account import Account
+
+    from services.common import attest
+    from services.protocol import DOMAIN_SEPARATOR, Attestation, attestation_digest, recover_signer, sign_attestation
+
+    assert attest.DOMAIN_SEPARATOR == DOMAIN_SEPARATOR
+    key = "0x" + "5a" * 32
+    signer = attest.AttestationSigner(key)
+    assert signer.address == Account.from_key(key).address
+    for n in (0, 1, 12345, 2**40):
+        att = Attestation(901, n, bytes(range(32)), bytes(range(32, 64)))
+        d = attest.digest(901, n, att.block_hash, att.state_root)
+        assert d == attestation_digest(att)
+        sig = signer.sign(901, n, att.block_hash, att.state_root)
+        assert sig == sign_attestation(att, key)
+        assert attest.recover(d, sig) == recover_signer(att, sig) == signer.address
+    with pytest.raises(ValueError):
+        attest.recover(d, sig[:64])

@@ -142,15 +142,3 @@ def test_confirmations_depth(tmp_path, spawn_service):
         rpc(hub.rpc_url, "evm_mine")
         r = httpx.get(f"{url}/v1/attestations/{hub.chain_id}/{head}", params={"wait": 2})
         assert r.status_code == 200 and r.json()["block_number"] == head
-
-
-def test_fast_signer_matches_the_protocol_reference():
-    from services.guardian.service import FastSigner
-    from services.protocol import attestation_digest, sign_attestation
-
-    key = "0x" + "5a" * 32
-    fast = FastSigner(key)
-    for n in (0, 1, 12345, 2**40):
-        att = Attestation(901, n, bytes(range(32)), bytes(range(32, 64)))
-        assert fast.digest(901, n, att.block_hash, att.state_root) == attestation_digest(att)
-        assert fast.sign(901, n, att.block_hash, att.state_root) == sign_attestation(att, key)
