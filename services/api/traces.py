@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from eth_utils import to_checksum_address
+from services.common.attest import checksum
 
 STATUSES = ("pending", "submitted", "delivered", "failed", "invalid")
 
@@ -32,7 +32,7 @@ def trace_from_row(row: sqlite3.Row | dict[str, Any], chain_names: dict[int, str
     delivered = r["status"] == "delivered"
     for key in ("sender", "recipient"):
         if isinstance(r.get(key), str) and r[key].startswith("0x") and len(r[key]) == 42:
-            r[key] = to_checksum_address(r[key])
+            r[key] = checksum(bytes.fromhex(r[key][2:]))
     stages = {
         "detect_ms": _ms(r.get("sent_time"), r.get("seen_at")) if r.get("sent_time") else None,
         "attest_ms": _ms(r.get("seen_at"), r.get("attested_at")),
