@@ -47,7 +47,8 @@ from services.relayer.queue import Queue
 log = logging.getLogger("relayer")
 
 LOG_RANGE = 2000          # blocks per eth_getLogs while catching up
-INFLIGHT_PER_DST = 4      # concurrent batches per destination chain
+INFLIGHT_PER_DST = 4      # concurrent batches per destination chain (instant mining)
+INFLIGHT_PER_DST_INTERVAL = 16  # with a block time, batches wait for the next block together
 QUORUM_RETRY_MAX = 2.0    # seconds between attempts while no quorum is reachable
 FAIL_RETRY_MAX = 10.0     # seconds between attempts of a message whose recipient reverts
 
@@ -230,11 +231,12 @@ class Relayer:
     async def _worker(self, dst: int) -> None:
         wake = self._work_wake[dst]
         inflight = self._inflight[dst]
-        slots = asyncio.Semaphore(INFLIGHT_PER_DST)
+        limit = INFLIGHT_PER_DST_INTERVAL if self.m.chain(dst).block_time else INFLIGHT_PER_DST
+        slots = asyncio.Semaphore(limit)
         while True:
             wake.clear()
             now = time.time()
-            ready = self.queue.ready(dst, now, self.max_batch * INFLIGHT_PER_DST, exclude=inflight)
+            ready = self.queue.ready(dst, now, self.max_batch * limit, exclude=inflight)
             by_src: dict[int, list[Any]] = {}
             for r in ready:
                 by_src.setdefault(r["src"], []).append(r)
