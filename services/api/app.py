@@ -7,6 +7,7 @@
     GET /v1/messages               ?chain=&source=&destination=&status=&limit=&offset=
     GET /v1/messages/{id}          the trace: sent, attested, proved, submitted, delivered, stage timings
     GET /docs, /openapi.json
+    GET /                          a small live dashboard (chains, guardians, latest messages)
 
 Messages come from the relayer's SQLite queue (opened read-only); a message the
 relayer has not seen yet is looked up in the source gateway's logs.
@@ -22,13 +23,14 @@ from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from services.api.traces import STATUSES, open_queue, trace_from_row
 from services.common.manifest import Manifest
 
 MESSAGE_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
+DASHBOARD = Path(__file__).with_name("dashboard.html")
 
 
 # ---------------------------------------------------------------- schemas
@@ -266,6 +268,10 @@ def create_app(manifest: Manifest, queue_path: Path) -> FastAPI:
         if found is None:
             raise HTTPException(404, f"unknown message id {mid}: no gateway sent it")
         return found
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def dashboard() -> Any:
+        return HTMLResponse(DASHBOARD.read_text())
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:

@@ -70,6 +70,8 @@ def test_api_answers_and_rejects_bad_input(net):
     schema = httpx.get(f"{api}/openapi.json").json()
     assert "/v1/messages/{message_id}" in schema["paths"]
     assert httpx.get(f"{api}/health").json()["status"] == "ok"
+    page = httpx.get(f"{api}/")
+    assert page.status_code == 200 and "Metalayer Devnet" in page.text and "/v1/messages" in page.text
 
 
 def test_cli_send_wait_trace_and_logs(net, capsys):
