@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,15 @@ INFLIGHT_PER_DST = 4      # concurrent batches per destination chain (instant mi
 INFLIGHT_PER_DST_INTERVAL = 16  # with a block time, batches wait for the next block together
 QUORUM_RETRY_MAX = 2.0    # seconds between attempts while no quorum is reachable
 FAIL_RETRY_MAX = 10.0     # seconds between attempts of a message whose recipient reverts
+
+
+def _crash_if_failed(task: asyncio.Task[Any]) -> None:
+    """A core loop that died would silently stop relaying: exit instead, so the supervisor
+    restarts the process, which resumes from its durable queue."""
+    if task.cancelled() or task.exception() is None:
+        return
+    log.critical("%s died: %r; exiting so the supervisor restarts the relayer", task.get_name(), task.exception())
+    os._exit(70)
 
 
 def _all_project_errors(manifest: Manifest) -> Abi:
@@ -106,7 +116,6 @@ class Relayer:
         self._scan_wake = {cid: asyncio.Event() for cid in self.links}
         self._work_wake = {cid: asyncio.Event() for cid in self.links}
         self._inflight: dict[int, set[str]] = {cid: set() for cid in self.links}
-        self._batches: dict[int, int] = {cid: 0 for cid in self.links}
         self._tasks: list[asyncio.Task[Any]] = []
         self.started_at = time.time()
         self.ready = False
@@ -128,6 +137,8 @@ class Relayer:
         self._tasks.append(asyncio.create_task(self._equivocation_watcher(), name="equivocation"))
         if self.root_post_interval > 0:
             self._tasks.append(asyncio.create_task(self._root_poster(), name="roots"))
+        for task in self._tasks:
+            task.add_done_callback(_crash_if_failed)
         self.ready = True
         log.info("relayer %s on %s; guardians %s", self.signer.address,
                  ", ".join(f"{l.name}({cid})" for cid, l in self.links.items()),
@@ -166,6 +177,10 @@ class Relayer:
             except (RpcError, ConnectionError, asyncio.TimeoutError) as exc:
                 log.warning("%s: log scan failed (%s); retrying", link.name, exc)
                 await asyncio.sleep(0.2)
+                continue
+            except Exception:  # noqa: BLE001 - never stop scanning; the cursor says where to resume
+                log.exception("%s: log scan failed; retrying", link.name)
+                await asyncio.sleep(0.5)
                 continue
             if link.head > cursor:
                 continue
@@ -236,7 +251,12 @@ class Relayer:
         while True:
             wake.clear()
             now = time.time()
-            ready = self.queue.ready(dst, now, self.max_batch * limit, exclude=inflight)
+            try:
+                ready = self.queue.ready(dst, now, self.max_batch * limit, exclude=inflight)
+            except Exception:  # noqa: BLE001 - e.g. a locked database: try again shortly
+                log.exception("%s: reading the queue failed", self.links[dst].name)
+                await asyncio.sleep(0.5)
+                continue
             by_src: dict[int, list[Any]] = {}
             for r in ready:
                 by_src.setdefault(r["src"], []).append(r)
