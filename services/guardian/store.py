@@ -117,4 +117,5 @@ class SignedStore:
         return [_row(r) for r in rows]  # type: ignore[misc]
 
     def count(self) -> int:
-        return self.conn.execute("SELECT COUNT(*) FROM signed").fetchone()[0]
+        """Signatures made so far (rows are never deleted, so the last seq; O(log n), unlike COUNT(*))."""
+        return self.conn.execute("SELECT coalesce(max(seq), 0) FROM signed").fetchone()[0]
