@@ -59,6 +59,7 @@ HEALTH_INTERVAL = "1s"
 HEALTH_RETRIES = 3
 HEALTH_START_PERIOD = "60s"  # failures while starting do not count; the first success counts
 CONFIG_ENV = "DEVNET_CONFIG_TOML"
+FORWARD_ENV = "METALAYER_NET_FORWARDER"  # set only on the `net` service
 CLI_OWNED = "started-by-devnet-up"  # marker in the private engine's run dir
 # Health endpoints of the Python services (services/common/http.py apps).
 HEALTH_PATH = "/health"
@@ -161,6 +162,7 @@ def compose_services(
             "init": True,
             "command": ["python3", "-m", "orchestrator.compose", "forward",
                         *[str(p) for p in service_ports(config)]],
+            "environment": {FORWARD_ENV: "1"},
             "ports": [f"127.0.0.1:{p}:{p}" for p in service_ports(config)],
         }
     for chain in config.chains:
@@ -803,25 +805,23 @@ async def _forward(ports: Sequence[int], listen: Sequence[str] | None = None) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m orchestrator.compose forward|idle|render ...` (forward runs in the `net` container)."""
+    """`python -m orchestrator.compose forward|render ...` (forward runs in the `net` container)."""
     parser = argparse.ArgumentParser(prog="python -m orchestrator.compose")
     sub = parser.add_subparsers(dest="cmd", required=True)
     fwd = sub.add_parser("forward", help="forward the container's address to 127.0.0.1 (net service)")
     fwd.add_argument("ports", nargs="+", type=int)
-    sub.add_parser("idle", help="sleep until stopped")
     render = sub.add_parser("render", help="print docker-compose.yml for the default config")
     render.add_argument("--host-network", action="store_true")
     args = parser.parse_args(argv)
     if args.cmd == "forward":
         import asyncio
 
+        if os.environ.get(FORWARD_ENV) != "1":
+            # on a host, "own addresses" would be the machine's real interfaces
+            print(f"forward runs only inside the compose `net` container ({FORWARD_ENV}=1)", file=sys.stderr)
+            return 2
         asyncio.run(_forward(args.ports))
         return 0
-    if args.cmd == "idle":
-        import signal
-
-        while True:
-            signal.pause()
     if args.cmd == "render":
         cfg = default_config()
         sys.stdout.write(render_compose(cfg, host_network=args.host_network))
