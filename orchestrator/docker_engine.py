@@ -384,11 +384,16 @@ def build_python_base(daemon: PrivateDaemon, tag: str = PYTHON_BASE_TAG, rebuild
             debootstrap, "--variant=minbase", f"--include={','.join(DEBOOTSTRAP_PACKAGES)}",
             DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR,
         ]
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
-        if proc.returncode != 0:
+        for attempt in (1, 2):  # a mirror hiccup should not fail a CI run
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+            if proc.returncode == 0:
+                break
             debootstrap_log = rootfs / "debootstrap" / "debootstrap.log"
             extra = debootstrap_log.read_text()[-2000:] if debootstrap_log.is_file() else ""
-            raise DockerEngineError(f"debootstrap failed: {proc.stderr[-2000:]} {extra}")
+            if attempt == 2:
+                raise DockerEngineError(f"debootstrap failed: {proc.stderr[-2000:]} {extra}")
+            log(f"debootstrap failed, retrying once: {(proc.stderr or extra).strip()[-300:]}")
+            shutil.rmtree(rootfs, ignore_errors=True)
         _slim_rootfs(rootfs)
         log(f"debootstrap done in {time.monotonic() - started:.0f}s; importing as {tag}")
         changes = [
