@@ -94,8 +94,8 @@ def ensure_installed(log: Log = _log) -> list[str]:
     log(f"installing {' '.join(missing)} with apt-get")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for argv in (
-        ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+        ["apt-get", "-o", "Acquire::Retries=3", "update", "-qq"],
+        ["apt-get", "-o", "Acquire::Retries=3", "install", "-y", "-qq", "--no-install-recommends", *missing],
     ):
         proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900)
         if proc.returncode != 0:
