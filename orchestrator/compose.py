@@ -650,33 +650,43 @@ def _state_dir(config: DevnetConfig) -> Path:
     return state if state.is_absolute() else Path.cwd() / state
 
 
+ENGINE_RECORD = "docker-engine.json"  # in the state dir: which engine `devnet up --docker` used
+
+
 def compose_up(config: DevnetConfig, project: str = PROJECT, timeout: float = 300,
-               log: Log = _default_log) -> int:
+               log: Log = _default_log, engine: Engine | None = None) -> int:
     """`devnet up --docker`: build, start, wait healthy, copy the manifest out, print the summary.
 
     Uses the environment's engine, or a private one when none answers (see
-    `select_engine`). Base images may be set with METALAYER_BASE_IMAGE /
-    METALAYER_ANVIL_IMAGE. Returns the exit code (0).
+    `select_engine`; `engine` overrides the choice). Base images may be set with
+    METALAYER_BASE_IMAGE / METALAYER_ANVIL_IMAGE. Returns the exit code (0).
     """
     from orchestrator.docker_engine import PrivateDaemon
     from orchestrator.summary import render_summary
 
-    engine = select_engine(log)
+    engine = engine or select_engine(log)
+    state = _state_dir(config)
     try:
         proj, timings = start_project(
             config, project=project, env=engine.env, host_network=engine.host_network,
             base_image=engine.base_image, anvil_image=engine.anvil_image,
             build_network=engine.build_network,
-            work_dir=_state_dir(config) if engine.host_network else None,
+            work_dir=state if engine.host_network else None,
             timeout=timeout, log=log,
         )
-        manifest_path = _state_dir(config) / "manifest.json"
+        manifest_path = state / "manifest.json"
         manifest = proj.copy_manifest(manifest_path)
     except BaseException:
         if engine.private and (PrivateDaemon().run_dir / CLI_OWNED).is_file():
             PrivateDaemon(log=log).stop_running()
             (PrivateDaemon().run_dir / CLI_OWNED).unlink(missing_ok=True)
         raise
+    (state / ENGINE_RECORD).write_text(json.dumps({
+        "project": project,
+        "docker_host": engine.env.get("DOCKER_HOST"),
+        "private": engine.private,
+        "files": [str(f) for f in proj.files],
+    }, indent=1))
     log(render_summary(manifest))
     log("")
     where = "a private Docker engine, host network" if engine.private else "Docker"
@@ -686,23 +696,37 @@ def compose_up(config: DevnetConfig, project: str = PROJECT, timeout: float = 30
     return 0
 
 
-def compose_down(config: DevnetConfig, project: str = PROJECT, log: Log = _default_log) -> int:
-    """`devnet down --docker`: remove the project's containers, network and volumes
-    (and stop the private engine if `devnet up --docker` started one). Returns the exit code."""
+def compose_down(config: DevnetConfig, project: str | None = None, log: Log = _default_log) -> int:
+    """`devnet down --docker`: remove the project's containers, network and volumes on the
+    engine `devnet up --docker` used (and stop the private engine if it started one).
+    Returns the exit code."""
     from orchestrator.docker_engine import PrivateDaemon
 
+    state = _state_dir(config)
+    try:
+        record = json.loads((state / ENGINE_RECORD).read_text())
+    except (OSError, ValueError):
+        record = {}
+    project = project or record.get("project") or PROJECT
     private = PrivateDaemon(log=log)
-    env = private.env() if private.running_pid() is not None else dict(os.environ)
-    rendered = _state_dir(config) / "docker-compose.yml"
-    files = [rendered if rendered.is_file() else compose_file_for(config)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")} if record else dict(os.environ)
+    if record.get("docker_host"):
+        env["DOCKER_HOST"] = record["docker_host"]
+    elif not record and private.running_pid() is not None and not engine_reachable(env):
+        env = private.env()
+    files = [Path(f) for f in record.get("files", []) if Path(f).is_file()]
+    if not files:
+        rendered = state / "docker-compose.yml"
+        files = [rendered if rendered.is_file() else compose_file_for(config)]
     proj = ComposeProject(config, files, project=project, env=env, log=log)
     if engine_reachable(env) and proj.containers():
         proj.down(volumes=True)
         log(f"Removed the Docker devnet (compose project {project}): containers, network and volumes.")
     else:
         log(f"No Docker devnet (compose project {project}) is running.")
+    (state / ENGINE_RECORD).unlink(missing_ok=True)
     owned = private.run_dir / CLI_OWNED
-    if owned.is_file():
+    if owned.is_file() and (not record or record.get("private")):
         if private.running_pid() is not None:
             private.stop_running()
         owned.unlink(missing_ok=True)

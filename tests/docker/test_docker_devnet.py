@@ -88,6 +88,34 @@ def test_a_crashing_service_fails_the_wait_with_its_logs(engine, tmp_path: Path)
         proj.down()
 
 
+def test_devnet_up_and_down_docker(engine, tmp_path: Path, capsys):
+    """What `devnet up --docker` / `devnet down --docker` run (here on the test's engine)."""
+    import json
+    import urllib.request
+    from dataclasses import replace
+
+    daemon, bases, _ = engine
+    config = replace(_free_config(), state_dir=str(tmp_path / "state"))
+    project = PROJECT + "-cli"
+    chosen = compose.Engine(daemon.env(), base_image=bases.python, anvil_image=bases.anvil,
+                            host_network=True, build_network="host")
+    try:
+        assert compose.compose_up(config, project=project, engine=chosen) == 0
+        out = capsys.readouterr().out
+        assert "Chains" in out and "Services" in out and "devnet down --docker" in out
+        manifest = json.loads((tmp_path / "state" / "manifest.json").read_text())
+        urls = [manifest["services"]["api"], manifest["services"]["relayer"], *manifest["services"]["guardians"]]
+        for url in urls:  # reachable from the host, like a native devnet
+            with urllib.request.urlopen(f"{url}/health", timeout=5) as resp:
+                assert resp.status == 200, url
+    finally:
+        assert compose.compose_down(config) == 0  # finds project and engine from the state dir
+    proj = compose.ComposeProject(config, [tmp_path / "state" / "docker-compose.yml"], project=project,
+                                  env=daemon.env())
+    assert proj.containers() == {}
+    assert daemon.ping(), "down must not stop an engine it did not start"
+
+
 def _free_config():
     for offset in OFFSETS:
         config = default_config().with_port_offset(offset)
