@@ -33,6 +33,8 @@ from typing import Any
 
 import aiohttp
 
+from eth_hash.auto import keccak
+
 from services.common.abi import Abi, describe_error
 from services.common.http import App, HttpError, Request
 from services.common.manifest import Manifest
@@ -52,6 +54,13 @@ INFLIGHT_PER_DST = 4      # concurrent batches per destination chain (instant mi
 INFLIGHT_PER_DST_INTERVAL = 16  # with a block time, batches wait for the next block together
 QUORUM_RETRY_MAX = 2.0    # seconds between attempts while no quorum is reachable
 FAIL_RETRY_MAX = 10.0     # seconds between attempts of a message whose recipient reverts
+
+
+def _proof_matches(proof: Any, state_root: bytes) -> bool:
+    """The proof's root nodes hash to the attested state root and to the account's storage root."""
+    if not proof.account_proof or keccak(proof.account_proof[0]) != bytes(state_root):
+        return False
+    return all(keccak(p[0]) == proof.storage_hash for p in proof.storage_proofs.values() if p)
 
 
 def _crash_if_failed(task: asyncio.Task[Any]) -> None:
@@ -332,6 +341,8 @@ class Relayer:
             raise
         attested_at = time.time()
         proof = parse_proof(await proof_task, block)
+        if not _proof_matches(proof, quorum.attestation.state_root):
+            proof = await self._consistent_proof(src_link, slots, block, quorum.attestation.state_root)
         proved_at = time.time()
         sigs = quorum.for_set(gset.members, gset.threshold)
         assert sigs is not None
@@ -350,6 +361,22 @@ class Relayer:
         if receipt is None:
             raise TimeoutError(f"no receipt for {tx_hash} on {dst_link.name}")
         await self._settle(dst, batch, receipt)
+
+    async def _consistent_proof(self, link: ChainLink, slots: list[bytes], block: int, state_root: bytes) -> Any:
+        """Fetch eth_getProof again until it matches the attested root.
+
+        Measured: anvil answers eth_getProof for a block that was just mined, while further
+        blocks are being mined, with nodes of another state about 5% of the time (1% when
+        asked by block hash). Delivering such a proof only wastes a reverted transaction
+        (InvalidAccountProof(INVALID_ROOT)), so it is checked here first.
+        """
+        for attempt in range(20):
+            await asyncio.sleep(0.002 * (attempt + 1))
+            proof = parse_proof(await link.rpc.call(
+                "eth_getProof", [self.gateway, ["0x" + s.hex() for s in slots], hex(block)]), block)
+            if _proof_matches(proof, state_root):
+                return proof
+        raise RuntimeError(f"{link.name}: eth_getProof at block {block} keeps disagreeing with the attested root")
 
     async def _settle(self, dst: int, batch: list[Any], receipt: dict[str, Any]) -> None:
         now = time.time()
