@@ -71,6 +71,7 @@ class Sent(BaseModel):
     block_hash: str | None = None
     tx: str | None = None
     block_time: float | None = None
+    mined_at: float | None = None
     seen_at: float | None = None
 
 
@@ -93,12 +94,12 @@ class Delivered(BaseModel):
 
 
 class Stages(BaseModel):
-    detect_ms: float | None = Field(None, description="source block timestamp -> relayer saw it (1 s resolution)")
+    detect_ms: float | None = Field(None, description="send mined (its block reached the relayer) -> message read from the logs")
     attest_ms: float | None = Field(None, description="seen -> guardian quorum collected")
     prove_ms: float | None = Field(None, description="quorum -> eth_getProof fetched")
     submit_ms: float | None = Field(None, description="proof -> delivery transaction broadcast")
     confirm_ms: float | None = Field(None, description="broadcast -> receipt")
-    total_ms: float | None = Field(None, description="seen -> delivered")
+    total_ms: float | None = Field(None, description="send mined -> delivery receipt")
 
 
 class MessageTrace(BaseModel):

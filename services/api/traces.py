@@ -1,9 +1,9 @@
 """A message's trace (sent -> attested -> proved -> submitted -> delivered) from a relayer queue row.
 
 Shared by the API and `devnet trace` (which falls back to reading the queue when the API is down).
-Times are unix seconds; stage durations are milliseconds. The source block timestamp has
-one-second resolution, so end-to-end latency is measured from the moment the relayer saw the
-send (its WebSocket learns of the block within a millisecond or so of it being mined).
+Times are unix seconds; stage durations are milliseconds. "mined" is when the source block's
+newHeads notification reached the relayer (the block timestamp has one-second resolution);
+total_ms runs from there to the delivery receipt.
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ def trace_from_row(row: sqlite3.Row | dict[str, Any], chain_names: dict[int, str
         if isinstance(r.get(key), str) and r[key].startswith("0x") and len(r[key]) == 42:
             r[key] = checksum(bytes.fromhex(r[key][2:]))
     stages = {
-        "detect_ms": _ms(r.get("sent_time"), r.get("seen_at")) if r.get("sent_time") else None,
+        "detect_ms": _ms(r.get("mined_at"), r.get("seen_at")),
         "attest_ms": _ms(r.get("seen_at"), r.get("attested_at")),
         "prove_ms": _ms(r.get("attested_at"), r.get("proved_at")),
         "submit_ms": _ms(r.get("proved_at"), r.get("submitted_at")),
         "confirm_ms": _ms(r.get("submitted_at"), r.get("delivered_at")) if delivered else None,
-        "total_ms": _ms(r.get("seen_at"), r.get("delivered_at")) if delivered else None,
+        "total_ms": _ms(r.get("mined_at") or r.get("seen_at"), r.get("delivered_at")) if delivered else None,
     }
     return {
         "id": r["id"],
@@ -51,7 +51,7 @@ def trace_from_row(row: sqlite3.Row | dict[str, Any], chain_names: dict[int, str
         "recipient": r["recipient"],
         "payload": payload,
         "sent": {"block": r["sent_block"], "block_hash": r.get("sent_block_hash"), "tx": r.get("sent_tx"),
-                 "block_time": r.get("sent_time"), "seen_at": r.get("seen_at")},
+                 "block_time": r.get("sent_time"), "mined_at": r.get("mined_at"), "seen_at": r.get("seen_at")},
         "attested": {"block": r.get("attest_block"), "at": r.get("attested_at")} if r.get("attested_at") else None,
         "proved_at": r.get("proved_at"),
         "submitted": {"tx": r.get("delivery_tx"), "at": r.get("submitted_at")} if r.get("submitted_at") else None,
@@ -102,7 +102,7 @@ def format_trace(t: dict[str, Any]) -> str:
         d = t["delivered"]
         lines.append(f"  delivered  block {d['block']}  tx {d['tx']}{stage(st.get('confirm_ms'))}")
         if st.get("total_ms") is not None:
-            lines.append(f"  total      {st['total_ms']:.1f} ms from the relayer seeing the send to delivery")
+            lines.append(f"  total      {st['total_ms']:.1f} ms from the send being mined to delivery")
     if t.get("revert_reason"):
         lines.append(f"  reverted   {t['revert_reason']}")
     if t.get("last_error") and t["status"] != "delivered":

@@ -33,7 +33,8 @@ class ChainLink:
         self.signer = signer
         self.rpc = WsRpc(chain.ws_url, name=chain.name)
         self.head = -1
-        self.head_times: dict[int, float] = {}   # block -> timestamp (recent heads)
+        self.head_times: dict[int, float] = {}   # block -> block timestamp (recent heads)
+        self.head_arrivals: dict[int, float] = {}  # block -> when its newHeads reached us (unix time)
         self._head_event = asyncio.Event()
         self._nonce: int | None = None
         self._send_lock = asyncio.Lock()
@@ -55,10 +56,12 @@ class ChainLink:
 
     def _on_head(self, header: dict[str, Any]) -> None:
         number = hexint(header["number"])
+        self.head_arrivals.setdefault(number, time.time())
         self.head_times[number] = hexint(header.get("timestamp"))
         if len(self.head_times) > 4096:
             for k in sorted(self.head_times)[:1024]:
                 del self.head_times[k]
+                self.head_arrivals.pop(k, None)
         if number > self.head:
             self.head = number
         ev, self._head_event = self._head_event, asyncio.Event()

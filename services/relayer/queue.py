@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS messages (
     sent_tx         TEXT,
     sent_time       REAL,      -- source block timestamp (s)
     seen_at         REAL,      -- relayer saw the log (unix time)
+    mined_at        REAL,      -- the source block's newHeads reached the relayer (unix time)
     status          TEXT NOT NULL DEFAULT 'pending',
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt    REAL NOT NULL DEFAULT 0,
@@ -81,7 +82,7 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT);
 """
 
 COLUMNS = ("id", "src", "dst", "nonce", "sender", "recipient", "payload", "sent_block", "sent_block_hash",
-           "sent_tx", "sent_time", "seen_at")
+           "sent_tx", "sent_time", "seen_at", "mined_at")
 
 
 class Queue:
@@ -89,6 +90,9 @@ class Queue:
         self.path = Path(path)
         self.conn = db.connect(self.path)
         self.conn.executescript(SCHEMA)
+        cols = {r[1] for r in self.conn.execute("PRAGMA table_info(messages)")}
+        if "mined_at" not in cols:  # a queue written by an earlier version
+            self.conn.execute("ALTER TABLE messages ADD COLUMN mined_at REAL")
 
     def close(self) -> None:
         self.conn.close()
@@ -106,7 +110,7 @@ class Queue:
             for m in messages:
                 cur = c.execute(
                     f"INSERT OR IGNORE INTO messages({','.join(COLUMNS)}) VALUES ({','.join('?' * len(COLUMNS))})",
-                    tuple(m[k] for k in COLUMNS),
+                    tuple(m.get(k) for k in COLUMNS),
                 )
                 if cur.rowcount:
                     new.append(m["id"])

@@ -234,6 +234,7 @@ class Relayer:
                 "sender": "0x" + data[88:128], "recipient": "0x" + data[152:192], "payload": payload,
                 "sent_block": block, "sent_block_hash": lg["blockHash"], "sent_tx": lg["transactionHash"],
                 "sent_time": link.head_times.get(block), "seen_at": now,
+                "mined_at": min(now, link.head_arrivals.get(block, now)),
             })
         new = self.queue.ingest(chain_id, to, rows)
         if set_changed:
