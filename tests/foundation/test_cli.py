@@ -94,3 +94,42 @@ def test_bad_config_is_one_clear_line(tmp_path):
 def test_down_without_devnet(tmp_path):
     result = devnet("down", cwd=tmp_path)
     assert result.returncode == 0 and "No devnet is running" in result.stdout
+
+
+def children_of(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def test_foreground_up_shows_stages_and_ctrl_c_stops_everything(workdir, config):
+    import signal
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator.cli", "up"], cwd=workdir,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not any("Press Ctrl-C" in line for line in lines):
+            line = proc.stdout.readline()
+            assert line or proc.poll() is None, "devnet up exited early:\n" + "".join(lines)
+            lines.append(line)
+            assert time.monotonic() < deadline, "devnet up not ready:\n" + "".join(lines)
+        output = "".join(lines)
+        for stage in ("toolchain", "compile", "chains", "deploy", "services"):
+            assert f"\u2713 {stage}" in output
+        for expected in (config.chain("rollup-b").rpc_url, "MetalayerGateway", "guardian-2", "Ready in"):
+            assert expected in output
+        children = children_of(proc.pid)
+        assert len(children) == len(config.chains) + config.guardians.count + 2  # + relayer + api
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C delivers to the foreground process
+        rest, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    assert "Stopped: every devnet process has exited." in rest
+    assert not any(pid_alive(p) for p in children)
+    assert not (workdir / "state" / "devnet.pid").exists()
