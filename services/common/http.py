@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Protocol
 from urllib.parse import parse_qsl
 
 import uvicorn
@@ -137,3 +137,30 @@ def server(app: Any, port: int, host: str = "127.0.0.1") -> uvicorn.Server:
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             lifespan="off", http="h11", ws="none", loop="none")
     return uvicorn.Server(config)
+
+
+class BackgroundService(Protocol):
+    """What guardian and relayer have in common: an HTTP app beside a start/close lifecycle."""
+
+    def app(self) -> Any: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+async def serve(service: BackgroundService, port: int) -> None:
+    """Serve `service.app()` on `port` while the service runs; close both on exit or error."""
+    import asyncio
+    import contextlib
+
+    http_server = server(service.app(), port)
+    serving = asyncio.create_task(http_server.serve())
+    try:
+        await service.start()
+        await serving
+    finally:
+        http_server.should_exit = True
+        with contextlib.suppress(BaseException):
+            await serving
+        await service.close()

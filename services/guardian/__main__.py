@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 from pathlib import Path
 
 from services.common import fastimport
@@ -33,17 +32,7 @@ async def run(args: argparse.Namespace) -> None:
     m = manifest_mod.load(args.manifest)
     db_path = Path(args.db) if args.db else m.run_dir / f"guardian-{args.index}.sqlite"
     guardian = Guardian(m, args.index, db_path, allow_equivocation=args.allow_equivocation_for_tests)
-    port = args.port or guardian.member.port
-    server = http.server(guardian.app(), port)
-    serving = asyncio.create_task(server.serve())
-    try:
-        await guardian.start()
-        await serving
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(BaseException):
-            await serving
-        await guardian.close()
+    await http.serve(guardian, args.port or guardian.member.port)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 from pathlib import Path
 
 from services.common import fastimport
@@ -33,16 +32,7 @@ async def run(args: argparse.Namespace) -> None:
     m = manifest_mod.load(args.manifest)
     db_path = Path(args.db) if args.db else m.run_dir / "relayer.sqlite"
     relayer = Relayer(m, db_path, max_batch=args.max_batch, root_post_interval=args.root_post_interval)
-    server = http.server(relayer.app(), args.port or m.relayer.port)
-    serving = asyncio.create_task(server.serve())
-    try:
-        await relayer.start()
-        await serving
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(BaseException):
-            await serving
-        await relayer.close()
+    await http.serve(relayer, args.port or m.relayer.port)
 
 
 def main(argv: list[str] | None = None) -> None:
