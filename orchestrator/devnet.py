@@ -61,10 +61,13 @@ class Devnet:
         services: bool = True,
         use_cache: bool = True,
         skip_services: tuple[str, ...] = (),
+        guardian_args: tuple[str, ...] = (),
+        relayer_args: tuple[str, ...] = (),
     ) -> dict[str, Any]:
         """Bring everything up; on any failure, stop what was started and re-raise.
 
-        `skip_services` leaves out services by name (e.g. "relayer" for manual relaying).
+        `skip_services` leaves out services by name (e.g. "relayer" for manual relaying);
+        `guardian_args` / `relayer_args` are extra command-line flags for those services.
         """
         try:
             self._reset_run_dirs()
@@ -81,7 +84,7 @@ class Devnet:
                 self.manifest["services"] = {}
             write_manifest(self.manifest_path, self.manifest)
             if services:
-                self._stage("services", lambda: self._start_services(skip_services))
+                self._stage("services", lambda: self._start_services(skip_services, guardian_args, relayer_args))
             return self.manifest
         except BaseException:
             self.stop()
@@ -166,10 +169,13 @@ class Devnet:
         address = next(iter(cached.contracts.values()))["address"]
         return all(chain_mod.rpc(c.rpc_url, "eth_getCode", [address, "latest"]) not in ("0x", "0x0") for c in self.config.chains)
 
-    def _start_services(self, skip: tuple[str, ...]) -> str:
+    def _start_services(self, skip: tuple[str, ...], guardian_args: tuple[str, ...], relayer_args: tuple[str, ...]) -> str:
         from orchestrator.supervisor import ServiceSupervisor
 
-        self.supervisor = ServiceSupervisor(self.config, self.manifest_path, self.log_dir, skip=skip)
+        self.supervisor = ServiceSupervisor(
+            self.config, self.manifest_path, self.log_dir,
+            skip=skip, guardian_args=guardian_args, relayer_args=relayer_args,
+        )
         self.supervisor.start()
         names = ", ".join(self.supervisor.names())
         return names

@@ -44,6 +44,7 @@ class SentMessage:
     sender: str
     recipient: str
     sent_at: float  # local time the send's receipt was seen (mined)
+    payload: bytes = b""
 
 
 def _manifest(args: argparse.Namespace) -> Any:
@@ -124,7 +125,7 @@ def send_message(manifest: Any, source: str | int, destination: str | int, paylo
         if decoded and decoded[0] == "MessageCommitted":
             args = decoded[1]
             return SentMessage("0x" + bytes(args["sendId"]).hex(), src.chain_id, dst.chain_id, int(args["nonce"]),
-                               int(lg["blockNumber"], 16), tx_hash, args["sender"], args["recipient"], sent_at)
+                               int(lg["blockNumber"], 16), tx_hash, args["sender"], args["recipient"], sent_at, payload)
     raise MessagingError(f"send transaction {tx_hash} emitted no MessageCommitted")
 
 

@@ -6,7 +6,8 @@
 
 Everything goes through real transactions on the real chains; `relay` does by
 hand exactly what the relayer does (guardian signatures, eth_getProof,
-attestAndDeliverBatch), which is what step-by-step tests want.
+attestAndDeliverBatch), which is what step-by-step tests want. The project's
+own end-to-end tests build on the same class (tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
@@ -15,67 +16,75 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+import httpx
 from web3 import Web3
 from web3.contract import Contract
 
 from orchestrator import messaging
 from orchestrator.config import DevnetConfig
 from orchestrator.devnet import Devnet
+from orchestrator.messaging import SentMessage
 from services.common import manifest as manifest_models
 from services.protocol import Attestation, Message, fetch_message_proofs, load_abi, sign_attestation
 
-
-@dataclass(frozen=True)
-class SentMessage:
-    message: Message
-    block_number: int
-    tx_hash: str
-
-    @property
-    def id(self) -> str:
-        return "0x" + self.message.id.hex()
+__all__ = ["DevnetHandle", "SentMessage"]
 
 
 @dataclass
 class DevnetHandle:
     devnet: Devnet
-    manifest: dict[str, Any]
+    manifest: manifest_models.Manifest
     w3: dict[str, Web3] = field(default_factory=dict)  # by chain name
-    model: Any = None  # the manifest as services.common.manifest models
 
     # ------------------------------------------------------------ lifecycle
 
     @classmethod
-    def start(cls, config: DevnetConfig, relayer: bool = True) -> "DevnetHandle":
+    def start(
+        cls,
+        config: DevnetConfig,
+        relayer: bool = True,
+        guardian_args: tuple[str, ...] = (),
+        relayer_args: tuple[str, ...] = (),
+    ) -> "DevnetHandle":
         devnet = Devnet(config)
-        skip = () if relayer else ("relayer",)
-        manifest = devnet.start(skip_services=skip)
-        handle = cls(devnet, manifest, model=manifest_models.load(devnet.manifest_path))
-        for chain in manifest["chains"]:
-            handle.w3[chain["name"]] = Web3(Web3.HTTPProvider(chain["rpc_url"], request_kwargs={"timeout": 30}))
-        return handle
+        devnet.start(
+            skip_services=() if relayer else ("relayer",), guardian_args=guardian_args, relayer_args=relayer_args
+        )
+        try:
+            handle = cls(devnet, manifest_models.load(devnet.manifest_path))
+            for chain in handle.manifest.chains:
+                handle.w3[chain.name] = Web3(Web3.HTTPProvider(chain.rpc_url, request_kwargs={"timeout": 30}))
+            return handle
+        except BaseException:
+            devnet.stop()
+            raise
 
     def stop(self) -> None:
         self.devnet.stop()
 
+    @property
+    def supervisor(self) -> Any:
+        return self.devnet.supervisor
+
     # ------------------------------------------------------------ lookups
 
     @property
-    def accounts(self) -> list[dict[str, str]]:
-        return self.manifest["accounts"]
+    def accounts(self) -> list[manifest_models.Key]:
+        return self.manifest.accounts
 
     @property
     def addresses(self) -> dict[str, str]:
-        return {name: c["address"] for name, c in self.manifest["contracts"].items()}
+        return {name: c.address for name, c in self.manifest.contracts.items()}
 
-    def chain(self, name_or_id: str | int) -> dict[str, Any]:
-        for chain in self.manifest["chains"]:
-            if chain["name"] == name_or_id or chain["chain_id"] == name_or_id:
-                return chain
-        raise KeyError(f"unknown chain {name_or_id!r}")
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.manifest.api.port}"
+
+    def chain(self, name_or_id: str | int) -> manifest_models.Chain:
+        return self.manifest.chain(name_or_id)
 
     def contract(self, chain: str | int, name: str, address: str | None = None) -> Contract:
-        w3 = self.w3[self.chain(chain)["name"]]
+        w3 = self.w3[self.chain(chain).name]
         return w3.eth.contract(address=Web3.to_checksum_address(address or self.addresses[name]), abi=load_abi(name))
 
     # ------------------------------------------------------------ messages
@@ -89,15 +98,15 @@ class DevnetHandle:
         account: int = 0,
     ) -> SentMessage:
         """sendMessage from a dev account (fee from its prepaid balance); returns once mined."""
-        sent = messaging.send_message(self.model, source, destination, payload, recipient=recipient, account=account)
-        message = Message(sent.source, sent.destination, sent.nonce, sent.sender, sent.recipient, payload)
-        if "0x" + message.id.hex() != sent.id:
-            raise AssertionError(f"message id {sent.id} differs from the one computed here (0x{message.id.hex()})")
-        return SentMessage(message, sent.block, sent.tx)
+        return messaging.send_message(self.manifest, source, destination, payload, recipient=recipient, account=account)
 
     def is_delivered(self, sent: SentMessage) -> bool:
-        gateway = self.contract(sent.message.destination_chain_id, "MetalayerGateway")
-        return bool(gateway.functions.isDelivered(sent.message.source_chain_id, sent.message.nonce).call())
+        return messaging.is_delivered(self.manifest, sent)
+
+    def trace(self, message_id: str) -> dict[str, Any] | None:
+        """The API's trace of a message (None while the relayer has not seen it)."""
+        response = httpx.get(f"{self.api}/v1/messages/{message_id}", timeout=5)
+        return response.json() if response.status_code == 200 else None
 
     def wait_delivered(self, sent: SentMessage | Sequence[SentMessage], timeout: float = 30.0) -> None:
         pending = [sent] if isinstance(sent, SentMessage) else list(sent)
@@ -105,8 +114,11 @@ class DevnetHandle:
         while pending:
             pending = [s for s in pending if not self.is_delivered(s)]
             if pending and time.monotonic() > deadline:
-                ids = ", ".join(s.id for s in pending[:5])
-                raise TimeoutError(f"{len(pending)} message(s) not delivered after {timeout:.0f}s: {ids}")
+                first = pending[0]
+                trace = self.trace(first.id) if self.supervisor is not None else None
+                raise TimeoutError(
+                    f"{len(pending)} message(s) not delivered after {timeout:.0f}s, e.g. {first.id}: {trace}"
+                )
             if pending:
                 time.sleep(0.02)
 
@@ -115,24 +127,24 @@ class DevnetHandle:
     def attest(self, chain: str | int, block_number: int, signers: Sequence[int] | None = None) -> tuple[Attestation, list[bytes]]:
         """Sign `block_number` of `chain` with guardian keys from the manifest (default: a bare quorum)."""
         info = self.chain(chain)
-        block = self.w3[info["name"]].eth.get_block(block_number)
-        att = Attestation.from_block(info["chain_id"], block)
-        members = self.manifest["guardians"]["members"]
-        chosen = signers if signers is not None else range(self.manifest["guardians"]["threshold"])
-        return att, [sign_attestation(att, members[i]["private_key"]) for i in chosen]
+        block = self.w3[info.name].eth.get_block(block_number)
+        att = Attestation.from_block(info.chain_id, block)
+        members = self.manifest.guardians.members
+        chosen = signers if signers is not None else range(self.manifest.guardians.threshold)
+        return att, [sign_attestation(att, members[i].private_key) for i in chosen]
 
     def relay(self, sent: SentMessage | Sequence[SentMessage], from_account: int = 9) -> dict[str, Any]:
         """Deliver messages of one source block by hand: attest, prove, attestAndDeliverBatch."""
         batch = [sent] if isinstance(sent, SentMessage) else list(sent)
-        src = self.chain(batch[0].message.source_chain_id)
-        dst = self.chain(batch[0].message.destination_chain_id)
-        block_number = max(s.block_number for s in batch)
-        att, signatures = self.attest(src["name"], block_number)
+        messages = [Message(s.source, s.destination, s.nonce, s.sender, s.recipient, s.payload) for s in batch]
+        src, dst = self.chain(batch[0].source), self.chain(batch[0].destination)
+        block_number = max(s.block for s in batch)
+        att, signatures = self.attest(src.name, block_number)
         account_proof, storage_proofs = fetch_message_proofs(
-            self.w3[src["name"]], self.addresses["MetalayerGateway"], [s.message for s in batch], block_number
+            self.w3[src.name], self.addresses["MetalayerGateway"], messages, block_number
         )
-        gateway = self.contract(dst["name"], "MetalayerGateway")
+        gateway = self.contract(dst.name, "MetalayerGateway")
         tx = gateway.functions.attestAndDeliverBatch(
-            att.as_tuple(), signatures, account_proof, [s.message.as_tuple() for s in batch], storage_proofs
-        ).transact({"from": self.accounts[from_account]["address"]})
-        return dict(self.w3[dst["name"]].eth.wait_for_transaction_receipt(tx, timeout=30))
+            att.as_tuple(), signatures, account_proof, [m.as_tuple() for m in messages], storage_proofs
+        ).transact({"from": self.accounts[from_account].address})
+        return dict(self.w3[dst.name].eth.wait_for_transaction_receipt(tx, timeout=30))

@@ -7,7 +7,7 @@ from eth_account.messages import encode_typed_data
 from web3.logs import DISCARD
 
 from services.protocol import encode_evm, encode_evm_chain
-from tests.contracts.conftest import DEPLOYER, DEV
+from tests.contracts.conftest import DEV
 
 A, B, HUB = "rollup-a", "rollup-b", "hub"
 

@@ -11,33 +11,21 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
-from web3 import Web3
 
 from orchestrator.config import default_config
-from orchestrator.devnet import Devnet
-from orchestrator.messaging import SentMessage, is_delivered, send_message
 from orchestrator.pytest_plugin import free_port_offset
-from orchestrator.supervisor import ServiceSupervisor
-from services.common import manifest as manifest_mod
+from orchestrator.testing import DevnetHandle
 from services.protocol import load_abi
 
 
-@dataclass
-class Net:
-    devnet: Devnet
-    supervisor: ServiceSupervisor
-    manifest: Any
-    w3: dict[str, Web3] = field(default_factory=dict)
-
-    @property
-    def api(self) -> str:
-        return f"http://127.0.0.1:{self.manifest.api.port}"
+class Net(DevnetHandle):
+    """The fixture's DevnetHandle plus what only these tests need."""
 
     @property
     def relayer_url(self) -> str:
@@ -51,10 +39,6 @@ class Net:
 
     def guardian_url(self, i: int) -> str:
         return self.manifest.guardians.members[i].url
-
-    def contract(self, chain: str, name: str, address: str | None = None) -> Any:
-        return self.w3[chain].eth.contract(address=Web3.to_checksum_address(address or self.manifest.address(name)),
-                                           abi=load_abi(name))
 
     def account(self, i: int) -> str:
         return self.manifest.accounts[i].address
@@ -72,28 +56,6 @@ class Net:
         factory = self.w3[chain].eth.contract(abi=art["abi"], bytecode=art["bytecode"])
         receipt = self.transact(chain, factory.constructor(*args), account)
         return self.contract(chain, name, receipt.contractAddress)
-
-    def send(self, src: str, dst: str, payload: bytes = b"", recipient: str | None = None,
-             account: int = 0) -> SentMessage:
-        return send_message(self.manifest, src, dst, payload, recipient=recipient, account=account)
-
-    def delivered(self, msg: SentMessage) -> bool:
-        return is_delivered(self.manifest, msg)
-
-    def wait_delivered(self, msgs: SentMessage | list[SentMessage], timeout: float = 30.0) -> None:
-        pending = [msgs] if isinstance(msgs, SentMessage) else list(msgs)
-        deadline = time.monotonic() + timeout
-        while pending:
-            pending = [m for m in pending if not self.delivered(m)]
-            if pending and time.monotonic() > deadline:
-                raise AssertionError(f"{len(pending)} message(s) not delivered after {timeout:.0f}s, e.g. "
-                                     f"{pending[0].id}: {self.trace(pending[0].id)}")
-            if pending:
-                time.sleep(0.05)
-
-    def trace(self, message_id: str) -> dict[str, Any] | None:
-        r = httpx.get(f"{self.api}/v1/messages/{message_id}", timeout=5)
-        return r.json() if r.status_code == 200 else None
 
     def wait_for(self, what: str, pred: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
         deadline = time.monotonic() + timeout
@@ -120,21 +82,7 @@ def _start_net(tmp: Path, start_offset: int, relayer_args: tuple[str, ...] = (),
     base = default_config().with_block_time(block_time)
     config = replace(base.with_port_offset(free_port_offset(base, start=start_offset, step=100)),
                      state_dir=str(tmp / "state"))
-    devnet = Devnet(config)
-    try:
-        devnet.start(services=False)
-        sup = ServiceSupervisor(config, devnet.manifest_path, devnet.log_dir,
-                                guardian_args=("--allow-equivocation-for-tests",), relayer_args=relayer_args)
-        devnet.supervisor = sup  # Devnet.stop() stops the services first, then the chains
-        sup.start()
-        m = manifest_mod.load(devnet.manifest_path)
-        net = Net(devnet, sup, m)
-        for c in m.chains:
-            net.w3[c.name] = Web3(Web3.HTTPProvider(c.rpc_url, request_kwargs={"timeout": 30}))
-        return net
-    except BaseException:
-        devnet.stop()
-        raise
+    return Net.start(config, guardian_args=("--allow-equivocation-for-tests",), relayer_args=relayer_args)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ def test_reverting_recipient_shows_failed_with_reason_then_delivers_after_fix(ne
     trace = net.wait_for("the failure to be recorded",
                          lambda: (t := net.trace(msg.id)) and t["status"] == "failed" and t, timeout=20)
     assert "Refused(42)" in trace["revert_reason"]
-    assert not net.delivered(msg)
+    assert not net.is_delivered(msg)
     # `devnet trace <id>` shows the reason
     assert messaging.trace(argparse.Namespace(message_id=msg.id, manifest=net.manifest.path)) == 0
     out = capsys.readouterr().out
@@ -98,7 +98,7 @@ def test_messages_sent_while_the_relayer_is_down_are_delivered_when_it_returns(n
     try:
         msg = net.send("rollup-a", "hub", b"while down")
         time.sleep(0.5)
-        assert not net.delivered(msg)
+        assert not net.is_delivered(msg)
         # the API finds it in the source gateway's logs even though the relayer has not seen it
         t = net.trace(msg.id)
         assert t is not None and t["status"] == "pending" and "not yet picked up" in t["last_error"]

@@ -79,7 +79,7 @@ def test_two_guardians_down_messages_wait_then_deliver(guardians_restored):
     net.supervisor.stop_service("guardian-1")
     msgs = [net.send("rollup-a", "rollup-b"), net.send("hub", "rollup-a")]
     time.sleep(2.0)
-    assert not any(net.delivered(m) for m in msgs), "delivered without a quorum"
+    assert not any(net.is_delivered(m) for m in msgs), "delivered without a quorum"
     trace = net.trace(msgs[0].id)
     assert trace["status"] in ("pending", "failed") and "quorum" in (trace["last_error"] or "")
     net.supervisor.start_service("guardian-1")

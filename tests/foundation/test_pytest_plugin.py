@@ -23,7 +23,7 @@ AUTO = textwrap.dedent(
         sent = devnet.send("rollup-a", "rollup-b", (5).to_bytes(32, "big"))
         devnet.wait_delivered(sent, timeout=30)
         assert counter.functions.count().call() == before + 5
-        assert devnet.chain("rollup-b")["rpc_url"] != "http://127.0.0.1:8547"  # never the user's ports
+        assert devnet.chain("rollup-b").rpc_url != "http://127.0.0.1:8547"  # never the user's ports
 
     def test_fails_on_purpose(devnet):
         assert False, "deliberate failure"
