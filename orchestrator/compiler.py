@@ -9,6 +9,7 @@ the same bytecode.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -103,8 +104,12 @@ def standard_input(sources: dict[str, str]) -> dict[str, Any]:
 # ---------------------------------------------------------------- compilers
 
 
+@functools.cache
 def _native_solc() -> Any | None:
-    """py-solc-x's handle on a native solc of the pinned version, if one is installed."""
+    """py-solc-x's handle on a native solc of the pinned version, if one is installed.
+
+    Cached: the toolchain check and the compile stage both ask, and the answer
+    (a PATH scan by solcx) does not change within one process."""
     try:
         import solcx
     except ImportError:
