@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from orchestrator.chains import anvil_args
-from orchestrator.config import DevnetConfig, default_config
+from orchestrator.config import DevnetConfig, default_config, to_toml
 from orchestrator.paths import REPO_ROOT
 
 PROJECT = "metalayer-devnet"
@@ -178,7 +178,7 @@ def compose_services(
         # The deployer needs the topology; ship it in the environment so the file
         # stays self-contained (no bind mount, works with a remote engine too).
         script = f'printf "%s" "$${CONFIG_ENV}" > /tmp/devnet.toml && exec {shlex.join(deploy[:2])} --config /tmp/devnet.toml {shlex.join(deploy[2:])}'
-        deployer = app(command=["sh", "-c", script], environment={CONFIG_ENV: config_to_toml(config)})
+        deployer = app(command=["sh", "-c", script], environment={CONFIG_ENV: to_toml(config)})
     deployer["volumes"] = state
     deployer["restart"] = "no"
     deployer["depends_on"] = {c.name: {"condition": "service_healthy"} for c in config.chains}
@@ -292,50 +292,6 @@ def to_yaml(value: Any, indent: int = 0) -> str:
         else:
             out.append(f"{pad}{k}: {_scalar(item)}\n")
     return "".join(out)
-
-
-def config_to_toml(config: DevnetConfig) -> str:
-    """devnet.toml text that `config.parse_config` reads back as `config`."""
-
-    def chain(c: Any) -> list[str]:
-        block = '"instant"' if c.block_time is None else repr(float(c.block_time))
-        return [
-            f"name = {json.dumps(c.name)}",
-            f"chain_id = {c.chain_id}",
-            f"port = {c.port}",
-            f"block_time = {block}",
-            f"anvil_args = [{', '.join(json.dumps(a) for a in c.anvil_args)}]",
-        ]
-
-    g, r = config.guardians, config.relayer
-    lines = [
-        f"accounts = {config.accounts}",
-        f"mnemonic = {json.dumps(config.mnemonic)}",
-        f"state_dir = {json.dumps(config.state_dir)}",
-        "",
-        "[hub]",
-        *chain(config.hub),
-    ]
-    for rollup in config.rollups:
-        lines += ["", "[[rollups]]", *chain(rollup)]
-    lines += [
-        "",
-        "[guardians]",
-        f"count = {g.count}",
-        f"threshold = {g.threshold}",
-        f"confirmations = {g.confirmations}",
-        f"base_port = {g.base_port}",
-        "",
-        "[relayer]",
-        f"port = {r.port}",
-        f"poll_interval = {float(r.poll_interval)!r}",
-        f"root_post_interval = {float(r.root_post_interval)!r}",
-        f"max_batch = {r.max_batch}",
-        "",
-        "[api]",
-        f"port = {config.api.port}",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------- driving compose

@@ -7,6 +7,7 @@ naming the offending key, because that line is all the user sees.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,19 +281,44 @@ def validate(config: DevnetConfig) -> None:
 
 
 def to_toml(config: DevnetConfig) -> str:
-    """devnet.toml text that `load_config` turns back into `config`."""
-    lines = [f'state_dir = "{config.state_dir}"', f"accounts = {config.accounts}", f'mnemonic = "{config.mnemonic}"']
-    for chain in config.chains:
-        lines += ["", "[hub]" if chain.role == "hub" else "[[rollups]]", f'name = "{chain.name}"']
-        lines += [f"chain_id = {chain.chain_id}", f"port = {chain.port}"]
-        if chain.block_time:
-            lines.append(f"block_time = {chain.block_time}")
-        if chain.anvil_args:
-            lines.append("anvil_args = [" + ", ".join(f'"{a}"' for a in chain.anvil_args) + "]")
+    """devnet.toml text that `load_config` reads back as `config` (strings JSON-quoted, valid TOML)."""
+
+    def chain(c: Any) -> list[str]:
+        block = '"instant"' if c.block_time is None else repr(float(c.block_time))
+        return [
+            f"name = {json.dumps(c.name)}",
+            f"chain_id = {c.chain_id}",
+            f"port = {c.port}",
+            f"block_time = {block}",
+            f"anvil_args = [{', '.join(json.dumps(a) for a in c.anvil_args)}]",
+        ]
+
     g, r = config.guardians, config.relayer
-    lines += ["", "[guardians]", f"count = {g.count}", f"threshold = {g.threshold}",
-              f"confirmations = {g.confirmations}", f"base_port = {g.base_port}"]
-    lines += ["", "[relayer]", f"port = {r.port}", f"poll_interval = {r.poll_interval}",
-              f"root_post_interval = {r.root_post_interval}", f"max_batch = {r.max_batch}"]
-    lines += ["", "[api]", f"port = {config.api.port}"]
+    lines = [
+        f"accounts = {config.accounts}",
+        f"mnemonic = {json.dumps(config.mnemonic)}",
+        f"state_dir = {json.dumps(config.state_dir)}",
+        "",
+        "[hub]",
+        *chain(config.hub),
+    ]
+    for rollup in config.rollups:
+        lines += ["", "[[rollups]]", *chain(rollup)]
+    lines += [
+        "",
+        "[guardians]",
+        f"count = {g.count}",
+        f"threshold = {g.threshold}",
+        f"confirmations = {g.confirmations}",
+        f"base_port = {g.base_port}",
+        "",
+        "[relayer]",
+        f"port = {r.port}",
+        f"poll_interval = {float(r.poll_interval)!r}",
+        f"root_post_interval = {float(r.root_post_interval)!r}",
+        f"max_batch = {r.max_batch}",
+        "",
+        "[api]",
+        f"port = {config.api.port}",
+    ]
     return "\n".join(lines) + "\n"

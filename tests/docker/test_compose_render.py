@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator import compose
 from orchestrator.chains import anvil_args
-from orchestrator.config import default_config, parse_config
+from orchestrator.config import default_config, parse_config, to_toml
 from orchestrator.paths import REPO_ROOT
 
 
@@ -85,7 +85,7 @@ def test_config_toml_round_trip():
     import tomllib
 
     for config in [default_config(), default_config().with_block_time(0.5), default_config().with_port_offset(7)]:
-        assert parse_config(tomllib.loads(compose.config_to_toml(config))) == config
+        assert parse_config(tomllib.loads(to_toml(config))) == config
 
 
 def test_healthchecks_answer_like_docker_runs_them():
