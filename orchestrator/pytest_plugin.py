@@ -66,8 +66,5 @@ def devnet(request: pytest.FixtureRequest) -> Iterator["DevnetHandle"]:
         base = base.with_block_time(block_time or None)
     manual = bool(request.config.getoption("--devnet-manual-relay"))
     with tempfile.TemporaryDirectory(prefix="devnet-") as tmp:
-        handle = DevnetHandle.start(isolated_config(base, Path(tmp)), relayer=not manual)
-        try:
+        with DevnetHandle.start(isolated_config(base, Path(tmp)), relayer=not manual) as handle:
             yield handle
-        finally:
-            handle.stop()

@@ -62,6 +62,12 @@ class DevnetHandle:
     def stop(self) -> None:
         self.devnet.stop()
 
+    def __enter__(self) -> "DevnetHandle":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     @property
     def supervisor(self) -> Any:
         return self.devnet.supervisor

@@ -87,39 +87,27 @@ def _start_net(tmp: Path, start_offset: int, relayer_args: tuple[str, ...] = (),
 
 @pytest.fixture(scope="session")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
-    n = _start_net(tmp_path_factory.mktemp("e2e"), 3000)
-    try:
+    with _start_net(tmp_path_factory.mktemp("e2e"), 3000) as n:
         yield n
-    finally:
-        n.devnet.stop()
 
 
 @pytest.fixture
 def fresh_net(tmp_path: Path) -> Iterator[Net]:
-    n = _start_net(tmp_path, 3500)
-    try:
+    with _start_net(tmp_path, 3500) as n:
         yield n
-    finally:
-        n.devnet.stop()
 
 
 @pytest.fixture
 def root_posting_net(tmp_path: Path) -> Iterator[Net]:
-    n = _start_net(tmp_path, 3500, relayer_args=("--root-post-interval", "0.3"))
-    try:
+    with _start_net(tmp_path, 3500, relayer_args=("--root-post-interval", "0.3")) as n:
         yield n
-    finally:
-        n.devnet.stop()
 
 
 @pytest.fixture
 def interval_net(tmp_path: Path) -> Iterator[Net]:
     """Every chain mining a block per second (deployed under automine, then switched)."""
-    n = _start_net(tmp_path, 3500, block_time=1.0)
-    try:
+    with _start_net(tmp_path, 3500, block_time=1.0) as n:
         yield n
-    finally:
-        n.devnet.stop()
 
 
 @pytest.fixture
