@@ -17,11 +17,10 @@ $(PY_STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
-# `npm install` rather than `npm ci`: the registry mirror here lacks anvil's other-platform
-# optional packages, so npm 11 considers the lock incomplete and `npm ci` refuses.
-# Versions are pinned exactly in package.json either way.
+# `npm ci`: installs exactly the committed lockfile (which lists every platform's anvil
+# package) and never rewrites it, so `make` leaves the git tree clean.
 $(NPM_STAMP): contracts/package.json contracts/package-lock.json
-	cd contracts && npm install --no-audit --no-fund --loglevel=error
+	cd contracts && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 devnet: setup
