@@ -8,7 +8,7 @@ PY_STAMP := $(VENV)/.installed
 NPM_STAMP := contracts/node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup devnet devnet-docker test bench down status clean
+.PHONY: setup devnet devnet-docker test lint bench down status clean
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
@@ -43,3 +43,8 @@ bench: setup
 
 clean:
 	rm -rf .devnet contracts/out
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy

@@ -159,15 +159,10 @@ def get_trace(manifest: Any, message_id: str) -> dict[str, Any] | None:
         raise MessagingError(f"API error {exc.code}: {exc.read().decode(errors='replace')}") from None
     except (urllib.error.URLError, OSError):
         pass
-    from services.api.traces import open_queue, trace_from_row
+    from services.api.traces import trace_from_row
+    from services.relayer.queue import QueueReader
 
-    conn = open_queue(manifest.run_dir / "relayer.sqlite")
-    if conn is None:
-        return None
-    try:
-        row = conn.execute("SELECT * FROM messages WHERE id=?", (message_id.lower(),)).fetchone()
-    finally:
-        conn.close()
+    row = QueueReader(manifest.run_dir / "relayer.sqlite").get(message_id)
     return trace_from_row(row, {c.chain_id: c.name for c in manifest.chains}) if row else None
 
 

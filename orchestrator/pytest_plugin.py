@@ -13,6 +13,7 @@ Options: `--devnet-config PATH`, `--devnet-block-time N`, `--devnet-manual-relay
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -40,7 +41,11 @@ def _all_ports(config: DevnetConfig) -> list[int]:
 
 
 def free_port_offset(config: DevnetConfig, start: int = 100, step: int = 100, tries: int = 50) -> int:
-    """The first offset (start, start+step, ...) at which every port of the devnet is free."""
+    """The first offset (start, start+step, ...) at which every port of the devnet is free.
+
+    `DEVNET_TEST_PORT_OFFSET` shifts the search, so test runs of several checkouts side by
+    side do not race for the same range."""
+    start += int(os.environ.get("DEVNET_TEST_PORT_OFFSET", "0"))
     for n in range(tries):
         offset = start + n * step
         if not any(procs.port_in_use(p + offset) for p in _all_ports(config)):

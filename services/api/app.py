@@ -26,8 +26,9 @@ from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, R
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from services.api.traces import STATUSES, open_queue, trace_from_row
+from services.api.traces import STATUSES, trace_from_row
 from services.common.manifest import Manifest
+from services.relayer.queue import QueueReader
 
 MESSAGE_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
 DASHBOARD = Path(__file__).with_name("dashboard.html")
@@ -226,26 +227,11 @@ def create_app(manifest: Manifest, queue_path: Path) -> FastAPI:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> Any:
-        where, args = [], []
-        for value, param, clause in ((chain, "chain", "(src=? OR dst=?)"), (source, "source", "src=?"),
-                                     (destination, "destination", "dst=?")):
-            cid = resolve_chain(ctx, value, param)
-            if cid is not None:
-                where.append(clause)
-                args += [cid] * clause.count("?")
-        if status is not None:
-            where.append("status=?")
-            args.append(status)
-        conn = open_queue(ctx.queue_path)
-        if conn is None:
-            return MessageList(total=0, limit=limit, offset=offset, messages=[])
-        try:
-            sql_where = (" WHERE " + " AND ".join(where)) if where else ""
-            total = conn.execute(f"SELECT count(*) FROM messages{sql_where}", args).fetchone()[0]
-            rows = conn.execute(f"SELECT * FROM messages{sql_where} ORDER BY seen_at DESC, nonce DESC LIMIT ? OFFSET ?",
-                                [*args, limit, offset]).fetchall()
-        finally:
-            conn.close()
+        ids = {param: resolve_chain(ctx, value, param)
+               for value, param in ((chain, "chain"), (source, "source"), (destination, "destination"))}
+        total, rows = QueueReader(ctx.queue_path).list(chain=ids["chain"], source=ids["source"],
+                                                       destination=ids["destination"], status=status,
+                                                       limit=limit, offset=offset)
         return MessageList(total=total, limit=limit, offset=offset,
                            messages=[trace_from_row(r, ctx.names) for r in rows])
 
@@ -256,13 +242,7 @@ def create_app(manifest: Manifest, queue_path: Path) -> FastAPI:
         message_id: Annotated[str, PathParam(description="0x + 64 hex digits", pattern=MESSAGE_ID.pattern)],
     ) -> Any:
         mid = message_id.lower()
-        conn = open_queue(ctx.queue_path)
-        row = None
-        if conn is not None:
-            try:
-                row = conn.execute("SELECT * FROM messages WHERE id=?", (mid,)).fetchone()
-            finally:
-                conn.close()
+        row = QueueReader(ctx.queue_path).get(mid)
         if row is not None:
             return trace_from_row(row, ctx.names)
         found = await _find_on_chain(ctx, mid)

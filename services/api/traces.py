@@ -65,17 +65,6 @@ def trace_from_row(row: sqlite3.Row | dict[str, Any], chain_names: dict[int, str
     }
 
 
-def open_queue(path: str | Path) -> sqlite3.Connection | None:
-    """The relayer's queue, read-only; None if the relayer has not created it yet."""
-    path = Path(path)
-    if not path.exists():
-        return None
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0, check_same_thread=False)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA busy_timeout=5000")
-    return conn
-
-
 def format_trace(t: dict[str, Any]) -> str:
     """Human-readable trace for `devnet trace`."""
     def chain(c: dict[str, Any]) -> str:
