@@ -13,8 +13,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.paths import StateDir
+
 # The first anvil dev accounts (mnemonic "test test ... junk") shown to users.
 DEFAULT_MNEMONIC = "test test test test test test test test test test test junk"
+# Every process of a devnet listens on loopback only.
+HOST = "127.0.0.1"
+
+
+def local_url(port: int, scheme: str = "http") -> str:
+    return f"{scheme}://{HOST}:{port}"
+
+
+def guardian_name(index: int) -> str:
+    return f"guardian-{index}"
 
 
 class ConfigError(ValueError):
@@ -32,12 +44,12 @@ class ChainConfig:
 
     @property
     def rpc_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return local_url(self.port)
 
     @property
     def ws_url(self) -> str:
         # anvil serves HTTP and WebSocket on the same port
-        return f"ws://127.0.0.1:{self.port}"
+        return local_url(self.port, "ws")
 
 
 @dataclass(frozen=True)
@@ -45,7 +57,15 @@ class GuardianConfig:
     count: int = 3
     threshold: int = 2
     confirmations: int = 0
-    base_port: int = 9100  # guardian i listens on base_port + i
+    base_port: int = 9100
+
+    def port(self, index: int) -> int:
+        """Guardian `index`'s port: the one place that knows the rule."""
+        return self.base_port + index
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return tuple(self.port(i) for i in range(self.count))
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,20 @@ class DevnetConfig:
     @property
     def hub(self) -> ChainConfig:
         return next(c for c in self.chains if c.role == "hub")
+
+    @property
+    def state(self) -> StateDir:
+        """The state directory's files; a relative `state_dir` is relative to the current directory."""
+        return StateDir(Path(self.state_dir).resolve())
+
+    def service_ports(self) -> dict[str, int]:
+        """Port of every Python service by its name, in start order."""
+        ports = {guardian_name(i): port for i, port in enumerate(self.guardians.ports)}
+        return {**ports, "relayer": self.relayer.port, "api": self.api.port}
+
+    def ports(self) -> list[int]:
+        """Every port the devnet serves on 127.0.0.1: chains, then services."""
+        return [c.port for c in self.chains] + list(self.service_ports().values())
 
     @property
     def rollups(self) -> tuple[ChainConfig, ...]:
@@ -272,7 +306,7 @@ def validate(config: DevnetConfig) -> None:
         raise ConfigError(f"guardians.confirmations: must be >= 0, got {g.confirmations}")
     if config.accounts < 1:
         raise ConfigError(f"accounts: must be at least 1, got {config.accounts}")
-    service_ports = {f"guardians (port {g.base_port + i})": g.base_port + i for i in range(g.count)}
+    service_ports = {f"guardians (port {port})": port for port in g.ports}
     service_ports["relayer.port"] = config.relayer.port
     service_ports["api.port"] = config.api.port
     for name, port in service_ports.items():

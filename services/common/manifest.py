@@ -5,11 +5,13 @@
     m.address("MetalayerGateway"), m.abi("MetalayerGateway")
     m.guardians.members[0].url, m.keys.relayer.private_key
     m.run_dir   -> <state_dir>/run (service databases)
+    save(m, path)   # what the orchestrator writes: the same models, so writer and readers agree
 """
 
 from __future__ import annotations
 
 import json
+import os
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
@@ -76,6 +78,14 @@ class ApiSettings(_Model):
     port: int = 8000
 
 
+class ServiceUrls(_Model):
+    """Where the services answer; empty when the devnet runs without services."""
+
+    api: str | None = None
+    relayer: str | None = None
+    guardians: list[str] = Field(default_factory=list)
+
+
 class Manifest(_Model):
     model_config = ConfigDict(extra="allow", frozen=False)
 
@@ -85,7 +95,7 @@ class Manifest(_Model):
     keys: Keys
     guardians: Guardians
     contracts: dict[str, Contract] = Field(default_factory=dict)
-    services: dict[str, Any] = Field(default_factory=dict)
+    services: ServiceUrls = Field(default_factory=ServiceUrls)
     relayer: RelayerSettings = Field(default_factory=RelayerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     state_dir: str = ".devnet"
@@ -150,3 +160,12 @@ def load(path: str | Path) -> Manifest:
         raise FileNotFoundError(f"no manifest at {path}: is the devnet up? (`devnet up`)") from None
     doc["path"] = str(path.resolve())
     return Manifest.model_validate(doc)
+
+
+def save(manifest: Manifest, path: str | Path) -> None:
+    """Write atomically (a reader never sees half a file); `path` itself is not stored."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(manifest.model_dump_json(indent=2, exclude={"path"}))
+    os.replace(tmp, path)

@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from orchestrator import messaging
+from orchestrator.cli import messages as messaging
 
 
 def test_reverting_recipient_shows_failed_with_reason_then_delivers_after_fix(net, capsys):

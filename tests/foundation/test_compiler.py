@@ -5,8 +5,8 @@ import json
 import pytest
 from web3 import Web3
 
-from orchestrator import compiler
-from orchestrator.chains import start_chains
+from orchestrator.build import compiler
+from orchestrator.chains.anvil import start_chains
 
 SOURCE = """// SPDX-License-Identifier: MIT
 pragma solidity ^0.8.27;

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.chains import rpc
-from orchestrator.compiler import CACHE_FILE
+from orchestrator.build.compiler import CACHE_FILE
+from orchestrator.chains.rpc import rpc
 from orchestrator.config import DevnetConfig
 from orchestrator.paths import ARTIFACTS_DIR, REPO_ROOT
 
@@ -37,8 +37,8 @@ def cache_key(config: DevnetConfig) -> str:
     h.update(f"format={CACHE_FORMAT}".encode())
     artifacts_key = ARTIFACTS_DIR / CACHE_FILE
     h.update(artifacts_key.read_bytes() if artifacts_key.is_file() else b"no-artifacts")
-    deployer = REPO_ROOT / "orchestrator" / "deployer.py"
-    h.update(deployer.read_bytes() if deployer.is_file() else b"no-deployer")
+    for module in sorted(Path(__file__).parent.glob("*.py")):  # the deployment code shapes the state
+        h.update(module.read_bytes())
     topology = {
         "chains": [(c.name, c.chain_id, c.role) for c in config.chains],
         "guardians": (config.guardians.count, config.guardians.threshold),

@@ -83,12 +83,3 @@ def find_openzeppelin() -> Path:
     if not (oz / "package.json").is_file():
         raise ToolchainError(f"OpenZeppelin Contracts not found in {oz}: {SETUP_HINT}")
     return oz
-
-
-def check_toolchain() -> dict[str, str]:
-    """Everything `devnet up` needs; raises ToolchainError on the first missing piece."""
-    anvil = find_anvil()
-    find_openzeppelin()
-    from orchestrator.compiler import describe_compiler
-
-    return {"anvil": f"{anvil} ({anvil_version(anvil)})", "solc": describe_compiler()}

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from orchestrator.config import default_config
-from orchestrator.procs import pid_alive
-from orchestrator.supervisor import ServiceSpec, ServiceStartError, ServiceSupervisor, service_specs
+from orchestrator.services.procs import pid_alive
+from orchestrator.services.specs import ServiceSpec, service_specs
+from orchestrator.services.supervisor import ServiceStartError, ServiceSupervisor
 
 FAKE = """
 import http.server, sys, time

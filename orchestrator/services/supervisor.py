@@ -1,6 +1,5 @@
 """The devnet's Python services as supervised child processes.
 
-    specs = service_specs(config, manifest_path)        # guardians, relayer, api (also rendered to compose)
     sup = ServiceSupervisor(config, manifest_path, log_dir)
     sup.start()          # all at once, then waits until every /health answers 200
     sup.check()          # restarts any service that died, with a visible log line
@@ -24,65 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, TextIO
 
-from orchestrator import procs
 from orchestrator.config import DevnetConfig
+from orchestrator.paths import REPO_ROOT
+from orchestrator.services import procs
+from orchestrator.services.logs import follow_logs
+from orchestrator.services.specs import ServiceSpec, service_specs
 
 HEALTH_TIMEOUT = 30.0
 
 
 class ServiceStartError(RuntimeError):
     """A service did not become healthy; the message names it and quotes its log."""
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    name: str                 # "guardian-0", "relayer", "api"
-    module: str               # python module run with -m
-    args: tuple[str, ...]     # its arguments (manifest path included)
-    port: int
-    health_url: str
-    python: str = sys.executable
-
-    @property
-    def argv(self) -> list[str]:
-        return [self.python, "-m", self.module, *self.args]
-
-    def command(self, python: str = "python", manifest: str | None = None) -> list[str]:
-        """The command for another environment (docker-compose): interpreter and manifest path swapped."""
-        args = list(self.args)
-        if manifest is not None and "--manifest" in args:
-            args[args.index("--manifest") + 1] = manifest
-        return [python, "-m", self.module, *args]
-
-
-def service_specs(
-    config: DevnetConfig,
-    manifest_path: str | Path,
-    relayer: bool = True,
-    api: bool = True,
-    guardian_args: Iterable[str] = (),
-    relayer_args: Iterable[str] = (),
-    python: str = sys.executable,
-) -> list[ServiceSpec]:
-    """Guardians (one per key), the relayer (unless manual relay) and the API, in start order."""
-    manifest = str(manifest_path)
-    specs = []
-    g = config.guardians
-    for i in range(g.count):
-        port = g.base_port + i
-        specs.append(ServiceSpec(
-            f"guardian-{i}", "services.guardian", ("--index", str(i), "--manifest", manifest, *guardian_args),
-            port, f"http://127.0.0.1:{port}/health", python,
-        ))
-    if relayer:
-        port = config.relayer.port
-        specs.append(ServiceSpec("relayer", "services.relayer", ("--manifest", manifest, *relayer_args),
-                                 port, f"http://127.0.0.1:{port}/health", python))
-    if api:
-        port = config.api.port
-        specs.append(ServiceSpec("api", "services.api", ("--manifest", manifest),
-                                 port, f"http://127.0.0.1:{port}/health", python))
-    return specs
 
 
 def http_ok(url: str, timeout: float = 0.5) -> bool:
@@ -273,7 +224,7 @@ class ServiceSupervisor:
                 print(f"supervisor: check failed: {exc}", file=sys.stderr)
 
     def _spawn(self, svc: Service) -> None:
-        svc.process = procs.spawn(svc.spec.argv, svc.log_path, cwd=_repo_root())
+        svc.process = procs.spawn(svc.spec.argv, svc.log_path, cwd=REPO_ROOT)
         svc.started_at = time.monotonic()
 
     def _event(self, svc: Service, line: str) -> None:
@@ -295,38 +246,3 @@ class ServiceSupervisor:
                                   name="log-stream", daemon=True)
         thread.start()
         return thread
-
-
-def _repo_root() -> Path:
-    return Path(__file__).resolve().parent.parent
-
-
-def follow_logs(paths: dict[str, Path], stop: threading.Event, out: TextIO, from_start: bool = False,
-                interval: float = 0.1) -> None:
-    """Print every line appended to the files in `paths`, prefixed with its name, until stop is set."""
-    width = max((len(n) for n in paths), default=0)
-    offsets: dict[str, int] = {}
-    for name, path in paths.items():
-        offsets[name] = 0 if from_start else (path.stat().st_size if path.exists() else 0)
-    partial: dict[str, bytes] = {n: b"" for n in paths}
-    while True:
-        for name, path in paths.items():
-            try:
-                size = path.stat().st_size
-            except OSError:
-                continue
-            if size < offsets[name]:  # truncated (a new run)
-                offsets[name] = 0
-            if size == offsets[name]:
-                continue
-            with open(path, "rb") as f:
-                f.seek(offsets[name])
-                chunk = f.read(size - offsets[name])
-            offsets[name] = size
-            data = partial[name] + chunk
-            *lines, partial[name] = data.split(b"\n")
-            for line in lines:
-                out.write(f"{name.ljust(width)} | {line.decode(errors='replace')}\n")
-            out.flush()
-        if stop.wait(interval):
-            return

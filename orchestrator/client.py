@@ -1,30 +1,27 @@
-"""`devnet send`, `devnet trace`, `devnet logs`: plain functions over parsed arguments.
-
-    send(args) -> int      args: source, destination, payload, recipient, account, wait, timeout [, config, manifest]
-    trace(args) -> int     args: message_id [, config, manifest]
-    logs(args) -> int      args: service, follow, lines [, config]
-
-Also usable from tests and scripts:
+"""The devnet as a library: send, wait, trace, read logs. The CLI and the pytest plugin both use it.
 
     sent = send_message(manifest, "rollup-a", "rollup-b", b"hi")     # -> SentMessage (id, nonce, block, tx)
     wait_delivered(manifest, sent, timeout=10)                         # -> True once isDelivered on the destination
     get_trace(manifest, message_id)                                    # API, else the relayer queue directly
+    log_files(log_dir, service=None)                                   # {"relayer": Path, ...}
+    tail(path, lines)                                                  # the last lines of one log
+
+Arguments are typed values, never an argparse namespace: orchestrator/cli/messages.py adapts.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from orchestrator.chains import rpc
+from orchestrator.chains.rpc import rpc
+from services.common.manifest import Manifest
 
 MESSAGE_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
@@ -47,21 +44,10 @@ class SentMessage:
     payload: bytes = b""
 
 
-def _manifest(args: argparse.Namespace) -> Any:
-    from services.common import manifest as manifest_mod
-
-    path = getattr(args, "manifest", None)
-    if path is None:
-        from orchestrator.cli import resolve_config, state_dir
-
-        path = state_dir(resolve_config(args)) / "manifest.json"
-    return manifest_mod.load(path)
-
-
 _ABIS: dict[str, Any] = {}
 
 
-def _gateway(manifest: Any) -> tuple[str, Any]:
+def _gateway(manifest: Manifest) -> tuple[str, Any]:
     from services.common.abi import Abi
 
     if "gw" not in _ABIS:
@@ -78,7 +64,7 @@ def parse_payload(text: str) -> bytes:
     return text.encode()
 
 
-def send_message(manifest: Any, source: str | int, destination: str | int, payload: bytes,
+def send_message(manifest: Manifest, source: str | int, destination: str | int, payload: bytes,
                  recipient: str | None = None, account: int = 0, timeout: float = 30.0) -> SentMessage:
     """Send one message through the source gateway from dev account `account` and wait for it to be mined."""
     from services.common.tx import Signer
@@ -129,7 +115,7 @@ def send_message(manifest: Any, source: str | int, destination: str | int, paylo
     raise MessagingError(f"send transaction {tx_hash} emitted no MessageCommitted")
 
 
-def is_delivered(manifest: Any, message: SentMessage) -> bool:
+def is_delivered(manifest: Manifest, message: SentMessage) -> bool:
     gateway, abi = _gateway(manifest)
     dst = manifest.chain(message.destination)
     out = rpc(dst.rpc_url, "eth_call", [{"to": gateway, "data": "0x" + abi.encode("isDelivered", message.source,
@@ -137,7 +123,7 @@ def is_delivered(manifest: Any, message: SentMessage) -> bool:
     return bool(abi.decode_output("isDelivered", str(out))[0])
 
 
-def wait_delivered(manifest: Any, message: SentMessage, timeout: float = 30.0, interval: float = 0.02) -> bool:
+def wait_delivered(manifest: Manifest, message: SentMessage, timeout: float = 30.0, interval: float = 0.02) -> bool:
     deadline = time.monotonic() + timeout
     while True:
         if is_delivered(manifest, message):
@@ -147,9 +133,9 @@ def wait_delivered(manifest: Any, message: SentMessage, timeout: float = 30.0, i
         time.sleep(interval)
 
 
-def get_trace(manifest: Any, message_id: str) -> dict[str, Any] | None:
+def get_trace(manifest: Manifest, message_id: str) -> dict[str, Any] | None:
     """The message's trace from the API; if the API does not answer, from the relayer's queue file."""
-    url = f"{manifest.services.get('api') or f'http://127.0.0.1:{manifest.api.port}'}/v1/messages/{message_id}"
+    url = f"{manifest.services.api or f'http://127.0.0.1:{manifest.api.port}'}/v1/messages/{message_id}"
     try:
         with urllib.request.urlopen(url, timeout=3) as resp:
             return json.loads(resp.read())
@@ -166,81 +152,35 @@ def get_trace(manifest: Any, message_id: str) -> dict[str, Any] | None:
     return trace_from_row(row, {c.chain_id: c.name for c in manifest.chains}) if row else None
 
 
-# ---------------------------------------------------------------- CLI commands
-
-
-def send(args: argparse.Namespace) -> int:
-    from services.api.traces import format_trace
-
-    m = _manifest(args)
-    msg = send_message(m, args.source, args.destination, parse_payload(args.payload),
-                       recipient=getattr(args, "recipient", None), account=getattr(args, "account", 0))
-    print(f"sent {msg.id}")
-    print(f"  {m.chain(msg.source).name} -> {m.chain(msg.destination).name}, nonce {msg.nonce}, "
-          f"block {msg.block}, tx {msg.tx}")
-    if not getattr(args, "wait", False):
-        return 0
-    timeout = getattr(args, "timeout", 30.0)
-    if not wait_delivered(m, msg, timeout=timeout):
-        t = get_trace(m, msg.id)
-        detail = f": {t.get('last_error')}" if t and t.get("last_error") else ""
-        print(f"not delivered after {timeout:.0f}s{detail}", file=sys.stderr)
-        return 1
-    t = None
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:  # the relayer records the receipt right after the chain does
-        t = get_trace(m, msg.id)
-        if t and t["status"] == "delivered":
-            break
+def wait_trace(manifest: Manifest, message_id: str, status: str, timeout: float = 3.0) -> dict[str, Any] | None:
+    """The trace once it shows `status` (the relayer records a receipt just after the chain has it);
+    the last trace seen when the timeout passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = get_trace(manifest, message_id)
+        if (found and found["status"] == status) or time.monotonic() > deadline:
+            return found
         time.sleep(0.02)
-    print(format_trace(t) if t else "delivered")
-    return 0
 
 
-def trace(args: argparse.Namespace) -> int:
-    from services.api.traces import format_trace
-
-    mid = args.message_id.strip()
+def check_message_id(text: str) -> str:
+    mid = text.strip()
     if not MESSAGE_ID.fullmatch(mid):
         raise MessagingError(f"malformed message id {mid!r}: expected 0x followed by 64 hex digits")
-    t = get_trace(_manifest(args), mid)
-    if t is None:
-        raise MessagingError(f"unknown message id {mid}")
-    print(format_trace(t))
-    return 0
+    return mid
 
 
-def logs(args: argparse.Namespace) -> int:
-    from orchestrator.supervisor import follow_logs
-
-    if getattr(args, "manifest", None):
-        log_dir = _manifest(args).run_dir.parent / "logs"
-    else:
-        from orchestrator.cli import resolve_config, state_dir
-
-        log_dir = state_dir(resolve_config(args)) / "logs"
+def log_files(log_dir: Path, service: str | None = None) -> dict[str, Path]:
+    """Every service's log in log_dir by name (or only `service`'s)."""
     files = {p.stem: p for p in sorted(log_dir.glob("*.log"))} if log_dir.is_dir() else {}
     if not files:
         raise MessagingError(f"no logs in {log_dir}: is the devnet up?")
-    service = getattr(args, "service", None)
     if service:
         if service not in files:
             raise MessagingError(f"no service {service!r} (logs: {', '.join(files)})")
         files = {service: files[service]}
-    width = max(len(n) for n in files)
-    lines = getattr(args, "lines", 50)
-    try:
-        for name, path in files.items():
-            for line in path.read_text(errors="replace").splitlines()[-lines:] if lines > 0 else []:
-                print(f"{name.ljust(width)} | {line}")
-        sys.stdout.flush()
-        if getattr(args, "follow", False):
-            follow_logs(files, threading.Event(), sys.stdout)
-    except KeyboardInterrupt:
-        pass
-    except BrokenPipeError:  # `devnet logs | head`
-        try:
-            sys.stdout = open("/dev/null", "w")  # noqa: SIM115 - silence the flush at exit
-        except OSError:
-            pass
-    return 0
+    return files
+
+
+def tail(path: Path, lines: int) -> list[str]:
+    return path.read_text(errors="replace").splitlines()[-lines:] if lines > 0 else []

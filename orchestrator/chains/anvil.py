@@ -8,17 +8,16 @@ error (naming the chain and port) reaches the caller.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from orchestrator import procs
+from orchestrator.build.toolchain import find_anvil
+from orchestrator.chains.rpc import chain_id_of, rpc
 from orchestrator.config import DEFAULT_MNEMONIC, ChainConfig
-from orchestrator.toolchain import find_anvil
+from orchestrator.services import procs
 
 START_TIMEOUT = 15.0
 
@@ -50,24 +49,6 @@ def anvil_args(
         # time is set at start (deployment then waits for blocks).
         args += ["--block-time", str(chain.block_time)]
     return args + list(chain.anvil_args)
-
-
-def rpc(url: str, method: str, params: list | None = None, timeout: float = 2.0) -> object:
-    """One JSON-RPC call with the standard library (cheap enough for health checks)."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        doc = json.loads(resp.read())
-    if "error" in doc:
-        raise RuntimeError(f"{method}: {doc['error']}")
-    return doc["result"]
-
-
-def chain_id_of(url: str, timeout: float = 1.0) -> int | None:
-    try:
-        return int(str(rpc(url, "eth_chainId", timeout=timeout)), 16)
-    except Exception:
-        return None
 
 
 @dataclass

@@ -5,6 +5,10 @@ when one is installed; otherwise solc-js from npm runs the same standard-JSON
 input. Imports are resolved here (OpenZeppelin from contracts/node_modules) and
 every source is inlined, so both compilers see byte-identical input and produce
 the same bytecode.
+
+A third mode needs no compiler: where the sources are absent but the artifacts
+are present (the Docker image ships contracts/out only, compiled on the host
+before `docker build`), `compile_contracts` loads the artifacts as they are.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.paths import ARTIFACTS_DIR, CONTRACTS_DIR, CONTRACTS_SRC, NODE_MODULES
-from orchestrator.toolchain import find_solcjs, pinned_solc_version
+from orchestrator.build.toolchain import find_solcjs, pinned_solc_version
 
 SETTINGS: dict[str, Any] = {
     "optimizer": {"enabled": True, "runs": 200},
@@ -226,6 +230,8 @@ def compile_contracts(
 ) -> CompileResult:
     """Compile src_dir into out_dir, or reuse out_dir when nothing relevant changed."""
     started = time.perf_counter()
+    if not src_dir.is_dir():
+        return _precompiled(out_dir, started)
     sources = collect_sources(src_dir)
     compiler = compiler_id()
     key = _cache_key(sources, compiler)
@@ -236,3 +242,10 @@ def compile_contracts(
     artifacts = _write_artifacts(output, out_dir)
     cache_file.write_text(key)
     return CompileResult(artifacts, False, time.perf_counter() - started, compiler)
+
+
+def _precompiled(out_dir: Path, started: float) -> CompileResult:
+    artifacts = load_artifacts(out_dir) if out_dir.is_dir() else {}
+    if not artifacts:
+        raise CompileError(f"no contract sources and no artifacts in {out_dir}: run `devnet compile` in a checkout")
+    return CompileResult(artifacts, True, time.perf_counter() - started, "precompiled")
