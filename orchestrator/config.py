@@ -185,17 +185,18 @@ def parse_config(raw: dict[str, Any]) -> DevnetConfig:
     """
     _check_keys(raw, _TOP_KEYS, "")
     default = default_config()
-    hub = _parse_chain(raw["hub"], "hub", "hub") if "hub" in raw else default.hub
-    if "rollups" in raw:
-        rollups_raw = raw["rollups"]
-        if not isinstance(rollups_raw, list):
-            raise ConfigError("rollups: expected an array of tables ([[rollups]])")
-        rollups = tuple(_parse_chain(r, f"rollups[{i}]", "rollup") for i, r in enumerate(rollups_raw))
-    else:
-        rollups = default.rollups
     guardians = GuardianConfig(**_parse_section(raw, "guardians", _GUARDIAN_KEYS, GuardianConfig()))
     relayer = RelayerConfig(**_parse_section(raw, "relayer", _RELAYER_KEYS, RelayerConfig()))
     api = ApiConfig(**_parse_section(raw, "api", _API_KEYS, ApiConfig()))
+    if "rollups" in raw and not isinstance(raw["rollups"], list):
+        raise ConfigError("rollups: expected an array of tables ([[rollups]])")
+    tables = [("hub", "hub", raw["hub"])] if "hub" in raw else []
+    tables += [(f"rollups[{i}]", "rollup", r) for i, r in enumerate(raw.get("rollups", []))]
+    parsed = {where: _parse_chain(table, where, role) for where, role, table in tables}
+    hub_fields = parsed.pop("hub", None)
+    hub = _with_defaults([hub_fields], default.hub, [])[0] if hub_fields else default.hub
+    taken_ports = [*guardians.ports, relayer.port, api.port]
+    rollups = tuple(_with_defaults(list(parsed.values()), hub, taken_ports)) if "rollups" in raw else default.rollups
     config = DevnetConfig(
         chains=(hub, *rollups),
         guardians=guardians,
@@ -245,13 +246,10 @@ def _parse_section(raw: dict[str, Any], name: str, keys: set[str], default: Any)
     return values
 
 
-def _parse_chain(raw: Any, where: str, role: str) -> ChainConfig:
+def _parse_chain(raw: Any, where: str, role: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a table")
     _check_keys(raw, _CHAIN_KEYS, where)
-    for key in ("chain_id", "port"):
-        if key not in raw:
-            raise ConfigError(f"{where}.{key}: missing")
     name = _typed(raw.get("name", "hub" if role == "hub" else ""), str, f"{where}.name")
     if not name:
         raise ConfigError(f"{where}.name: missing")
@@ -265,14 +263,38 @@ def _parse_chain(raw: Any, where: str, role: str) -> ChainConfig:
     anvil_args = raw.get("anvil_args", [])
     if not isinstance(anvil_args, list) or not all(isinstance(a, str) for a in anvil_args):
         raise ConfigError(f"{where}.anvil_args: expected an array of strings")
-    return ChainConfig(
-        name=name,
-        chain_id=_typed(raw["chain_id"], int, f"{where}.chain_id"),
-        port=_typed(raw["port"], int, f"{where}.port"),
-        role=role,
-        block_time=block_time,
-        anvil_args=tuple(anvil_args),
-    )
+    return {
+        "name": name,
+        "chain_id": _typed(raw["chain_id"], int, f"{where}.chain_id") if "chain_id" in raw else None,
+        "port": _typed(raw["port"], int, f"{where}.port") if "port" in raw else None,
+        "role": role,
+        "block_time": block_time,
+        "anvil_args": tuple(anvil_args),
+    }
+
+
+def _with_defaults(chains: list[dict[str, Any]], after: ChainConfig, taken_ports: list[int]) -> list[ChainConfig]:
+    """Chains whose chain id or port is left out get the next free one counting up from `after`
+    (the hub for rollups, the default hub for the hub itself), skipping every explicit value."""
+    ids = {c["chain_id"] for c in chains if c["chain_id"] is not None} | {after.chain_id}
+    ports = {c["port"] for c in chains if c["port"] is not None} | {after.port, *taken_ports}
+    next_id, next_port = after.chain_id, after.port
+    out = []
+    for fields in chains:
+        if fields["role"] == "rollup":
+            if fields["chain_id"] is None:
+                next_id = min(i for i in range(next_id + 1, next_id + len(ids) + 2) if i not in ids)
+                ids.add(next_id)
+                fields = {**fields, "chain_id": next_id}
+            if fields["port"] is None:
+                next_port = min(p for p in range(next_port + 1, next_port + len(ports) + 2) if p not in ports)
+                ports.add(next_port)
+                fields = {**fields, "port": next_port}
+        else:  # the hub: the default hub's values
+            fields = {**fields, "chain_id": after.chain_id if fields["chain_id"] is None else fields["chain_id"],
+                      "port": after.port if fields["port"] is None else fields["port"]}
+        out.append(ChainConfig(**fields))
+    return out
 
 
 def validate(config: DevnetConfig) -> None:

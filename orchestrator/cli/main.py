@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Callable
 
-from orchestrator.cli import build, messages, run
+from orchestrator.cli import build, messages, run, status
 from orchestrator.cli.common import DEFAULT_CONFIG_FILE, CliError
 from orchestrator.config import ConfigError
 
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("--docker", action="store_true", help="remove the docker compose devnet")
     down.add_argument("--timeout", type=float, default=15.0, help="seconds to wait before SIGKILL")
 
-    add("status", run.cmd_status, "show whether the chains and services answer")
+    add("status", status.cmd_status, "show whether the chains and services answer")
 
     comp = add("compile", build.cmd_compile, "compile contracts/src (cached)")
     comp.add_argument("--force", action="store_true", help="ignore the cache")

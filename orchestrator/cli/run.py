@@ -1,4 +1,4 @@
-"""`devnet up`, `devnet down`, `devnet status`: a devnet's lifetime, in the foreground or detached."""
+"""`devnet up`, `devnet down`: a devnet's lifetime, in the foreground or detached."""
 
 from __future__ import annotations
 
@@ -8,15 +8,11 @@ import signal
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from orchestrator.cli.common import CliError, resolve_config, running_pid
 from orchestrator.config import DevnetConfig
 from orchestrator.services import procs
-
-if TYPE_CHECKING:
-    from services.common.manifest import Manifest
-
 
 # ---------------------------------------------------------------- up
 
@@ -135,45 +131,3 @@ def cmd_down(args: argparse.Namespace) -> int:
     config.state.pid_file.unlink(missing_ok=True)
     print(f"Stopped the devnet (pid {pid}).")
     return 0
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    from orchestrator.chains.rpc import chain_id_of
-    from orchestrator.manifest import load_manifest
-    from orchestrator.summary import table
-
-    config = resolve_config(args)
-    pid = running_pid(config)
-    if pid is None:
-        print("No devnet is running (start one with `devnet up`).")
-        return 1
-    manifest = load_manifest(config.state.manifest)
-    rows = []
-    healthy = True
-    for chain in manifest.chains:
-        ok = chain_id_of(chain.rpc_url) == chain.chain_id
-        healthy &= ok
-        rows.append([chain.name, chain.chain_id, chain.rpc_url, "up" if ok else "DOWN"])
-    print(f"Devnet running (pid {pid})")
-    print(table(["chain", "chain id", "RPC URL", "state"], rows))
-    services = _service_health(manifest)
-    if services:
-        print()
-        print(table(["service", "URL", "state"], services))
-        healthy &= all(row[2] == "up" for row in services)
-    return 0 if healthy else 1
-
-
-def _service_health(manifest: Manifest) -> list[list[str]]:
-    import httpx
-
-    from orchestrator.summary import service_rows
-
-    rows = []
-    for name, url in service_rows(manifest):
-        try:
-            ok = httpx.get(f"{url}/health", timeout=1.0).status_code == 200
-        except httpx.HTTPError:
-            ok = False
-        rows.append([name, url, "up" if ok else "DOWN"])
-    return rows
