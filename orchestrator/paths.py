@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from services.common.paths import ARTIFACTS_DIR, REPO_ROOT
+
+__all__ = ["ARTIFACTS_DIR", "CONTRACTS_DIR", "CONTRACTS_SRC", "NODE_MODULES", "REPO_ROOT", "StateDir"]
+
 CONTRACTS_DIR = REPO_ROOT / "contracts"
 CONTRACTS_SRC = CONTRACTS_DIR / "src"
-ARTIFACTS_DIR = CONTRACTS_DIR / "out"
 NODE_MODULES = CONTRACTS_DIR / "node_modules"
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from services.common.paths import ARTIFACTS_DIR, REPO_ROOT
 
 
 class _Model(BaseModel):
@@ -145,7 +145,7 @@ def load_abi(contract: str, artifact: str | None = None) -> list[dict[str, Any]]
     if artifact:
         p = Path(artifact)
         candidates.append(p if p.is_absolute() else REPO_ROOT / p)
-    candidates.append(REPO_ROOT / "contracts" / "out" / f"{contract}.json")
+    candidates.append(ARTIFACTS_DIR / f"{contract}.json")
     for p in candidates:
         if p.is_file():
             return json.loads(p.read_text())["abi"]
