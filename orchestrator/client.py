@@ -104,9 +104,9 @@ def send_message(manifest: Manifest, source: str | int, destination: str | int, 
             raise MessagingError(f"send transaction {tx_hash} not mined after {timeout:.0f}s")
         time.sleep(0.01)
     sent_at = time.time()
-    if int(receipt["status"], 16) != 1:  # type: ignore[index]
+    if int(receipt["status"], 16) != 1:
         raise MessagingError(f"send transaction {tx_hash} reverted on {src.name}")
-    for lg in receipt["logs"]:  # type: ignore[index]
+    for lg in receipt["logs"]:
         decoded = abi.decode_log(lg)
         if decoded and decoded[0] == "MessageCommitted":
             args = decoded[1]

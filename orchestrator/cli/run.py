@@ -51,12 +51,12 @@ def _up_foreground(args: argparse.Namespace, config: DevnetConfig) -> int:
         print(f"Metalayer Devnet: starting {len(config.chains)} chains, "
               f"{config.guardians.count} guardians (threshold {config.guardians.threshold})", flush=True)
         started = time.perf_counter()
-        devnet.start(
+        manifest = devnet.start(
             deploy=not args.no_deploy,
             services=not (args.no_services or args.no_deploy),  # services need the contracts
             use_cache=not args.no_cache,
         )
-        print(render_summary(devnet.manifest), flush=True)
+        print(render_summary(manifest), flush=True)
         print(f"\nReady in {time.perf_counter() - started:.2f}s. Manifest: {devnet.manifest_path}", flush=True)
         config.state.ready_file.write_text(str(os.getpid()))
         if not quiet_child:

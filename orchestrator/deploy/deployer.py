@@ -99,7 +99,7 @@ class _ChainSender:
     def _estimated_prefix(self, txs: list[Tx]) -> list[Tx]:
         calls = [("eth_estimateGas", [{"from": self.sender.address, "to": tx.to, "data": "0x" + tx.data.hex()}])
                  for tx in txs]
-        ready = []
+        ready: list[Tx] = []
         for tx, est in zip(txs, self.node.batch(calls)):
             if isinstance(est, Exception):
                 if not ready:  # nothing sent before it could change the answer: a real revert
@@ -165,7 +165,7 @@ def _deploy_chain(chain: ChainConfig, config: DevnetConfig, addresses: dict[str,
         except OSError as exc:
             raise DeployError(f"chain {chain.name}: cannot reach {chain.rpc_url}: {exc}") from None
         planner = ChainPlanner(chain, config, addresses, codes, abis, node, devs, params)
-        sender = _ChainSender(chain, node, abis.values())
+        sender = _ChainSender(chain, node, list(abis.values()))
         try:
             deploys, fresh = planner.deploys()
         except RpcError as exc:

@@ -52,7 +52,7 @@ def missing_tools() -> list[str]:
     needed = {"docker.io": "dockerd", "docker-compose": None, "debootstrap": "debootstrap"}
     missing = []
     for package, command in needed.items():
-        if package == "docker-compose":
+        if command is None:  # docker-compose: v1 or the v2 plugin
             if compose_command() is None:
                 missing.append(package)
         elif shutil.which(command) is None and not Path(f"/usr/sbin/{command}").exists():

@@ -193,7 +193,7 @@ class ServiceSupervisor:
         must outlive the child (PR_SET_PDEATHSIG fires when the spawning *thread* exits): the
         monitor thread and the CLI's main loop both do.
         """
-        restarted = []
+        restarted: list[str] = []
         with self._lock:
             if self._stopping.is_set():
                 return restarted
