@@ -1,4 +1,5 @@
-"""The shape of the code: no import cycle between modules, no module over 400 lines.
+"""The shape of the code: no import cycle between modules, no module over 400 lines,
+services independent of the orchestrator.
 
 Parsed with the standard library's `ast` (nothing is imported or run), over
 orchestrator/ and services/. An import is an edge to the module it names; an
@@ -108,6 +109,13 @@ def test_no_module_over_the_line_limit():
         if lines > MAX_LINES and rel not in OVERSIZED_ALLOWED:
             too_long[rel] = lines
     assert not too_long, f"modules over {MAX_LINES} lines: {too_long}"
+
+
+def test_services_never_import_the_orchestrator():
+    """Services run alone (in Docker, with only the manifest): the dependency points one way."""
+    wrong = {name: sorted(t for t in targets if t.startswith("orchestrator"))
+             for name, targets in import_graph().items() if name.startswith("services")}
+    assert not {name: t for name, t in wrong.items() if t}
 
 
 def test_the_checks_can_fail():
