@@ -78,7 +78,7 @@ class DeployResult:
         return sum(int(c.get("transactions", 0)) for c in self.chains.values())
 
 
-class _ChainSender:
+class ChainSender:
     """Sends one chain's planned transactions in rounds of successful estimates."""
 
     def __init__(self, chain: ChainConfig, node: RpcClient, abis: Sequence[Abi]) -> None:
@@ -165,7 +165,7 @@ def _deploy_chain(chain: ChainConfig, config: DevnetConfig, addresses: dict[str,
         except OSError as exc:
             raise DeployError(f"chain {chain.name}: cannot reach {chain.rpc_url}: {exc}") from None
         planner = ChainPlanner(chain, config, addresses, codes, abis, node, devs, params)
-        sender = _ChainSender(chain, node, list(abis.values()))
+        sender = ChainSender(chain, node, list(abis.values()))
         try:
             deploys, fresh = planner.deploys()
         except RpcError as exc:
