@@ -18,8 +18,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from services.common import db
 
@@ -81,8 +82,21 @@ CREATE TABLE IF NOT EXISTS slashes (
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT);
 """
 
-COLUMNS = ("id", "src", "dst", "nonce", "sender", "recipient", "payload", "sent_block", "sent_block_hash",
-           "sent_tx", "sent_time", "seen_at", "mined_at")
+COLUMNS = (
+    "id",
+    "src",
+    "dst",
+    "nonce",
+    "sender",
+    "recipient",
+    "payload",
+    "sent_block",
+    "sent_block_hash",
+    "sent_tx",
+    "sent_time",
+    "seen_at",
+    "mined_at",
+)
 
 
 class Queue:
@@ -123,7 +137,9 @@ class Queue:
 
     # ------------------------------------------------------------ delivery
 
-    def ready(self, dst: int, now: float, limit: int, exclude: set[str] | frozenset[str] = frozenset()) -> list[sqlite3.Row]:
+    def ready(
+        self, dst: int, now: float, limit: int, exclude: set[str] | frozenset[str] = frozenset()
+    ) -> list[sqlite3.Row]:
         rows = self.conn.execute(
             "SELECT * FROM messages WHERE dst=? AND status IN ('pending','failed') AND next_attempt<=? "
             "ORDER BY src, sent_block, nonce LIMIT ?",
@@ -142,8 +158,9 @@ class Queue:
         with db.Tx(self.conn) as c:
             c.executemany(f"UPDATE messages SET {sets} WHERE id=?", [(*fields.values(), i) for i in ids])
 
-    def mark_submitted(self, ids: list[str], tx_hash: str, attest_block: int, attested_at: float,
-                       proved_at: float, submitted_at: float) -> None:
+    def mark_submitted(
+        self, ids: list[str], tx_hash: str, attest_block: int, attested_at: float, proved_at: float, submitted_at: float
+    ) -> None:
         with db.Tx(self.conn) as c:
             c.executemany(
                 "UPDATE messages SET status='submitted', delivery_tx=?, attest_block=?, attested_at=?, proved_at=?, "
@@ -151,8 +168,9 @@ class Queue:
                 [(tx_hash, attest_block, attested_at, proved_at, submitted_at, len(ids), i) for i in ids],
             )
 
-    def mark_delivered(self, ids: list[str], tx_hash: str | None, block: int | None, at: float,
-                       gas_used: int | None = None) -> None:
+    def mark_delivered(
+        self, ids: list[str], tx_hash: str | None, block: int | None, at: float, gas_used: int | None = None
+    ) -> None:
         with db.Tx(self.conn) as c:
             c.executemany(
                 "UPDATE messages SET status='delivered', delivery_tx=coalesce(?, delivery_tx), delivered_block=?, "
@@ -160,15 +178,18 @@ class Queue:
                 [(tx_hash, block, at, gas_used, i) for i in ids],
             )
 
-    def mark_failed(self, failures: dict[str, str], next_attempt: dict[str, float], tx_hash: str | None,
-                    block: int | None) -> None:
+    def mark_failed(
+        self, failures: dict[str, str], next_attempt: dict[str, float], tx_hash: str | None, block: int | None
+    ) -> None:
         """Recipient reverted: keep it deliverable, with the reason, retry later."""
         with db.Tx(self.conn) as c:
             c.executemany(
                 "UPDATE messages SET status='failed', revert_reason=?, last_error=?, next_attempt=?, "
                 "delivery_tx=?, delivered_block=? WHERE id=? AND status!='delivered'",
-                [(reason, f"recipient reverted: {reason}", next_attempt[i], tx_hash, block, i)
-                 for i, reason in failures.items()],
+                [
+                    (reason, f"recipient reverted: {reason}", next_attempt[i], tx_hash, block, i)
+                    for i, reason in failures.items()
+                ],
             )
 
     def mark_retry(self, ids: list[str], error: str, next_attempt: float, count_attempt: bool = False) -> None:
@@ -206,25 +227,38 @@ class Queue:
         row = self.conn.execute("SELECT seq FROM feed_cursors WHERE url=?", (url,)).fetchone()
         return row[0] if row else 0
 
-    def record_attestations(self, url: str, next_seq: int, atts: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    def record_attestations(
+        self, url: str, next_seq: int, atts: list[dict[str, Any]]
+    ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """Remember what each guardian signed; return (first, conflicting) pairs found."""
         conflicts = []
         with db.Tx(self.conn) as c:
             for a in atts:
                 signer = a["signer"]
                 prev = c.execute(
-                    "SELECT block_hash, state_root, signature FROM seen_attestations WHERE guardian=? AND chain_id=? AND block=?",
+                    "SELECT block_hash, state_root, signature FROM seen_attestations "
+                    "WHERE guardian=? AND chain_id=? AND block=?",
                     (signer, a["chain_id"], a["block_number"]),
                 ).fetchone()
                 if prev is None:
-                    c.execute("INSERT INTO seen_attestations VALUES (?,?,?,?,?,?)",
-                              (signer, a["chain_id"], a["block_number"], a["block_hash"], a["state_root"], a["signature"]))
+                    c.execute(
+                        "INSERT INTO seen_attestations VALUES (?,?,?,?,?,?)",
+                        (signer, a["chain_id"], a["block_number"], a["block_hash"], a["state_root"], a["signature"]),
+                    )
                 elif (prev["state_root"], prev["block_hash"]) != (a["state_root"], a["block_hash"]):
-                    first = {"chain_id": a["chain_id"], "block_number": a["block_number"], "block_hash": prev["block_hash"],
-                             "state_root": prev["state_root"], "signature": prev["signature"], "signer": signer}
+                    first = {
+                        "chain_id": a["chain_id"],
+                        "block_number": a["block_number"],
+                        "block_hash": prev["block_hash"],
+                        "state_root": prev["state_root"],
+                        "signature": prev["signature"],
+                        "signer": signer,
+                    }
                     conflicts.append((first, a))
-            c.execute("INSERT INTO feed_cursors(url, seq) VALUES (?,?) ON CONFLICT(url) DO UPDATE SET seq=excluded.seq",
-                      (url, next_seq))
+            c.execute(
+                "INSERT INTO feed_cursors(url, seq) VALUES (?,?) ON CONFLICT(url) DO UPDATE SET seq=excluded.seq",
+                (url, next_seq),
+            )
         return conflicts
 
     def prune_attestations(self, chain_id: int, below_block: int) -> None:
@@ -233,8 +267,16 @@ class Queue:
     def slash_record(self, guardian: str) -> sqlite3.Row | None:
         return self.conn.execute("SELECT * FROM slashes WHERE guardian=?", (guardian,)).fetchone()
 
-    def set_slash(self, guardian: str, chain_id: int, block: int, evidence: Any, status: str,
-                  tx: str | None = None, error: str | None = None) -> None:
+    def set_slash(
+        self,
+        guardian: str,
+        chain_id: int,
+        block: int,
+        evidence: Any,
+        status: str,
+        tx: str | None = None,
+        error: str | None = None,
+    ) -> None:
         now = time.time()
         self.conn.execute(
             "INSERT INTO slashes(guardian, chain_id, block, evidence, status, tx, error, detected_at, updated_at) "
@@ -276,8 +318,16 @@ class QueueReader:
             conn.close()
         return dict(row) if row else None
 
-    def list(self, *, chain: int | None = None, source: int | None = None, destination: int | None = None,
-             status: str | None = None, limit: int = 100, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
+    def list(
+        self,
+        *,
+        chain: int | None = None,
+        source: int | None = None,
+        destination: int | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[int, list[dict[str, Any]]]:
         """(total matching, the page of rows newest first). `chain` matches either end."""
         where: list[str] = []
         args: list[Any] = []
@@ -299,8 +349,10 @@ class QueueReader:
         sql_where = (" WHERE " + " AND ".join(where)) if where else ""
         try:
             total = conn.execute("SELECT count(*) FROM messages" + sql_where, args).fetchone()[0]
-            rows = conn.execute("SELECT * FROM messages" + sql_where + " ORDER BY seen_at DESC, nonce DESC LIMIT ? OFFSET ?",
-                                [*args, limit, offset]).fetchall()
+            rows = conn.execute(
+                "SELECT * FROM messages" + sql_where + " ORDER BY seen_at DESC, nonce DESC LIMIT ? OFFSET ?",
+                [*args, limit, offset],
+            ).fetchall()
         finally:
             conn.close()
         return int(total), [dict(r) for r in rows]

@@ -78,7 +78,7 @@ def test_kill9_during_ingest_never_leaves_half_a_block(tmp_path):
         import sys
         sys.path.insert(0, {str(os.getcwd())!r})
         from services.relayer.queue import Queue
-        from tests.services.test_relayer_queue import msg
+        from tests.services.relayer.test_queue import msg
         q = Queue({str(db)!r})
         block = 0
         while True:
