@@ -30,3 +30,21 @@ BATCH_ERROR = Backoff(base=1.0, cap=1.0, max_exponent=0)
 # A log scan that failed: RPC errors are transient (reconnects), others less so.
 SCAN_RPC_ERROR = Backoff(base=0.2, cap=0.2, max_exponent=0)
 SCAN_ERROR = Backoff(base=0.5, cap=0.5, max_exponent=0)
+
+
+@dataclass(frozen=True)
+class RetryCap:
+    """When a message's own failures end in the final `failed` state (devnet.toml [relayer]).
+
+    Only failures the message causes count (its recipient reverts, its delivery would revert);
+    waiting for guardians or an RPC error never makes a message fail for good.
+    """
+
+    max_attempts: int = 8
+    max_age: float = 600.0  # seconds since the first failure; 0 = no limit
+
+    def exhausted(self, failures: int, first_failed_at: float | None, now: float) -> bool:
+        """`failures` counts the failure being recorded now."""
+        if failures >= self.max_attempts:
+            return True
+        return self.max_age > 0 and first_failed_at is not None and now - first_failed_at >= self.max_age

@@ -6,36 +6,38 @@ never on the service that wires them.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.common.abi import Abi, describe_error
+from services.common.abi import Abi
+from services.common.errors import ErrorDecoder
 from services.common.manifest import Manifest
 from services.common.tx import Signer
+from services.relayer.backoff import RetryCap
 from services.relayer.chain import ChainLink
 from services.relayer.guardians import GuardianPool
-from services.relayer.model import Counters, GuardianSet
+from services.relayer.model import MESSAGE_FIELDS, Counters, GuardianSet
 from services.relayer.queue import Queue
 
 log = logging.getLogger("relayer")
 
 
-def project_errors(manifest: Manifest) -> Abi:
-    """Custom errors of every compiled contract of the project, so a recipient's revert reads
-    `Refused(42)` rather than hex when its contract is one of ours (examples, test helpers)."""
-    dirs = {Path(c.artifact).parent for c in manifest.contracts.values() if c.artifact}
-    entries: list[dict[str, Any]] = []
-    for d in dirs:
-        base = d if d.is_absolute() else Path(__file__).resolve().parents[2] / d
-        for path in sorted(base.glob("*.json")):
-            try:
-                entries += [e for e in json.loads(path.read_text()).get("abi", []) if e.get("type") == "error"]
-            except (OSError, ValueError):
-                continue
-    return Abi(entries)
+def artifact_dirs(manifest: Manifest) -> list[str]:
+    """Folders of the manifest's compiled contracts plus the user's configured extra folders."""
+    dirs = {str(Path(c.artifact).parent) for c in manifest.contracts.values() if c.artifact}
+    return sorted(dirs) + list(manifest.relayer.error_artifacts)
+
+
+def message_fields(gateway_abi: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The component names of the gateway's Message struct, from its ABI."""
+    for entry in gateway_abi:
+        if entry.get("type") == "function" and entry.get("name") == "attestAndDeliverBatch":
+            for param in entry.get("inputs", []):
+                if param.get("name") == "messages":
+                    return tuple(c["name"] for c in param["components"])
+    return MESSAGE_FIELDS
 
 
 @dataclass
@@ -48,22 +50,26 @@ class Context:
     gw_abi: Abi
     reg_abi: Abi
     staking_abi: Abi | None
-    error_abis: list[Abi]
+    errors: ErrorDecoder
+    retry_cap: RetryCap
     gateway: str
     registry: str
     staking: str | None
     hub_id: int
+    message_fields: tuple[str, ...] = MESSAGE_FIELDS
     sets: dict[int, GuardianSet] = field(default_factory=dict)
     counters: Counters = field(default_factory=Counters)
 
     @classmethod
     def build(cls, manifest: Manifest, queue: Queue) -> Context:
         signer = Signer(manifest.keys.relayer.private_key)
-        gw_abi = Abi(manifest.abi("MetalayerGateway"))
+        gw_raw = manifest.abi("MetalayerGateway")
+        gw_abi = Abi(gw_raw)
         reg_abi = Abi(manifest.abi("StateRootRegistry"))
         staking_abi = Abi(manifest.abi("GuardianStaking")) if "GuardianStaking" in manifest.contracts else None
-        error_abis = [a for a in (gw_abi, reg_abi, staking_abi) if a is not None]
-        error_abis.append(project_errors(manifest))
+        errors = ErrorDecoder(
+            [a for a in (gw_abi, reg_abi, staking_abi) if a is not None], extra_dirs=artifact_dirs(manifest)
+        )
         return cls(
             manifest=manifest,
             queue=queue,
@@ -73,7 +79,9 @@ class Context:
             gw_abi=gw_abi,
             reg_abi=reg_abi,
             staking_abi=staking_abi,
-            error_abis=error_abis,
+            errors=errors,
+            retry_cap=RetryCap(manifest.relayer.max_attempts, manifest.relayer.max_age),
+            message_fields=message_fields(gw_raw),
             gateway=manifest.address("MetalayerGateway"),
             registry=manifest.address("StateRootRegistry"),
             staking=manifest.contracts["GuardianStaking"].address if staking_abi else None,
@@ -81,7 +89,7 @@ class Context:
         )
 
     def describe(self, revert_data: str | bytes | None) -> str:
-        return describe_error(revert_data, self.error_abis)
+        return self.errors.describe(revert_data)
 
     async def load_set(self, chain_id: int) -> GuardianSet:
         """Read the destination registry's current guardian set and threshold."""

@@ -10,6 +10,10 @@ from typing import Any
 
 from services.common.rpc import hexbytes
 
+# The gateway's Message struct today; a gateway whose struct has more (e.g. gasLimit) is read
+# from its ABI (Context.message_fields).
+MESSAGE_FIELDS = ("sourceChainId", "destinationChainId", "nonce", "sender", "recipient", "payload")
+
 
 @dataclass(frozen=True)
 class QueuedMessage:
@@ -24,10 +28,15 @@ class QueuedMessage:
     attempts: int = 0
     seen_at: float | None = None
     status: str = "pending"
+    gas_limit: int = 0  # the sender's requested minimum for the recipient (0 = none)
+    failures: int = 0
+    first_failed_at: float | None = None
+    quarantined: bool = False
 
     @classmethod
     def from_row(cls, row: Any) -> QueuedMessage:
         """From a queue row (sqlite3.Row or dict)."""
+        keys = row.keys()
         return cls(
             id=row["id"],
             src=row["src"],
@@ -40,11 +49,25 @@ class QueuedMessage:
             attempts=row["attempts"] or 0,
             seen_at=row["seen_at"],
             status=row["status"],
+            gas_limit=(row["gas_limit"] or 0) if "gas_limit" in keys else 0,
+            failures=(row["failures"] or 0) if "failures" in keys else 0,
+            first_failed_at=row["first_failed_at"] if "first_failed_at" in keys else None,
+            quarantined=bool(row["quarantined"]) if "quarantined" in keys else False,
         )
 
-    def gateway_tuple(self) -> tuple[int, int, int, bytes, bytes, bytes]:
-        """The gateway's Message struct (addresses as 20 bytes: no checksumming on the hot path)."""
-        return (self.src, self.dst, self.nonce, hexbytes(self.sender), hexbytes(self.recipient), self.payload)
+    def gateway_tuple(self, fields: tuple[str, ...] = MESSAGE_FIELDS) -> tuple[Any, ...]:
+        """The gateway's Message struct, in the order of `fields` (its ABI component names);
+        addresses as 20 bytes: no checksumming on the hot path."""
+        values = {
+            "sourceChainId": self.src,
+            "destinationChainId": self.dst,
+            "nonce": self.nonce,
+            "sender": hexbytes(self.sender),
+            "recipient": hexbytes(self.recipient),
+            "payload": self.payload,
+            "gasLimit": self.gas_limit,
+        }
+        return tuple(values[f] for f in fields)
 
 
 @dataclass(frozen=True)
@@ -100,6 +123,8 @@ class Counters:
     no_quorum: int = 0
     roots_posted: int = 0
     slashes: int = 0
+    finally_failed: int = 0
+    deferred: int = 0
     extra: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, int]:

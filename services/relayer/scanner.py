@@ -77,6 +77,8 @@ def decode_logs(logs: list[dict[str, Any]], topics: Topics, registry: str) -> tu
                 "nonce": int(data[0:64], 16),
                 "sender": "0x" + data[88:128],
                 "recipient": "0x" + data[152:192],
+                # a gateway with the gas-limit attribute appends `uint256 gasLimit` (0 = none requested)
+                "gas_limit": int(data[192:256], 16) if len(data) >= 256 else 0,
                 "payload": payload,
                 "sent_block": hexint(lg["blockNumber"]),
                 "sent_block_hash": lg["blockHash"],

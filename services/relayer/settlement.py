@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from services.common.rpc import RpcError, hexint
@@ -42,10 +43,13 @@ class Settlement:
             if delivered:
                 await self.settle_already_delivered(batch.dst, [m for m in batch.messages if m.id in delivered])
             rest = [i for i in batch.ids if i not in delivered]
+            # the next attempt re-simulates and bisects, so an offender is found then
             ctx.queue.mark_retry(
                 rest,
                 f"delivery transaction reverted: {reason}",
-                now + backoff.DELIVERY_FAILED.after(batch.max_attempts),
+                now + backoff.DELIVERY_FAILED.after(0),
+                outcome="reverted",
+                at=now,
             )
             return
         ok: list[str] = []
@@ -74,15 +78,41 @@ class Settlement:
                 (now - first_seen) * 1000,
             )
         if failed:
-            ctx.counters.failed_deliveries += len(failed)
-            tried = {m.id: m.attempts for m in batch.messages}
-            nxt = {i: now + backoff.DELIVERY_FAILED.after(tried.get(i, 0)) for i in failed}
-            ctx.queue.mark_failed(failed, nxt, tx_hash, block)
-            for i, reason in failed.items():
-                log.warning("message %s: recipient reverted: %s (retry in %.1fs)", i, reason, nxt[i] - now)
+            await self.fail(batch.messages, failed, at=now, tx=tx_hash, block=block, outcome="failed")
         missing = [i for i in batch.ids if i not in ok and i not in failed]
         if missing:
             ctx.queue.unsubmit(missing, "no delivery event in the receipt")
+
+    async def fail(
+        self,
+        messages: Iterable[QueuedMessage],
+        reasons: dict[str, str],
+        at: float,
+        tx: str | None = None,
+        block: int | None = None,
+        outcome: str = "failed",
+    ) -> None:
+        """Record failures of the messages' own: retried with backoff, `failed` for good at the cap."""
+        ctx = self.ctx
+        by_id = {m.id: m for m in messages}
+        nxt: dict[str, float] = {}
+        final: set[str] = set()
+        for i in reasons:
+            m = by_id[i]
+            nxt[i] = at + backoff.DELIVERY_FAILED.after(m.failures)
+            if ctx.retry_cap.exhausted(m.failures + 1, m.first_failed_at or at, at):
+                final.add(i)
+        ctx.queue.mark_failed(reasons, nxt, tx, block, final=final, at=at, outcome=outcome)
+        ctx.counters.failed_deliveries += len(reasons)
+        ctx.counters.finally_failed += len(final)
+        for i, reason in reasons.items():
+            what = "recipient reverted" if outcome == "failed" else "delivery would fail"
+            if i in final:
+                log.error(
+                    "message %s: %s: %s; failed for good after %d failure(s)", i, what, reason, by_id[i].failures + 1
+                )
+            else:
+                log.warning("message %s: %s: %s (retry in %.1fs)", i, what, reason, nxt[i] - at)
 
     async def revert_reason(self, chain_id: int, tx_hash: str, block: int) -> str:
         """Replay a reverted transaction with eth_call on its parent block and decode the reason."""
@@ -162,6 +192,6 @@ class Settlement:
                 await self.settle(batch, receipt)
             else:
                 rest = await self.drop_delivered(batch)
-                ctx.queue.unsubmit(rest.ids, "relayer restarted before its transaction was mined")
+                ctx.queue.unsubmit(rest.ids, "relayer restarted before its transaction was mined", at=time.time())
         if rows:
             log.info("recovered %d message(s) that were in flight at the last stop", len(rows))

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 
+from web3 import Web3
+
+from services.relayer.backoff import RetryCap
 from services.relayer.delivery import Delivery
 from services.relayer.model import Batch, QueuedMessage
 from services.relayer.scanner import Scanner
 from services.relayer.settlement import Settlement
 
 
-def test_a_reverting_recipient_is_failed_with_its_decoded_reason(stage_net, stages):
+def test_a_reverting_recipient_is_left_out_by_simulation_and_the_rest_delivered(stage_net, stages):
     toggle = stage_net.deploy("hub", "ToggleRecipient", stage_net.manifest.address("MetalayerGateway"))
     stage_net.transact("hub", toggle.functions.setFailing(True))
     sent = stage_net.send("rollup-b", "hub", b"refuse", recipient=toggle.address)
@@ -22,14 +25,60 @@ def test_a_reverting_recipient_is_failed_with_its_decoded_reason(stage_net, stag
         batch = Batch(src, dst, tuple(QueuedMessage.from_row(ctx.queue.get(i)) for i in (sent.id, good.id)))
         before = time.time()
         await Delivery(ctx, dst, Settlement(ctx), 10).deliver(batch)
-        return before, ctx.queue.get(sent.id), ctx.queue.get(good.id), ctx.counters
+        return before, ctx.queue.get(sent.id), ctx.queue.get(good.id), ctx.counters, ctx.queue.attempts(sent.id)
 
-    before, bad, ok, counters = stages(scenario)
-    assert ok["status"] == "delivered"
-    assert bad["status"] == "failed" and bad["revert_reason"] == "Refused(42)"
+    before, bad, ok, counters, attempts = stages(scenario)
+    assert ok["status"] == "delivered" and ok["batch_size"] == 1
+    assert bad["status"] == "retrying" and bad["revert_reason"] == "Refused(42)" and bad["quarantined"] == 1
     assert "Refused(42)" in bad["last_error"] and bad["next_attempt"] >= before + 0.5
-    assert counters.failed_deliveries == 1 and counters.delivered == 1
+    assert [(a["outcome"], a["reason"], a["tx"]) for a in attempts] == [("rejected", "Refused(42)", None)]
+    assert counters.failed_deliveries == 1 and counters.delivered == 1 and counters.batches == 1
     assert toggle.functions.received().call() == 0
+
+
+def test_a_failure_event_on_chain_is_recorded_against_the_attempt(stage_net, stages):
+    toggle = stage_net.deploy("rollup-a", "ToggleRecipient", stage_net.manifest.address("MetalayerGateway"))
+    stage_net.transact("rollup-a", toggle.functions.setFailing(True))
+    sent = stage_net.send("hub", "rollup-a", b"refused on chain", recipient=toggle.address)
+    src, dst = stage_net.chain_id("hub"), stage_net.chain_id("rollup-a")
+    # someone else delivers it (and it fails on chain): the relayer settles from that receipt
+    tx = Web3.to_hex(stage_net.relay(sent)["transactionHash"])
+    receipt = stage_net.w3["rollup-a"].provider.make_request("eth_getTransactionReceipt", [tx])["result"]
+
+    async def scenario(ctx):
+        await Scanner(ctx, src, lambda _d: None).scan_range(0, ctx.links[src].head)
+        msg = QueuedMessage.from_row(ctx.queue.get(sent.id))
+        ctx.queue.mark_submitted([msg.id], tx, sent.block, 1.0, 1.1, 1.2, started_at=0.9, gas_limit=1)
+        await Settlement(ctx).settle(Batch(src, dst, (msg,)), receipt)
+        return ctx.queue.get(sent.id), ctx.queue.attempts(sent.id)
+
+    row, attempts = stages(scenario)
+    assert row["status"] == "retrying" and row["revert_reason"] == "Refused(42)" and row["delivery_tx"] == tx
+    assert [(a["outcome"], a["reason"], a["tx"]) for a in attempts] == [("failed", "Refused(42)", tx)]
+
+
+def test_the_retry_cap_ends_in_failed_and_nothing_more_is_sent(stage_net, stages):
+    toggle = stage_net.deploy("rollup-b", "ToggleRecipient", stage_net.manifest.address("MetalayerGateway"))
+    stage_net.transact("rollup-b", toggle.functions.setFailing(True))
+    sent = stage_net.send("hub", "rollup-b", b"poison", recipient=toggle.address)
+    src, dst = stage_net.chain_id("hub"), stage_net.chain_id("rollup-b")
+
+    async def scenario(ctx):
+        ctx.retry_cap = RetryCap(max_attempts=2, max_age=0)
+        await Scanner(ctx, src, lambda _d: None).scan_range(0, ctx.links[src].head)
+        delivery = Delivery(ctx, dst, Settlement(ctx), 10)
+        statuses = []
+        for _ in range(2):
+            await delivery.deliver(Batch(src, dst, (QueuedMessage.from_row(ctx.queue.get(sent.id)),)))
+            statuses.append(ctx.queue.get(sent.id)["status"])
+        ready = ctx.queue.ready(dst, time.time() + 3600, 100)
+        return statuses, ready, ctx.queue.get(sent.id), ctx.counters
+
+    statuses, ready, row, counters = stages(scenario)
+    assert statuses == ["retrying", "failed"]
+    assert sent.id not in {r["id"] for r in ready}
+    assert row["revert_reason"] == "Refused(42)" and row["failures"] == 2
+    assert counters.batches == 0 and counters.finally_failed == 1  # no transaction was ever sent for it
 
 
 def test_recovery_resolves_submitted_messages_from_the_chain(stage_net, stages):
