@@ -74,6 +74,9 @@ class RelayerConfig:
     poll_interval: float = 0.05  # seconds between log polls when no subscription is available
     root_post_interval: float = 0.0  # 0 = post roots only when a message needs one
     max_batch: int = 20
+    max_attempts: int = 8  # failed deliveries of one message before it is finally `failed`
+    max_age: float = 600.0  # seconds from a message's first failed delivery to `failed`; 0 = no limit
+    error_artifacts: tuple[str, ...] = ()  # extra Foundry out/ or Hardhat artifacts/ folders for revert reasons
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,8 @@ def default_config() -> DevnetConfig:
 _TOP_KEYS = {"hub", "rollups", "guardians", "relayer", "api", "accounts", "mnemonic", "state_dir"}
 _CHAIN_KEYS = {"name", "chain_id", "port", "block_time", "anvil_args"}
 _GUARDIAN_KEYS = {"count", "threshold", "confirmations", "base_port"}
-_RELAYER_KEYS = {"port", "poll_interval", "root_post_interval", "max_batch"}
+_RELAYER_KEYS = {"port", "poll_interval", "root_post_interval", "max_batch", "max_attempts", "max_age",
+                 "error_artifacts"}
 _API_KEYS = {"port"}
 
 
@@ -241,6 +245,11 @@ def _parse_section(raw: dict[str, Any], name: str, keys: set[str], default: Any)
         raise ConfigError(f"{name}: expected a table ([{name}])")
     _check_keys(section, keys, name)
     for key, value in section.items():
+        if isinstance(values[key], tuple):  # a list of strings
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{name}.{key}: expected a list of strings")
+            values[key] = tuple(value)
+            continue
         expected = (int, float) if isinstance(values[key], float) else type(values[key])
         values[key] = _typed(value, expected, f"{name}.{key}")
     return values
@@ -328,6 +337,10 @@ def validate(config: DevnetConfig) -> None:
         raise ConfigError(f"guardians.confirmations: must be >= 0, got {g.confirmations}")
     if config.accounts < 1:
         raise ConfigError(f"accounts: must be at least 1, got {config.accounts}")
+    if config.relayer.max_attempts < 1:
+        raise ConfigError(f"relayer.max_attempts: must be at least 1, got {config.relayer.max_attempts}")
+    if config.relayer.max_age < 0:
+        raise ConfigError(f"relayer.max_age: must be >= 0 seconds (0 = no limit), got {config.relayer.max_age}")
     service_ports = {f"guardians (port {port})": port for port in g.ports}
     service_ports["relayer.port"] = config.relayer.port
     service_ports["api.port"] = config.api.port
@@ -373,6 +386,9 @@ def to_toml(config: DevnetConfig) -> str:
         f"poll_interval = {float(r.poll_interval)!r}",
         f"root_post_interval = {float(r.root_post_interval)!r}",
         f"max_batch = {r.max_batch}",
+        f"max_attempts = {r.max_attempts}",
+        f"max_age = {float(r.max_age)!r}",
+        f"error_artifacts = [{', '.join(json.dumps(a) for a in r.error_artifacts)}]",
         "",
         "[api]",
         f"port = {config.api.port}",

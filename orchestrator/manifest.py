@@ -55,7 +55,8 @@ def build_manifest(config: DevnetConfig, contracts: dict[str, Any] | None = None
         contracts={name: models.Contract(**entry) for name, entry in (contracts or {}).items()},
         services=service_urls(config) if services else models.ServiceUrls(),
         relayer=models.RelayerSettings(port=r.port, max_batch=r.max_batch, poll_interval=r.poll_interval,
-                                       root_post_interval=r.root_post_interval),
+                                       root_post_interval=r.root_post_interval, max_attempts=r.max_attempts,
+                                       max_age=r.max_age, error_artifacts=list(r.error_artifacts)),
         api=models.ApiSettings(port=config.api.port),
         state_dir=str(config.state.root),
     )

@@ -72,6 +72,9 @@ class RelayerSettings(_Model):
     max_batch: int = 20
     poll_interval: float = 0.05
     root_post_interval: float = 0.0
+    max_attempts: int = 8  # failed deliveries before a message is finally `failed`
+    max_age: float = 600.0  # seconds from the first failed delivery to `failed`; 0 = no limit
+    error_artifacts: list[str] = Field(default_factory=list)  # extra artifact folders for revert reasons
 
 
 class ApiSettings(_Model):

@@ -11,18 +11,18 @@ import httpx
 from orchestrator.cli import messages as messaging
 
 
-def test_reverting_recipient_shows_failed_with_reason_then_delivers_after_fix(net, capsys):
+def test_reverting_recipient_shows_retrying_with_reason_then_delivers_after_fix(net, capsys):
     toggle = net.deploy("rollup-b", "ToggleRecipient", net.manifest.address("MetalayerGateway"))
     net.transact("rollup-b", toggle.functions.setFailing(True))
     msg = net.send("rollup-a", "rollup-b", b"try me", recipient=toggle.address)
     trace = net.wait_for("the failure to be recorded",
-                         lambda: (t := net.trace(msg.id)) and t["status"] == "failed" and t, timeout=20)
+                         lambda: (t := net.trace(msg.id)) and t["status"] == "retrying" and t, timeout=20)
     assert "Refused(42)" in trace["revert_reason"]
     assert not net.is_delivered(msg)
     # `devnet trace <id>` shows the reason
     assert messaging.trace(argparse.Namespace(message_id=msg.id, manifest=net.manifest.path)) == 0
     out = capsys.readouterr().out
-    assert "failed" in out and "Refused(42)" in out
+    assert "retrying" in out and "Refused(42)" in out
     net.transact("rollup-b", toggle.functions.setFailing(False))
     net.wait_delivered(msg, timeout=30)
     assert toggle.functions.received().call() == 1

@@ -11,7 +11,7 @@ import time
 
 from services.common.abi import Abi, describe_error
 from services.protocol import load_abi
-from services.relayer.queue import Queue
+from services.relayer.queue import Queue, QueueReader
 
 
 def msg(i: int, src: int = 901, dst: int = 902, block: int = 1) -> dict:
@@ -42,7 +42,7 @@ def test_state_transitions(tmp_path):
     q.mark_delivered([ids[0]], "0xtx", 7, 1.3, 50_000)
     q.mark_failed({ids[1]: "Refused(42)"}, {ids[1]: time.time() + 60}, "0xtx", 7)
     row = q.get(ids[1])
-    assert row["status"] == "failed" and row["revert_reason"] == "Refused(42)" and row["attempts"] == 1
+    assert row["status"] == "retrying" and row["revert_reason"] == "Refused(42)" and row["attempts"] == 1
     assert ids[1] not in {r["id"] for r in q.ready(902, time.time(), 10)}  # backing off
     assert ids[1] in {r["id"] for r in q.ready(902, time.time() + 61, 10)}
     # a delivered message never goes back
@@ -52,7 +52,39 @@ def test_state_transitions(tmp_path):
     q.mark_submitted([msg(3)["id"]], "0xtx2", 3, 1, 1, 1)
     q.unsubmit([msg(3)["id"]], "restarted")
     assert q.get(msg(3)["id"])["status"] == "pending"
-    assert q.stats()["messages"] == {"delivered": 1, "failed": 1, "pending": 3}
+    assert q.stats()["messages"] == {"delivered": 1, "retrying": 1, "pending": 3}
+
+
+def test_every_attempt_is_recorded_and_the_cap_is_final(tmp_path):
+    q = Queue(tmp_path / "q.sqlite")
+    q.ingest(901, 9, [msg(1), msg(2)])
+    a, b = msg(1)["id"], msg(2)["id"]
+    q.mark_retry([a], "no quorum", 0, count_attempt=True, outcome="no_quorum", at=1.0)  # attempt 1
+    q.mark_submitted([a, b], "0xt1", 1, 2.0, 2.1, 2.2, started_at=1.9, gas_limit=300_000)  # a: 2, b: 1
+    q.mark_failed({a: "Refused(42)"}, {a: 0}, "0xt1", 5, at=2.5)
+    q.mark_delivered([b], "0xt1", 5, 2.5, 90_000)
+    q.mark_failed({a: "Refused(42)"}, {a: 0}, None, None, at=3.0, outcome="rejected")  # attempt 3, no tx
+    q.mark_failed({a: "Refused(42)"}, {a: 0}, None, None, final={a}, at=4.0, outcome="rejected")  # 4: final
+    row = q.get(a)
+    assert (row["status"], row["attempts"], row["failures"], row["first_failed_at"], row["quarantined"]) == (
+        "failed", 4, 3, 2.5, 1)
+    assert q.ready(902, 10.0, 10) == []  # a final failure is never picked up again
+    q.mark_retry([a], "late", 0)  # nor put back by a stale batch
+    assert q.get(a)["status"] == "failed"
+    att = q.attempts(a)
+    assert [(x["attempt"], x["outcome"]) for x in att] == [
+        (1, "no_quorum"), (2, "failed"), (3, "rejected"), (4, "rejected")]
+    assert att[1]["tx"] == "0xt1" and att[1]["started_at"] == 1.9 and att[1]["submitted_at"] == 2.2
+    assert att[1]["reason"] == "Refused(42)" and att[2]["tx"] is None
+    [ok] = q.attempts(b)
+    assert (ok["outcome"], ok["gas_used"], ok["gas_limit"], ok["batch_size"]) == ("delivered", 90_000, 300_000, 2)
+    assert QueueReader(tmp_path / "q.sqlite").attempts(a.upper().replace("0X", "0x")) == att
+
+    assert q.requeue(b) == "delivered" and q.requeue("0x" + "00" * 32) is None
+    assert q.requeue(a) == "pending"
+    row = q.get(a)
+    assert (row["status"], row["failures"], row["first_failed_at"]) == ("pending", 0, None)
+    assert [r["id"] for r in q.ready(902, 10.0, 10)] == [a]
 
 
 def test_equivocation_evidence_is_found_and_remembered(tmp_path):
@@ -78,7 +110,7 @@ def test_kill9_during_ingest_never_leaves_half_a_block(tmp_path):
         import sys
         sys.path.insert(0, {str(os.getcwd())!r})
         from services.relayer.queue import Queue
-        from tests.services.test_relayer_queue import msg
+        from tests.services.relayer.test_queue import msg
         q = Queue({str(db)!r})
         block = 0
         while True:
