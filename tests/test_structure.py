@@ -16,8 +16,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("orchestrator", "services")
 MAX_LINES = 400
-# Being split into stages by another change; the lead removes this entry after merging it.
-OVERSIZED_ALLOWED = {"services/relayer/service.py"}
+OVERSIZED_ALLOWED: set[str] = set()  # none: every module stays under MAX_LINES
 
 
 def module_files() -> dict[str, Path]:
