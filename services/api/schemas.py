@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Status = Literal["pending", "submitted", "delivered", "failed", "invalid"]
 
@@ -128,7 +128,16 @@ class _Strict(BaseModel):
 
 
 class HexPayload(_Strict):
-    hex: str = Field(pattern=r"^(0[xX])?([0-9a-fA-F]{2})*$", max_length=2 + 2 * MAX_PAYLOAD_BYTES)
+    hex: str = Field(pattern=r"^(0[xX])?([0-9a-fA-F]{2})*$", max_length=2 + 2 * MAX_PAYLOAD_BYTES,
+                     description=f"at most {MAX_PAYLOAD_BYTES} bytes, 0x optional")
+
+    @field_validator("hex")
+    @classmethod
+    def _bounded(cls, value: str) -> str:
+        digits = len(value) - 2 if value[:2].lower() == "0x" else len(value)
+        if digits > 2 * MAX_PAYLOAD_BYTES:
+            raise ValueError(f"payload longer than {MAX_PAYLOAD_BYTES} bytes")
+        return value
 
 
 class TextPayload(_Strict):

@@ -16,6 +16,7 @@ import httpx
 from services.api.context import Context, RpcFailure
 from services.api.errors import ApiError
 from services.common.abi import Abi
+from services.common.attest import checksum
 from services.common.tx import Signer
 from services.protocol.erc7930 import encode_evm
 
@@ -62,7 +63,7 @@ async def send(ctx: Context, source: int, destination: int, recipient: str | Non
         if decoded and decoded[0] == "MessageCommitted":
             args = decoded[1]
             return Sent("0x" + bytes(args["sendId"]).hex(), source, destination, int(args["nonce"]),
-                        args["sender"], recipient, tx_hash, int(lg["blockNumber"], 16))
+                        signer.address, checksum(bytes.fromhex(recipient[2:])), tx_hash, int(lg["blockNumber"], 16))
     raise ApiError(502, f"send transaction {tx_hash} emitted no MessageCommitted")
 
 

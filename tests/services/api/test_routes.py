@@ -11,7 +11,7 @@ from tests.services.api.conftest import mid
 
 
 def assert_error(r, status: int, code: str, text: str = "") -> dict:
-    assert r.status_code == status, r.text
+    assert r.status_code == status, r.text[:500]
     err = ErrorBody.model_validate(r.json()).error
     assert err.code == code and text in err.message, err
     return r.json()["error"]
