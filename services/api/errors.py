@@ -67,10 +67,11 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorBody, "description": DESCRIPTIONS[s]} for s in sorted({422, *statuses})}
 
 
-def body(status: int, message: str, details: list[dict[str, Any]] | None = None) -> JSONResponse:
+def body(status: int, message: str, details: list[dict[str, Any]] | None = None,
+         headers: dict[str, str] | None = None) -> JSONResponse:
     info = ErrorInfo(code=CODES.get(status, "error"), message=message,
                      details=[ErrorDetail(**d) for d in details or []])
-    return JSONResponse(ErrorBody(error=info).model_dump(), status_code=status)
+    return JSONResponse(ErrorBody(error=info).model_dump(), status_code=status, headers=headers)
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -92,4 +93,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return body(exc.status_code, str(exc.detail))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names only the first route's methods; the path may have more
+            headers["Allow"] = ", ".join(_allowed(request))
+        return body(exc.status_code, str(exc.detail), headers=headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(request.url.path):
+            methods |= set(route_methods)
+    return sorted(methods)

@@ -70,7 +70,7 @@ async def get_message(ctx: Ctx, message_id: MessageId) -> Any:
     return found
 
 
-@router.post("", response_model=SendResult, status_code=201, responses=errors(502, 503))
+@router.post("", response_model=SendResult, status_code=201, responses=errors(400, 502, 503))
 async def send_message(ctx: Ctx, request: SendRequest) -> Any:
     """Send from dev account `account` through the source gateway; answers once the send is mined."""
     src = ctx.chain_id(request.source, "source", "body")
