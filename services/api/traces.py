@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from services.api.reasons import decode_reason
 from services.common.attest import checksum
 
 STATUSES = ("pending", "submitted", "delivered", "failed", "invalid")
@@ -59,8 +60,8 @@ def trace_from_row(row: sqlite3.Row | dict[str, Any], chain_names: dict[int, str
                        "gas_used_by_batch": r.get("gas_used"), "batch_size": r.get("batch_size")}
                       if delivered else None),
         "attempts": r.get("attempts", 0),
-        "last_error": r.get("last_error"),
-        "revert_reason": r.get("revert_reason"),
+        "last_error": decode_reason(r.get("last_error")),
+        "revert_reason": decode_reason(r.get("revert_reason")),
         "stages": stages,
     }
 

@@ -40,11 +40,13 @@ def test_list_filters_pages_and_orders_newest_first(queue_client, api_net):
     statuses = {m["id"]: m["status"] for m in everything["messages"]}
     assert statuses[mid(2)] == "delivered" and statuses[mid(3)] == "failed" and statuses[mid(5)] == "submitted"
     failed = queue_client.get("/v1/messages", params={"status": "failed"}).json()
-    assert [m["id"] for m in failed["messages"]] == [mid(3)] and failed["messages"][0]["revert_reason"] == "Refused(42)"
+    assert [(m["id"], m["revert_reason"]) for m in failed["messages"]] == [(mid(4), "Refused(7)"), (mid(3), "Refused(42)")]
+    assert failed["messages"][0]["last_error"] == "recipient reverted: Refused(7)"
     hub_id = str(api_net.chain("hub").chain_id)
     assert queue_client.get("/v1/messages", params={"source": "hub"}).json()["total"] == 2
     assert queue_client.get("/v1/messages", params={"chain": hub_id}).json()["total"] == 4
     routed = queue_client.get("/v1/messages", params={"source": "rollup-a", "destination": "rollup-b"}).json()
+    assert queue_client.get("/v1/messages", params={"source": "rollup-a"}).json()["total"] == 2
     assert [m["id"] for m in routed["messages"]] == [mid(3)]
     page = queue_client.get("/v1/messages", params={"limit": 2, "offset": 1}).json()
     assert (page["limit"], page["offset"]) == (2, 1) and [m["id"] for m in page["messages"]] == [mid(5), mid(4)]
