@@ -46,8 +46,11 @@ class Context:
             return self.manifest.chain(value).chain_id
         except KeyError:
             known = ", ".join(f"{c.name} ({c.chain_id})" for c in self.manifest.chains)
-            raise ApiError(422, f"{param}: unknown chain {value!r} (known: {known})",
-                           [{"loc": [where, param], "msg": "unknown chain", "type": "value_error"}]) from None
+            raise ApiError(
+                422,
+                f"{param}: unknown chain {value!r} (known: {known})",
+                [{"loc": [where, param], "msg": "unknown chain", "type": "value_error"}],
+            ) from None
 
     def chain_refs(self) -> list[str]:
         return [c.name for c in self.manifest.chains] + [str(c.chain_id) for c in self.manifest.chains]
@@ -68,7 +71,8 @@ class Context:
 
 
 def get_context(request: Request) -> Context:
-    return request.app.state.context  # type: ignore[no-any-return]
+    context: Context = request.app.state.context
+    return context
 
 
 Ctx = Annotated[Context, Depends(get_context)]

@@ -37,7 +37,7 @@ DESCRIPTIONS = {
 
 
 class ErrorDetail(BaseModel):
-    loc: list[str | int] = Field(default_factory=list, description="where: e.g. [\"query\", \"limit\"]")
+    loc: list[str | int] = Field(default_factory=list, description='where: e.g. ["query", "limit"]')
     msg: str
     type: str
 
@@ -67,16 +67,24 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorBody, "description": DESCRIPTIONS[s]} for s in sorted({422, *statuses})}
 
 
-def body(status: int, message: str, details: list[dict[str, Any]] | None = None,
-         headers: dict[str, str] | None = None) -> JSONResponse:
-    info = ErrorInfo(code=CODES.get(status, "error"), message=message,
-                     details=[ErrorDetail(**d) for d in details or []])
+def body(
+    status: int, message: str, details: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    info = ErrorInfo(
+        code=CODES.get(status, "error"), message=message, details=[ErrorDetail(**d) for d in details or []]
+    )
     return JSONResponse(ErrorBody(error=info).model_dump(), status_code=status, headers=headers)
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
-    return [{"loc": [p if isinstance(p, int) else str(p) for p in e.get("loc", ())],
-             "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))} for e in exc.errors()]
+    return [
+        {
+            "loc": [p if isinstance(p, int) else str(p) for p in e.get("loc", ())],
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
+        for e in exc.errors()
+    ]
 
 
 def install(app: FastAPI) -> None:

@@ -23,8 +23,11 @@ async def find_on_chain(ctx: Context, mid: str) -> dict[str, Any] | None:
     topics = [[abi.topic("MessageSent"), abi.topic("MessageCommitted")], mid]
     for c in ctx.manifest.chains:
         try:
-            logs = await ctx.rpc(c.rpc_url, "eth_getLogs", [{"address": gateway, "topics": topics,
-                                                            "fromBlock": "0x0", "toBlock": "latest"}])
+            logs = await ctx.rpc(
+                c.rpc_url,
+                "eth_getLogs",
+                [{"address": gateway, "topics": topics, "fromBlock": "0x0", "toBlock": "latest"}],
+            )
         except (RpcFailure, httpx.HTTPError, ValueError):
             continue
         decoded = {}
@@ -35,10 +38,21 @@ async def find_on_chain(ctx: Context, mid: str) -> dict[str, Any] | None:
         if "MessageSent" in decoded and "MessageCommitted" in decoded:
             (sent, lg), (committed, _) = decoded["MessageSent"], decoded["MessageCommitted"]
             msg = Message.from_events(sent, committed)
-            return trace_from_row({
-                "id": mid, "status": "pending", "src": c.chain_id, "dst": msg.destination_chain_id,
-                "nonce": msg.nonce, "sender": msg.sender, "recipient": msg.recipient, "payload": msg.payload,
-                "sent_block": int(lg["blockNumber"], 16), "sent_block_hash": lg["blockHash"],
-                "sent_tx": lg["transactionHash"], "last_error": "not yet picked up by the relayer",
-            }, ctx.names)
+            return trace_from_row(
+                {
+                    "id": mid,
+                    "status": "pending",
+                    "src": c.chain_id,
+                    "dst": msg.destination_chain_id,
+                    "nonce": msg.nonce,
+                    "sender": msg.sender,
+                    "recipient": msg.recipient,
+                    "payload": msg.payload,
+                    "sent_block": int(lg["blockNumber"], 16),
+                    "sent_block_hash": lg["blockHash"],
+                    "sent_tx": lg["transactionHash"],
+                    "last_error": "not yet picked up by the relayer",
+                },
+                ctx.names,
+            )
     return None

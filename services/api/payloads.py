@@ -1,6 +1,6 @@
 """A message payload from what a client sends: hex, text, or a contract call (cast-style).
 
-    encode_call("increment(uint256)", [7])  -> selector + abi.encode(uint256 7)
+encode_call("increment(uint256)", [7])  -> selector + abi.encode(uint256 7)
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import JsonDict
 
 Status = Literal["pending", "submitted", "delivered", "failed", "invalid"]
 
@@ -15,8 +16,8 @@ MAX_OFFSET = 10**9  # far past any devnet queue, well inside SQLite's 64-bit int
 
 # Marks a field whose allowed values come from the running devnet's manifest; app.openapi() fills
 # them in (chain names and ids as an enum, the last dev account index as a maximum).
-CHAIN_REF = {"x-devnet": "chain"}
-ACCOUNT_REF = {"x-devnet": "account"}
+CHAIN_REF: JsonDict = {"x-devnet": "chain"}
+ACCOUNT_REF: JsonDict = {"x-devnet": "account"}
 
 
 class ChainOut(BaseModel):
@@ -79,7 +80,9 @@ class Delivered(BaseModel):
 
 
 class Stages(BaseModel):
-    detect_ms: float | None = Field(None, description="send mined (its block reached the relayer) -> read from the logs")
+    detect_ms: float | None = Field(
+        None, description="send mined (its block reached the relayer) -> read from the logs"
+    )
     attest_ms: float | None = Field(None, description="seen -> guardian quorum collected")
     prove_ms: float | None = Field(None, description="quorum -> eth_getProof fetched")
     submit_ms: float | None = Field(None, description="proof -> delivery transaction broadcast")
@@ -105,7 +108,8 @@ class MessageTrace(BaseModel):
     last_error: str | None = None
     revert_reason: str | None = None
     attempt_log: list[dict[str, Any]] | None = Field(
-        None, description="every delivery attempt the relayer recorded (null if this relayer keeps none)")
+        None, description="every delivery attempt the relayer recorded (null if this relayer keeps none)"
+    )
     stages: Stages
 
 
@@ -128,8 +132,11 @@ class _Strict(BaseModel):
 
 
 class HexPayload(_Strict):
-    hex: str = Field(pattern=r"^(0[xX])?([0-9a-fA-F]{2})*$", max_length=2 + 2 * MAX_PAYLOAD_BYTES,
-                     description=f"at most {MAX_PAYLOAD_BYTES} bytes, 0x optional")
+    hex: str = Field(
+        pattern=r"^(0[xX])?([0-9a-fA-F]{2})*$",
+        max_length=2 + 2 * MAX_PAYLOAD_BYTES,
+        description=f"at most {MAX_PAYLOAD_BYTES} bytes, 0x optional",
+    )
 
     @field_validator("hex")
     @classmethod
@@ -145,17 +152,23 @@ class TextPayload(_Strict):
 
 
 class CallPayload(_Strict):
-    sig: str = Field(max_length=1000, examples=["increment(uint256)"],
-                     description="function signature; the payload is its selector + ABI-encoded args")
-    args: list[Any] = Field(default_factory=list, max_length=64, examples=[[7]],
-                            description="JSON values: integers (or decimal/0x strings), 0x hex for bytes, addresses")
+    sig: str = Field(
+        max_length=1000,
+        examples=["increment(uint256)"],
+        description="function signature; the payload is its selector + ABI-encoded args",
+    )
+    args: list[Any] = Field(
+        default_factory=list,
+        max_length=64,
+        examples=[[7]],
+        description="JSON values: integers (or decimal/0x strings), 0x hex for bytes, addresses",
+    )
 
 
 class SendRequest(_Strict):
     source: str = Field(max_length=64, json_schema_extra=CHAIN_REF, description="source chain, name or id")
     destination: str = Field(max_length=64, json_schema_extra=CHAIN_REF, description="destination chain, name or id")
-    recipient: str | None = Field(None, pattern=ADDRESS_PATTERN,
-                                  description="default: the example CrossChainCounter")
+    recipient: str | None = Field(None, pattern=ADDRESS_PATTERN, description="default: the example CrossChainCounter")
     account: int = Field(0, ge=0, json_schema_extra=ACCOUNT_REF, description="dev account index (manifest accounts)")
     payload: HexPayload | TextPayload | CallPayload | None = None
 

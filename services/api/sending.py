@@ -35,15 +35,22 @@ class Sent:
     block: int
 
 
-async def send(ctx: Context, source: int, destination: int, recipient: str | None, account: int,
-               payload: bytes) -> Sent:
+async def send(
+    ctx: Context, source: int, destination: int, recipient: str | None, account: int, payload: bytes
+) -> Sent:
     m = ctx.manifest
     if source == destination:
-        raise ApiError(422, "source and destination are the same chain",
-                       [{"loc": ["body", "destination"], "msg": "same as source", "type": "value_error"}])
+        raise ApiError(
+            422,
+            "source and destination are the same chain",
+            [{"loc": ["body", "destination"], "msg": "same as source", "type": "value_error"}],
+        )
     if account >= len(m.accounts):
-        raise ApiError(422, f"account {account}: the devnet has {len(m.accounts)} dev accounts (0..{len(m.accounts) - 1})",
-                       [{"loc": ["body", "account"], "msg": "no such dev account", "type": "value_error"}])
+        raise ApiError(
+            422,
+            f"account {account}: the devnet has {len(m.accounts)} dev accounts (0..{len(m.accounts) - 1})",
+            [{"loc": ["body", "account"], "msg": "no such dev account", "type": "value_error"}],
+        )
     if recipient is None:
         if "CrossChainCounter" not in m.contracts:
             raise ApiError(422, "no recipient given and no example CrossChainCounter in the manifest")
@@ -62,18 +69,29 @@ async def send(ctx: Context, source: int, destination: int, recipient: str | Non
         decoded = abi.decode_log(lg)
         if decoded and decoded[0] == "MessageCommitted":
             args = decoded[1]
-            return Sent("0x" + bytes(args["sendId"]).hex(), source, destination, int(args["nonce"]),
-                        signer.address, checksum(bytes.fromhex(recipient[2:])), tx_hash, int(lg["blockNumber"], 16))
+            return Sent(
+                "0x" + bytes(args["sendId"]).hex(),
+                source,
+                destination,
+                int(args["nonce"]),
+                signer.address,
+                checksum(bytes.fromhex(recipient[2:])),
+                tx_hash,
+                int(lg["blockNumber"], 16),
+            )
     raise ApiError(502, f"send transaction {tx_hash} emitted no MessageCommitted")
 
 
-async def _transact(ctx: Context, url: str, chain_id: int, signer: Signer, to: str,
-                    data: bytes) -> tuple[dict[str, Any], str]:
+async def _transact(
+    ctx: Context, url: str, chain_id: int, signer: Signer, to: str, data: bytes
+) -> tuple[dict[str, Any], str]:
     try:
         nonce = int(await ctx.rpc(url, "eth_getTransactionCount", [signer.address, "pending"]), 16)
         try:
-            gas = int(await ctx.rpc(url, "eth_estimateGas", [{"from": signer.address, "to": to,
-                                                              "data": "0x" + data.hex()}]), 16)
+            gas = int(
+                await ctx.rpc(url, "eth_estimateGas", [{"from": signer.address, "to": to, "data": "0x" + data.hex()}]),
+                16,
+            )
         except RpcFailure as exc:
             raise ApiError(422, f"sendMessage would revert: {exc}") from None
         raw, tx_hash = signer.sign_1559(chain_id, nonce, to, data, gas * 2, 100 * 10**9, 10**9)

@@ -30,8 +30,18 @@ async def heads(ctx: Context) -> dict[int, int | None]:
 @router.get("/chains", response_model=list[ChainOut])
 async def chains(ctx: Ctx) -> Any:
     live = await heads(ctx)
-    return [ChainOut(name=c.name, chain_id=c.chain_id, role=c.role, rpc_url=c.rpc_url, ws_url=c.ws_url,
-                     block_time=c.block_time, head=live.get(c.chain_id)) for c in ctx.manifest.chains]
+    return [
+        ChainOut(
+            name=c.name,
+            chain_id=c.chain_id,
+            role=c.role,
+            rpc_url=c.rpc_url,
+            ws_url=c.ws_url,
+            block_time=c.block_time,
+            head=live.get(c.chain_id),
+        )
+        for c in ctx.manifest.chains
+    ]
 
 
 @router.get("/contracts", response_model=list[ContractOut])
@@ -42,6 +52,13 @@ async def contracts(ctx: Ctx) -> Any:
     for name, c in ctx.manifest.contracts.items():
         artifact = ctx.artifact_path(name)
         abi = json.loads(Path(artifact).read_text()).get("abi", []) if artifact else []
-        out.append(ContractOut(name=name, address=c.address, chains=hub if name == "GuardianStaking" else all_ids,
-                               artifact=artifact, abi=abi))
+        out.append(
+            ContractOut(
+                name=name,
+                address=c.address,
+                chains=hub if name == "GuardianStaking" else all_ids,
+                artifact=artifact,
+                abi=abi,
+            )
+        )
     return out

@@ -42,17 +42,27 @@ def snapshot(ctx: Context) -> tuple[Snapshot, dict[str, dict[str, Any]]]:
     return {r["id"]: (r["status"], r.get("attempts") or 0) for r in rows}, {r["id"]: r for r in rows}
 
 
-def changes(ctx: Context, before: Snapshot, after: Snapshot, rows: dict[str, dict[str, Any]],
-            status: str | None) -> list[dict[str, Any]]:
+def changes(
+    ctx: Context, before: Snapshot, after: Snapshot, rows: dict[str, dict[str, Any]], status: str | None
+) -> list[dict[str, Any]]:
     out = []
     for mid, (st, attempts) in after.items():
         prev = before.get(mid)
         if prev == (st, attempts) or (status is not None and st != status):
             continue
         r = rows[mid]
-        out.append({"id": mid, "status": st, "previous": prev[0] if prev else None, "attempts": attempts,
-                    "source": ctx.names.get(r["src"], r["src"]), "destination": ctx.names.get(r["dst"], r["dst"]),
-                    "reason": r.get("revert_reason") or r.get("last_error"), "at": round(time.time(), 3)})
+        out.append(
+            {
+                "id": mid,
+                "status": st,
+                "previous": prev[0] if prev else None,
+                "attempts": attempts,
+                "source": ctx.names.get(r["src"], r["src"]),
+                "destination": ctx.names.get(r["dst"], r["dst"]),
+                "reason": r.get("revert_reason") or r.get("last_error"),
+                "at": round(time.time(), 3),
+            }
+        )
     return out
 
 
@@ -79,9 +89,14 @@ async def stream(ctx: Context, status: str | None, max_events: int, timeout: flo
         ctx.events_clients -= 1
 
 
-@router.get("/events", responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
-                                        "description": "the event stream"}, **errors(503)},
-            response_class=StreamingResponse)
+@router.get(
+    "/events",
+    responses={
+        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}, "description": "the event stream"},
+        **errors(503),
+    },
+    response_class=StreamingResponse,
+)
 async def events(
     ctx: Ctx,
     status: Annotated[Status | None, Query(description="only changes into this status")] = None,
@@ -90,5 +105,8 @@ async def events(
 ) -> StreamingResponse:
     if ctx.events_clients >= MAX_CLIENTS:
         raise ApiError(503, f"{MAX_CLIENTS} event streams are open already; try again later")
-    return StreamingResponse(stream(ctx, status, max_events, timeout), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        stream(ctx, status, max_events, timeout),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

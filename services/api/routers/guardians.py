@@ -21,10 +21,16 @@ async def guardians(ctx: Ctx) -> Any:
         try:
             r = await ctx.http.get(f"{g.url}/health", timeout=1.0)
             doc = r.json()
-            return GuardianOut(index=g.index, address=g.address, url=g.url, healthy=r.status_code == 200,
-                               last_signed={k: v.get("last_signed") for k, v in doc.get("chains", {}).items()})
+            return GuardianOut(
+                index=g.index,
+                address=g.address,
+                url=g.url,
+                healthy=r.status_code == 200,
+                last_signed={k: v.get("last_signed") for k, v in doc.get("chains", {}).items()},
+            )
         except (httpx.HTTPError, ValueError, AttributeError) as exc:
-            return GuardianOut(index=g.index, address=g.address, url=g.url, healthy=False,
-                               error=f"{type(exc).__name__}: {exc}")
+            return GuardianOut(
+                index=g.index, address=g.address, url=g.url, healthy=False, error=f"{type(exc).__name__}: {exc}"
+            )
 
     return await asyncio.gather(*(one(g) for g in ctx.manifest.guardians.members))

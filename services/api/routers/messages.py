@@ -51,11 +51,24 @@ async def list_messages(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Any:
-    ids = {param: ctx.chain_id(value, param) if value is not None else None
-           for value, param in ((chain, "chain"), (source, "source"), (destination, "destination"))}
-    total, rows = ctx.queue.list(chain=ids["chain"], source=ids["source"], destination=ids["destination"],
-                                 status=status, limit=limit, offset=offset)
-    return MessageList(total=total, limit=limit, offset=offset, messages=[trace_from_row(r, ctx.names) for r in rows])
+    ids = {
+        param: ctx.chain_id(value, param) if value is not None else None
+        for value, param in ((chain, "chain"), (source, "source"), (destination, "destination"))
+    }
+    total, rows = ctx.queue.list(
+        chain=ids["chain"],
+        source=ids["source"],
+        destination=ids["destination"],
+        status=status,
+        limit=limit,
+        offset=offset,
+    )
+    return MessageList(
+        total=total,
+        limit=limit,
+        offset=offset,
+        messages=[MessageTrace.model_validate(trace_from_row(r, ctx.names)) for r in rows],
+    )
 
 
 @router.get("/{message_id}", response_model=MessageTrace, responses=errors(404))
@@ -78,13 +91,21 @@ async def send_message(ctx: Ctx, request: SendRequest) -> Any:
     try:
         payload = encode(request.payload)
     except PayloadError as exc:
-        raise ApiError(422, f"payload: {exc}", [{"loc": ["body", "payload"], "msg": str(exc),
-                                                 "type": "value_error"}]) from None
+        raise ApiError(
+            422, f"payload: {exc}", [{"loc": ["body", "payload"], "msg": str(exc), "type": "value_error"}]
+        ) from None
     sent = await sending.send(ctx, src, dst, request.recipient, request.account, payload)
-    return SendResult(id=sent.id, source=Party(chain_id=src, name=ctx.names.get(src)),
-                      destination=Party(chain_id=dst, name=ctx.names.get(dst)), nonce=sent.nonce,
-                      sender=sent.sender, recipient=sent.recipient, payload="0x" + payload.hex(), tx=sent.tx,
-                      block=sent.block)
+    return SendResult(
+        id=sent.id,
+        source=Party(chain_id=src, name=ctx.names.get(src)),
+        destination=Party(chain_id=dst, name=ctx.names.get(dst)),
+        nonce=sent.nonce,
+        sender=sent.sender,
+        recipient=sent.recipient,
+        payload="0x" + payload.hex(),
+        tx=sent.tx,
+        block=sent.block,
+    )
 
 
 @router.post("/{message_id}/retry", response_model=RetryResult, responses=errors(404, 409, 502, 503))

@@ -22,8 +22,12 @@ router = APIRouter(tags=["meta"], responses=errors())
 @router.get("/health", response_model=Health)
 async def health(ctx: Ctx) -> Any:
     live = await heads(ctx)
-    return Health(status="ok", chains={c.name: live.get(c.chain_id) is not None for c in ctx.manifest.chains},
-                  relayer_queue=ctx.queue_path.exists(), uptime=round(time.time() - ctx.started, 3))
+    return Health(
+        status="ok",
+        chains={c.name: live.get(c.chain_id) is not None for c in ctx.manifest.chains},
+        relayer_queue=ctx.queue_path.exists(),
+        uptime=round(time.time() - ctx.started, 3),
+    )
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)

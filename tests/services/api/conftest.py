@@ -8,9 +8,10 @@ a queue file this fixture writes with `services.relayer.queue.Queue` (known rows
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from eth_utils import keccak
@@ -27,8 +28,10 @@ from services.relayer.queue import Queue
 @pytest.fixture(scope="package")
 def api_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetHandle]:
     base = default_config()
-    config = replace(base.with_port_offset(free_port_offset(base, start=4200, step=100)),
-                     state_dir=str(tmp_path_factory.mktemp("api") / "state"))
+    config = replace(
+        base.with_port_offset(free_port_offset(base, start=4200, step=100)),
+        state_dir=str(tmp_path_factory.mktemp("api") / "state"),
+    )
     with DevnetHandle.start(config) as net:
         yield net
 
@@ -45,10 +48,21 @@ def mid(n: int) -> str:
 
 
 def row(n: int, src: int, dst: int, nonce: int, seen_at: float) -> dict[str, Any]:
-    return {"id": mid(n), "src": src, "dst": dst, "nonce": nonce, "sender": "0x" + "11" * 20,
-            "recipient": "0x" + "22" * 20, "payload": b"\x01\x02", "sent_block": 10 + nonce,
-            "sent_block_hash": "0x" + "33" * 32, "sent_tx": "0x" + "44" * 32, "sent_time": seen_at,
-            "seen_at": seen_at, "mined_at": seen_at - 0.01}
+    return {
+        "id": mid(n),
+        "src": src,
+        "dst": dst,
+        "nonce": nonce,
+        "sender": "0x" + "11" * 20,
+        "recipient": "0x" + "22" * 20,
+        "payload": b"\x01\x02",
+        "sent_block": 10 + nonce,
+        "sent_block_hash": "0x" + "33" * 32,
+        "sent_tx": "0x" + "44" * 32,
+        "sent_time": seen_at,
+        "seen_at": seen_at,
+        "mined_at": seen_at - 0.01,
+    }
 
 
 @pytest.fixture
@@ -89,8 +103,11 @@ def wait_for(what: str, pred: Callable[[], Any], timeout: float = 30.0) -> Any:
 def deploy(net: DevnetHandle, chain: str, name: str, *args: Any) -> Any:
     art = load_artifact(name)
     w3 = net.w3[chain]
-    tx = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"]).constructor(*args).transact(
-        {"from": net.accounts[9].address})
+    tx = (
+        w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+        .constructor(*args)
+        .transact({"from": net.accounts[9].address})
+    )
     receipt = w3.eth.wait_for_transaction_receipt(tx, timeout=30)
     assert receipt.status == 1
     return w3.eth.contract(address=receipt.contractAddress, abi=art["abi"])

@@ -22,17 +22,26 @@ from tests.services.api.conftest import deploy, wait_for
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--virtual-time-budget=3000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=3000",
+]
 
 
 def render(url: str, tmp: Path, screenshot: Path | None = None) -> str:
     """The DOM after the page's scripts ran (and a screenshot of it, if asked)."""
     profile = tmp / f"profile-{len(list(tmp.glob('profile-*')))}"
     extra = [f"--screenshot={screenshot}", "--window-size=1200,900"] if screenshot else ["--dump-dom"]
-    done = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *extra, url],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *extra, url], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return re.sub(r"<script\b.*?</script>", "", done.stdout, flags=re.S)  # the rendered page, not its code
 

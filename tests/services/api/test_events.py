@@ -51,8 +51,16 @@ def test_a_status_filter_and_the_timeout_end_a_quiet_stream(queue_client):
 
 
 def test_bounds(queue_client):
-    for params in ({"timeout": 0}, {"timeout": 3601}, {"timeout": "1e400"}, {"timeout": "nan"}, {"timeout": "-inf"}, {"max_events": 0},
-                   {"max_events": 2**64}, {"status": "gone"}):
+    for params in (
+        {"timeout": 0},
+        {"timeout": 3601},
+        {"timeout": "1e400"},
+        {"timeout": "nan"},
+        {"timeout": "-inf"},
+        {"max_events": 0},
+        {"max_events": 2**64},
+        {"status": "gone"},
+    ):
         assert_error(queue_client.get("/v1/events", params=params), 422, "invalid_request")
     ctx = queue_client.app.state.context
     ctx.events_clients = events.MAX_CLIENTS

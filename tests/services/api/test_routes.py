@@ -40,7 +40,10 @@ def test_list_filters_pages_and_orders_newest_first(queue_client, api_net):
     statuses = {m["id"]: m["status"] for m in everything["messages"]}
     assert statuses[mid(2)] == "delivered" and statuses[mid(3)] == "failed" and statuses[mid(5)] == "submitted"
     failed = queue_client.get("/v1/messages", params={"status": "failed"}).json()
-    assert [(m["id"], m["revert_reason"]) for m in failed["messages"]] == [(mid(4), "Refused(7)"), (mid(3), "Refused(42)")]
+    assert [(m["id"], m["revert_reason"]) for m in failed["messages"]] == [
+        (mid(4), "Refused(7)"),
+        (mid(3), "Refused(42)"),
+    ]
     assert failed["messages"][0]["last_error"] == "recipient reverted: Refused(7)"
     hub_id = str(api_net.chain("hub").chain_id)
     assert queue_client.get("/v1/messages", params={"source": "hub"}).json()["total"] == 2
@@ -54,11 +57,25 @@ def test_list_filters_pages_and_orders_newest_first(queue_client, api_net):
     assert past_the_end["total"] == 6 and past_the_end["messages"] == []
 
 
-@pytest.mark.parametrize("params", [
-    {"offset": 2**64}, {"offset": "99999999999999999999999"}, {"offset": -1}, {"offset": 10**9 + 1},
-    {"offset": "1e3"}, {"limit": 0}, {"limit": 1001}, {"limit": 2**63}, {"limit": "x"}, {"status": "lost"},
-    {"chain": "nowhere"}, {"source": ""}, {"destination": "9" * 30}, {"chain": "x" * 65},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"offset": 2**64},
+        {"offset": "99999999999999999999999"},
+        {"offset": -1},
+        {"offset": 10**9 + 1},
+        {"offset": "1e3"},
+        {"limit": 0},
+        {"limit": 1001},
+        {"limit": 2**63},
+        {"limit": "x"},
+        {"status": "lost"},
+        {"chain": "nowhere"},
+        {"source": ""},
+        {"destination": "9" * 30},
+        {"chain": "x" * 65},
+    ],
+)
 def test_bad_list_parameters_are_422_with_the_error_body(queue_client, params):
     err = assert_error(queue_client.get("/v1/messages", params=params), 422, "invalid_request")
     assert err["details"] and err["details"][0]["loc"][-1] == next(iter(params))

@@ -50,9 +50,26 @@ def test_api_conforms_to_its_schema(api_net, tmp_path: Path):
         extra = ', "503"'
     config = CONFIG + RETRY.replace("{extra}", extra)
     (tmp_path / "schemathesis.toml").write_text(config)
-    cmd = [sys.executable, "-m", "schemathesis.cli", "run", f"{api_net.api}/openapi.json", "--checks", "all",
-           "--max-examples", str(MAX_EXAMPLES), "--workers", "1", "--request-timeout", str(REQUEST_TIMEOUT),
-           "--exclude-path", "/v1/events", "--seed", "7", "--no-color"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "run",
+        f"{api_net.api}/openapi.json",
+        "--checks",
+        "all",
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--workers",
+        "1",
+        "--request-timeout",
+        str(REQUEST_TIMEOUT),
+        "--exclude-path",
+        "/v1/events",
+        "--seed",
+        "7",
+        "--no-color",
+    ]
     done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=540)
     report = done.stdout[-6000:] + done.stderr[-2000:]
     assert done.returncode == 0, report
