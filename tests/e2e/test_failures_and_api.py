@@ -44,12 +44,12 @@ def test_api_answers_and_rejects_bad_input(net):
     for bad in ("nothex", "0x1234", "0x" + "g" * 64, "0x" + "a" * 65):
         r = httpx.get(f"{api}/v1/messages/{bad}")
         assert r.status_code == 422, bad
-        assert r.json()["detail"]
+        assert r.json()["error"]["code"] == "invalid_request" and r.json()["error"]["details"]
     unknown = httpx.get(f"{api}/v1/messages/0x{'ab' * 32}")
-    assert unknown.status_code == 404 and "unknown message id" in unknown.json()["detail"]
+    assert unknown.status_code == 404 and "unknown message id" in unknown.json()["error"]["message"]
     assert httpx.get(f"{api}/v1/messages", params={"status": "lost"}).status_code == 422
     r = httpx.get(f"{api}/v1/messages", params={"chain": "nowhere"})
-    assert r.status_code == 422 and "unknown chain" in r.json()["detail"]
+    assert r.status_code == 422 and "unknown chain" in r.json()["error"]["message"]
     assert httpx.get(f"{api}/v1/messages", params={"limit": 0}).status_code == 422
 
     listed = httpx.get(f"{api}/v1/messages", params={"source": "hub", "destination": "rollup-b",
