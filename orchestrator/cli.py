@@ -239,6 +239,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
 def cmd_deploy(args: argparse.Namespace) -> int:
     """Deploy to already-running chains and write the manifest (the compose one-shot deployer)."""
     from orchestrator.chains import apply_block_times, chain_id_of
+    from orchestrator import instance
     from orchestrator.deployer import deploy
     from orchestrator.manifest import build_manifest, write_manifest
 
@@ -252,7 +253,9 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     result = deploy(config, log=print)
     apply_block_times(config.chains)
     manifest_path = Path(args.manifest) if args.manifest else state_dir(config) / "manifest.json"
-    write_manifest(manifest_path, build_manifest(config, result.manifest_section()))
+    manifest = build_manifest(config, result.manifest_section())
+    instance.bind(config, manifest)  # a fresh instance id on every chain before the services start
+    write_manifest(manifest_path, manifest)
     print(f"Deployed; manifest written to {manifest_path}")
     return 0
 

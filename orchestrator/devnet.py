@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from orchestrator import chains as chain_mod
-from orchestrator import statecache
+from orchestrator import instance, statecache
 from orchestrator.compiler import compile_contracts, describe_compiler
 from orchestrator.config import DevnetConfig
 from orchestrator.manifest import build_manifest, write_manifest
@@ -80,6 +80,8 @@ class Devnet:
                 contracts = self._stage("deploy", lambda: self._deploy(cached))
             chain_mod.apply_block_times(self.config.chains)
             self.manifest = build_manifest(self.config, contracts)
+            if deploy:
+                self._stage("instance", lambda: instance.bind(self.config, self.manifest))
             if not services:
                 self.manifest["services"] = {}
             write_manifest(self.manifest_path, self.manifest)

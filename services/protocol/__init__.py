@@ -5,7 +5,7 @@ live chain in tests/contracts/test_protocol_helpers.py.
     from services.protocol import (
         encode_evm, encode_evm_chain, decode_evm,                 # ERC-7930
         Message, message_id, commitment_slot, COMMITMENTS_SLOT,   # messages
-        Attestation, attestation_digest, sign_attestation, recover_signer,  # EIP-712
+        Attestation, domain_separator, attestation_digest, sign_attestation, recover_signer,  # EIP-712
         ProofBundle, parse_proof, fetch_proof, afetch_proof, fetch_message_proofs,  # eth_getProof
         compress_storage_proofs,                                  # batch calldata saving
         load_abi, load_artifact, artifact_path, contract,         # ABIs
@@ -14,9 +14,9 @@ live chain in tests/contracts/test_protocol_helpers.py.
 
 from services.protocol.abi import artifact_path, contract, load_abi, load_artifact
 from services.protocol.attestation import (
-    DOMAIN_SEPARATOR,
     Attestation,
     attestation_digest,
+    domain_separator,
     recover_signer,
     sign_attestation,
 )
@@ -32,8 +32,8 @@ from services.protocol.proofs import (
 )
 
 __all__ = [
-    "COMMITMENTS_SLOT", "DOMAIN_SEPARATOR", "Attestation", "InteropAddressError", "Message", "ProofBundle",
-    "afetch_proof", "artifact_path", "compress_storage_proofs", "attestation_digest", "commitment_slot", "contract", "decode_evm",
+    "COMMITMENTS_SLOT", "Attestation", "InteropAddressError", "Message", "ProofBundle",
+    "afetch_proof", "artifact_path", "compress_storage_proofs", "attestation_digest", "commitment_slot", "contract", "decode_evm", "domain_separator",
     "encode_evm", "encode_evm_chain", "fetch_message_proofs", "fetch_proof", "load_abi", "load_artifact",
     "message_id", "parse_proof", "recover_signer", "sign_attestation",
 ]

@@ -35,6 +35,7 @@ import aiohttp
 
 from eth_hash.auto import keccak
 
+from services.common import attest
 from services.common.abi import Abi, describe_error
 from services.common.http import App, HttpError, Request
 from services.common.manifest import Manifest
@@ -117,7 +118,8 @@ class Relayer:
                        self.reg_abi.topic("GuardianSetChanged")]
         self._delivered_topic = self.gw_abi.topic("MessageDelivered")
         self._failed_topic = self.gw_abi.topic("MessageFailed")
-        self.guardians = GuardianPool([g.url for g in manifest.guardians.members])
+        self.instance_id = manifest.instance_id or "0x" + "00" * 32  # the attestation domain's salt
+        self.guardians = GuardianPool([g.url for g in manifest.guardians.members], attest.Domain(self.instance_id))
         self.sets: dict[int, GuardianSet] = {}
         self.max_batch = max_batch or manifest.relayer.max_batch
         self.root_post_interval = manifest.relayer.root_post_interval if root_post_interval is None else root_post_interval
@@ -541,11 +543,11 @@ class Relayer:
         att_b = Attestation(b["chain_id"], b["block_number"], b["block_hash"], b["state_root"])
         sig_a, sig_b = hexbytes(a["signature"]), hexbytes(b["signature"])
         try:
-            if recover_signer(att_a, sig_a) != recover_signer(att_b, sig_b):
+            if recover_signer(att_a, sig_a, self.instance_id) != recover_signer(att_b, sig_b, self.instance_id):
                 return
         except Exception:  # noqa: BLE001
             return
-        guardian = recover_signer(att_a, sig_a)
+        guardian = recover_signer(att_a, sig_a, self.instance_id)
         prev = self.queue.slash_record(guardian)
         if prev is not None and (prev["status"] in ("submitted", "slashed") or not retry):
             return
