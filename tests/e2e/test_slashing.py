@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from web3.logs import DISCARD
 
 
 def test_equivocating_guardian_is_slashed_and_removed_everywhere(fresh_net):
@@ -64,3 +65,22 @@ def test_two_slashes_clamp_the_threshold_and_the_last_guardian_still_delivers(fr
         assert reg.functions.getGuardians().call() == [last] and reg.functions.threshold().call() == 1
     for src, dst in (("rollup-b", "rollup-a"), ("hub", "rollup-b"), ("rollup-a", "hub")):
         net.wait_delivered(net.send(src, dst, b"after two slashes"), timeout=30)
+
+
+def test_a_guardian_unbonding_below_the_minimum_leaves_every_chain(fresh_net):
+    """Issue 10: a guardian that withdrew its whole stake stayed a guardian everywhere; now it exits."""
+    net = fresh_net
+    leaving = net.manifest.guardians.members[1]
+    hub = net.w3["hub"]
+    hub.provider.make_request("anvil_setBalance", [leaving.address, hex(10**20)])
+    hub.provider.make_request("anvil_impersonateAccount", [leaving.address])
+    staking = net.contract("hub", "GuardianStaking")
+    active = staking.functions.stakeOf(leaving.address).call()[0]
+    tx = staking.functions.unbond(active).transact({"from": leaving.address})
+    receipt = hub.eth.wait_for_transaction_receipt(tx, timeout=30)
+    assert receipt.status == 1 and staking.events.GuardianExited().process_receipt(receipt, errors=DISCARD)
+    for c in net.manifest.chains:
+        reg = net.contract(c.name, "StateRootRegistry")
+        net.wait_for(f"exit on {c.name}", lambda r=reg: not r.functions.isGuardian(leaving.address).call(), timeout=30)
+        assert len(reg.functions.getGuardians().call()) == 2 and reg.functions.threshold().call() == 2
+    net.wait_delivered(net.send("rollup-a", "rollup-b", b"after an exit"), timeout=30)
