@@ -174,6 +174,7 @@ class Guardian:
         self.followers = {c.chain_id: ChainFollower(self, c) for c in manifest.chains}
         self.started_at = time.time()
         self.refusals = 0
+        self.instance_errors: dict[int, str] = {}  # chain -> why its registry is not bound to our instance
 
     def sign_block(self, chain_id: int, number: int, block_hash: bytes, state_root: bytes) -> Signed:
         """Sign (chain, block) once. A second, different root for it is refused, forever."""
@@ -195,9 +196,28 @@ class Guardian:
 
     async def start(self) -> None:
         await asyncio.gather(*(f.start() for f in self.followers.values()))
+        await self._check_instance()
         log.info("guardian %d (%s) following %s, confirmations %d, instance %s", self.index, self.address,
                  ", ".join(f"{c.name}@{c.ws_url}" for c in self.manifest.chains), self.confirmations,
                  self.manifest.instance_id)
+
+    async def _check_instance(self) -> None:
+        """Every registry must be bound to the manifest's instance, else our signatures verify nowhere."""
+        registry = self.manifest.contracts.get("StateRootRegistry")
+        if registry is None:
+            return
+        call = {"to": registry.address, "data": "0x" + keccak(b"instanceId()")[:4].hex()}
+        for cid, f in self.followers.items():
+            try:
+                onchain = hexbytes(await f.rpc.call("eth_call", [call, "latest"]))
+            except (RpcError, ConnectionError) as exc:
+                self.instance_errors[cid] = f"cannot read instanceId(): {exc}"
+                continue
+            if onchain != self.domain.instance_id:
+                self.instance_errors[cid] = f"registry is bound to instance 0x{onchain.hex()}"
+        for cid, err in self.instance_errors.items():
+            log.error("chain %d: %s, the manifest says %s: signatures of this guardian will not verify there",
+                      cid, err, self.manifest.instance_id)
 
     async def close(self) -> None:
         for f in self.followers.values():
@@ -224,11 +244,15 @@ class Guardian:
                 ok = ok and connected and f.head >= 0
                 chains[str(cid)] = {"name": f.chain.name, "connected": connected, "head": f.head,
                                     "last_signed": last.block_number if last else None}
+            status = "ok" if ok else "starting"
+            if self.instance_errors:
+                ok, status = False, "wrong instance"
             return (200 if ok else 503), {
-                "status": "ok" if ok else "starting", "guardian": self.index, "address": self.address,
+                "status": status, "guardian": self.index, "address": self.address,
                 "confirmations": self.confirmations, "chains": chains, "signed": self.store.count(),
                 "refused_second_roots": self.refusals, "uptime": round(time.time() - self.started_at, 3),
                 "instance_id": self.manifest.instance_id,
+                "instance_errors": {str(c): e for c, e in self.instance_errors.items()},
             }
 
         @app.get("/v1/attestations/{chain_id:int}/latest")

@@ -76,3 +76,40 @@ def test_signatures_proofs_and_evidence_of_a_previous_up_are_refused(tmp_path: P
         except ContractCustomError as exc:
             assert _error_name(exc) == "SignerMismatch"
         assert staking.functions.stakeOf(guardian).call()[3] is False
+
+
+def test_a_guardian_whose_manifest_names_another_instance_reports_it(net: Net, tmp_path: Path):
+    """Its signatures would verify nowhere: /health says so (503) instead of looking fine."""
+    import json
+    import socket
+    import sys
+    import time
+
+    from orchestrator import procs
+
+    doc = json.loads(Path(net.devnet.manifest_path).read_text())
+    doc["instance_id"] = "0x" + "13" * 32
+    stale = tmp_path / "manifest.json"
+    stale.write_text(json.dumps(doc))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = procs.spawn([sys.executable, "-m", "services.guardian", "--index", "0", "--manifest", str(stale),
+                        "--port", str(port), "--db", str(tmp_path / "g.sqlite")],
+                       tmp_path / "guardian.log", cwd=Path(__file__).resolve().parents[2])
+    try:
+        deadline = time.monotonic() + 20
+        health: dict = {}
+        status = 0
+        while time.monotonic() < deadline and not health.get("instance_errors"):
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                status, health = r.status_code, r.json()
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        assert status == 503 and health["status"] == "wrong instance", health
+        assert set(health["instance_errors"]) == {str(c.chain_id) for c in net.manifest.chains}
+        assert net.manifest.instance_id[2:] in next(iter(health["instance_errors"].values()))
+    finally:
+        procs.stop(proc)
