@@ -6,7 +6,14 @@ from eth_account import Account
 from web3.logs import DISCARD
 
 from orchestrator import keys
-from services.protocol import Attestation, encode_evm, sign_attestation
+from services.protocol import (
+    ATTESTATION_SUBMITTED_TOPIC,
+    Attestation,
+    StoredRoot,
+    encode_evm,
+    equivocations,
+    sign_attestation,
+)
 from tests.contracts.conftest import DEPLOYER, DEV
 
 A, B, HUB = "rollup-a", "rollup-b", "hub"
@@ -156,7 +163,7 @@ def test_instance_binds_signatures_to_one_run(net, artifacts):
 
 
 def test_stored_roots_log_their_signers_which_makes_a_forged_root_slashable(net):
-    """A quorum stores a made-up root; its own signatures from the event + its honest ones = evidence."""
+    """A quorum stores a made-up root; its signatures from the log + its honest ones = evidence."""
     reg = net.c(B, "StateRootRegistry")
     real = net.attestation(A)
     forged = Attestation(real.chain_id, real.block_number, real.block_hash, b"\x0f" * 32)
@@ -168,8 +175,18 @@ def test_stored_roots_log_their_signers_which_makes_a_forged_root_slashable(net)
     # the honest root of that block now conflicts on B ...
     honest = net.signatures(real, (0, 1))
     assert net.revert_error(B, reg.functions.submitAttestation(real.as_tuple(), honest)) == "ConflictingRoot"
-    # ... and a guardian's signature of it next to its logged one is slashing evidence on the hub
+    # ... and what a watchtower finds (the raw log by (chain, block), honest signatures) is evidence
+    logs = net.w3[B].provider.make_request("eth_getLogs", [{
+        "address": reg.address, "fromBlock": "0x0", "toBlock": "latest",
+        "topics": [ATTESTATION_SUBMITTED_TOPIC, "0x" + real.chain_id.to_bytes(32, "big").hex(),
+                   "0x" + real.block_number.to_bytes(32, "big").hex()]}])["result"]
+    stored = StoredRoot.from_log(logs[0])
+    assert stored.attestation == forged and stored.signatures == tuple(sigs)
+    other_run = [(real, sign_attestation(real, keys.guardian_key(0).private_key, "0x" + "99" * 32))]
+    assert not list(equivocations(stored, other_run, net.instance_id))
+    found = list(equivocations(stored, [(real, honest[1]), (real, b"\x00" * 65), (forged, honest[0])],
+                               net.instance_id))
+    assert [e.guardian for e in found] == [keys.guardian_key(1).address]
     st = net.c(HUB, "GuardianStaking")
-    receipt = net.transact(HUB, st.functions.slash(real.as_tuple(), honest[1], forged.as_tuple(), ev.signatures[1]),
-                           DEV[6].address)
+    receipt = net.transact(HUB, st.functions.slash(*found[0].slash_args()), DEV[6].address)
     assert st.events.Slashed().process_receipt(receipt, errors=DISCARD)[0].args.guardian == keys.guardian_key(1).address
