@@ -238,8 +238,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     """Deploy to already-running chains and write the manifest (the compose one-shot deployer)."""
-    from orchestrator.chains import apply_block_times, chain_id_of
     from orchestrator import instance
+    from orchestrator.chains import apply_block_times, chain_id_of
     from orchestrator.deployer import deploy
     from orchestrator.manifest import build_manifest, write_manifest
 

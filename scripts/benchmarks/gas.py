@@ -53,7 +53,8 @@ def _config(tmp: Path) -> DevnetConfig:
 
 
 class _Bench:
-    def __init__(self, config: DevnetConfig, contracts: dict[str, str], artifacts: dict[str, Any], instance_id: str) -> None:
+    def __init__(self, config: DevnetConfig, contracts: dict[str, str], artifacts: dict[str, Any],
+                 instance_id: str) -> None:
         self.config = config
         self.instance_id = instance_id
         self.addr = contracts
@@ -147,7 +148,8 @@ def run(args: argparse.Namespace | None = None) -> dict[str, Any]:
             msgs2 = [b.send(a, bb, (i + 1).to_bytes(32, "big"), sender_index=i % 10)[0] for i in range(10)]
             blk = b.w3[a].eth.get_block("latest")
             att2 = Attestation.from_block(b.cid[a], blk)
-            sigs2 = [sign_attestation(att2, keys.guardian_key(i).private_key, b.instance_id) for i in range(config.guardians.threshold)]
+            sigs2 = [sign_attestation(att2, keys.guardian_key(i).private_key, b.instance_id)
+                     for i in range(config.guardians.threshold)]
             acct2, sps2 = fetch_message_proofs(b.w3[a], b.addr["MetalayerGateway"], msgs2, att2.block_number)
             combined = b.tx(
                 bb,

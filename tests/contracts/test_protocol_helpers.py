@@ -17,9 +17,9 @@ from services.protocol import (
     Message,
     afetch_proof,
     attestation_digest,
-    domain_separator,
     commitment_slot,
     decode_evm,
+    domain_separator,
     encode_evm,
     encode_evm_chain,
     fetch_message_proofs,
@@ -75,7 +75,8 @@ def test_attestation_digest_and_signatures_match_the_registry(net):
     # the digest is the same on every chain
     assert net.c(HUB, "StateRootRegistry").functions.attestationDigest(att.as_tuple()).call() == digest
     sigs = [sign_attestation(att, keys.guardian_key(i).private_key, net.instance_id) for i in (0, 1)]
-    assert [recover_signer(att, s, net.instance_id) for s in sigs] == [keys.guardian_key(0).address, keys.guardian_key(1).address]
+    signers = [recover_signer(att, s, net.instance_id) for s in sigs]
+    assert signers == [keys.guardian_key(0).address, keys.guardian_key(1).address]
     reg.functions.verifySignatures(digest, sigs).call()
     block = net.w3[A].eth.get_block(att.block_number)
     assert Attestation.from_block(net.chain_id[A], block) == att

@@ -118,7 +118,8 @@ def test_guardian_set_authority(net):
     assert not reg.functions.isGuardian(keys.guardian_key(0).address).call()
     att = net.attestation(A)
     assert net.revert_error(B, reg.functions.submitAttestation(att.as_tuple(), net.signatures(att))) == "NotGuardian"
-    net.transact(B, reg.functions.submitAttestation(att.as_tuple(), [sign_attestation(att, DEV[8].private_key, net.instance_id)]), DEV[3].address)
+    by_new_set = [sign_attestation(att, DEV[8].private_key, net.instance_id)]
+    net.transact(B, reg.functions.submitAttestation(att.as_tuple(), by_new_set), DEV[3].address)
 
 
 def test_hub_message_from_wrong_sender_is_refused(net):
