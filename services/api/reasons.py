@@ -10,9 +10,12 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from services.common.abi import Abi, describe_error
 from services.common.manifest import REPO_ROOT
+
+if TYPE_CHECKING:
+    from services.common.abi import Abi
 
 HEX = re.compile(r"^0x(?:[0-9a-fA-F]{2})+$")
 ARTIFACTS = REPO_ROOT / "contracts" / "out"
@@ -20,6 +23,8 @@ ARTIFACTS = REPO_ROOT / "contracts" / "out"
 
 @lru_cache(maxsize=1)
 def _abis(directory: Path = ARTIFACTS) -> tuple[Abi, ...]:
+    from services.common.abi import Abi
+
     out = []
     for path in sorted(directory.glob("*.json")):
         try:
@@ -38,5 +43,7 @@ def decode_reason(reason: str | None) -> str | None:
     tail = reason.rsplit(": ", 1)[-1].strip()
     if not HEX.match(tail):
         return reason
+    from services.common.abi import describe_error  # only now: eth_abi costs ~6 MB of RSS
+
     decoded = describe_error(tail, _abis())
     return reason if decoded == tail.lower() else reason[: len(reason) - len(tail)] + decoded

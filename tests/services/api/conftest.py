@@ -67,7 +67,7 @@ def row(n: int, src: int, dst: int, nonce: int, seen_at: float) -> dict[str, Any
 
 @pytest.fixture
 def queue(tmp_path: Path, api_net: DevnetHandle) -> Iterator[Queue]:
-    """Six messages: hub->a pending, hub->b delivered, a->b and a->hub failed, b->hub submitted, b->a pending."""
+    """Six messages: hub->a pending, hub->b delivered, a->b failed, a->hub retrying, b->hub submitted, b->a pending."""
     hub, a, b = (api_net.chain(n).chain_id for n in ("hub", "rollup-a", "rollup-b"))
     q = Queue(tmp_path / "relayer.sqlite")
     now = time.time()
@@ -76,7 +76,7 @@ def queue(tmp_path: Path, api_net: DevnetHandle) -> Iterator[Queue]:
     q.ingest(b, 50, [row(5, b, hub, 0, now + 4), row(6, b, a, 1, now + 5)])
     q.mark_submitted([mid(2)], "0x" + "55" * 32, 12, now + 1.1, now + 1.2, now + 1.3)
     q.mark_delivered([mid(2)], "0x" + "55" * 32, 13, now + 1.4, gas_used=90_000)
-    q.mark_failed({mid(3): "Refused(42)"}, {mid(3): now + 60}, "0x" + "66" * 32, 14)
+    q.mark_failed({mid(3): "Refused(42)"}, {mid(3): now + 60}, "0x" + "66" * 32, 14, final={mid(3)})
     # raw revert data of a custom error only a compiled artifact knows: the API decodes it
     refused = "0x" + keccak(text="Refused(uint256)")[:4].hex() + f"{7:064x}"
     q.mark_failed({mid(4): refused}, {mid(4): now + 60}, "0x" + "99" * 32, 14)
