@@ -68,7 +68,7 @@ def row(n: int, src: int, dst: int, nonce: int, seen_at: float) -> dict[str, Any
 
 @pytest.fixture
 def queue(tmp_path: Path, api_net: DevnetHandle) -> Iterator[Queue]:
-    """Six messages: hub->a pending, hub->b delivered, a->b and a->hub failed, b->hub submitted, b->a pending."""
+    """Six messages: hub->a pending, hub->b delivered, a->b failed, a->hub retrying, b->hub submitted, b->a pending."""
     hub, a, b = (api_net.chain(n).chain_id for n in ("hub", "rollup-a", "rollup-b"))
     q = Queue(tmp_path / "relayer.sqlite")
     now = time.time()
