@@ -3,7 +3,9 @@
 Transactions are signed locally (services.common.tx) with locally tracked
 nonces; the send lock keeps nonces in order on the wire. Receipts are awaited
 without sleeping: with instant mining the receipt exists when
-eth_sendRawTransaction returns; otherwise each new head wakes the waiter.
+eth_sendRawTransaction returns; otherwise each new head wakes the waiter. A
+transaction the node dropped or holds behind a nonce gap is detected on the first
+receipt miss (`TxLost`) and the next send takes its nonce from the chain again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ log = logging.getLogger("relayer")
 MAX_FEE = 100 * 10**9  # devnet: a flat 100 gwei cap; only gas used x base fee is charged
 PRIORITY_FEE = 10**9
 MIN_BALANCE = 1_000 * 10**18
+
+
+class TxLost(RuntimeError):
+    """A sent transaction that will never be mined (dropped, or behind a nonce gap)."""
 
 
 class ChainLink:
@@ -115,12 +121,35 @@ class ChainLink:
             return tx_hash
 
     async def receipt(self, tx_hash: str, timeout: float = 60.0) -> dict[str, Any] | None:
+        """The transaction's receipt; raises TxLost at once when the node no longer has it, or
+        holds it behind a nonce gap (it would never be mined), after resyncing the nonce."""
         deadline = time.monotonic() + timeout
         while True:
             r = await self.rpc.call("eth_getTransactionReceipt", [tx_hash])
             if r is not None:
                 return r
+            await self.check_alive(tx_hash)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
             await self.wait_head(min(remaining, 1.0))
+
+    async def check_alive(self, tx_hash: str) -> None:
+        """Raise TxLost if `tx_hash` is neither mined nor executable in the node's pool.
+
+        anvil answers a transaction below the calldata gas floor (EIP-7623) with a hash and
+        then drops it; every later transaction of ours then waits behind the gap, forever.
+        """
+        tx = await self.rpc.call("eth_getTransactionByHash", [tx_hash])
+        if tx is not None and tx.get("blockNumber") is not None:
+            return
+        if tx is None:
+            self._nonce = None
+            raise TxLost(f"{self.name}: transaction {tx_hash} was dropped by the node")
+        pending = hexint(await self.rpc.call("eth_getTransactionCount", [self.signer.address, "pending"]))
+        if hexint(tx["nonce"]) >= pending:  # queued behind a gap: the pool will never run it
+            self._nonce = None
+            raise TxLost(
+                f"{self.name}: transaction {tx_hash} (nonce {hexint(tx['nonce'])}) is stuck behind "
+                f"a nonce gap (next executable nonce {pending})"
+            )

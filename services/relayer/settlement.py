@@ -16,6 +16,7 @@ from typing import Any
 
 from services.common.rpc import RpcError, hexint
 from services.relayer import backoff
+from services.relayer.chain import TxLost
 from services.relayer.context import Context
 from services.relayer.model import Batch, QueuedMessage
 
@@ -185,9 +186,12 @@ class Settlement:
             if link is None:
                 continue
             batch = Batch(src, dst, tuple(msgs))
-            receipt = await link.rpc.call("eth_getTransactionReceipt", [tx]) if tx else None
-            if receipt is None and tx and await link.rpc.call("eth_getTransactionByHash", [tx]) is not None:
-                receipt = await link.receipt(tx, timeout=30)
+            try:
+                # bounded: a transaction dropped or stuck behind a nonce gap raises TxLost at once
+                receipt = await link.receipt(tx, timeout=30) if tx else None
+            except TxLost as exc:
+                log.warning("recovery: %s", exc)
+                receipt = None
             if receipt is not None:
                 await self.settle(batch, receipt)
             else:
