@@ -42,6 +42,7 @@ class ChainLink:
         self.head = -1
         self.head_times: dict[int, float] = {}  # block -> block timestamp (recent heads)
         self.head_arrivals: dict[int, float] = {}  # block -> when its newHeads reached us (unix time)
+        self.head_hashes: dict[int, str | None] = {}  # block -> hash of the newest header seen for it
         self._head_event = asyncio.Event()
         self._nonce: int | None = None
         self._send_lock = asyncio.Lock()
@@ -69,8 +70,12 @@ class ChainLink:
             for k in sorted(self.head_times)[:1024]:
                 del self.head_times[k]
                 self.head_arrivals.pop(k, None)
-        if number > self.head:
-            self.head = number
+        self.head_hashes[number] = header.get("hash")
+        if len(self.head_hashes) > 4096:
+            for k in sorted(self.head_hashes)[:1024]:
+                del self.head_hashes[k]
+        # a lower number than before means the chain was rewound (evm_revert, reorg): follow it
+        self.head = number
         ev, self._head_event = self._head_event, asyncio.Event()
         ev.set()
         if self.on_head is not None:

@@ -210,10 +210,17 @@ class Delivery:
         """Offenders become failed attempts (found delivered meanwhile: settled); deferred wait a batch."""
         if offenders:
             by_id = {m.id: m for m in batch.messages}
-            done = [by_id[i] for i, r in offenders.items() if r.startswith("AlreadyDelivered")]
+            claimed = [by_id[i] for i, r in offenders.items() if r.startswith("AlreadyDelivered")]
+            # delivered meanwhile (settled), unless the gateway means another message with the
+            # same nonce (a rewound source): then it is this message's own failure
+            done = (
+                await self.settlement.delivered_on_chain(Batch(batch.src, batch.dst, tuple(claimed)))
+                if claimed
+                else set()
+            )
             if done:
-                await self.settlement.settle_already_delivered(self.dst, done)
-            bad = {i: r for i, r in offenders.items() if not r.startswith("AlreadyDelivered")}
+                await self.settlement.settle_already_delivered(self.dst, [by_id[i] for i in done])
+            bad = {i: r for i, r in offenders.items() if i not in done}
             if bad:
                 await self.settlement.fail(batch.messages, bad, at=time.time(), outcome="rejected")
         if deferred:

@@ -126,6 +126,7 @@ class Counters:
     finally_failed: int = 0
     deferred: int = 0
     lost_txs: int = 0
+    rewinds: int = 0
     extra: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, int]:
