@@ -29,16 +29,24 @@ def wait_for(what: str, pred, timeout: float) -> None:
 
 def delivered_counts(net, chain: str) -> Counter[str]:
     topic = Abi(load_abi("MetalayerGateway")).topic("MessageDelivered")
-    logs = net.w3[chain].eth.get_logs({"address": net.manifest.address("MetalayerGateway"), "topics": [topic],
-                                       "fromBlock": 0, "toBlock": "latest"})
+    logs = net.w3[chain].eth.get_logs(
+        {"address": net.manifest.address("MetalayerGateway"), "topics": [topic], "fromBlock": 0, "toBlock": "latest"}
+    )
     return Counter("0x" + bytes(lg["topics"][1]).hex() for lg in logs)
 
 
 def test_restart_with_lost_transactions_relays_at_once(stage_net, tmp_path: Path):
     m = stage_net.manifest
     url = f"http://127.0.0.1:{m.relayer.port}"
-    argv = [sys.executable, "-m", "services.relayer", "--manifest", str(m.path), "--db",
-            str(tmp_path / "relayer.sqlite")]
+    argv = [
+        sys.executable,
+        "-m",
+        "services.relayer",
+        "--manifest",
+        str(m.path),
+        "--db",
+        str(tmp_path / "relayer.sqlite"),
+    ]
     dst = stage_net.w3["rollup-b"]
     relayer = ServiceProc(argv, tmp_path / "relayer.log", f"{url}/health").start()
     try:
@@ -60,9 +68,11 @@ def test_restart_with_lost_transactions_relays_at_once(stage_net, tmp_path: Path
 
         relayer.start()
         restarted = time.monotonic()
-        wait_for("both messages delivered after the restart",
-                 lambda: all(stage_net.is_delivered_on("rollup-b", "rollup-a", s.nonce) for s in sent),
-                 timeout=RESTART_BOUND)
+        wait_for(
+            "both messages delivered after the restart",
+            lambda: all(stage_net.is_delivered_on("rollup-b", "rollup-a", s.nonce) for s in sent),
+            timeout=RESTART_BOUND,
+        )
         took = time.monotonic() - restarted
         counts = delivered_counts(stage_net, "rollup-b")
         assert [counts[s.id] for s in sent] == [1, 1], f"delivered after {took:.2f}s: {counts}"

@@ -31,7 +31,9 @@ def test_an_evm_revert_orphans_rewound_messages_and_later_ones_are_delivered(sta
 
         try:
             snapshot = await asyncio.to_thread(w3.provider.make_request, "evm_snapshot", [])
-            rewound = await asyncio.to_thread(lambda: stage_net.send("rollup-a", "rollup-b", b"rewound away", account=5))
+            rewound = await asyncio.to_thread(
+                lambda: stage_net.send("rollup-a", "rollup-b", b"rewound away", account=5)
+            )
             await until("the first message", lambda: ctx.queue.get(rewound.id) is not None)
             await asyncio.to_thread(w3.provider.make_request, "evm_revert", [snapshot["result"]])
             for _ in range(3):  # the chain moves past its old head before the next send
@@ -41,7 +43,8 @@ def test_an_evm_revert_orphans_rewound_messages_and_later_ones_are_delivered(sta
         finally:
             task.cancel()
         await Delivery(ctx, dst, Settlement(ctx), 10).deliver(
-            Batch(src, dst, (QueuedMessage.from_row(ctx.queue.get(after.id)),)))
+            Batch(src, dst, (QueuedMessage.from_row(ctx.queue.get(after.id)),))
+        )
         ready = ctx.queue.ready(dst, 1e12, 100)
         return rewound, after, ctx.queue.get(rewound.id), ctx.queue.get(after.id), ready, ctx.counters
 

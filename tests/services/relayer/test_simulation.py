@@ -35,7 +35,9 @@ def test_a_recipient_needing_1_5m_gas_is_delivered_with_what_it_needs(stage_net,
 
     sim, row, other, attempts = stages(scenario)
     assert sim.ok and sim.gas > 1_500_000
-    assert row["status"] == "delivered" and other["status"] == "delivered" and row["delivery_tx"] == other["delivery_tx"]
+    assert (
+        row["status"] == "delivered" and other["status"] == "delivered" and row["delivery_tx"] == other["delivery_tx"]
+    )
     assert heavy.functions.received().call() == 1 and heavy.functions.lastGasGiven().call() >= 1_500_000
     assert attempts[0]["gas_limit"] > 1_500_000 and attempts[0]["outcome"] == "delivered"
 
@@ -77,8 +79,9 @@ def test_a_wrong_return_value_has_no_side_effect_and_is_delivered_once_after_the
 
     async def after_fix(ctx):
         await ingest(ctx, src)
-        ctx.queue.mark_failed({sent.id: "InvalidRecipientReturn()"}, {sent.id: 0}, None, None, final={sent.id},
-                              outcome="rejected")
+        ctx.queue.mark_failed(
+            {sent.id: "InvalidRecipientReturn()"}, {sent.id: 0}, None, None, final={sent.id}, outcome="rejected"
+        )
         status = ctx.queue.requeue(sent.id)
         await Delivery(ctx, dst, Settlement(ctx), 10).deliver(row_batch(ctx, src, dst, [sent.id]))
         return status, ctx.queue.get(sent.id)

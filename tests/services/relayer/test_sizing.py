@@ -46,8 +46,9 @@ def test_fit_block_adds_recipient_needs_within_the_block():
 
 def test_big_payloads_are_split_across_transactions_and_all_delivered(stage_net, stages):
     sink = stage_net.deploy("rollup-a", "HeavyRecipient", stage_net.manifest.address("MetalayerGateway"), 0)
-    big = [stage_net.send("rollup-b", "rollup-a", os.urandom(100_000), recipient=sink.address, account=i)
-           for i in range(7)]
+    big = [
+        stage_net.send("rollup-b", "rollup-a", os.urandom(100_000), recipient=sink.address, account=i) for i in range(7)
+    ]
     small = [stage_net.send("rollup-b", "rollup-a", b"small %d" % i, account=7 + i % 3) for i in range(4)]
     src, dst = stage_net.chain_id("rollup-b"), stage_net.chain_id("rollup-a")
 
