@@ -55,3 +55,38 @@ def test_an_evm_revert_orphans_rewound_messages_and_later_ones_are_delivered(sta
     assert new["status"] == "delivered" and counters.rewinds == 1
     gw = stage_net.contract("rollup-b", "MetalayerGateway")
     assert gw.functions.isDelivered(src, after.nonce).call()
+
+
+def test_an_anvil_reorg_orphans_the_message_of_the_replaced_block(stage_net, stages):
+    w3 = stage_net.w3["hub"]
+    src = stage_net.chain_id("hub")
+
+    async def scenario(ctx):
+        link = ctx.links[src]
+        scanner = Scanner(ctx, src, lambda _d: None)
+        link.on_head = lambda _n: scanner.wake.set()
+        task = asyncio.create_task(scanner.run())
+
+        async def until(what, pred):
+            for _ in range(300):
+                if pred():
+                    return
+                await asyncio.sleep(0.02)
+            raise AssertionError(f"timed out waiting for {what}")
+
+        try:
+            sent = await asyncio.to_thread(lambda: stage_net.send("hub", "rollup-a", b"reorged", account=6))
+            await until("the message", lambda: ctx.queue.get(sent.id) is not None)
+            # replace the message's block (and one more) with empty blocks of a new branch
+            await asyncio.to_thread(w3.provider.make_request, "anvil_reorg", [1, []])
+            await asyncio.to_thread(w3.provider.make_request, "evm_mine", [])
+            await until("the rewind", lambda: ctx.counters.rewinds >= 1)
+            await until("the rescan", lambda: (ctx.queue.cursor(src) or 0) >= sent.block)
+        finally:
+            task.cancel()
+        return sent, ctx.queue.get(sent.id)
+
+    sent, row = stages(scenario)
+    assert row["status"] == "orphaned"
+    # the reorg really took it away: the source gateway no longer holds its commitment
+    assert not stage_net.contract("hub", "MetalayerGateway").functions.isCommitted(sent.id).call()
