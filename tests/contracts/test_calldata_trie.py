@@ -28,9 +28,12 @@ def _both(diff, root, key, proof):
     return mine, oz
 
 
-def _agree(mine, oz):
+def _agree(mine, oz, value):
+    """Same leaf as OZ; where OZ has none, CalldataTrie proves absence exactly for unset slots."""
     if oz[0] == 0:
         assert mine == oz
+    elif value == 0:
+        assert mine == [0, b""]  # exclusion proof (OZ TrieProof only proves inclusion)
     else:
         assert mine[0] != 0
 
@@ -73,8 +76,8 @@ def test_valid_account_and_storage_proofs_agree(net, diff):
             if len(items) == 2 and items[0][0] >> 4 in (0, 1):
                 extensions.add(items[0][0] >> 4)
         mine, oz = _both(diff, root, key, nodes)
-        _agree(mine, oz)
-        assert (mine[0] == 0) == (int(entry["value"], 16) != 0)
+        _agree(mine, oz, int(entry["value"], 16))
+        assert mine[0] == 0 and (mine[1] != b"") == (int(entry["value"], 16) != 0)
     assert extensions, "no extension node was exercised"
 
 

@@ -38,9 +38,10 @@ def test_era_hub_to_a_to_b_supply_conserved(net):
     assert era[B].functions.balanceOf(carol).call() == b_before + amount
     assert era[A].functions.balanceOf(bob).call() == a_before
     assert net.era_supply() == total
-    # ERA bridging is fee-exempt: bob's prepaid fee balance on rollup-a is untouched
+    # ERA bridging pays its fee like any message: ERA has no fee balance, so bob (tx.origin) sponsors it
     gw = net.c(A, "MetalayerGateway")
-    assert gw.functions.feeBalance(bob).call() == gw.functions.feeBalance(DEV[8].address).call()
+    fee = gw.functions.quoteFee(net.chain_id[B], len(msg.payload)).call()
+    assert gw.functions.feeBalance(bob).call() == gw.functions.feeBalance(DEV[8].address).call() - fee
 
 
 def test_era_links_and_authority(net):
