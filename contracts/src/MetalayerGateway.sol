@@ -310,9 +310,10 @@ contract MetalayerGateway is IERC7786GatewaySource, GatewayFees, DeliveryLedger 
         }
         if (!ok) {
             // Without a requested gas limit the recipient got all the gas there was: if it used it
-            // up, the delivery was underfunded (or the recipient can never succeed); revert the whole
-            // delivery so that gas estimation finds the gas it needs and no relayer can starve it.
-            if (gasLimit == 0 && gasleft() < before / 63) revert InsufficientGas(id, 0, before);
+            // up with less than MAX_GAS_LIMIT, the delivery was underfunded; revert the whole delivery
+            // so that gas estimation finds the gas it needs and no relayer can starve it. With
+            // MAX_GAS_LIMIT or more it is the recipient's own failure (isolated, like any other).
+            if (gasLimit == 0 && gasleft() < before / 63 && before < MAX_GAS_LIMIT) revert InsufficientGas(id, 0, before);
             revert RecipientFailed(_returnData());
         }
         if (ret != IERC7786Recipient.receiveMessage.selector) revert InvalidRecipientReturn();

@@ -4,6 +4,7 @@ message id across source rewinds, the payload limit."""
 from __future__ import annotations
 
 from eth_abi import encode
+from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
 
 from services.protocol import MAX_PAYLOAD, Message, compress_storage_proofs, encode_evm, request_relay
@@ -29,6 +30,15 @@ def _send(net, recipient: str, payload: bytes = b"x", gas_limit: int | None = No
 
 def _events(net, receipt, name: str):
     return getattr(net.c(B, "MetalayerGateway").events, name)().process_receipt(receipt, errors=DISCARD)
+
+
+def _revert_with_gas(net, fn, gas: int) -> str:
+    """Name of the custom error `fn` reverts with when given `gas`."""
+    try:
+        fn.call({"from": DEV[5].address, "gas": gas})
+    except ContractCustomError as exc:
+        return net.decode_error(bytes.fromhex(str(exc.data).removeprefix("0x")))
+    raise AssertionError(f"the call with {gas} gas did not revert")
 
 
 def _batch_fn(net, msgs, att):
@@ -91,11 +101,7 @@ def test_gas_attribute_is_stored_proven_and_enforced(net):
     fn = gw_b.functions.deliverMessage(msg.as_tuple(), att.block_number, acct, sps[0])
     # a relayer forwarding less than requested cannot make it look like the recipient's fault
     for gas in (1_500_000, 2_000_000):
-        try:
-            fn.call({"from": DEV[5].address, "gas": gas})
-            raise AssertionError("delivery with too little gas did not revert")
-        except Exception as exc:  # noqa: BLE001 - web3 raises different classes per revert kind
-            assert "0x" in str(exc) or "revert" in str(exc).lower()
+        assert _revert_with_gas(net, fn, gas) == "InsufficientGas"
     receipt = net.transact(B, fn, DEV[5].address, gas=2_400_000)
     assert len(_events(net, receipt, "MessageDelivered")) == 1
     assert r.functions.lastGas().call() >= 2_000_000 - 1_000  # what it was called with, minus the call's own cost
@@ -159,3 +165,18 @@ def test_maximum_payload_is_accepted_and_one_more_byte_refused(net):
     receipt = net.deliver(A, B, msg)
     assert len(_events(net, receipt, "MessageDelivered")) == 1
     assert receipt.gasUsed < 30_000_000 // 2  # with the calldata floor, well inside one block
+
+
+def test_gas_burner_without_attribute_reverts_a_small_batch_and_fails_alone(net):
+    good, burner = _recipient(net), _recipient(net, BURN_ALL)
+    msgs = [_send(net, good.address), _send(net, burner.address, sender=1)]
+    att = net.attest(A, B)
+    fn = _batch_fn(net, msgs, att)
+    # underfunded: the burner took all there was, so the delivery reverts (not a MessageFailed)
+    assert _revert_with_gas(net, fn, 3_000_000) == "InsufficientGas"
+    net.transact(B, _batch_fn(net, msgs[:1], att), DEV[5].address)
+    # alone, with the gas eth_estimateGas finds (>= MAX_GAS_LIMIT for the recipient): its own failure
+    receipt = net.deliver(A, B, msgs[1], att.block_number)
+    (failed,) = _events(net, receipt, "MessageFailed")
+    assert failed.args.messageId == msgs[1].id and receipt.gasUsed > 14_000_000
+    assert burner.functions.calls().call() == 0 and good.functions.calls().call() == 1
