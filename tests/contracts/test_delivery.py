@@ -180,3 +180,10 @@ def test_gas_burner_without_attribute_reverts_a_small_batch_and_fails_alone(net)
     (failed,) = _events(net, receipt, "MessageFailed")
     assert failed.args.messageId == msgs[1].id and receipt.gasUsed > 14_000_000
     assert burner.functions.calls().call() == 0 and good.functions.calls().call() == 1
+
+
+def test_isolated_frame_is_callable_only_by_the_gateway(net):
+    gw = net.c(B, "MetalayerGateway")
+    r = _recipient(net)
+    forged = Message(net.chain_id[A], net.chain_id[B], 1, DEV[0].address, r.address, b"forged")
+    assert net.revert_error(B, gw.functions.executeDelivery(forged.as_tuple(), forged.id, 0)) == "OnlySelf"
