@@ -4,7 +4,7 @@
 # Build arguments (the defaults are public images a user with a registry pulls):
 #   BASE_IMAGE   a Debian-based image with python3 >= 3.11 and venv (python:3.11-slim)
 #   ANVIL_IMAGE  an image holding a glibc anvil at /usr/local/bin/anvil (the Foundry image)
-# Where no registry is reachable, orchestrator/docker_engine.py builds both locally
+# Where no registry is reachable, orchestrator/docker/images.py builds both locally
 # (a debootstrap rootfs and the npm anvil binary) and passes them here.
 #
 # Contracts are compiled on the host before the build (`devnet compile`): the image
@@ -47,7 +47,7 @@ RUN set -eu; \
     mkdir -p /app/.devnet; \
     chown devnet:devnet /app/.devnet; \
     printf '%s\n' '#!/bin/sh' \
-        'exec python3 -c "from orchestrator.compose import container_cli; container_cli()" "$@"' \
+        'exec python3 -m orchestrator.cli "$@"' \
         > /usr/local/bin/devnet; \
     chmod 755 /usr/local/bin/devnet
 

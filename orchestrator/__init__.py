@@ -1,1 +1,1 @@
-"""Metalayer Devnet orchestrator: config, toolchain, compiler, chains, deployer, services, CLI."""
+"""Metalayer Devnet orchestrator: the `devnet` CLI, the pytest plugin, and the parts they drive (docs/ARCHITECTURE.md)."""

@@ -13,8 +13,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.paths import StateDir
+
 # The first anvil dev accounts (mnemonic "test test ... junk") shown to users.
 DEFAULT_MNEMONIC = "test test test test test test test test test test test junk"
+# Every process of a devnet listens on loopback only.
+HOST = "127.0.0.1"
+
+
+def local_url(port: int, scheme: str = "http") -> str:
+    return f"{scheme}://{HOST}:{port}"
+
+
+def guardian_name(index: int) -> str:
+    return f"guardian-{index}"
 
 
 class ConfigError(ValueError):
@@ -32,12 +44,12 @@ class ChainConfig:
 
     @property
     def rpc_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return local_url(self.port)
 
     @property
     def ws_url(self) -> str:
         # anvil serves HTTP and WebSocket on the same port
-        return f"ws://127.0.0.1:{self.port}"
+        return local_url(self.port, "ws")
 
 
 @dataclass(frozen=True)
@@ -45,7 +57,15 @@ class GuardianConfig:
     count: int = 3
     threshold: int = 2
     confirmations: int = 0
-    base_port: int = 9100  # guardian i listens on base_port + i
+    base_port: int = 9100
+
+    def port(self, index: int) -> int:
+        """Guardian `index`'s port: the one place that knows the rule."""
+        return self.base_port + index
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return tuple(self.port(i) for i in range(self.count))
 
 
 @dataclass(frozen=True)
@@ -54,6 +74,9 @@ class RelayerConfig:
     poll_interval: float = 0.05  # seconds between log polls when no subscription is available
     root_post_interval: float = 0.0  # 0 = post roots only when a message needs one
     max_batch: int = 20
+    max_attempts: int = 8  # failed deliveries of one message before it is finally `failed`
+    max_age: float = 600.0  # seconds from a message's first failed delivery to `failed`; 0 = no limit
+    error_artifacts: tuple[str, ...] = ()  # extra Foundry out/ or Hardhat artifacts/ folders for revert reasons
 
 
 @dataclass(frozen=True)
@@ -74,6 +97,20 @@ class DevnetConfig:
     @property
     def hub(self) -> ChainConfig:
         return next(c for c in self.chains if c.role == "hub")
+
+    @property
+    def state(self) -> StateDir:
+        """The state directory's files; a relative `state_dir` is relative to the current directory."""
+        return StateDir(Path(self.state_dir).resolve())
+
+    def service_ports(self) -> dict[str, int]:
+        """Port of every Python service by its name, in start order."""
+        ports = {guardian_name(i): port for i, port in enumerate(self.guardians.ports)}
+        return {**ports, "relayer": self.relayer.port, "api": self.api.port}
+
+    def ports(self) -> list[int]:
+        """Every port the devnet serves on 127.0.0.1: chains, then services."""
+        return [c.port for c in self.chains] + list(self.service_ports().values())
 
     @property
     def rollups(self) -> tuple[ChainConfig, ...]:
@@ -126,7 +163,8 @@ def default_config() -> DevnetConfig:
 _TOP_KEYS = {"hub", "rollups", "guardians", "relayer", "api", "accounts", "mnemonic", "state_dir"}
 _CHAIN_KEYS = {"name", "chain_id", "port", "block_time", "anvil_args"}
 _GUARDIAN_KEYS = {"count", "threshold", "confirmations", "base_port"}
-_RELAYER_KEYS = {"port", "poll_interval", "root_post_interval", "max_batch"}
+_RELAYER_KEYS = {"port", "poll_interval", "root_post_interval", "max_batch", "max_attempts", "max_age",
+                 "error_artifacts"}
 _API_KEYS = {"port"}
 
 
@@ -151,17 +189,18 @@ def parse_config(raw: dict[str, Any]) -> DevnetConfig:
     """
     _check_keys(raw, _TOP_KEYS, "")
     default = default_config()
-    hub = _parse_chain(raw["hub"], "hub", "hub") if "hub" in raw else default.hub
-    if "rollups" in raw:
-        rollups_raw = raw["rollups"]
-        if not isinstance(rollups_raw, list):
-            raise ConfigError("rollups: expected an array of tables ([[rollups]])")
-        rollups = tuple(_parse_chain(r, f"rollups[{i}]", "rollup") for i, r in enumerate(rollups_raw))
-    else:
-        rollups = default.rollups
     guardians = GuardianConfig(**_parse_section(raw, "guardians", _GUARDIAN_KEYS, GuardianConfig()))
     relayer = RelayerConfig(**_parse_section(raw, "relayer", _RELAYER_KEYS, RelayerConfig()))
     api = ApiConfig(**_parse_section(raw, "api", _API_KEYS, ApiConfig()))
+    if "rollups" in raw and not isinstance(raw["rollups"], list):
+        raise ConfigError("rollups: expected an array of tables ([[rollups]])")
+    tables = [("hub", "hub", raw["hub"])] if "hub" in raw else []
+    tables += [(f"rollups[{i}]", "rollup", r) for i, r in enumerate(raw.get("rollups", []))]
+    parsed = {where: _parse_chain(table, where, role) for where, role, table in tables}
+    hub_fields = parsed.pop("hub", None)
+    hub = _with_defaults([hub_fields], default.hub, [])[0] if hub_fields else default.hub
+    taken_ports = [*guardians.ports, relayer.port, api.port]
+    rollups = tuple(_with_defaults(list(parsed.values()), hub, taken_ports)) if "rollups" in raw else default.rollups
     config = DevnetConfig(
         chains=(hub, *rollups),
         guardians=guardians,
@@ -206,18 +245,20 @@ def _parse_section(raw: dict[str, Any], name: str, keys: set[str], default: Any)
         raise ConfigError(f"{name}: expected a table ([{name}])")
     _check_keys(section, keys, name)
     for key, value in section.items():
+        if isinstance(values[key], tuple):  # a list of strings
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{name}.{key}: expected a list of strings")
+            values[key] = tuple(value)
+            continue
         expected = (int, float) if isinstance(values[key], float) else type(values[key])
         values[key] = _typed(value, expected, f"{name}.{key}")
     return values
 
 
-def _parse_chain(raw: Any, where: str, role: str) -> ChainConfig:
+def _parse_chain(raw: Any, where: str, role: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a table")
     _check_keys(raw, _CHAIN_KEYS, where)
-    for key in ("chain_id", "port"):
-        if key not in raw:
-            raise ConfigError(f"{where}.{key}: missing")
     name = _typed(raw.get("name", "hub" if role == "hub" else ""), str, f"{where}.name")
     if not name:
         raise ConfigError(f"{where}.name: missing")
@@ -231,14 +272,38 @@ def _parse_chain(raw: Any, where: str, role: str) -> ChainConfig:
     anvil_args = raw.get("anvil_args", [])
     if not isinstance(anvil_args, list) or not all(isinstance(a, str) for a in anvil_args):
         raise ConfigError(f"{where}.anvil_args: expected an array of strings")
-    return ChainConfig(
-        name=name,
-        chain_id=_typed(raw["chain_id"], int, f"{where}.chain_id"),
-        port=_typed(raw["port"], int, f"{where}.port"),
-        role=role,
-        block_time=block_time,
-        anvil_args=tuple(anvil_args),
-    )
+    return {
+        "name": name,
+        "chain_id": _typed(raw["chain_id"], int, f"{where}.chain_id") if "chain_id" in raw else None,
+        "port": _typed(raw["port"], int, f"{where}.port") if "port" in raw else None,
+        "role": role,
+        "block_time": block_time,
+        "anvil_args": tuple(anvil_args),
+    }
+
+
+def _with_defaults(chains: list[dict[str, Any]], after: ChainConfig, taken_ports: list[int]) -> list[ChainConfig]:
+    """Chains whose chain id or port is left out get the next free one counting up from `after`
+    (the hub for rollups, the default hub for the hub itself), skipping every explicit value."""
+    ids = {c["chain_id"] for c in chains if c["chain_id"] is not None} | {after.chain_id}
+    ports = {c["port"] for c in chains if c["port"] is not None} | {after.port, *taken_ports}
+    next_id, next_port = after.chain_id, after.port
+    out = []
+    for fields in chains:
+        if fields["role"] == "rollup":
+            if fields["chain_id"] is None:
+                next_id = min(i for i in range(next_id + 1, next_id + len(ids) + 2) if i not in ids)
+                ids.add(next_id)
+                fields = {**fields, "chain_id": next_id}
+            if fields["port"] is None:
+                next_port = min(p for p in range(next_port + 1, next_port + len(ports) + 2) if p not in ports)
+                ports.add(next_port)
+                fields = {**fields, "port": next_port}
+        else:  # the hub: the default hub's values
+            fields = {**fields, "chain_id": after.chain_id if fields["chain_id"] is None else fields["chain_id"],
+                      "port": after.port if fields["port"] is None else fields["port"]}
+        out.append(ChainConfig(**fields))
+    return out
 
 
 def validate(config: DevnetConfig) -> None:
@@ -272,7 +337,11 @@ def validate(config: DevnetConfig) -> None:
         raise ConfigError(f"guardians.confirmations: must be >= 0, got {g.confirmations}")
     if config.accounts < 1:
         raise ConfigError(f"accounts: must be at least 1, got {config.accounts}")
-    service_ports = {f"guardians (port {g.base_port + i})": g.base_port + i for i in range(g.count)}
+    if config.relayer.max_attempts < 1:
+        raise ConfigError(f"relayer.max_attempts: must be at least 1, got {config.relayer.max_attempts}")
+    if config.relayer.max_age < 0:
+        raise ConfigError(f"relayer.max_age: must be >= 0 seconds (0 = no limit), got {config.relayer.max_age}")
+    service_ports = {f"guardians (port {port})": port for port in g.ports}
     service_ports["relayer.port"] = config.relayer.port
     service_ports["api.port"] = config.api.port
     for name, port in service_ports.items():
@@ -317,6 +386,9 @@ def to_toml(config: DevnetConfig) -> str:
         f"poll_interval = {float(r.poll_interval)!r}",
         f"root_post_interval = {float(r.root_post_interval)!r}",
         f"max_batch = {r.max_batch}",
+        f"max_attempts = {r.max_attempts}",
+        f"max_age = {float(r.max_age)!r}",
+        f"error_artifacts = [{', '.join(json.dumps(a) for a in r.error_artifacts)}]",
         "",
         "[api]",
         f"port = {config.api.port}",

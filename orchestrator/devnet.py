@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from orchestrator import chains as chain_mod
-from orchestrator import statecache
-from orchestrator.compiler import compile_contracts, describe_compiler
+from orchestrator.build.compiler import compile_contracts, describe_compiler
+from orchestrator.build.toolchain import anvil_version, find_anvil, find_openzeppelin
+from orchestrator.chains import anvil as chain_mod
+from orchestrator.chains.rpc import rpc
 from orchestrator.config import DevnetConfig
+from orchestrator.deploy import statecache
 from orchestrator.manifest import build_manifest, write_manifest
-from orchestrator.toolchain import anvil_version, find_anvil, find_openzeppelin
+from services.common.manifest import Manifest
 
 ProgressFn = Callable[[str, str, float], None]  # (stage, detail, seconds)
 
@@ -36,22 +38,22 @@ class Devnet:
     config: DevnetConfig
     progress: ProgressFn = _quiet
     chains: chain_mod.ChainGroup | None = None
-    supervisor: Any = None  # orchestrator.supervisor.ServiceSupervisor once services run
-    manifest: dict[str, Any] = field(default_factory=dict)
+    supervisor: Any = None  # orchestrator.services.supervisor.ServiceSupervisor once services run
+    manifest: Manifest | None = None
     timings: dict[str, float] = field(default_factory=dict)
     _details: dict[str, str] = field(default_factory=dict)  # stage -> summary for stages returning data
 
     @property
     def state_dir(self) -> Path:
-        return Path(self.config.state_dir).resolve()
+        return self.config.state.root
 
     @property
     def manifest_path(self) -> Path:
-        return self.state_dir / "manifest.json"
+        return self.config.state.manifest
 
     @property
     def log_dir(self) -> Path:
-        return self.state_dir / "logs"
+        return self.config.state.logs
 
     # ------------------------------------------------------------ lifecycle
 
@@ -63,7 +65,7 @@ class Devnet:
         skip_services: tuple[str, ...] = (),
         guardian_args: tuple[str, ...] = (),
         relayer_args: tuple[str, ...] = (),
-    ) -> dict[str, Any]:
+    ) -> Manifest:
         """Bring everything up; on any failure, stop what was started and re-raise.
 
         `skip_services` leaves out services by name (e.g. "relayer" for manual relaying);
@@ -79,9 +81,7 @@ class Devnet:
             if deploy:
                 contracts = self._stage("deploy", lambda: self._deploy(cached))
             chain_mod.apply_block_times(self.config.chains)
-            self.manifest = build_manifest(self.config, contracts)
-            if not services:
-                self.manifest["services"] = {}
+            self.manifest = build_manifest(self.config, contracts, services=services)
             write_manifest(self.manifest_path, self.manifest)
             if services:
                 self._stage("services", lambda: self._start_services(skip_services, guardian_args, relayer_args))
@@ -123,7 +123,7 @@ class Devnet:
 
     def _reset_run_dirs(self) -> None:
         # Service databases belong to one run: a fresh chain must not meet an old queue.
-        run_dir = self.state_dir / "run"
+        run_dir = self.config.state.run
         if run_dir.exists():
             shutil.rmtree(run_dir)
         run_dir.mkdir(parents=True)
@@ -156,7 +156,7 @@ class Devnet:
         if cached is not None and self._cached_code_present(cached):
             self._details["deploy"] = f"{len(cached.contracts)} contracts from cached state"
             return cached.contracts
-        from orchestrator.deployer import deploy
+        from orchestrator.deploy.deployer import deploy
 
         result = deploy(self.config, log=lambda line: None)
         section = result.manifest_section()
@@ -167,10 +167,10 @@ class Devnet:
     def _cached_code_present(self, cached: statecache.CachedState) -> bool:
         """A cache entry is only trusted if the contracts really are on every chain."""
         address = next(iter(cached.contracts.values()))["address"]
-        return all(chain_mod.rpc(c.rpc_url, "eth_getCode", [address, "latest"]) not in ("0x", "0x0") for c in self.config.chains)
+        return all(rpc(c.rpc_url, "eth_getCode", [address, "latest"]) not in ("0x", "0x0") for c in self.config.chains)
 
     def _start_services(self, skip: tuple[str, ...], guardian_args: tuple[str, ...], relayer_args: tuple[str, ...]) -> str:
-        from orchestrator.supervisor import ServiceSupervisor
+        from orchestrator.services.supervisor import ServiceSupervisor
 
         self.supervisor = ServiceSupervisor(
             self.config, self.manifest_path, self.log_dir,

@@ -1,80 +1,70 @@
 """`.devnet/manifest.json`: everything a user, a test or a service needs to find the devnet.
 
-Schema: docs/PROTOCOL.md ("Manifest"). Written atomically so a reader never
-sees half a file.
+Built from the config as the models of services/common/manifest.py, the same
+models every service reads the file with (schema: docs/PROTOCOL.md, "Manifest").
 """
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
 from orchestrator import keys
-from orchestrator.config import DevnetConfig
+from orchestrator.config import DevnetConfig, local_url
+from services.common import manifest as models
 
 MANIFEST_VERSION = 1
 
 
-def chain_entries(config: DevnetConfig) -> list[dict[str, Any]]:
+def _key(key: keys.Key) -> models.Key:
+    return models.Key(address=key.address, private_key=key.private_key)
+
+
+def chain_entries(config: DevnetConfig) -> list[models.Chain]:
     return [
-        {
-            "name": c.name,
-            "chain_id": c.chain_id,
-            "role": c.role,
-            "port": c.port,
-            "rpc_url": c.rpc_url,
-            "ws_url": c.ws_url,
-            "block_time": c.block_time,
-        }
+        models.Chain(name=c.name, chain_id=c.chain_id, role=c.role, port=c.port, rpc_url=c.rpc_url,
+                     ws_url=c.ws_url, block_time=c.block_time)
         for c in config.chains
     ]
 
 
-def guardian_entries(config: DevnetConfig) -> dict[str, Any]:
+def guardian_entries(config: DevnetConfig) -> models.Guardians:
     g = config.guardians
-    members = []
-    for i in range(g.count):
-        key = keys.guardian_key(i)
-        members.append({"index": i, **key.as_dict(), "url": f"http://127.0.0.1:{g.base_port + i}"})
-    return {"threshold": g.threshold, "confirmations": g.confirmations, "members": members}
+    members = [
+        models.GuardianMember(index=i, **keys.guardian_key(i).as_dict(), url=local_url(port))
+        for i, port in enumerate(g.ports)
+    ]
+    return models.Guardians(threshold=g.threshold, confirmations=g.confirmations, members=members)
 
 
-def build_manifest(config: DevnetConfig, contracts: dict[str, Any] | None = None) -> dict[str, Any]:
+def service_urls(config: DevnetConfig) -> models.ServiceUrls:
+    return models.ServiceUrls(api=local_url(config.api.port), relayer=local_url(config.relayer.port),
+                              guardians=[local_url(port) for port in config.guardians.ports])
+
+
+def build_manifest(config: DevnetConfig, contracts: dict[str, Any] | None = None,
+                   services: bool = True) -> models.Manifest:
     """The manifest for `config`; `contracts` is the deployer's manifest section."""
-    return {
-        "version": MANIFEST_VERSION,
-        "chains": chain_entries(config),
-        "accounts": [k.as_dict() for k in keys.dev_accounts(config.mnemonic, config.accounts)],
-        "keys": {"deployer": keys.deployer_key().as_dict(), "relayer": keys.relayer_key().as_dict()},
-        "guardians": guardian_entries(config),
-        "contracts": contracts or {},
-        "services": {
-            "api": f"http://127.0.0.1:{config.api.port}",
-            "relayer": f"http://127.0.0.1:{config.relayer.port}",
-            "guardians": [f"http://127.0.0.1:{config.guardians.base_port + i}" for i in range(config.guardians.count)],
-        },
-        "relayer": {
-            "port": config.relayer.port,
-            "max_batch": config.relayer.max_batch,
-            "poll_interval": config.relayer.poll_interval,
-            "root_post_interval": config.relayer.root_post_interval,
-        },
-        "api": {"port": config.api.port},
-        "state_dir": str(Path(config.state_dir).resolve()),
-    }
+    r = config.relayer
+    return models.Manifest(
+        version=MANIFEST_VERSION,
+        chains=chain_entries(config),
+        accounts=[_key(k) for k in keys.dev_accounts(config.mnemonic, config.accounts)],
+        keys=models.Keys(deployer=_key(keys.deployer_key()), relayer=_key(keys.relayer_key())),
+        guardians=guardian_entries(config),
+        contracts={name: models.Contract(**entry) for name, entry in (contracts or {}).items()},
+        services=service_urls(config) if services else models.ServiceUrls(),
+        relayer=models.RelayerSettings(port=r.port, max_batch=r.max_batch, poll_interval=r.poll_interval,
+                                       root_post_interval=r.root_post_interval, max_attempts=r.max_attempts,
+                                       max_age=r.max_age, error_artifacts=list(r.error_artifacts)),
+        api=models.ApiSettings(port=config.api.port),
+        state_dir=str(config.state.root),
+    )
 
 
-def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2))
-    os.replace(tmp, path)
+def write_manifest(path: Path, manifest: models.Manifest) -> None:
+    models.save(manifest, path)
 
 
-def load_manifest(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no manifest at {path}: is the devnet up? (`devnet up`)") from None
+def load_manifest(path: Path) -> models.Manifest:
+    return models.load(path)

@@ -1,9 +1,54 @@
-"""Where things live in the repository, so every module agrees."""
+"""Where things live: the repository's folders, and the files of a devnet's state directory.
 
+    config.state.manifest    # <state_dir>/manifest.json (DevnetConfig.state is a StateDir)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from services.common.paths import ARTIFACTS_DIR, REPO_ROOT
+
+__all__ = ["ARTIFACTS_DIR", "CONTRACTS_DIR", "CONTRACTS_SRC", "NODE_MODULES", "REPO_ROOT", "StateDir"]
+
 CONTRACTS_DIR = REPO_ROOT / "contracts"
 CONTRACTS_SRC = CONTRACTS_DIR / "src"
-ARTIFACTS_DIR = CONTRACTS_DIR / "out"
 NODE_MODULES = CONTRACTS_DIR / "node_modules"
+
+
+@dataclass(frozen=True)
+class StateDir:
+    """The layout of one devnet's state directory (`state_dir` of the config)."""
+
+    root: Path
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest.json"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def run(self) -> Path:
+        """Service databases: they belong to one run."""
+        return self.root / "run"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "devnet.pid"
+
+    @property
+    def ready_file(self) -> Path:
+        return self.root / "ready"
+
+    @property
+    def compose_file(self) -> Path:
+        return self.root / "docker-compose.yml"
+
+    @property
+    def engine_record(self) -> Path:
+        """Which Docker engine `devnet up --docker` used (for `devnet down --docker`)."""
+        return self.root / "docker-engine.json"

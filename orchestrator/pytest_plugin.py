@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
-from orchestrator import procs
 from orchestrator.config import DevnetConfig, load_config
+from orchestrator.services import procs
 
 if TYPE_CHECKING:
     from orchestrator.testing import DevnetHandle
@@ -34,12 +34,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--devnet-manual-relay", action="store_true", help="start the `devnet` fixture without a relayer")
 
 
-def _all_ports(config: DevnetConfig) -> list[int]:
-    ports = [c.port for c in config.chains]
-    ports += [config.guardians.base_port + i for i in range(config.guardians.count)]
-    return ports + [config.relayer.port, config.api.port]
-
-
 def free_port_offset(config: DevnetConfig, start: int = 100, step: int = 100, tries: int = 50) -> int:
     """The first offset (start, start+step, ...) at which every port of the devnet is free.
 
@@ -48,7 +42,7 @@ def free_port_offset(config: DevnetConfig, start: int = 100, step: int = 100, tr
     start += int(os.environ.get("DEVNET_TEST_PORT_OFFSET", "0"))
     for n in range(tries):
         offset = start + n * step
-        if not any(procs.port_in_use(p + offset) for p in _all_ports(config)):
+        if not any(procs.port_in_use(p + offset) for p in config.ports()):
             return offset
     raise RuntimeError("no free port range found for a test devnet")
 

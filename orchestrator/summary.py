@@ -5,6 +5,9 @@ from __future__ import annotations
 import sys
 from typing import Any, Sequence, TextIO
 
+from orchestrator.config import guardian_name
+from services.common.manifest import Manifest
+
 
 def stage_line(stage: str, detail: str, seconds: float) -> str:
     return f"  \u2713 {stage:<10} {detail:<60} {seconds:6.2f}s"
@@ -25,30 +28,34 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def render_summary(manifest: dict[str, Any], accounts_shown: int = 3) -> str:
+def render_summary(manifest: Manifest, accounts_shown: int = 3) -> str:
     parts = ["", "Chains"]
     parts.append(
         table(
             ["name", "chain id", "role", "RPC URL", "WebSocket URL", "blocks"],
             [
-                [c["name"], c["chain_id"], c["role"], c["rpc_url"], c["ws_url"],
-                 f"every {c['block_time']}s" if c.get("block_time") else "instant"]
-                for c in manifest["chains"]
+                [c.name, c.chain_id, c.role, c.rpc_url, c.ws_url, f"every {c.block_time}s" if c.block_time else "instant"]
+                for c in manifest.chains
             ],
         )
     )
-    if manifest.get("contracts"):
+    if manifest.contracts:
         parts += ["", "Contracts (same address on every chain)"]
-        parts.append(table(["name", "address"], [[n, c["address"]] for n, c in manifest["contracts"].items()]))
-    accounts = manifest.get("accounts", [])
+        parts.append(table(["name", "address"], [[n, c.address] for n, c in manifest.contracts.items()]))
+    accounts = manifest.accounts
     parts += ["", f"Dev accounts (10000 ETH each; {len(accounts)} in the manifest)"]
     parts.append(
-        table(["#", "address", "private key"], [[i, a["address"], a["private_key"]] for i, a in enumerate(accounts[:accounts_shown])])
+        table(["#", "address", "private key"], [[i, a.address, a.private_key] for i, a in enumerate(accounts[:accounts_shown])])
     )
-    services = manifest.get("services", {})
-    if services:
-        rows = [["api", services.get("api", "")], ["relayer", services.get("relayer", "")]]
-        rows += [[f"guardian-{i}", url] for i, url in enumerate(services.get("guardians", []))]
+    rows = service_rows(manifest)
+    if rows:
         parts += ["", "Services"]
         parts.append(table(["service", "URL"], rows))
     return "\n".join(parts)
+
+
+def service_rows(manifest: Manifest) -> list[list[str]]:
+    """[name, URL] of every service the manifest lists, API first."""
+    svc = manifest.services
+    rows = [[name, url] for name, url in (("api", svc.api), ("relayer", svc.relayer)) if url]
+    return rows + [[guardian_name(i), url] for i, url in enumerate(svc.guardians)]

@@ -20,10 +20,10 @@ import httpx
 from web3 import Web3
 from web3.contract import Contract
 
-from orchestrator import messaging
+from orchestrator import client
+from orchestrator.client import SentMessage
 from orchestrator.config import DevnetConfig
 from orchestrator.devnet import Devnet
-from orchestrator.messaging import SentMessage
 from services.common import manifest as manifest_models
 from services.protocol import Attestation, Message, fetch_message_proofs, load_abi, sign_attestation
 
@@ -104,10 +104,10 @@ class DevnetHandle:
         account: int = 0,
     ) -> SentMessage:
         """sendMessage from a dev account (fee from its prepaid balance); returns once mined."""
-        return messaging.send_message(self.manifest, source, destination, payload, recipient=recipient, account=account)
+        return client.send_message(self.manifest, source, destination, payload, recipient=recipient, account=account)
 
     def is_delivered(self, sent: SentMessage) -> bool:
-        return messaging.is_delivered(self.manifest, sent)
+        return client.is_delivered(self.manifest, sent)
 
     def trace(self, message_id: str) -> dict[str, Any] | None:
         """The API's trace of a message (None while the relayer has not seen it)."""

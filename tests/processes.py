@@ -3,7 +3,7 @@
 import time
 from typing import Iterable
 
-from orchestrator.procs import pid_alive
+from orchestrator.services.procs import pid_alive
 
 
 def wait_gone(pids: Iterable[int], timeout: float = 10.0) -> bool:

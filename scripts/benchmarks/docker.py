@@ -22,8 +22,10 @@ from pathlib import Path
 
 from benchmarks.common import bench_config, stats, write_toml
 from benchmarks.startup import devnet_up_seconds
-from orchestrator import compose, docker_engine
 from orchestrator.config import default_config
+from orchestrator.docker import daemon as docker_daemon
+from orchestrator.docker import images, render
+from orchestrator.docker import project as compose_project
 from orchestrator.paths import REPO_ROOT
 
 PROJECT = "metalayer-devnet-bench"
@@ -36,20 +38,20 @@ def _quiet(msg: str) -> None:
 def _docker_config():
     for offset in range(8000, 9000, 100):
         config = default_config().with_port_offset(offset)
-        if not compose.ports_in_use(config):
+        if not compose_project.ports_in_use(config):
             return config
     raise RuntimeError("no free port set on 127.0.0.1 for the docker benchmark")
 
 
 def docker_runs(runs: int, log=_quiet) -> dict:
-    docker_engine.ensure_installed(log=log)
+    docker_daemon.ensure_installed(log=log)
     result: dict = {}
-    with docker_engine.engine_lock(log=log), docker_engine.PrivateDaemon(log=log) as daemon:
+    with docker_daemon.engine_lock(log=log), docker_daemon.PrivateDaemon(log=log) as daemon:
         t0 = time.monotonic()
-        bases = docker_engine.build_base_images(daemon, wheelhouse=REPO_ROOT / "build" / "wheelhouse", log=log)
+        bases = images.build_base_images(daemon, wheelhouse=REPO_ROOT / "build" / "wheelhouse", log=log)
         result["base_images_s"] = {k: round(v, 2) for k, v in bases.seconds.items()}
         result["base_images_cached"] = all(v == 0.0 for v in bases.seconds.values())
-        result["image_build_s"] = round(compose.build_image(
+        result["image_build_s"] = round(compose_project.build_image(
             daemon.env(), base_image=bases.python, anvil_image=bases.anvil, network="host", log=log), 2)
         result["setup_total_s"] = round(time.monotonic() - t0, 2)
         up_to_healthy, compose_up, down = [], [], []
@@ -59,8 +61,8 @@ def docker_runs(runs: int, log=_quiet) -> dict:
                 files = Path(tmp) / "compose"
                 files.mkdir(exist_ok=True)
                 (files / "docker-compose.yml").write_text(
-                    compose.render_compose(config, context=str(REPO_ROOT), host_network=True))
-                proj = compose.ComposeProject(config, [files / "docker-compose.yml"], project=PROJECT,
+                    render.render_compose(config, context=str(REPO_ROOT), host_network=True))
+                proj = compose_project.ComposeProject(config, [files / "docker-compose.yml"], project=PROJECT,
                                               env=daemon.env(), log=log)
                 started = time.monotonic()
                 try:

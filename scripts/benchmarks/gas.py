@@ -27,10 +27,10 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from orchestrator import keys
-from orchestrator.chains import start_chains
-from orchestrator.compiler import compile_contracts
+from orchestrator.chains.anvil import start_chains
+from orchestrator.build.compiler import compile_contracts
 from orchestrator.config import DevnetConfig, default_config
-from orchestrator.deployer import deploy
+from orchestrator.deploy.deployer import deploy
 from services.protocol import (
     Attestation,
     Message,

@@ -34,8 +34,9 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app(m, queue)
     port = args.port or m.api.port
     print(f"api listening on http://127.0.0.1:{port} (docs at /docs)", flush=True)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http="h11",
-                ws="none", lifespan="on")
+    uvicorn.run(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http="h11", ws="none", lifespan="on"
+    )
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ total_ms runs from there to the delivery receipt.
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 from typing import Any
 
+from services.api.reasons import decode_reason
 from services.common.attest import checksum
 
 STATUSES = ("pending", "submitted", "delivered", "failed", "invalid")
@@ -50,34 +50,51 @@ def trace_from_row(row: sqlite3.Row | dict[str, Any], chain_names: dict[int, str
         "sender": r["sender"],
         "recipient": r["recipient"],
         "payload": payload,
-        "sent": {"block": r["sent_block"], "block_hash": r.get("sent_block_hash"), "tx": r.get("sent_tx"),
-                 "block_time": r.get("sent_time"), "mined_at": r.get("mined_at"), "seen_at": r.get("seen_at")},
+        "sent": {
+            "block": r["sent_block"],
+            "block_hash": r.get("sent_block_hash"),
+            "tx": r.get("sent_tx"),
+            "block_time": r.get("sent_time"),
+            "mined_at": r.get("mined_at"),
+            "seen_at": r.get("seen_at"),
+        },
         "attested": {"block": r.get("attest_block"), "at": r.get("attested_at")} if r.get("attested_at") else None,
         "proved_at": r.get("proved_at"),
         "submitted": {"tx": r.get("delivery_tx"), "at": r.get("submitted_at")} if r.get("submitted_at") else None,
-        "delivered": ({"tx": r.get("delivery_tx"), "block": r.get("delivered_block"), "at": r.get("delivered_at"),
-                       "gas_used_by_batch": r.get("gas_used"), "batch_size": r.get("batch_size")}
-                      if delivered else None),
+        "delivered": (
+            {
+                "tx": r.get("delivery_tx"),
+                "block": r.get("delivered_block"),
+                "at": r.get("delivered_at"),
+                "gas_used_by_batch": r.get("gas_used"),
+                "batch_size": r.get("batch_size"),
+            }
+            if delivered
+            else None
+        ),
         "attempts": r.get("attempts", 0),
-        "last_error": r.get("last_error"),
-        "revert_reason": r.get("revert_reason"),
+        "last_error": decode_reason(r.get("last_error")),
+        "revert_reason": decode_reason(r.get("revert_reason")),
         "stages": stages,
     }
 
 
 def format_trace(t: dict[str, Any]) -> str:
     """Human-readable trace for `devnet trace`."""
+
     def chain(c: dict[str, Any]) -> str:
         return f"{c.get('name') or '?'} ({c['chain_id']})"
 
     def stage(ms: float | None) -> str:
         return "" if ms is None else f"  (+{ms:.1f} ms)"
 
-    lines = [f"message {t['id']}",
-             f"  route      {chain(t['source'])} -> {chain(t['destination'])}, nonce {t['nonce']}",
-             f"  sender     {t['sender']}",
-             f"  recipient  {t['recipient']}",
-             f"  status     {t['status']}" + (f"  ({t['attempts']} attempt(s))" if t.get("attempts") else "")]
+    lines = [
+        f"message {t['id']}",
+        f"  route      {chain(t['source'])} -> {chain(t['destination'])}, nonce {t['nonce']}",
+        f"  sender     {t['sender']}",
+        f"  recipient  {t['recipient']}",
+        f"  status     {t['status']}" + (f"  ({t['attempts']} attempt(s))" if t.get("attempts") else ""),
+    ]
     s = t["sent"]
     lines.append(f"  sent       block {s['block']}  tx {s.get('tx')}")
     st = t.get("stages") or {}

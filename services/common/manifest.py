@@ -5,18 +5,20 @@
     m.address("MetalayerGateway"), m.abi("MetalayerGateway")
     m.guardians.members[0].url, m.keys.relayer.private_key
     m.run_dir   -> <state_dir>/run (service databases)
+    save(m, path)   # what the orchestrator writes: the same models, so writer and readers agree
 """
 
 from __future__ import annotations
 
 import json
+import os
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from services.common.paths import ARTIFACTS_DIR, REPO_ROOT
 
 
 class _Model(BaseModel):
@@ -70,10 +72,21 @@ class RelayerSettings(_Model):
     max_batch: int = 20
     poll_interval: float = 0.05
     root_post_interval: float = 0.0
+    max_attempts: int = 8  # failed deliveries before a message is finally `failed`
+    max_age: float = 600.0  # seconds from the first failed delivery to `failed`; 0 = no limit
+    error_artifacts: list[str] = Field(default_factory=list)  # extra artifact folders for revert reasons
 
 
 class ApiSettings(_Model):
     port: int = 8000
+
+
+class ServiceUrls(_Model):
+    """Where the services answer; empty when the devnet runs without services."""
+
+    api: str | None = None
+    relayer: str | None = None
+    guardians: list[str] = Field(default_factory=list)
 
 
 class Manifest(_Model):
@@ -85,7 +98,7 @@ class Manifest(_Model):
     keys: Keys
     guardians: Guardians
     contracts: dict[str, Contract] = Field(default_factory=dict)
-    services: dict[str, Any] = Field(default_factory=dict)
+    services: ServiceUrls = Field(default_factory=ServiceUrls)
     relayer: RelayerSettings = Field(default_factory=RelayerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     state_dir: str = ".devnet"
@@ -135,7 +148,7 @@ def load_abi(contract: str, artifact: str | None = None) -> list[dict[str, Any]]
     if artifact:
         p = Path(artifact)
         candidates.append(p if p.is_absolute() else REPO_ROOT / p)
-    candidates.append(REPO_ROOT / "contracts" / "out" / f"{contract}.json")
+    candidates.append(ARTIFACTS_DIR / f"{contract}.json")
     for p in candidates:
         if p.is_file():
             return json.loads(p.read_text())["abi"]
@@ -150,3 +163,12 @@ def load(path: str | Path) -> Manifest:
         raise FileNotFoundError(f"no manifest at {path}: is the devnet up? (`devnet up`)") from None
     doc["path"] = str(path.resolve())
     return Manifest.model_validate(doc)
+
+
+def save(manifest: Manifest, path: str | Path) -> None:
+    """Write atomically (a reader never sees half a file); `path` itself is not stored."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(manifest.model_dump_json(indent=2, exclude={"path"}))
+    os.replace(tmp, path)

@@ -15,8 +15,9 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS_DIR = REPO_ROOT / "contracts" / "out"
+from services.common.paths import ARTIFACTS_DIR, REPO_ROOT
+
+__all__ = ["ARTIFACTS_DIR", "REPO_ROOT", "artifact_path", "contract", "load_abi", "load_artifact"]
 
 
 def artifact_path(name: str, out_dir: Path | None = None) -> Path:

@@ -12,7 +12,8 @@ import asyncio
 import logging
 import time
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from services.common.manifest import Chain
 from services.common.rpc import RpcError, WsRpc, hexint
@@ -20,7 +21,7 @@ from services.common.tx import Signer
 
 log = logging.getLogger("relayer")
 
-MAX_FEE = 100 * 10**9       # devnet: a flat 100 gwei cap; only gas used x base fee is charged
+MAX_FEE = 100 * 10**9  # devnet: a flat 100 gwei cap; only gas used x base fee is charged
 PRIORITY_FEE = 10**9
 MIN_BALANCE = 1_000 * 10**18
 
@@ -33,7 +34,7 @@ class ChainLink:
         self.signer = signer
         self.rpc = WsRpc(chain.ws_url, name=chain.name)
         self.head = -1
-        self.head_times: dict[int, float] = {}   # block -> block timestamp (recent heads)
+        self.head_times: dict[int, float] = {}  # block -> block timestamp (recent heads)
         self.head_arrivals: dict[int, float] = {}  # block -> when its newHeads reached us (unix time)
         self._head_event = asyncio.Event()
         self._nonce: int | None = None
@@ -73,7 +74,7 @@ class ChainLink:
         try:
             await asyncio.wait_for(self._head_event.wait(), timeout)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     async def ensure_funds(self) -> None:
@@ -87,8 +88,7 @@ class ChainLink:
         tag = block if isinstance(block, str) else hex(block)
         return await self.rpc.call("eth_call", [{"to": to, "data": "0x" + data.hex()}, tag])
 
-    async def send(self, to: str, data: bytes, gas: int,
-                   before_broadcast: Callable[[str], None] | None = None) -> str:
+    async def send(self, to: str, data: bytes, gas: int, before_broadcast: Callable[[str], None] | None = None) -> str:
         """Sign and broadcast; `before_broadcast(tx_hash)` runs (durably) before the node sees it."""
         async with self._send_lock:
             if self._nonce is None:

@@ -86,7 +86,7 @@ class GuardianPool:
                     self.down.pop(url, None)
                     return
                 doc = await r.json()
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             self.down[url] = f"{type(exc).__name__}: {exc}"
             return
         finally:
@@ -96,14 +96,15 @@ class GuardianPool:
         sig = bytes.fromhex(doc["signature"][2:])
         try:
             signer = attest.recover(attest.digest(chain_id, block, att.block_hash, att.state_root), sig)
-        except Exception:  # noqa: BLE001 - a malformed signature is just not counted
+        except Exception:
             return
         if signer.lower() != str(doc.get("signer", signer)).lower():
             return
         self._remember(chain_id, block, att, signer, sig)
 
-    async def quorum(self, chain_id: int, block: int, guardians: set[str], threshold: int,
-                     wait: float | None = None) -> Quorum:
+    async def quorum(
+        self, chain_id: int, block: int, guardians: set[str], threshold: int, wait: float | None = None
+    ) -> Quorum:
         """The first `threshold` agreeing signatures of current guardians for (chain, block).
 
         Every guardian is asked at once; answers that arrive after the quorum is reached are
@@ -128,6 +129,8 @@ class GuardianPool:
             if hit is not None:
                 return hit
         got = {k: len(v) for k, v in self._cache.get((chain_id, block), {}).items()}
-        raise NoQuorum(f"no quorum for chain {chain_id} block {block}: "
-                       f"{max(got.values(), default=0)} of {threshold} signatures "
-                       f"({len(self.down)} guardian(s) unreachable)")
+        raise NoQuorum(
+            f"no quorum for chain {chain_id} block {block}: "
+            f"{max(got.values(), default=0)} of {threshold} signatures "
+            f"({len(self.down)} guardian(s) unreachable)"
+        )

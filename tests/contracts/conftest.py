@@ -26,11 +26,11 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
 
 from orchestrator import keys
-from orchestrator.chains import start_chains
-from orchestrator.compiler import compile_contracts
+from orchestrator.chains.anvil import start_chains
+from orchestrator.build.compiler import compile_contracts
 from orchestrator.pytest_plugin import free_port_offset
 from orchestrator.config import default_config
-from orchestrator.deployer import deploy
+from orchestrator.deploy.deployer import deploy
 from services.protocol import (
     Attestation,
     Message,

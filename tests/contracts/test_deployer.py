@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from orchestrator import keys
 from orchestrator.config import GuardianConfig
-from orchestrator.deployer import CORE, EXAMPLES, DeployParams, deploy
+from orchestrator.deploy.deployer import CORE, EXAMPLES, DeployParams, deploy
 from orchestrator.paths import REPO_ROOT
 from tests.contracts.conftest import DEV
 

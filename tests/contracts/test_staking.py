@@ -6,7 +6,7 @@ from eth_account import Account
 from web3.logs import DISCARD
 
 from orchestrator import keys
-from orchestrator.deployer import DeployParams
+from orchestrator.deploy.deployer import DeployParams
 from services.protocol import Attestation, sign_attestation
 from tests.contracts.conftest import DEPLOYER, DEV
 

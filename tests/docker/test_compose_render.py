@@ -8,16 +8,15 @@ import threading
 
 import pytest
 
-from orchestrator import compose
-from orchestrator.chains import anvil_args
+from orchestrator.chains.anvil import anvil_args
 from orchestrator.config import default_config, parse_config, to_toml
+from orchestrator.docker import forwarder, render
 from orchestrator.paths import REPO_ROOT
-
 
 
 def test_checked_in_compose_file_is_the_rendering_of_the_default_config():
     checked_in = (REPO_ROOT / "docker-compose.yml").read_text()
-    assert checked_in == compose.render_compose(default_config()), (
+    assert checked_in == render.render_compose(default_config()), (
         "docker-compose.yml is stale: run `devnet compose` and commit the result"
     )
 
@@ -26,14 +25,14 @@ def test_yaml_is_the_rendered_structure():
     yaml = pytest.importorskip("yaml")  # PyYAML, when installed (docker-compose v1 brings it system-wide)
     for host_network in (False, True):
         config = default_config()
-        doc = yaml.safe_load(compose.render_compose(config, host_network=host_network))
-        assert doc["services"] == compose.compose_services(config, host_network=host_network)
+        doc = yaml.safe_load(render.render_compose(config, host_network=host_network))
+        assert doc["services"] == render.compose_services(config, host_network=host_network)
         assert doc["volumes"] == {"devnet-state": None} or doc["volumes"] == {"devnet-state": {}}
 
 
 def test_chains_run_the_native_anvil_arguments():
     config = default_config()
-    services = compose.compose_services(config)
+    services = render.compose_services(config)
     for chain in config.chains:
         svc = services[chain.name]
         assert svc["command"] == ["anvil", *anvil_args(chain, config.accounts, config.mnemonic, host="127.0.0.1")]
@@ -43,8 +42,8 @@ def test_chains_run_the_native_anvil_arguments():
 
 def test_ordering_and_shared_state():
     config = default_config()
-    services = compose.compose_services(config)
-    assert set(services) == {"net", "deployer", *compose.long_running_services(config)}
+    services = render.compose_services(config)
+    assert set(services) == {"net", "deployer", *render.long_running_services(config)}
     assert services["deployer"]["depends_on"] == {c.name: {"condition": "service_healthy"} for c in config.chains}
     for name in ["guardian-0", "guardian-1", "guardian-2", "relayer", "api"]:
         assert services[name]["depends_on"]["deployer"] == {"condition": "service_completed_successfully"}
@@ -55,13 +54,13 @@ def test_ordering_and_shared_state():
     assert [n for n, s in services.items() if "build" in s] == ["net"]
     assert all(s["pull_policy"] == "never" for n, s in services.items() if n != "net")
     ports = services["net"]["ports"]
-    assert ports == [f"127.0.0.1:{p}:{p}" for p in compose.service_ports(config)]
+    assert ports == [f"127.0.0.1:{p}:{p}" for p in config.ports()]
     assert all(p.startswith("127.0.0.1:") for p in ports)
 
 
 def test_host_network_variant_has_no_bridge_anything():
     config = default_config().with_port_offset(1000)
-    services = compose.compose_services(config, host_network=True)
+    services = render.compose_services(config, host_network=True)
     assert "net" not in services
     assert all(s["network_mode"] == "host" for s in services.values())
     assert all("ports" not in s for s in services.values())
@@ -71,9 +70,9 @@ def test_host_network_variant_has_no_bridge_anything():
 
 def test_non_default_config_reaches_the_deployer():
     config = default_config().with_port_offset(1000).with_block_time(2)
-    services = compose.compose_services(config)
+    services = render.compose_services(config)
     deployer = services["deployer"]
-    toml_text = deployer["environment"][compose.CONFIG_ENV]
+    toml_text = deployer["environment"][render.CONFIG_ENV]
     import tomllib
 
     assert parse_config(tomllib.loads(toml_text)) == config
@@ -93,7 +92,7 @@ def test_healthchecks_answer_like_docker_runs_them():
     import http.server
     import subprocess
 
-    from orchestrator.toolchain import find_anvil
+    from orchestrator.build.toolchain import find_anvil
 
     config = default_config()
 
@@ -108,8 +107,8 @@ def test_healthchecks_answer_like_docker_runs_them():
     anvil = subprocess.Popen([str(find_anvil()), "--host", "127.0.0.1", "--port", str(port),
                               "--chain-id", str(chain_id)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        check = compose._rpc_health(port, chain_id, "1s")["test"]
-        wrong = compose._rpc_health(port, chain_id + 1, "1s")["test"]
+        check = render._rpc_health(port, chain_id, "1s")["test"]
+        wrong = render._rpc_health(port, chain_id + 1, "1s")["test"]
         for _ in range(100):
             if run(check) == 0:
                 break
@@ -133,8 +132,8 @@ def test_healthchecks_answer_like_docker_runs_them():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         http_port = server.server_address[1]
-        assert run(compose._http_health(http_port, "1s")["test"]) == 0
-        bad = compose._health(compose._HTTP_CHECK, [str(http_port), "/nope"], "1s")["test"]
+        assert run(render._http_health(http_port, "1s")["test"]) == 0
+        bad = render._health(render._HTTP_CHECK, [str(http_port), "/nope"], "1s")["test"]
         assert run(bad) != 0
     finally:
         server.shutdown()
@@ -156,7 +155,7 @@ def test_forwarder_relays_to_loopback():
 
     threading.Thread(target=echo, daemon=True).start()
     loop = asyncio.new_event_loop()
-    task = loop.create_task(compose._forward([port], listen=["127.0.0.2"]))
+    task = loop.create_task(forwarder._forward([port], listen=["127.0.0.2"]))
 
     def run() -> None:
         try:

@@ -24,8 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import compose, docker_engine
 from orchestrator.config import default_config
+from orchestrator.docker import compose_yaml, images, render
+from orchestrator.docker import daemon as docker_daemon
+from orchestrator.docker import engine as docker_engine
+from orchestrator.docker import project as compose_project
 from orchestrator.paths import REPO_ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1500)]
@@ -42,14 +45,14 @@ def _log(msg: str) -> None:
 
 @pytest.fixture(scope="module")
 def engine():
-    if docker_engine.missing_tools() and os.geteuid() != 0:
-        pytest.skip(f"Docker not installed and not root: {', '.join(docker_engine.missing_tools())}")
+    if docker_daemon.missing_tools() and os.geteuid() != 0:
+        pytest.skip(f"Docker not installed and not root: {', '.join(docker_daemon.missing_tools())}")
     timings: dict[str, float] = {}
     t0 = time.monotonic()
-    installed = docker_engine.ensure_installed(log=_log)
+    installed = docker_daemon.ensure_installed(log=_log)
     timings["apt_install"] = time.monotonic() - t0 if installed else 0.0
-    with docker_engine.engine_lock(log=_log), docker_engine.PrivateDaemon(log=_log) as daemon:
-        bases = docker_engine.build_base_images(daemon, wheelhouse=REPO_ROOT / "build" / "wheelhouse", log=_log)
+    with docker_daemon.engine_lock(log=_log), docker_daemon.PrivateDaemon(log=_log) as daemon:
+        bases = images.build_base_images(daemon, wheelhouse=REPO_ROOT / "build" / "wheelhouse", log=_log)
         timings.update(bases.seconds)
         try:
             yield daemon, bases, timings
@@ -62,7 +65,7 @@ def engine():
 def test_checked_in_compose_file_is_valid_for_compose(engine):
     """`compose config` (v2 when the plugin exists, else v1) accepts docker-compose.yml as checked in."""
     daemon, _, _ = engine
-    proj = compose.ComposeProject(default_config(), [REPO_ROOT / "docker-compose.yml"],
+    proj = compose_project.ComposeProject(default_config(), [REPO_ROOT / "docker-compose.yml"],
                                   project=PROJECT, env=daemon.env(), log=_log)
     proc = proj.compose("config", "-q")
     assert proc.returncode == 0
@@ -72,15 +75,15 @@ def test_a_crashing_service_fails_the_wait_with_its_logs(engine, tmp_path: Path)
     """wait_healthy fails fast, naming the service and showing its logs, when one dies."""
     daemon, bases, _ = engine
     config = _free_config()
-    compose.build_image(daemon.env(), base_image=bases.python, anvil_image=bases.anvil, network="host", log=_log)
-    services = compose.compose_services(config, context=str(REPO_ROOT), host_network=True)
+    compose_project.build_image(daemon.env(), base_image=bases.python, anvil_image=bases.anvil, network="host", log=_log)
+    services = render.compose_services(config, context=str(REPO_ROOT), host_network=True)
     broken = {"hub": {**services["hub"], "command": ["sh", "-c", "echo anvil-is-broken; exit 3"]}}
     path = tmp_path / "docker-compose.yml"
-    path.write_text(compose.to_yaml({"services": broken}))
-    proj = compose.ComposeProject(config, [path], project=PROJECT + "-broken", env=daemon.env(), log=_log)
+    path.write_text(compose_yaml.to_yaml({"services": broken}))
+    proj = compose_project.ComposeProject(config, [path], project=PROJECT + "-broken", env=daemon.env(), log=_log)
     try:
         proj.up(services=["hub"])
-        with pytest.raises(compose.ComposeError) as err:
+        with pytest.raises(compose_project.ComposeError) as err:
             proj.wait_healthy(timeout=60, services=["hub"])
         assert "hub is exited (exit code 3)" in str(err.value)
         assert "anvil-is-broken" in str(err.value)
@@ -97,10 +100,10 @@ def test_devnet_up_and_down_docker(engine, tmp_path: Path, capsys):
     daemon, bases, _ = engine
     config = replace(_free_config(), state_dir=str(tmp_path / "state"))
     project = PROJECT + "-cli"
-    chosen = compose.Engine(daemon.env(), base_image=bases.python, anvil_image=bases.anvil,
+    chosen = docker_engine.Engine(daemon.env(), base_image=bases.python, anvil_image=bases.anvil,
                             host_network=True, build_network="host")
     try:
-        assert compose.compose_up(config, project=project, engine=chosen) == 0
+        assert docker_engine.compose_up(config, project=project, engine=chosen) == 0
         out = capsys.readouterr().out
         assert "Chains" in out and "Services" in out and "devnet down --docker" in out
         manifest = json.loads((tmp_path / "state" / "manifest.json").read_text())
@@ -109,8 +112,8 @@ def test_devnet_up_and_down_docker(engine, tmp_path: Path, capsys):
             with urllib.request.urlopen(f"{url}/health", timeout=5) as resp:
                 assert resp.status == 200, url
     finally:
-        assert compose.compose_down(config) == 0  # finds project and engine from the state dir
-    proj = compose.ComposeProject(config, [tmp_path / "state" / "docker-compose.yml"], project=project,
+        assert docker_engine.compose_down(config) == 0  # finds project and engine from the state dir
+    proj = compose_project.ComposeProject(config, [tmp_path / "state" / "docker-compose.yml"], project=project,
                                   env=daemon.env())
     assert proj.containers() == {}
     assert daemon.ping(), "down must not stop an engine it did not start"
@@ -119,7 +122,7 @@ def test_devnet_up_and_down_docker(engine, tmp_path: Path, capsys):
 def _free_config():
     for offset in OFFSETS:
         config = default_config().with_port_offset(offset)
-        if not compose.ports_in_use(config):
+        if not compose_project.ports_in_use(config):
             return config
     pytest.fail(f"no free port set on 127.0.0.1 for offsets {OFFSETS}")
 
@@ -129,7 +132,7 @@ def test_compose_devnet_delivers_a_message(engine, tmp_path: Path):
     config = _free_config()
     proj = None
     try:
-        proj, up_timings = compose.start_project(
+        proj, up_timings = compose_project.start_project(
             config,
             project=PROJECT,
             env=daemon.env(),
@@ -143,7 +146,7 @@ def test_compose_devnet_delivers_a_message(engine, tmp_path: Path):
         )
         timings.update(up_timings)
         states = proj.containers()
-        for name in compose.long_running_services(config):  # chains, guardians, relayer, api
+        for name in render.long_running_services(config):  # chains, guardians, relayer, api
             assert states[name].health == "healthy", f"{name}: {states[name]}"
         assert states["deployer"].status == "exited" and states["deployer"].exit_code == 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from orchestrator.messaging import send_message
+from orchestrator.client import send_message
 
 
 def test_interval_mining_delivery_and_crash_with_pending_transactions(interval_net):

@@ -7,7 +7,7 @@ import random
 import threading
 import time
 
-from orchestrator.messaging import send_message
+from orchestrator.client import send_message
 
 
 def test_random_crashes_lose_and_duplicate_nothing(guardians_restored):

@@ -8,21 +8,21 @@ import time
 
 import httpx
 
-from orchestrator import messaging
+from orchestrator.cli import messages as messaging
 
 
-def test_reverting_recipient_shows_failed_with_reason_then_delivers_after_fix(net, capsys):
+def test_reverting_recipient_shows_retrying_with_reason_then_delivers_after_fix(net, capsys):
     toggle = net.deploy("rollup-b", "ToggleRecipient", net.manifest.address("MetalayerGateway"))
     net.transact("rollup-b", toggle.functions.setFailing(True))
     msg = net.send("rollup-a", "rollup-b", b"try me", recipient=toggle.address)
     trace = net.wait_for("the failure to be recorded",
-                         lambda: (t := net.trace(msg.id)) and t["status"] == "failed" and t, timeout=20)
+                         lambda: (t := net.trace(msg.id)) and t["status"] == "retrying" and t, timeout=20)
     assert "Refused(42)" in trace["revert_reason"]
     assert not net.is_delivered(msg)
     # `devnet trace <id>` shows the reason
     assert messaging.trace(argparse.Namespace(message_id=msg.id, manifest=net.manifest.path)) == 0
     out = capsys.readouterr().out
-    assert "failed" in out and "Refused(42)" in out
+    assert "retrying" in out and "Refused(42)" in out
     net.transact("rollup-b", toggle.functions.setFailing(False))
     net.wait_delivered(msg, timeout=30)
     assert toggle.functions.received().call() == 1
@@ -44,12 +44,12 @@ def test_api_answers_and_rejects_bad_input(net):
     for bad in ("nothex", "0x1234", "0x" + "g" * 64, "0x" + "a" * 65):
         r = httpx.get(f"{api}/v1/messages/{bad}")
         assert r.status_code == 422, bad
-        assert r.json()["detail"]
+        assert r.json()["error"]["code"] == "invalid_request" and r.json()["error"]["details"]
     unknown = httpx.get(f"{api}/v1/messages/0x{'ab' * 32}")
-    assert unknown.status_code == 404 and "unknown message id" in unknown.json()["detail"]
+    assert unknown.status_code == 404 and "unknown message id" in unknown.json()["error"]["message"]
     assert httpx.get(f"{api}/v1/messages", params={"status": "lost"}).status_code == 422
     r = httpx.get(f"{api}/v1/messages", params={"chain": "nowhere"})
-    assert r.status_code == 422 and "unknown chain" in r.json()["detail"]
+    assert r.status_code == 422 and "unknown chain" in r.json()["error"]["message"]
     assert httpx.get(f"{api}/v1/messages", params={"limit": 0}).status_code == 422
 
     listed = httpx.get(f"{api}/v1/messages", params={"source": "hub", "destination": "rollup-b",

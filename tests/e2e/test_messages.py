@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from orchestrator.messaging import send_message
+from orchestrator.client import send_message
 from services.api.traces import format_trace
 
 

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.chains import ChainStartError, apply_block_times, chain_id_of, rpc, start_chains
+from orchestrator.chains.anvil import ChainStartError, apply_block_times, start_chains
+from orchestrator.chains.rpc import chain_id_of, rpc
 from orchestrator.config import ChainConfig, default_config
-from orchestrator.procs import pid_alive
 from orchestrator.pytest_plugin import free_port_offset
+from orchestrator.services.procs import pid_alive
 from tests.processes import wait_gone
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,7 +73,7 @@ INNER_TEST = textwrap.dedent(
     import json, os
     from pathlib import Path
     import pytest
-    from orchestrator.chains import start_chains
+    from orchestrator.chains.anvil import start_chains
     from orchestrator.config import default_config
 
     @pytest.fixture
@@ -109,7 +110,7 @@ def test_killed_parent_takes_its_chains_along(tmp_path):
         """
         import json, sys, time
         from pathlib import Path
-        from orchestrator.chains import start_chains
+        from orchestrator.chains.anvil import start_chains
         from orchestrator.config import default_config
         group = start_chains(default_config().with_port_offset(int(sys.argv[2])).chains, Path(sys.argv[1]))
         print(json.dumps(group.pids()), flush=True)

@@ -5,15 +5,14 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from dataclasses import replace
 
+from orchestrator.chains.rpc import chain_id_of
 from orchestrator.config import to_toml
-
-from orchestrator.chains import chain_id_of
-from orchestrator.procs import pid_alive
+from orchestrator.services.procs import pid_alive
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,8 +5,8 @@ import json
 import pytest
 from web3 import Web3
 
-from orchestrator import compiler
-from orchestrator.chains import start_chains
+from orchestrator.build import compiler
+from orchestrator.chains.anvil import start_chains
 
 SOURCE = """// SPDX-License-Identifier: MIT
 pragma solidity ^0.8.27;
@@ -94,3 +94,14 @@ def test_missing_import_is_reported(project):
     (src / "Bad.sol").write_text('pragma solidity ^0.8.27; import "@nope/Missing.sol"; contract Bad {}')
     with pytest.raises(compiler.CompileError, match="cannot resolve import '@nope/Missing.sol'"):
         compiler.compile_contracts(src, out)
+
+
+def test_without_sources_the_shipped_artifacts_are_loaded(project, tmp_path):
+    """The Docker image's mode: contracts/out without contracts/src and without a compiler."""
+    src, out = project
+    compiled = compiler.compile_contracts(src, out)
+    shipped = compiler.compile_contracts(tmp_path / "no-src", out)
+    assert shipped.cached and shipped.compiler == "precompiled"
+    assert shipped.artifacts == compiled.artifacts
+    with pytest.raises(compiler.CompileError, match="no contract sources and no artifacts"):
+        compiler.compile_contracts(tmp_path / "no-src", tmp_path / "empty-out")

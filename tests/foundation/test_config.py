@@ -78,7 +78,8 @@ def test_partial_file_keeps_defaults():
         ({"guardians": {"count": 2.5}}, r"^guardians\.count: expected int"),
         ({"rollups": [{"name": "a", "chain_id": 950, "port": 9001, "block_time": "fast"}]}, r"rollups\[0\]\.block_time"),
         ({"rollups": [{"name": "a", "chain_id": 950, "port": 9001, "anvil_args": "--x"}]}, r"rollups\[0\]\.anvil_args: expected an array"),
-        ({"rollups": [{"name": "a", "port": 9001}]}, r"rollups\[0\]\.chain_id: missing"),
+        ({"rollups": [{"chain_id": 950, "port": 9001}]}, r"rollups\[0\]\.name: missing"),
+        ({"rollups": [{"name": "a", "chain_id": 0}]}, r"rollups\[0\]\.chain_id: must be positive"),
         ({"rollups": []}, r"rollups: at least one rollup"),
         ({"rollups": {"name": "a"}}, r"rollups: expected an array"),
         ({"hub": {"chain_id": 900, "port": 70000}}, r"hub\.port: must be 1-65535"),
@@ -89,6 +90,20 @@ def test_validation_errors_name_the_key(raw, message):
     with pytest.raises(ConfigError, match=message) as info:
         parse_config(raw)
     assert "\n" not in str(info.value)
+
+
+def test_chain_keys_but_a_rollup_name_are_optional():
+    config = parse_config({"hub": {}, "rollups": [{"name": "a"}, {"name": "b", "chain_id": 901}, {"name": "c"}]})
+    # the next free chain id and port after the hub's, skipping the ones given explicitly
+    assert [(c.name, c.chain_id, c.port) for c in config.chains] == [
+        ("hub", 900, 8545), ("a", 902, 8546), ("b", 901, 8547), ("c", 903, 8548)]
+    config = parse_config({"hub": {"chain_id": 7000, "port": 7545}, "rollups": [{"name": "x", "port": 7546}, {"name": "y"}]})
+    assert [(c.chain_id, c.port) for c in config.chains] == [(7000, 7545), (7001, 7546), (7002, 7547)]
+
+
+def test_default_ports_skip_the_service_ports():
+    config = parse_config({"hub": {"port": 9199}, "rollups": [{"name": "a"}], "relayer": {"port": 9200}})
+    assert config.chain("a").port == 9201
 
 
 def test_invalid_toml_is_one_line(tmp_path):

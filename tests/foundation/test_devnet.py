@@ -5,9 +5,9 @@ from dataclasses import replace
 import pytest
 from web3 import Web3
 
-from orchestrator import statecache
+from orchestrator.deploy import statecache
 from orchestrator.devnet import Devnet
-from orchestrator.procs import pid_alive
+from orchestrator.services.procs import pid_alive
 from services.protocol import load_abi
 
 
@@ -19,12 +19,12 @@ def config(tmp_path, monkeypatch, ports_config):
 
 def contract_codes(manifest):
     codes = {}
-    for chain in manifest["chains"]:
-        w3 = Web3(Web3.HTTPProvider(chain["rpc_url"]))
-        for name, entry in manifest["contracts"].items():
-            if name == "GuardianStaking" and chain["role"] != "hub":
+    for chain in manifest.chains:
+        w3 = Web3(Web3.HTTPProvider(chain.rpc_url))
+        for name, entry in manifest.contracts.items():
+            if name == "GuardianStaking" and chain.role != "hub":
                 continue  # staking and slashing live on the hub only
-            codes[(chain["name"], name)] = bytes(w3.eth.get_code(entry["address"]))
+            codes[(chain.name, name)] = bytes(w3.eth.get_code(entry.address))
     return codes
 
 
@@ -43,15 +43,15 @@ def test_deploy_then_cached_start_gives_the_same_devnet(config):
     with Devnet(config, progress=lambda s, d, t: stages.append((s, d))) as second:
         again = second.start(services=False)
         assert dict(stages)["deploy"].endswith("from cached state")
-        assert again["contracts"] == manifest["contracts"]
+        assert again.contracts == manifest.contracts
         assert contract_codes(again) == fresh_codes
-        for chain in again["chains"]:
-            w3 = Web3(Web3.HTTPProvider(chain["rpc_url"]))
-            era = w3.eth.contract(address=again["contracts"]["EraToken"]["address"], abi=load_abi("EraToken"))
-            for account in again["accounts"]:
+        for chain in again.chains:
+            w3 = Web3(Web3.HTTPProvider(chain.rpc_url))
+            era = w3.eth.contract(address=again.contracts["EraToken"].address, abi=load_abi("EraToken"))
+            for account in again.accounts:
                 # deployed from a separate key: users' own deployments get the addresses they expect
-                assert w3.eth.get_transaction_count(account["address"]) == 0
-                assert era.functions.balanceOf(account["address"]).call() > 0
+                assert w3.eth.get_transaction_count(account.address) == 0
+                assert era.functions.balanceOf(account.address).call() > 0
 
 
 def test_block_time_applies_after_a_fast_deploy(config):
@@ -61,7 +61,7 @@ def test_block_time_applies_after_a_fast_deploy(config):
         assert devnet.timings["deploy"] < 30  # deployed under automine, not one block per second
         w3 = Web3(Web3.HTTPProvider(config.hub.rpc_url))
         before = w3.eth.block_number
-        account = devnet.manifest["accounts"][0]["address"]
+        account = devnet.manifest.accounts[0].address
         tx = w3.eth.send_transaction({"from": account, "to": account, "value": 1})
         receipt = w3.eth.wait_for_transaction_receipt(tx, timeout=10)
         assert receipt["blockNumber"] > before  # mined by the interval, not instantly

@@ -13,8 +13,8 @@ from typing import Iterator
 import httpx
 import pytest
 
-from orchestrator import procs
-from orchestrator.chains import start_chains
+from orchestrator.services import procs
+from orchestrator.chains.anvil import start_chains
 from orchestrator.config import DevnetConfig, GuardianConfig, default_config
 from orchestrator.manifest import build_manifest, write_manifest
 from orchestrator.pytest_plugin import free_port_offset
@@ -64,7 +64,7 @@ class ServiceProc:
 @pytest.fixture(scope="session", autouse=True)
 def compiled_contracts() -> None:
     """The ABIs some of these tests read (contracts/out is generated; cached after the first run)."""
-    from orchestrator.compiler import compile_contracts
+    from orchestrator.build.compiler import compile_contracts
 
     compile_contracts()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from orchestrator.chains import rpc
+from orchestrator.chains.rpc import rpc
 from services.guardian.store import SignedStore
 from services.protocol import Attestation, recover_signer
 
@@ -117,7 +117,7 @@ def test_forced_equivocation_is_test_only_and_visible_in_feed(chains_only, spawn
 
 
 def test_confirmations_depth(tmp_path, spawn_service):
-    from orchestrator.chains import start_chains
+    from orchestrator.chains.anvil import start_chains
     from orchestrator.manifest import build_manifest, write_manifest
     from tests.services.conftest import services_config
 

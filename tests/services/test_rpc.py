@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.chains import start_chains
+from orchestrator.chains.anvil import start_chains
 from orchestrator.config import ChainConfig
-from orchestrator.procs import port_in_use
+from orchestrator.services.procs import port_in_use
 from services.common.rpc import RpcError, WsRpc, hexint
 
 

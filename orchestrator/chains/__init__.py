@@ -1,0 +1,1 @@
+"""Running anvil chains and talking JSON-RPC to them."""

@@ -1,0 +1,155 @@
+"""Start, health-check and stop the anvil processes, in parallel, on 127.0.0.1 only.
+
+Chains always start under automine so deployment takes milliseconds; a chain
+with a block time is switched to interval mining afterwards (`apply_block_times`).
+If any chain fails to start, every chain already started is stopped before the
+error (naming the chain and port) reaches the caller.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from orchestrator.build.toolchain import find_anvil
+from orchestrator.chains.rpc import chain_id_of, rpc
+from orchestrator.config import DEFAULT_MNEMONIC, ChainConfig
+from orchestrator.services import procs
+
+START_TIMEOUT = 15.0
+
+
+class ChainStartError(RuntimeError):
+    """A chain could not start; the message names the chain and its port."""
+
+
+def anvil_args(
+    chain: ChainConfig,
+    accounts: int = 10,
+    mnemonic: str = DEFAULT_MNEMONIC,
+    host: str = "127.0.0.1",
+    load_state: Path | None = None,
+) -> list[str]:
+    """anvil's arguments for one chain (without the binary), shared with docker-compose."""
+    args = [
+        "--host", host,
+        "--port", str(chain.port),
+        "--chain-id", str(chain.chain_id),
+        "--accounts", str(accounts),
+        "--mnemonic", mnemonic,
+        "--balance", "10000",
+    ]
+    if load_state is not None:
+        args += ["--load-state", str(load_state)]
+    if chain.block_time and not float(chain.block_time).is_integer():
+        # evm_setIntervalMining takes whole seconds only, so a fractional block
+        # time is set at start (deployment then waits for blocks).
+        args += ["--block-time", str(chain.block_time)]
+    return args + list(chain.anvil_args)
+
+
+@dataclass
+class ChainProcess:
+    config: ChainConfig
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def rpc_url(self) -> str:
+        return self.config.rpc_url
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        procs.stop(self.process)
+
+
+@dataclass
+class ChainGroup:
+    """The running chains; a context manager that always stops them."""
+
+    chains: dict[str, ChainProcess] = field(default_factory=dict)
+
+    def __enter__(self) -> "ChainGroup":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __getitem__(self, name: str) -> ChainProcess:
+        return self.chains[name]
+
+    def pids(self) -> list[int]:
+        return [c.pid for c in self.chains.values()]
+
+    def stop(self) -> None:
+        for chain in self.chains.values():
+            chain.stop()
+
+
+def start_chains(
+    chains: Sequence[ChainConfig],
+    log_dir: Path,
+    accounts: int = 10,
+    mnemonic: str = DEFAULT_MNEMONIC,
+    timeout: float = START_TIMEOUT,
+    load_states: dict[str, Path] | None = None,
+) -> ChainGroup:
+    """Start every chain at once and wait until each answers eth_chainId with its id."""
+    anvil = find_anvil()
+    group = ChainGroup()
+    try:
+        for chain in chains:
+            if procs.port_in_use(chain.port):
+                raise ChainStartError(f"chain {chain.name}: port {chain.port} on 127.0.0.1 is already in use")
+        for chain in chains:
+            log_path = log_dir / f"{chain.name}.log"
+            state = (load_states or {}).get(chain.name)
+            argv = [str(anvil), *anvil_args(chain, accounts, mnemonic, load_state=state)]
+            group.chains[chain.name] = ChainProcess(chain, procs.spawn(argv, log_path), log_path)
+        _wait_healthy(group, timeout)
+    except BaseException:
+        group.stop()
+        raise
+    return group
+
+
+def _wait_healthy(group: ChainGroup, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    waiting = dict(group.chains)
+    while waiting:
+        for name, chain in list(waiting.items()):
+            if not chain.alive():
+                raise ChainStartError(
+                    f"chain {name} (port {chain.config.port}) exited at start with code "
+                    f"{chain.process.returncode}: {procs.tail(chain.log_path)}"
+                )
+            found = chain_id_of(chain.rpc_url, timeout=0.5)
+            if found == chain.config.chain_id:
+                del waiting[name]
+            elif found is not None:
+                raise ChainStartError(
+                    f"chain {name}: port {chain.config.port} answers chain id {found}, "
+                    f"expected {chain.config.chain_id} (another node on that port?)"
+                )
+        if waiting and time.monotonic() > deadline:
+            names = ", ".join(f"{n} (port {c.config.port})" for n, c in waiting.items())
+            raise ChainStartError(f"chains not healthy after {timeout:.0f}s: {names}")
+        if waiting:
+            time.sleep(0.02)
+
+
+def apply_block_times(chains: Sequence[ChainConfig]) -> None:
+    """Switch chains that have a block time from automine to interval mining."""
+    for chain in chains:
+        if chain.block_time and float(chain.block_time).is_integer():
+            rpc(chain.rpc_url, "evm_setAutomine", [False])
+            rpc(chain.rpc_url, "evm_setIntervalMining", [int(chain.block_time)])

@@ -1,0 +1,1 @@
+"""The `devnet` command line: one module per command group."""

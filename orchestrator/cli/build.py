@@ -1,0 +1,53 @@
+"""`devnet compile`, `devnet deploy`, `devnet compose`: the build steps, one at a time."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from orchestrator.cli.common import CliError, resolve_config
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from orchestrator.build.compiler import compile_contracts
+
+    result = compile_contracts(force=args.force)
+    how = "cache hit" if result.cached else f"compiled with {result.compiler}"
+    print(f"{len(result.artifacts)} contracts ({how}) in {result.seconds:.2f}s")
+    return 0
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    """Deploy to already-running chains and write the manifest (the compose one-shot deployer)."""
+    from orchestrator.chains.anvil import apply_block_times
+    from orchestrator.chains.rpc import chain_id_of
+    from orchestrator.deploy.deployer import deploy
+    from orchestrator.manifest import build_manifest, write_manifest
+
+    config = resolve_config(args)
+    deadline = time.monotonic() + args.timeout
+    for chain in config.chains:
+        while chain_id_of(chain.rpc_url) != chain.chain_id:
+            if time.monotonic() > deadline:
+                raise CliError(f"chain {chain.name} not answering on {chain.rpc_url}")
+            time.sleep(0.1)
+    result = deploy(config, log=print)
+    apply_block_times(config.chains)
+    manifest_path = Path(args.manifest) if args.manifest else config.state.manifest
+    write_manifest(manifest_path, build_manifest(config, result.manifest_section()))
+    print(f"Deployed; manifest written to {manifest_path}")
+    return 0
+
+
+def cmd_compose(args: argparse.Namespace) -> int:
+    from orchestrator.docker.render import render_compose
+
+    text = render_compose(resolve_config(args))
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}")
+    return 0

@@ -1,0 +1,54 @@
+"""Where every contract lands: CREATE2 through anvil's deployer, same address on every chain.
+
+Constructor arguments are identical on every chain (the deployer address for the
+core contracts, the gateway for the examples), so addresses are the same
+everywhere and across runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
+
+from orchestrator import keys
+from orchestrator.build.compiler import Artifact
+
+CREATE2_FACTORY = "0x4e59b44847b379578588920ca78fbf26c0b4956c"
+SALT = keccak(text="metalayer-devnet/v1")
+
+# Core contracts, deployed on every chain except GuardianStaking (hub only). Constructor arg: owner.
+CORE = ("StateRootRegistry", "MetalayerGateway", "EraToken", "GuardianStaking")
+EXAMPLES = ("PingPong", "CrossChainCounter")  # constructor arg: gateway
+HUB_ONLY = ("GuardianStaking",)
+
+
+def create2_address(init_code: bytes, salt: bytes = SALT) -> str:
+    digest = keccak(b"\xff" + bytes.fromhex(CREATE2_FACTORY[2:]) + salt + keccak(init_code))
+    return to_checksum_address(digest[12:])
+
+
+def _ctor_types(artifact: Artifact) -> list[str]:
+    for item in artifact.abi:
+        if item.get("type") == "constructor":
+            return [i["type"] for i in item.get("inputs", [])]
+    return []
+
+
+def init_code(artifact: Artifact, args: Sequence[Any]) -> bytes:
+    return bytes.fromhex(artifact.bytecode[2:]) + abi_encode(_ctor_types(artifact), list(args))
+
+
+def plan_addresses(artifacts: dict[str, Artifact]) -> tuple[dict[str, str], dict[str, bytes]]:
+    """(name -> address, name -> init code) for every deployed contract."""
+    owner = keys.deployer_key().address
+    addresses: dict[str, str] = {}
+    codes: dict[str, bytes] = {}
+    for name in CORE:
+        codes[name] = init_code(artifacts[name], [owner])
+        addresses[name] = create2_address(codes[name])
+    for name in EXAMPLES:
+        codes[name] = init_code(artifacts[name], [addresses["MetalayerGateway"]])
+        addresses[name] = create2_address(codes[name])
+    return addresses, codes

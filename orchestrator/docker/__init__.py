@@ -1,0 +1,1 @@
+"""Docker mode: compose rendering, driving a project, the engine it runs on."""

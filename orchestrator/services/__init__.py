@@ -1,0 +1,1 @@
+"""Running the Python services (guardians, relayer, API) as supervised child processes."""

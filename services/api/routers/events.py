@@ -1,0 +1,112 @@
+"""GET /v1/events: a Server-Sent Events stream of message status changes.
+
+Each client polls the relayer queue (through QueueReader) on its own, on the newest
+`WINDOW` messages: a change of status or attempt count becomes one event
+
+    event: message
+    id: 3
+    data: {"id": "0x..", "status": "delivered", "previous": "submitted", "attempts": 1, ...}
+
+Bounded per client: at most MAX_CLIENTS streams at once (503 past that), each ends after
+`max_events` events or `timeout` seconds (EventSource reconnects by itself), with a comment
+line every KEEPALIVE seconds so proxies and clients see the stream alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from services.api.context import Context, Ctx
+from services.api.errors import ApiError, errors
+from services.api.schemas import Status
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+MAX_CLIENTS = 16
+WINDOW = 200
+POLL_INTERVAL = 0.25
+KEEPALIVE = 15.0
+
+Snapshot = dict[str, tuple[str, int]]
+
+
+def snapshot(ctx: Context) -> tuple[Snapshot, dict[str, dict[str, Any]]]:
+    _, rows = ctx.queue.list(limit=WINDOW)
+    return {r["id"]: (r["status"], r.get("attempts") or 0) for r in rows}, {r["id"]: r for r in rows}
+
+
+def changes(
+    ctx: Context, before: Snapshot, after: Snapshot, rows: dict[str, dict[str, Any]], status: str | None
+) -> list[dict[str, Any]]:
+    out = []
+    for mid, (st, attempts) in after.items():
+        prev = before.get(mid)
+        if prev == (st, attempts) or (status is not None and st != status):
+            continue
+        r = rows[mid]
+        out.append(
+            {
+                "id": mid,
+                "status": st,
+                "previous": prev[0] if prev else None,
+                "attempts": attempts,
+                "source": ctx.names.get(r["src"], r["src"]),
+                "destination": ctx.names.get(r["dst"], r["dst"]),
+                "reason": r.get("revert_reason") or r.get("last_error"),
+                "at": round(time.time(), 3),
+            }
+        )
+    return out
+
+
+async def stream(ctx: Context, status: str | None, max_events: int, timeout: float) -> AsyncIterator[str]:
+    # counted here, not in the route: a generator that never starts must not hold a slot
+    ctx.events_clients += 1
+    try:
+        yield f"retry: 1000\n: streaming message status changes for {timeout:g}s\n\n"
+        before, _ = await asyncio.to_thread(snapshot, ctx)
+        sent, deadline, quiet_since = 0, time.monotonic() + timeout, time.monotonic()
+        while sent < max_events and time.monotonic() < deadline:
+            await asyncio.sleep(POLL_INTERVAL)
+            after, rows = await asyncio.to_thread(snapshot, ctx)
+            for event in changes(ctx, before, after, rows, status)[: max_events - sent]:
+                sent += 1
+                yield f"event: message\nid: {sent}\ndata: {json.dumps(event)}\n\n"
+                quiet_since = time.monotonic()
+            before = after
+            if time.monotonic() - quiet_since > KEEPALIVE:
+                yield ": keepalive\n\n"
+                quiet_since = time.monotonic()
+        yield "event: end\ndata: {}\n\n"
+    finally:
+        ctx.events_clients -= 1
+
+
+@router.get(
+    "/events",
+    responses={
+        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}, "description": "the event stream"},
+        **errors(503),
+    },
+    response_class=StreamingResponse,
+)
+async def events(
+    ctx: Ctx,
+    status: Annotated[Status | None, Query(description="only changes into this status")] = None,
+    max_events: Annotated[int, Query(ge=1, le=10_000, description="end the stream after this many")] = 10_000,
+    timeout: Annotated[float, Query(gt=0, le=3600, description="end the stream after this many seconds")] = 600,
+) -> StreamingResponse:
+    if ctx.events_clients >= MAX_CLIENTS:
+        raise ApiError(503, f"{MAX_CLIENTS} event streams are open already; try again later")
+    return StreamingResponse(
+        stream(ctx, status, max_events, timeout),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

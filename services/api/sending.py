@@ -1,0 +1,110 @@
+"""Send a message through the source gateway from a dev account (the API's POST /v1/messages).
+
+Async JSON-RPC over the API's one HTTP client; one send at a time per (chain, account), so
+two requests never pick the same nonce.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from services.api.context import Context, RpcFailure
+from services.api.errors import ApiError
+from services.common.abi import Abi
+from services.common.attest import checksum
+from services.common.tx import Signer
+from services.protocol.erc7930 import encode_evm
+
+RECEIPT_TIMEOUT = 30.0
+
+
+@dataclass
+class Sent:
+    id: str
+    source: int
+    destination: int
+    nonce: int
+    sender: str
+    recipient: str
+    tx: str
+    block: int
+
+
+async def send(
+    ctx: Context, source: int, destination: int, recipient: str | None, account: int, payload: bytes
+) -> Sent:
+    m = ctx.manifest
+    if source == destination:
+        raise ApiError(
+            422,
+            "source and destination are the same chain",
+            [{"loc": ["body", "destination"], "msg": "same as source", "type": "value_error"}],
+        )
+    if account >= len(m.accounts):
+        raise ApiError(
+            422,
+            f"account {account}: the devnet has {len(m.accounts)} dev accounts (0..{len(m.accounts) - 1})",
+            [{"loc": ["body", "account"], "msg": "no such dev account", "type": "value_error"}],
+        )
+    if recipient is None:
+        if "CrossChainCounter" not in m.contracts:
+            raise ApiError(422, "no recipient given and no example CrossChainCounter in the manifest")
+        recipient = m.address("CrossChainCounter")
+    try:
+        gateway, abi = m.address("MetalayerGateway"), Abi(m.abi("MetalayerGateway"))
+    except (KeyError, FileNotFoundError) as exc:
+        raise ApiError(503, f"the gateway is not deployed: {exc}") from None
+    chain = m.chain(source)
+    signer = Signer(m.accounts[account].private_key)
+    data = abi.encode("sendMessage", encode_evm(m.chain(destination).chain_id, recipient), payload, [])
+    lock = ctx.send_locks.setdefault((source, account), asyncio.Lock())
+    async with lock:
+        receipt, tx_hash = await _transact(ctx, chain.rpc_url, chain.chain_id, signer, gateway, data)
+    for lg in receipt["logs"]:
+        decoded = abi.decode_log(lg)
+        if decoded and decoded[0] == "MessageCommitted":
+            args = decoded[1]
+            return Sent(
+                "0x" + bytes(args["sendId"]).hex(),
+                source,
+                destination,
+                int(args["nonce"]),
+                signer.address,
+                checksum(bytes.fromhex(recipient[2:])),
+                tx_hash,
+                int(lg["blockNumber"], 16),
+            )
+    raise ApiError(502, f"send transaction {tx_hash} emitted no MessageCommitted")
+
+
+async def _transact(
+    ctx: Context, url: str, chain_id: int, signer: Signer, to: str, data: bytes
+) -> tuple[dict[str, Any], str]:
+    try:
+        nonce = int(await ctx.rpc(url, "eth_getTransactionCount", [signer.address, "pending"]), 16)
+        try:
+            gas = int(
+                await ctx.rpc(url, "eth_estimateGas", [{"from": signer.address, "to": to, "data": "0x" + data.hex()}]),
+                16,
+            )
+        except RpcFailure as exc:
+            raise ApiError(422, f"sendMessage would revert: {exc}") from None
+        raw, tx_hash = signer.sign_1559(chain_id, nonce, to, data, gas * 2, 100 * 10**9, 10**9)
+        await ctx.rpc(url, "eth_sendRawTransaction", ["0x" + raw.hex()])
+        deadline = time.monotonic() + RECEIPT_TIMEOUT
+        while (receipt := await ctx.rpc(url, "eth_getTransactionReceipt", [tx_hash])) is None:
+            if time.monotonic() > deadline:
+                raise ApiError(503, f"send transaction {tx_hash} not mined after {RECEIPT_TIMEOUT:.0f}s")
+            await asyncio.sleep(0.02)
+    except RpcFailure as exc:
+        raise ApiError(502, f"chain {chain_id}: {exc}") from None
+    except (httpx.HTTPError, ValueError, KeyError) as exc:
+        raise ApiError(503, f"chain {chain_id} does not answer: {type(exc).__name__}") from None
+    if int(receipt["status"], 16) != 1:
+        raise ApiError(502, f"send transaction {tx_hash} reverted")
+    return receipt, tx_hash

@@ -1,0 +1,242 @@
+"""Delivery stage: ready messages -> batches -> simulation, quorum, proof -> one transaction each.
+
+Per destination a worker groups ready messages by source chain (up to `max_batch`; a
+quarantined message — one whose own delivery failed before — goes alone). For a batch,
+three things run in parallel: a quorum of guardian signatures for its attest block, one
+eth_getProof for all its commitment slots, and a simulation of every recipient (gas it
+needs, or the reason it would fail). Then the batch transaction is estimated; offenders
+(found by simulation, or by bisecting an estimate that reverts) are recorded as failed
+attempts and left out, so the others go at once. The transaction's gas is that estimate
+plus each recipient's need (at least its sender's gasLimit), never a constant, and the
+batch is cut to fit the destination's block gas limit. It is marked `submitted` before
+broadcast; the receipt goes to the settlement stage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from services.common.rpc import hexbytes, hexint
+from services.protocol.messages import commitment_slot
+from services.relayer import backoff
+from services.relayer.context import Context
+from services.relayer.guardians import NoQuorum
+from services.relayer.model import Batch, QueuedMessage
+from services.relayer.proving import consistent_proof, get_proof, proof_matches
+from services.relayer.settlement import Settlement
+from services.relayer.simulation import RecipientResult, Simulator, isolate, recipient_gas, revert_reason
+
+log = logging.getLogger("relayer")
+
+INFLIGHT_PER_DST = 4  # concurrent batches per destination chain (instant mining)
+INFLIGHT_PER_DST_INTERVAL = 16  # with a block time, batches wait for the next block together
+
+
+def make_batches(ready: list[QueuedMessage], max_batch: int) -> list[Batch]:
+    """Ready messages (ordered by source, block, nonce) cut into per-source batches; each
+    quarantined message alone, after the others."""
+    by_src: dict[int, list[QueuedMessage]] = {}
+    alone: list[Batch] = []
+    for m in ready:
+        if m.quarantined:
+            alone.append(Batch(m.src, m.dst, (m,)))
+        else:
+            by_src.setdefault(m.src, []).append(m)
+    batches = [
+        Batch(src, msgs[0].dst, tuple(msgs[i : i + max_batch]))
+        for src, msgs in by_src.items()
+        for i in range(0, len(msgs), max_batch)
+    ]
+    return batches + alone
+
+
+class Delivery:
+    """The delivery worker of one destination chain."""
+
+    def __init__(self, ctx: Context, dst: int, settlement: Settlement, max_batch: int):
+        self.ctx = ctx
+        self.dst = dst
+        self.link = ctx.links[dst]
+        self.settlement = settlement
+        self.simulator = Simulator(ctx)
+        self.max_batch = max_batch
+        self.wake = asyncio.Event()
+        self.inflight: set[str] = set()
+
+    async def run(self) -> None:
+        ctx = self.ctx
+        limit = INFLIGHT_PER_DST_INTERVAL if ctx.manifest.chain(self.dst).block_time else INFLIGHT_PER_DST
+        slots = asyncio.Semaphore(limit)
+        while True:
+            self.wake.clear()
+            try:
+                rows = ctx.queue.ready(self.dst, time.time(), self.max_batch * limit, exclude=self.inflight)
+                ready = [QueuedMessage.from_row(r) for r in rows]
+            except Exception:
+                log.exception("%s: reading the queue failed", self.link.name)
+                await asyncio.sleep(0.5)
+                continue
+            started = blocked = False
+            for batch in make_batches(ready, self.max_batch):
+                if slots.locked():
+                    blocked = True
+                    break
+                await slots.acquire()
+                self.inflight.update(batch.ids)
+                started = True
+                asyncio.create_task(self._run_batch(batch, slots))
+            if started and not blocked:
+                continue
+            # Woken by new messages, a finished batch (a free slot) or the next retry time.
+            nxt = None if blocked else ctx.queue.next_wakeup(self.dst)
+            timeout = None if nxt is None else max(0.005, nxt - time.time())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout)
+
+    def quorum_wait(self, chain_id: int) -> float:
+        """How long guardians may hold a request: until `confirmations` more blocks can exist."""
+        conf = self.ctx.manifest.guardians.confirmations
+        block_time = self.ctx.manifest.chain(chain_id).block_time or 0.0
+        return min(60.0, 2.0 + conf * block_time * 1.5)
+
+    async def _run_batch(self, batch: Batch, slots: asyncio.Semaphore) -> None:
+        queue = self.ctx.queue
+        try:
+            await self.deliver(batch)
+        except NoQuorum as exc:
+            self.ctx.counters.no_quorum += 1
+            delay = backoff.NO_QUORUM.after(batch.max_attempts)
+            now = time.time()
+            queue.mark_retry(batch.ids, str(exc), now + delay, count_attempt=True, outcome="no_quorum", at=now)
+            log.warning("waiting for guardians: %s (retry in %.2fs)", exc, delay)
+        except Exception as exc:
+            log.exception("batch %s->%s failed", batch.src, batch.dst)
+            now = time.time()
+            queue.mark_retry(
+                batch.ids,
+                f"{type(exc).__name__}: {exc}",
+                now + backoff.BATCH_ERROR.after(batch.max_attempts),
+                count_attempt=True,
+                outcome="error",
+                at=now,
+            )
+        finally:
+            self.inflight.difference_update(batch.ids)
+            slots.release()
+            self.wake.set()
+
+    async def deliver(self, batch: Batch) -> None:
+        """Simulate, attest, prove and submit one batch, then settle it from the receipt."""
+        ctx = self.ctx
+        started_at = time.time()
+        if batch.retried:
+            batch = await self.settlement.drop_delivered(batch)
+            if not batch.messages:
+                return
+        gset = ctx.sets[self.dst]
+        block = batch.attest_block
+        slots = {m.id: commitment_slot(hexbytes(m.id)) for m in batch.messages}
+        sims_task = asyncio.ensure_future(self.simulator.recipients(list(batch.messages)))
+        quorum_task = asyncio.ensure_future(
+            ctx.guardians.quorum(batch.src, block, gset.members, gset.threshold, wait=self.quorum_wait(batch.src))
+        )
+        proof_task = asyncio.ensure_future(get_proof(ctx.links[batch.src], ctx.gateway, list(slots.values()), block))
+        try:
+            quorum = await quorum_task
+        except BaseException:
+            proof_task.cancel()
+            sims_task.cancel()
+            raise
+        attested_at = time.time()
+        proof = await proof_task
+        if not proof_matches(proof, quorum.attestation.state_root):
+            proof = await consistent_proof(
+                ctx.links[batch.src], ctx.gateway, list(slots.values()), block, quorum.attestation.state_root
+            )
+        proved_at = time.time()
+        sims = await sims_task
+        rejected = {i: r.reason or "would fail" for i, r in sims.items() if not r.ok}
+        if rejected:
+            await self.settlement.fail(batch.messages, rejected, at=time.time(), outcome="rejected")
+        sigs = quorum.for_set(gset.members, gset.threshold)
+        assert sigs is not None
+
+        def encode(msgs: list[QueuedMessage]) -> bytes:
+            return ctx.gw_abi.encode(
+                "attestAndDeliverBatch",
+                quorum.attestation.as_tuple(),
+                sigs,
+                proof.account_proof,
+                [m.gateway_tuple(ctx.message_fields) for m in msgs],
+                [proof.storage_proof(slots[m.id]) for m in msgs],
+            )
+
+        async def estimate(msgs: list[QueuedMessage]) -> int:
+            call = {"from": ctx.signer.address, "to": ctx.gateway, "data": "0x" + encode(msgs).hex()}
+            return hexint(await self.link.rpc.call("eth_estimateGas", [call, "latest"]))
+
+        candidates = [m for m in batch.messages if m.id not in rejected]
+        if not candidates:
+            return
+        iso = await isolate(candidates, estimate, lambda exc: revert_reason(ctx, exc))
+        await self._set_aside(iso.offenders, iso.deferred, batch)
+        if not iso.deliverable or iso.gas is None:
+            return
+        msgs, gas = await self._fit_block(iso.deliverable, iso.gas, sims)
+        await self._submit(
+            Batch(batch.src, batch.dst, tuple(msgs)), encode(msgs), gas, block, started_at, attested_at, proved_at
+        )
+
+    async def _set_aside(self, offenders: dict[str, str], deferred: list[QueuedMessage], batch: Batch) -> None:
+        """Offenders become failed attempts (found delivered meanwhile: settled); deferred wait a batch."""
+        if offenders:
+            by_id = {m.id: m for m in batch.messages}
+            done = [by_id[i] for i, r in offenders.items() if r.startswith("AlreadyDelivered")]
+            if done:
+                await self.settlement.settle_already_delivered(self.dst, done)
+            bad = {i: r for i, r in offenders.items() if not r.startswith("AlreadyDelivered")}
+            if bad:
+                await self.settlement.fail(batch.messages, bad, at=time.time(), outcome="rejected")
+        if deferred:
+            self.ctx.counters.deferred += len(deferred)
+            self.ctx.queue.mark_retry([m.id for m in deferred], "deferred to the next batch", time.time())
+
+    async def _fit_block(
+        self, msgs: list[QueuedMessage], estimate: int, sims: dict[str, RecipientResult]
+    ) -> tuple[list[QueuedMessage], int]:
+        """The transaction's gas, and the messages that fit the destination's block gas limit."""
+        limit = await self.simulator.block_gas_limit(self.dst)
+        need = {m.id: recipient_gas(m, sims[m.id].gas) for m in msgs}
+        gas = estimate + sum(need.values())
+        cut: list[QueuedMessage] = []
+        while gas > limit and len(msgs) > 1:
+            m = msgs.pop()
+            cut.append(m)
+            gas -= need[m.id]  # the estimate still counts it: an upper bound either way
+        if cut:
+            self.ctx.counters.deferred += len(cut)
+            self.ctx.queue.mark_retry(
+                [m.id for m in cut], "deferred: the batch would exceed the block gas limit", time.time()
+            )
+        return msgs, min(gas, limit)
+
+    async def _submit(
+        self, batch: Batch, data: bytes, gas: int, block: int, started_at: float, attested_at: float, proved_at: float
+    ) -> None:
+        ctx = self.ctx
+        ids = batch.ids
+
+        def durable(tx_hash: str) -> None:
+            ctx.queue.mark_submitted(
+                ids, tx_hash, block, attested_at, proved_at, time.time(), started_at=started_at, gas_limit=gas
+            )
+
+        tx_hash = await self.link.send(ctx.gateway, data, gas, before_broadcast=durable)
+        ctx.counters.batches += 1
+        receipt = await self.link.receipt(tx_hash)
+        if receipt is None:
+            raise TimeoutError(f"no receipt for {tx_hash} on {self.link.name}")
+        await self.settlement.settle(batch, receipt)

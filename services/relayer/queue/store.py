@@ -1,0 +1,250 @@
+"""The relayer's writable queue: messages, cursors and every delivery attempt."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from services.common import db
+from services.relayer.queue.evidence import EvidenceStore
+from services.relayer.queue.schema import COLUMNS, migrate
+
+READY = "('pending','retrying')"
+# the attempt a message is on: its row in `attempts`
+_CURRENT = "message_id=? AND attempt=(SELECT attempts FROM messages WHERE id=?)"
+
+
+class Queue(EvidenceStore):
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.conn = db.connect(self.path)
+        migrate(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # ------------------------------------------------------------ ingest
+
+    def cursor(self, chain_id: int) -> int | None:
+        row = self.conn.execute("SELECT block FROM cursors WHERE chain_id=?", (chain_id,)).fetchone()
+        return row[0] if row else None
+
+    def ingest(self, chain_id: int, upto_block: int, messages: Iterable[dict[str, Any]]) -> list[str]:
+        """Store new messages and move the chain's cursor to upto_block, atomically. Returns new ids."""
+        new = []
+        with db.Tx(self.conn) as c:
+            for m in messages:
+                cur = c.execute(
+                    f"INSERT OR IGNORE INTO messages({','.join(COLUMNS)}) VALUES ({','.join('?' * len(COLUMNS))})",
+                    tuple(m.get(k, 0 if k == "gas_limit" else None) for k in COLUMNS),
+                )
+                if cur.rowcount:
+                    new.append(m["id"])
+            c.execute(
+                "INSERT INTO cursors(chain_id, block) VALUES (?,?) "
+                "ON CONFLICT(chain_id) DO UPDATE SET block=max(block, excluded.block)",
+                (chain_id, upto_block),
+            )
+        return new
+
+    # ------------------------------------------------------------ delivery
+
+    def ready(
+        self, dst: int, now: float, limit: int, exclude: set[str] | frozenset[str] = frozenset()
+    ) -> list[sqlite3.Row]:
+        rows = self.conn.execute(
+            f"SELECT * FROM messages WHERE dst=? AND status IN {READY} AND next_attempt<=? "
+            "ORDER BY src, sent_block, nonce LIMIT ?",
+            (dst, now, limit + len(exclude)),
+        ).fetchall()
+        return [r for r in rows if r["id"] not in exclude][:limit]
+
+    def next_wakeup(self, dst: int) -> float | None:
+        row = self.conn.execute(
+            f"SELECT min(next_attempt) FROM messages WHERE dst=? AND status IN {READY}", (dst,)
+        ).fetchone()
+        return row[0]
+
+    def mark_stage(self, ids: list[str], **fields: Any) -> None:
+        sets = ",".join(f"{k}=?" for k in fields)
+        with db.Tx(self.conn) as c:
+            c.executemany(f"UPDATE messages SET {sets} WHERE id=?", [(*fields.values(), i) for i in ids])
+
+    @staticmethod
+    def _new_attempt(c: sqlite3.Connection, ids: list[str], **fields: Any) -> None:
+        """Count one more attempt for each message and open its row in `attempts`."""
+        c.executemany("UPDATE messages SET attempts=attempts+1 WHERE id=?", [(i,) for i in ids])
+        names = ",".join(fields)
+        c.executemany(
+            f"INSERT OR REPLACE INTO attempts(message_id, attempt{',' if fields else ''}{names}) "
+            f"SELECT id, attempts{',?' * len(fields)} FROM messages WHERE id=?",
+            [(*fields.values(), i) for i in ids],
+        )
+
+    @staticmethod
+    def _close_attempt(c: sqlite3.Connection, ids: Iterable[str], **fields: Any) -> None:
+        sets = ",".join(f"{k}=?" for k in fields)
+        c.executemany(f"UPDATE attempts SET {sets} WHERE {_CURRENT}", [(*fields.values(), i, i) for i in ids])
+
+    def mark_submitted(
+        self,
+        ids: list[str],
+        tx_hash: str,
+        attest_block: int,
+        attested_at: float,
+        proved_at: float,
+        submitted_at: float,
+        started_at: float | None = None,
+        gas_limit: int | None = None,
+    ) -> None:
+        """Before broadcast: the batch's transaction, so a restart can settle it from its receipt."""
+        with db.Tx(self.conn) as c:
+            c.executemany(
+                "UPDATE messages SET status='submitted', delivery_tx=?, attest_block=?, attested_at=?, proved_at=?, "
+                "submitted_at=?, batch_size=? WHERE id=?",
+                [(tx_hash, attest_block, attested_at, proved_at, submitted_at, len(ids), i) for i in ids],
+            )
+            self._new_attempt(
+                c,
+                ids,
+                started_at=started_at if started_at is not None else attested_at,
+                attested_at=attested_at,
+                proved_at=proved_at,
+                submitted_at=submitted_at,
+                tx=tx_hash,
+                attest_block=attest_block,
+                batch_size=len(ids),
+                gas_limit=gas_limit,
+            )
+
+    def mark_delivered(
+        self, ids: list[str], tx_hash: str | None, block: int | None, at: float, gas_used: int | None = None
+    ) -> None:
+        with db.Tx(self.conn) as c:
+            live = [
+                i
+                for i in ids
+                if c.execute("SELECT 1 FROM messages WHERE id=? AND status!='delivered'", (i,)).fetchone()
+            ]
+            self._close_attempt(c, live, outcome="delivered", settled_at=at, gas_used=gas_used)
+            c.executemany(
+                "UPDATE messages SET status='delivered', delivery_tx=coalesce(?, delivery_tx), delivered_block=?, "
+                "delivered_at=?, gas_used=?, last_error=NULL WHERE id=?",
+                [(tx_hash, block, at, gas_used, i) for i in live],
+            )
+
+    def mark_failed(
+        self,
+        failures: dict[str, str],
+        next_attempt: dict[str, float],
+        tx_hash: str | None,
+        block: int | None,
+        final: set[str] | frozenset[str] = frozenset(),
+        at: float | None = None,
+        outcome: str = "failed",
+    ) -> None:
+        """The message's own delivery failed (its recipient reverted, or its delivery would).
+
+        It is quarantined (delivered alone from now on) and retried after `next_attempt`, or
+        ends `failed` for good when it is in `final`. `outcome="rejected"` records an attempt
+        that sent nothing (the failure was found by simulation)."""
+        ids = [i for i in failures if self._status(i) not in (None, "delivered")]
+        with db.Tx(self.conn) as c:
+            if outcome == "rejected":
+                self._new_attempt(c, ids, started_at=at)
+            for i in ids:
+                reason = failures[i]
+                self._close_attempt(c, [i], outcome=outcome, reason=reason, settled_at=at)
+                c.execute(
+                    "UPDATE messages SET status=?, revert_reason=?, last_error=?, next_attempt=?, "
+                    "delivery_tx=coalesce(?, delivery_tx), delivered_block=coalesce(?, delivered_block), "
+                    "failures=failures+1, first_failed_at=coalesce(first_failed_at, ?), quarantined=1 WHERE id=?",
+                    (
+                        "failed" if i in final else "retrying",
+                        reason,
+                        f"recipient reverted: {reason}",
+                        next_attempt[i],
+                        tx_hash,
+                        block,
+                        at,
+                        i,
+                    ),
+                )
+
+    def mark_retry(
+        self,
+        ids: list[str],
+        error: str,
+        next_attempt: float,
+        count_attempt: bool = False,
+        outcome: str | None = None,
+        at: float | None = None,
+    ) -> None:
+        """The batch did not go through for a reason not the message's own (no quorum yet, the
+        whole transaction reverted, an RPC error, deferred): back in line, not counted against it.
+
+        `count_attempt`: this was an attempt of its own (recorded with `outcome`); otherwise
+        `outcome` closes the attempt in flight (a reverted transaction)."""
+        error = error[:500]
+        with db.Tx(self.conn) as c:
+            live = [
+                i
+                for i in ids
+                if c.execute(
+                    "SELECT 1 FROM messages WHERE id=? AND status NOT IN ('delivered','failed')", (i,)
+                ).fetchone()
+            ]
+            if count_attempt:
+                self._new_attempt(c, live, started_at=at, settled_at=at, outcome=outcome, reason=error)
+            elif outcome is not None:
+                self._close_attempt(c, live, outcome=outcome, reason=error, settled_at=at)
+            c.executemany(
+                "UPDATE messages SET status=CASE WHEN revert_reason IS NULL THEN 'pending' ELSE 'retrying' END, "
+                "last_error=?, next_attempt=? WHERE id=?",
+                [(error, next_attempt, i) for i in live],
+            )
+
+    def unsubmit(self, ids: list[str], error: str | None = None, at: float | None = None) -> None:
+        with db.Tx(self.conn) as c:
+            live = [i for i in ids if self._status(i) == "submitted"]
+            self._close_attempt(c, live, outcome="abandoned", reason=error, settled_at=at)
+            c.executemany(
+                "UPDATE messages SET status=CASE WHEN revert_reason IS NULL THEN 'pending' ELSE 'retrying' END, "
+                "last_error=coalesce(?, last_error) WHERE id=?",
+                [(error, i) for i in live],
+            )
+
+    def requeue(self, message_id: str) -> str | None:
+        """Try a message again from scratch (after its recipient was fixed). Returns its status
+        afterwards: 'pending', or 'delivered' (nothing to do); None for an unknown id."""
+        with db.Tx(self.conn) as c:
+            status = self._status(message_id)
+            if status is None or status == "delivered":
+                return status
+            c.execute(
+                "UPDATE messages SET status=CASE WHEN status='submitted' THEN status ELSE 'pending' END, "
+                "next_attempt=0, failures=0, first_failed_at=NULL, last_error='requeued by hand' WHERE id=?",
+                (message_id,),
+            )
+        return "pending" if status != "submitted" else "submitted"
+
+    def _status(self, message_id: str) -> str | None:
+        row = self.conn.execute("SELECT status FROM messages WHERE id=?", (message_id,)).fetchone()
+        return row[0] if row else None
+
+    def submitted(self) -> list[sqlite3.Row]:
+        return self.conn.execute("SELECT * FROM messages WHERE status='submitted'").fetchall()
+
+    def get(self, message_id: str) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM messages WHERE id=?", (message_id,)).fetchone()
+
+    def attempts(self, message_id: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute("SELECT * FROM attempts WHERE message_id=? ORDER BY attempt", (message_id,))
+        return [dict(r) for r in rows]
+
+    def stats(self) -> dict[str, Any]:
+        by_status = {r[0]: r[1] for r in self.conn.execute("SELECT status, count(*) FROM messages GROUP BY status")}
+        cursors = {str(r[0]): r[1] for r in self.conn.execute("SELECT chain_id, block FROM cursors")}
+        return {"messages": by_status, "total": sum(by_status.values()), "cursors": cursors}

@@ -1,0 +1,58 @@
+"""Root posting stage (optional): every interval, each chain's newest root to the others.
+
+Skipped for a chain when nothing but the relayer's own transactions happened there since
+the last post, so posting roots never feeds itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from services.relayer.chain import ChainLink
+from services.relayer.context import Context
+
+log = logging.getLogger("relayer")
+
+LOOKBACK = 64  # newest blocks inspected for a foreign transaction
+
+
+class RootPoster:
+    def __init__(self, ctx: Context, interval: float):
+        self.ctx = ctx
+        self.interval = interval
+        self.last_posted: dict[tuple[int, int], int] = {}
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            for src, link in self.ctx.links.items():
+                try:
+                    await self.post(src, link)
+                except Exception as exc:
+                    log.warning("root posting for %s: %s", link.name, exc)
+
+    async def has_foreign_activity(self, link: ChainLink, head: int, last: int) -> bool:
+        for n in range(head, max(last, head - LOOKBACK), -1):
+            blk = await link.rpc.call("eth_getBlockByNumber", [hex(n), False])
+            if blk and any(h not in link.own_tx_set for h in blk["transactions"]):
+                return True
+        return False
+
+    async def post(self, src: int, link: ChainLink) -> None:
+        ctx = self.ctx
+        head = link.head
+        last = min((self.last_posted.get((src, d), -1) for d in ctx.links if d != src), default=-1)
+        if head <= last or not await self.has_foreign_activity(link, head, last):
+            return
+        for dst, dlink in ctx.links.items():
+            if dst == src or self.last_posted.get((src, dst), -1) >= head:
+                continue
+            gset = ctx.sets[dst]
+            q = await ctx.guardians.quorum(src, head, gset.members, gset.threshold)
+            sigs = q.for_set(gset.members, gset.threshold)
+            data = ctx.reg_abi.encode("submitAttestation", q.attestation.as_tuple(), sigs)
+            tx = await dlink.send(ctx.registry, data, 500_000)
+            await dlink.receipt(tx)
+            self.last_posted[(src, dst)] = head
+            ctx.counters.roots_posted += 1

@@ -1,0 +1,197 @@
+"""Settlement stage: a delivery transaction's receipt -> each message's status.
+
+MessageDelivered / MessageFailed events in the receipt settle each message; a reverted
+transaction puts its messages back (after checking the gateway for any that another
+transaction delivered meanwhile). After a crash, `recover_submitted` resolves every batch
+the queue still marks `submitted` before anything is sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from services.common.rpc import RpcError, hexint
+from services.relayer import backoff
+from services.relayer.context import Context
+from services.relayer.model import Batch, QueuedMessage
+
+log = logging.getLogger("relayer")
+
+
+class Settlement:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.delivered_topic = ctx.gw_abi.topic("MessageDelivered")
+        self.failed_topic = ctx.gw_abi.topic("MessageFailed")
+        self.gateway = ctx.gateway.lower()
+
+    async def settle(self, batch: Batch, receipt: dict[str, Any]) -> None:
+        ctx, dst = self.ctx, batch.dst
+        now = time.time()
+        tx_hash = receipt["transactionHash"]
+        block = hexint(receipt["blockNumber"])
+        gas = hexint(receipt["gasUsed"])
+        if hexint(receipt["status"]) != 1:
+            ctx.counters.reverted_txs += 1
+            reason = await self.revert_reason(dst, tx_hash, block)
+            log.warning("delivery tx %s on %s reverted: %s", tx_hash, ctx.links[dst].name, reason)
+            delivered = await self.delivered_on_chain(batch)
+            if delivered:
+                await self.settle_already_delivered(batch.dst, [m for m in batch.messages if m.id in delivered])
+            rest = [i for i in batch.ids if i not in delivered]
+            # the next attempt re-simulates and bisects, so an offender is found then
+            ctx.queue.mark_retry(
+                rest,
+                f"delivery transaction reverted: {reason}",
+                now + backoff.DELIVERY_FAILED.after(0),
+                outcome="reverted",
+                at=now,
+            )
+            return
+        ok: list[str] = []
+        failed: dict[str, str] = {}
+        for lg in receipt["logs"]:
+            if lg["address"].lower() != self.gateway:
+                continue
+            topic0 = lg["topics"][0] if lg["topics"] else None
+            if topic0 == self.delivered_topic:
+                ok.append(lg["topics"][1])
+            elif topic0 == self.failed_topic:
+                _, args = ctx.gw_abi.decode_log(lg)  # type: ignore[misc]
+                failed[lg["topics"][1]] = ctx.describe(args["reason"])
+        if ok:
+            ctx.queue.mark_delivered(ok, tx_hash, block, now, gas)
+            ctx.counters.delivered += len(ok)
+            first_seen = batch.first_seen or now
+            log.info(
+                "delivered %d message(s) %s -> %s in %s (block %d, gas %d, %.1f ms after the send was seen)",
+                len(ok),
+                ctx.links[batch.src].name,
+                ctx.links[dst].name,
+                tx_hash,
+                block,
+                gas,
+                (now - first_seen) * 1000,
+            )
+        if failed:
+            await self.fail(batch.messages, failed, at=now, tx=tx_hash, block=block, outcome="failed")
+        missing = [i for i in batch.ids if i not in ok and i not in failed]
+        if missing:
+            ctx.queue.unsubmit(missing, "no delivery event in the receipt")
+
+    async def fail(
+        self,
+        messages: Iterable[QueuedMessage],
+        reasons: dict[str, str],
+        at: float,
+        tx: str | None = None,
+        block: int | None = None,
+        outcome: str = "failed",
+    ) -> None:
+        """Record failures of the messages' own: retried with backoff, `failed` for good at the cap."""
+        ctx = self.ctx
+        by_id = {m.id: m for m in messages}
+        nxt: dict[str, float] = {}
+        final: set[str] = set()
+        for i in reasons:
+            m = by_id[i]
+            nxt[i] = at + backoff.DELIVERY_FAILED.after(m.failures)
+            if ctx.retry_cap.exhausted(m.failures + 1, m.first_failed_at or at, at):
+                final.add(i)
+        ctx.queue.mark_failed(reasons, nxt, tx, block, final=final, at=at, outcome=outcome)
+        ctx.counters.failed_deliveries += len(reasons)
+        ctx.counters.finally_failed += len(final)
+        for i, reason in reasons.items():
+            what = "recipient reverted" if outcome == "failed" else "delivery would fail"
+            if i in final:
+                log.error(
+                    "message %s: %s: %s; failed for good after %d failure(s)", i, what, reason, by_id[i].failures + 1
+                )
+            else:
+                log.warning("message %s: %s: %s (retry in %.1fs)", i, what, reason, nxt[i] - at)
+
+    async def revert_reason(self, chain_id: int, tx_hash: str, block: int) -> str:
+        """Replay a reverted transaction with eth_call on its parent block and decode the reason."""
+        link = self.ctx.links[chain_id]
+        try:
+            tx = await link.rpc.call("eth_getTransactionByHash", [tx_hash])
+            await link.rpc.call(
+                "eth_call",
+                [{"from": tx["from"], "to": tx["to"], "data": tx["input"], "gas": tx["gas"]}, hex(max(0, block - 1))],
+            )
+            return "reverted (not reproducible by eth_call)"
+        except RpcError as exc:
+            data = exc.data if isinstance(exc.data, str) else None
+            return self.ctx.describe(data) if data else exc.message
+        except Exception as exc:
+            return f"unknown ({exc})"
+
+    async def delivered_on_chain(self, batch: Batch) -> set[str]:
+        """Ids of the batch's messages that the destination gateway already delivered."""
+        ctx = self.ctx
+        link = ctx.links[batch.dst]
+        results = await asyncio.gather(
+            *(link.call(ctx.gateway, ctx.gw_abi.encode("isDelivered", m.src, m.nonce)) for m in batch.messages)
+        )
+        decode = ctx.gw_abi.decode_output
+        return {m.id for m, res in zip(batch.messages, results, strict=True) if decode("isDelivered", res)[0]}
+
+    async def settle_already_delivered(self, dst: int, messages: list[QueuedMessage]) -> None:
+        """Messages found delivered on chain: record the delivering transaction from its event."""
+        ctx = self.ctx
+        link = ctx.links[dst]
+        for m in messages:
+            tx, block = None, None
+            try:
+                logs = await link.rpc.call(
+                    "eth_getLogs",
+                    [
+                        {
+                            "address": ctx.gateway,
+                            "topics": [self.delivered_topic, m.id],
+                            "fromBlock": "0x0",
+                            "toBlock": "latest",
+                        }
+                    ],
+                )
+                if logs:
+                    tx, block = logs[-1]["transactionHash"], hexint(logs[-1]["blockNumber"])
+            except RpcError:
+                pass
+            ctx.queue.mark_delivered([m.id], tx, block, time.time())
+            log.info("message %s was already delivered on chain (tx %s)", m.id, tx)
+
+    async def drop_delivered(self, batch: Batch) -> Batch:
+        """The batch without messages delivered meanwhile (crash, another relayer), settling those."""
+        delivered = await self.delivered_on_chain(batch)
+        if delivered:
+            await self.settle_already_delivered(batch.dst, [m for m in batch.messages if m.id in delivered])
+            return batch.without(delivered)
+        return batch
+
+    async def recover_submitted(self) -> None:
+        """After a crash: settle every batch that was marked submitted, before sending anything."""
+        ctx = self.ctx
+        rows = ctx.queue.submitted()
+        by_tx: dict[tuple[int, int, str], list[QueuedMessage]] = {}
+        for r in rows:
+            by_tx.setdefault((r["src"], r["dst"], r["delivery_tx"]), []).append(QueuedMessage.from_row(r))
+        for (src, dst, tx), msgs in by_tx.items():
+            link = ctx.links.get(dst)
+            if link is None:
+                continue
+            batch = Batch(src, dst, tuple(msgs))
+            receipt = await link.rpc.call("eth_getTransactionReceipt", [tx]) if tx else None
+            if receipt is None and tx and await link.rpc.call("eth_getTransactionByHash", [tx]) is not None:
+                receipt = await link.receipt(tx, timeout=30)
+            if receipt is not None:
+                await self.settle(batch, receipt)
+            else:
+                rest = await self.drop_delivered(batch)
+                ctx.queue.unsubmit(rest.ids, "relayer restarted before its transaction was mined", at=time.time())
+        if rows:
+            log.info("recovered %d message(s) that were in flight at the last stop", len(rows))

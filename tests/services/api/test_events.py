@@ -1,0 +1,70 @@
+"""GET /v1/events: Server-Sent Events of message status changes, bounded per client."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from services.api.routers import events
+from tests.services.api.conftest import mid, row
+from tests.services.api.test_routes import assert_error
+
+
+def parse(text: str) -> list[tuple[str, dict]]:
+    out = []
+    for block in text.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if line and not line.startswith(":"))
+        if "event" in fields:
+            out.append((fields["event"], json.loads(fields["data"])))
+    return out
+
+
+def test_status_changes_stream_as_events(queue_client, queue, api_net):
+    hub, a = api_net.chain("hub").chain_id, api_net.chain("rollup-a").chain_id
+
+    def change() -> None:
+        time.sleep(0.8)  # after the stream took its first snapshot
+        queue.mark_submitted([mid(1)], "0x" + "88" * 32, 20, time.time(), time.time(), time.time())
+        queue.ingest(hub, 60, [row(7, hub, a, 9, time.time() + 10)])
+
+    worker = threading.Thread(target=change)
+    worker.start()
+    try:
+        r = queue_client.get("/v1/events", params={"max_events": 2, "timeout": 20})
+    finally:
+        worker.join()
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    got = parse(r.text)
+    assert got[-1][0] == "end"
+    changed = {e["id"]: e for kind, e in got if kind == "message"}
+    assert changed[mid(1)]["status"] == "submitted" and changed[mid(1)]["previous"] == "pending"
+    assert changed[mid(7)]["previous"] is None and changed[mid(7)]["source"] == "hub"
+    assert len(changed) == 2
+
+
+def test_a_status_filter_and_the_timeout_end_a_quiet_stream(queue_client):
+    started = time.monotonic()
+    r = queue_client.get("/v1/events", params={"status": "delivered", "timeout": 0.6})
+    assert r.status_code == 200 and [k for k, _ in parse(r.text)] == ["end"]
+    assert time.monotonic() - started < 10
+
+
+def test_bounds(queue_client):
+    for params in (
+        {"timeout": 0},
+        {"timeout": 3601},
+        {"timeout": "1e400"},
+        {"timeout": "nan"},
+        {"timeout": "-inf"},
+        {"max_events": 0},
+        {"max_events": 2**64},
+        {"status": "gone"},
+    ):
+        assert_error(queue_client.get("/v1/events", params=params), 422, "invalid_request")
+    ctx = queue_client.app.state.context
+    ctx.events_clients = events.MAX_CLIENTS
+    try:
+        assert_error(queue_client.get("/v1/events", params={"timeout": 1}), 503, "unavailable", "event streams")
+    finally:
+        ctx.events_clients = 0
