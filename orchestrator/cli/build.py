@@ -21,6 +21,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     """Deploy to already-running chains and write the manifest (the compose one-shot deployer)."""
+    from orchestrator import instance
     from orchestrator.chains.anvil import apply_block_times
     from orchestrator.chains.rpc import chain_id_of
     from orchestrator.deploy.deployer import deploy
@@ -36,7 +37,9 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     result = deploy(config, log=print)
     apply_block_times(config.chains)
     manifest_path = Path(args.manifest) if args.manifest else config.state.manifest
-    write_manifest(manifest_path, build_manifest(config, result.manifest_section()))
+    # a fresh instance id on every chain before the services start (docs/PROTOCOL.md)
+    manifest = instance.bind(config, build_manifest(config, result.manifest_section()))
+    write_manifest(manifest_path, manifest)
     print(f"Deployed; manifest written to {manifest_path}")
     return 0
 

@@ -14,7 +14,7 @@ from typing import Any
 from services.api.reasons import decode_reason
 from services.common.attest import checksum
 
-STATUSES = ("pending", "submitted", "delivered", "failed", "invalid")
+from services.relayer.queue.schema import STATUSES  # one list of states: the relayer's
 
 
 def _ms(a: float | None, b: float | None) -> float | None:

@@ -113,7 +113,7 @@ class App:
         if scope["type"] != "http":
             return
         path = scope["path"].rstrip("/") or "/"
-        query = dict(parse_qsl(scope.get("query_string", b"").decode()))
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("utf-8", "replace")))
         status, body = 404, {"detail": f"no route {path}"}
         for method, regex, kinds, fn in self.routes:
             m = regex.match(path)

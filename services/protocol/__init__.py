@@ -6,7 +6,8 @@ live chain in tests/contracts/test_protocol_helpers.py.
         encode_evm, encode_evm_chain, decode_evm, decode_recipient,  # ERC-7930
         Message, message_id, commitment_slot, COMMITMENTS_SLOT,   # messages
         commitment_value, gas_limit_of, request_relay, MAX_PAYLOAD, MAX_GAS_LIMIT,
-        Attestation, attestation_digest, sign_attestation, recover_signer,  # EIP-712
+        Attestation, domain_separator, attestation_digest, sign_attestation, recover_signer,  # EIP-712
+        StoredRoot, equivocations, Evidence, ATTESTATION_SUBMITTED_TOPIC,  # slashing evidence
         ProofBundle, parse_proof, fetch_proof, afetch_proof, fetch_message_proofs,  # eth_getProof
         compress_storage_proofs,                                  # batch calldata saving
         load_abi, load_artifact, artifact_path, contract,         # ABIs
@@ -15,13 +16,14 @@ live chain in tests/contracts/test_protocol_helpers.py.
 
 from services.protocol.abi import artifact_path, contract, load_abi, load_artifact
 from services.protocol.attestation import (
-    DOMAIN_SEPARATOR,
     Attestation,
     attestation_digest,
+    domain_separator,
     recover_signer,
     sign_attestation,
 )
 from services.protocol.erc7930 import InteropAddressError, decode_evm, decode_recipient, encode_evm, encode_evm_chain
+from services.protocol.evidence import ATTESTATION_SUBMITTED_TOPIC, Evidence, StoredRoot, equivocations
 from services.protocol.messages import (
     COMMITMENTS_SLOT,
     MAX_GAS_LIMIT,
@@ -43,9 +45,10 @@ from services.protocol.proofs import (
 )
 
 __all__ = [
-    "COMMITMENTS_SLOT", "DOMAIN_SEPARATOR", "MAX_GAS_LIMIT", "MAX_PAYLOAD", "commitment_value", "decode_recipient",
-    "gas_limit_of", "request_relay", "Attestation", "InteropAddressError", "Message", "ProofBundle",
-    "afetch_proof", "artifact_path", "compress_storage_proofs", "attestation_digest", "commitment_slot", "contract", "decode_evm",
+    "ATTESTATION_SUBMITTED_TOPIC", "Evidence", "StoredRoot", "equivocations", "MAX_GAS_LIMIT", "MAX_PAYLOAD",
+    "commitment_value", "decode_recipient", "gas_limit_of", "request_relay",
+    "COMMITMENTS_SLOT", "Attestation", "InteropAddressError", "Message", "ProofBundle",
+    "afetch_proof", "artifact_path", "compress_storage_proofs", "attestation_digest", "commitment_slot", "contract", "decode_evm", "domain_separator",
     "encode_evm", "encode_evm_chain", "fetch_message_proofs", "fetch_proof", "load_abi", "load_artifact",
     "message_id", "parse_proof", "recover_signer", "sign_attestation",
 ]

@@ -31,6 +31,7 @@ def api_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetHandle]:
     config = replace(
         base.with_port_offset(free_port_offset(base, start=4200, step=100)),
         state_dir=str(tmp_path_factory.mktemp("api") / "state"),
+        relayer=replace(base.relayer, max_attempts=2),  # a reverting recipient ends `failed` quickly
     )
     with DevnetHandle.start(config) as net:
         yield net
@@ -76,10 +77,10 @@ def queue(tmp_path: Path, api_net: DevnetHandle) -> Iterator[Queue]:
     q.ingest(b, 50, [row(5, b, hub, 0, now + 4), row(6, b, a, 1, now + 5)])
     q.mark_submitted([mid(2)], "0x" + "55" * 32, 12, now + 1.1, now + 1.2, now + 1.3)
     q.mark_delivered([mid(2)], "0x" + "55" * 32, 13, now + 1.4, gas_used=90_000)
-    q.mark_failed({mid(3): "Refused(42)"}, {mid(3): now + 60}, "0x" + "66" * 32, 14)
+    q.mark_failed({mid(3): "Refused(42)"}, {mid(3): now + 60}, "0x" + "66" * 32, 14, final={mid(3)})
     # raw revert data of a custom error only a compiled artifact knows: the API decodes it
     refused = "0x" + keccak(text="Refused(uint256)")[:4].hex() + f"{7:064x}"
-    q.mark_failed({mid(4): refused}, {mid(4): now + 60}, "0x" + "99" * 32, 14)
+    q.mark_failed({mid(4): refused}, {mid(4): now + 60}, "0x" + "99" * 32, 14, final={mid(4)})
     q.mark_submitted([mid(5)], "0x" + "77" * 32, 15, now + 4.1, now + 4.2, now + 4.3)
     yield q
     q.close()
