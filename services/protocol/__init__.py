@@ -48,7 +48,8 @@ __all__ = [
     "ATTESTATION_SUBMITTED_TOPIC", "Evidence", "StoredRoot", "equivocations", "MAX_GAS_LIMIT", "MAX_PAYLOAD",
     "commitment_value", "decode_recipient", "gas_limit_of", "request_relay",
     "COMMITMENTS_SLOT", "Attestation", "InteropAddressError", "Message", "ProofBundle",
-    "afetch_proof", "artifact_path", "compress_storage_proofs", "attestation_digest", "commitment_slot", "contract", "decode_evm", "domain_separator",
+    "afetch_proof", "artifact_path", "compress_storage_proofs", "attestation_digest", "commitment_slot", "contract",
+    "decode_evm", "domain_separator",
     "encode_evm", "encode_evm_chain", "fetch_message_proofs", "fetch_proof", "load_abi", "load_artifact",
     "message_id", "parse_proof", "recover_signer", "sign_attestation",
 ]

@@ -18,8 +18,9 @@ All 32-byte values are `bytes`; addresses are checksummed strings.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
@@ -102,7 +103,7 @@ class Message:
         )
 
     @classmethod
-    def from_events(cls, sent: Mapping[str, Any], committed: Mapping[str, Any]) -> "Message":
+    def from_events(cls, sent: Mapping[str, Any], committed: Mapping[str, Any]) -> Message:
         """From the args of MessageSent (sender/recipient ERC-7930, payload) and MessageCommitted (nonce)."""
         src, sender = decode_evm(sent["sender"])
         dst, recipient = decode_evm(sent["recipient"])

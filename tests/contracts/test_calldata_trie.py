@@ -120,7 +120,8 @@ def _has_inline_node(nodes: list[bytes]) -> bool:
         return isinstance(item, list)
     for node in nodes:
         items = rlp.decode(node)
-        children = items[:16] if len(items) == 17 else items[1:] if len(items) == 2 and items[0][0] >> 4 in (0, 1) else []
+        extension = len(items) == 2 and items[0][0] >> 4 in (0, 1)
+        children = items[:16] if len(items) == 17 else items[1:] if extension else []
         if any(embedded(c) for c in children):
             return True
     return False
@@ -144,9 +145,10 @@ def test_inline_nodes_agree_with_oz(net, diff):
     for slot, value in ((s1, 5), (s2, 7)):
         net.transact(A, fixture.functions.set(slot, value.to_bytes(32, "big")), DEV[0].address)
     block = net.w3[A].eth.get_block("latest").number
-    proof = net.w3[A].provider.make_request("eth_getProof", [fixture.address, ["0x" + s1.hex(), "0x" + s2.hex()], hex(block)])["result"]
+    slots = ["0x" + s1.hex(), "0x" + s2.hex()]
+    proof = net.w3[A].provider.make_request("eth_getProof", [fixture.address, slots, hex(block)])["result"]
     root = bytes.fromhex(proof["storageHash"][2:])
-    for entry, slot, value in zip(proof["storageProof"], (s1, s2), (5, 7)):
+    for entry, slot, value in zip(proof["storageProof"], (s1, s2), (5, 7), strict=True):
         nodes = [bytes.fromhex(n[2:]) for n in entry["proof"]]
         assert _has_inline_node(nodes), "the proof has no inline node"
         mine, oz = _both(diff, root, keccak(slot), nodes)
@@ -156,7 +158,8 @@ def test_inline_nodes_agree_with_oz(net, diff):
             other = nodes[:-1]
         else:
             branch = rlp.decode(nodes[-1])
-            other = [*nodes, rlp.encode(next(c for c in branch[:16] if isinstance(c, list) and _leaf_for(c, keccak(slot))))]
+            leaf = next(c for c in branch[:16] if isinstance(c, list) and _leaf_for(c, keccak(slot)))
+            other = [*nodes, rlp.encode(leaf)]
         mine, oz = _both(diff, root, keccak(slot), other)
         assert oz == [0, bytes([value])] and mine == oz
         # tampering with the embedded leaf (in its parent, or its repeated copy) is caught
@@ -182,7 +185,8 @@ def test_messages_whose_commitment_leaves_are_inline_are_delivered(net):
     nonce = gw_a.functions.outboundNonce().call() + 1
 
     def keys(n: int) -> dict[bytes, bytes]:
-        head = b"".join(x.to_bytes(32, "big") for x in (src, dst, n)) + bytes(12) + bytes.fromhex(sender[2:]) + bytes(12) + bytes.fromhex(recipient[2:])
+        words = b"".join(x.to_bytes(32, "big") for x in (src, dst, n))
+        head = words + bytes(12) + bytes.fromhex(sender[2:]) + bytes(12) + bytes.fromhex(recipient[2:])
         out = {}
         for i in range(150_000):
             payload = i.to_bytes(4, "big")
@@ -198,6 +202,7 @@ def test_messages_whose_commitment_leaves_are_inline_are_delivered(net):
     acct, sps = net.proofs(A, [m1, m2], att.block_number)
     assert all(_has_inline_node(p) for p in sps)
     gw_b = net.c("rollup-b", "MetalayerGateway")
-    receipt = net.transact("rollup-b", gw_b.functions.deliverBatch(src, att.block_number, acct, [m1.as_tuple(), m2.as_tuple()], compress_storage_proofs(sps)), DEV[5].address)
+    fn = gw_b.functions.deliverBatch(src, att.block_number, acct, [m1.as_tuple(), m2.as_tuple()], compress_storage_proofs(sps))
+    receipt = net.transact("rollup-b", fn, DEV[5].address)
     assert len(gw_b.events.MessageDelivered().process_receipt(receipt, errors=DISCARD)) == 2
     assert all(gw_b.functions.isMessageDelivered(src, m.nonce, m.id).call() for m in (m1, m2))
