@@ -8,7 +8,7 @@ import {InteroperableAddress} from "@openzeppelin/contracts/utils/draft-Interope
 /**
  * @title CrossChainCounter
  * @notice Example dapp: anyone on any chain can bump the counter on another chain by sending it a message
- * (directly through the gateway, or with `increment` on its twin, paying the fee with the caller's ERA).
+ * (directly through the gateway, or with `increment` on its twin; the caller pays the fee).
  */
 contract CrossChainCounter is ERC7786Recipient {
     /// @notice The local gateway.
@@ -24,8 +24,10 @@ contract CrossChainCounter is ERC7786Recipient {
         gateway = gateway_;
     }
 
-    /// @notice Ask the twin counter on `destinationChainId` to add `amount`. The fee is charged to this
-    /// contract's prepaid gateway balance.
+    /// @notice Ask the twin counter on `destinationChainId` to add `amount`. The fee is charged to the
+    /// caller: this contract holds no prepaid fee balance, so the gateway charges `tx.origin`'s
+    /// prepaid balance (the sponsor rule, docs/PROTOCOL.md); a balance someone deposits for this
+    /// contract is a gift that every caller may spend.
     /// @param destinationChainId the other chain
     /// @param amount the increment
     function increment(uint256 destinationChainId, uint256 amount) external returns (bytes32 sendId) {
