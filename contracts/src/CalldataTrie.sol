@@ -371,15 +371,20 @@ library CalldataTrie {
                 if gt(next, end) { leave }
                 ok_ := 1
             }
+            // Yul binds every value item() returns; the unused ones carry solhint markers.
             function account(off, len) -> ok_, r {
                 let end := add(off, len)
+                // solhint-disable-next-line no-unused-vars
                 let okl, isList, p, n, x := item(off, end)
                 if or(iszero(okl), iszero(isList)) { leave }
                 let listEnd := add(p, n)
+                // solhint-disable-next-line no-unused-vars
                 let ok1, l1, p1, n1, x1 := item(p, listEnd) // nonce
                 if or(iszero(ok1), l1) { leave }
+                // solhint-disable-next-line no-unused-vars
                 let ok2, l2, p2, n2, x2 := item(x1, listEnd) // balance
                 if or(iszero(ok2), l2) { leave }
+                // solhint-disable-next-line no-unused-vars
                 let ok3, l3, p3, n3, x3 := item(x2, listEnd) // storage root
                 if or(or(iszero(ok3), l3), iszero(eq(n3, 32))) { leave }
                 r := calldataload(p3)
