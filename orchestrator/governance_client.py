@@ -24,6 +24,7 @@ from eth_abi import encode as abi_encode
 from eth_abi.grammar import parse as parse_abi_type
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 from web3 import Web3
+from web3.logs import DISCARD
 
 from orchestrator.governance_deploy import ROLE_NAMES
 from orchestrator.governance_tx import ChainTxError, TxSender
@@ -32,7 +33,8 @@ from services.protocol.erc7930 import encode_evm
 
 AGAINST, FOR, ABSTAIN = 0, 1, 2
 STATES = ("Pending", "Active", "Canceled", "Defeated", "Succeeded", "Queued", "Expired", "Executed")
-SECONDS_PER_BLOCK = 12  # `advance_time` mines one block per 12 s of advanced time unless told otherwise
+SECONDS_PER_BLOCK = 12  # `advance_time` mines one block per 12 s of advanced time unless told otherwise,
+MAX_DEFAULT_BLOCKS = 600  # but no more than this (anvil mines ~10k blocks/s; a week would be 50k)
 MODE_SINGLE = bytes(32)
 MODE_BATCH = b"\x01" + bytes(31)
 
@@ -120,7 +122,7 @@ def revoke_role(manifest: Manifest, role: str | int, account: str, key: str | No
 
 
 def _mirrored_ids(manager: Any, receipt: Any) -> list[str]:
-    events = manager.events.RoleChangeMirrored().process_receipt(receipt)
+    events = manager.events.RoleChangeMirrored().process_receipt(receipt, errors=DISCARD)
     return ["0x" + bytes(e.args.sendId).hex() for e in events]
 
 
@@ -210,7 +212,7 @@ def propose(manifest: Manifest, actions: Sequence[Action], description: str, key
     governor = _contract(manifest, "hub", "MetalayerGovernor")
     targets, values, calldatas = proposal_operations(manifest, actions)
     receipt = _send(manifest, "hub", governor.functions.propose(targets, values, calldatas, description), key, "propose")
-    return int(governor.events.ProposalCreated().process_receipt(receipt)[0].args.proposalId)
+    return int(governor.events.ProposalCreated().process_receipt(receipt, errors=DISCARD)[0].args.proposalId)
 
 
 def vote(manifest: Manifest, proposal_id: int, support: int, key: str, reason: str = "") -> int:
@@ -221,7 +223,7 @@ def vote(manifest: Manifest, proposal_id: int, support: int, key: str, reason: s
     fn = governor.functions.castVoteWithReason(proposal_id, support, reason) if reason else \
         governor.functions.castVote(proposal_id, support)
     receipt = _send(manifest, "hub", fn, key, "vote")
-    return int(governor.events.VoteCast().process_receipt(receipt)[0].args.weight)
+    return int(governor.events.VoteCast().process_receipt(receipt, errors=DISCARD)[0].args.weight)
 
 
 def delegate(manifest: Manifest, key: str, to: str | None = None) -> None:
@@ -237,7 +239,7 @@ def lock(manifest: Manifest, amount: int, duration: int, key: str) -> tuple[int,
     vote_lock = _contract(manifest, "hub", "EraVoteLock")
     _send(manifest, "hub", era.functions.approve(vote_lock.address, amount), key, "approve ERA")
     receipt = _send(manifest, "hub", vote_lock.functions.lock(amount, duration), key, "lock")
-    event = vote_lock.events.Locked().process_receipt(receipt)[0]
+    event = vote_lock.events.Locked().process_receipt(receipt, errors=DISCARD)[0]
     return int(vote_lock.functions.lockOf(event.args.account).call()[0]), int(event.args.unlockTime)
 
 
@@ -299,10 +301,10 @@ def voting_power(manifest: Manifest, account: str) -> dict[str, int]:
 
 
 def advance_time(manifest: Manifest, seconds: int = 0, blocks: int | None = None) -> dict[str, int]:
-    """Move every chain's clock by `seconds` and mine `blocks` (default: one per 12 s, at least one)."""
+    """Move every chain's clock by `seconds` and mine `blocks` (default: one per 12 s, 1..600)."""
     if seconds < 0 or (blocks is not None and blocks < 1):
         raise GovernanceError("time only moves forward: seconds >= 0, blocks >= 1")
-    count = blocks if blocks is not None else max(1, math.ceil(seconds / SECONDS_PER_BLOCK))
+    count = blocks if blocks is not None else min(MAX_DEFAULT_BLOCKS, max(1, math.ceil(seconds / SECONDS_PER_BLOCK)))
     heads: dict[str, int] = {}
     for chain in manifest.chains:
         w3 = _w3(manifest, chain.name)
