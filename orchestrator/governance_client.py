@@ -17,8 +17,9 @@ to that rollup's GovernanceExecutor.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_abi.grammar import parse as parse_abi_type
@@ -26,7 +27,7 @@ from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_
 from web3 import Web3
 from web3.logs import DISCARD
 
-from orchestrator.governance_deploy import ROLE_NAMES
+from orchestrator.governance_deploy import ROLE_NAMES, deployer_key
 from orchestrator.governance_tx import ChainTxError, TxSender
 from services.common.manifest import Manifest
 from services.protocol.erc7930 import encode_evm
@@ -69,8 +70,9 @@ def _chain(manifest: Manifest, chain: str | int) -> Any:
 
 def _contract(manifest: Manifest, chain: str | int, name: str) -> Any:
     try:
-        return _w3(manifest, chain).eth.contract(address=to_checksum_address(manifest.address(name)),
-                                                 abi=manifest.abi(name))
+        return _w3(manifest, chain).eth.contract(
+            address=to_checksum_address(manifest.address(name)), abi=manifest.abi(name)
+        )
     except KeyError as exc:
         raise GovernanceError(f"{exc.args[0]} (deploy governance first)") from None
 
@@ -104,20 +106,31 @@ def _address(text: str) -> str:
 # ---------------------------------------------------------------- roles
 
 
-def grant_role(manifest: Manifest, role: str | int, account: str, key: str | None = None,
-               execution_delay: int = 0) -> list[str]:
+def grant_role(
+    manifest: Manifest, role: str | int, account: str, key: str | None = None, execution_delay: int = 0
+) -> list[str]:
     """Grant on the hub manager; returns the ids of the messages that carry it to the rollups."""
     manager = _contract(manifest, "hub", "CrosschainAccessManager")
-    receipt = _send(manifest, "hub", manager.functions.grantRole(role_id(role), _address(account), execution_delay),
-                    key or manifest.keys.deployer.private_key, "grantRole")
+    receipt = _send(
+        manifest,
+        "hub",
+        manager.functions.grantRole(role_id(role), _address(account), execution_delay),
+        key or deployer_key(manifest).private_key,
+        "grantRole",
+    )
     return _mirrored_ids(manager, receipt)
 
 
 def revoke_role(manifest: Manifest, role: str | int, account: str, key: str | None = None) -> list[str]:
     """Revoke on the hub manager; returns the ids of the messages that carry it to the rollups."""
     manager = _contract(manifest, "hub", "CrosschainAccessManager")
-    receipt = _send(manifest, "hub", manager.functions.revokeRole(role_id(role), _address(account)),
-                    key or manifest.keys.deployer.private_key, "revokeRole")
+    receipt = _send(
+        manifest,
+        "hub",
+        manager.functions.revokeRole(role_id(role), _address(account)),
+        key or deployer_key(manifest).private_key,
+        "revokeRole",
+    )
     return _mirrored_ids(manager, receipt)
 
 
@@ -195,8 +208,9 @@ def proposal_operations(manifest: Manifest, actions: Sequence[Action]) -> tuple[
             mode, execution = MODE_SINGLE, bytes.fromhex(calls[0][0][2:]) + bytes(32) + calls[0][1]
         else:
             mode, execution = MODE_BATCH, abi_encode(["(address,uint256,bytes)[]"], [[(t, 0, d) for t, d in calls]])
-        relay = encode_call("relayCrosschain(address,bytes,bytes32,bytes)",
-                            [gateway, encode_evm(chain_id, executor), mode, execution])
+        relay = encode_call(
+            "relayCrosschain(address,bytes,bytes32,bytes)", [gateway, encode_evm(chain_id, executor), mode, execution]
+        )
         targets.append(governor)
         calldatas.append(relay)
     return targets, [0] * len(targets), calldatas
@@ -211,7 +225,9 @@ def propose(manifest: Manifest, actions: Sequence[Action], description: str, key
     """Submit a proposal on the hub governor; returns its id."""
     governor = _contract(manifest, "hub", "MetalayerGovernor")
     targets, values, calldatas = proposal_operations(manifest, actions)
-    receipt = _send(manifest, "hub", governor.functions.propose(targets, values, calldatas, description), key, "propose")
+    receipt = _send(
+        manifest, "hub", governor.functions.propose(targets, values, calldatas, description), key, "propose"
+    )
     return int(governor.events.ProposalCreated().process_receipt(receipt, errors=DISCARD)[0].args.proposalId)
 
 
@@ -220,8 +236,11 @@ def vote(manifest: Manifest, proposal_id: int, support: int, key: str, reason: s
     if support not in (AGAINST, FOR, ABSTAIN):
         raise GovernanceError(f"support must be 0 (against), 1 (for) or 2 (abstain), not {support}")
     governor = _contract(manifest, "hub", "MetalayerGovernor")
-    fn = governor.functions.castVoteWithReason(proposal_id, support, reason) if reason else \
-        governor.functions.castVote(proposal_id, support)
+    fn = (
+        governor.functions.castVoteWithReason(proposal_id, support, reason)
+        if reason
+        else governor.functions.castVote(proposal_id, support)
+    )
     receipt = _send(manifest, "hub", fn, key, "vote")
     return int(governor.events.VoteCast().process_receipt(receipt, errors=DISCARD)[0].args.weight)
 
@@ -255,8 +274,9 @@ def execute(manifest: Manifest, proposal_id: int, key: str) -> list[dict[str, An
     """Execute a succeeded proposal; returns the messages it sent to rollups."""
     created = _proposal_created(manifest, proposal_id)
     governor = _contract(manifest, "hub", "MetalayerGovernor")
-    fn = governor.functions.execute(list(created.targets), list(created.values), list(created.calldatas),
-                                    keccak(text=created.description))
+    fn = governor.functions.execute(
+        list(created.targets), list(created.values), list(created.calldatas), keccak(text=created.description)
+    )
     _send(manifest, "hub", fn, key, "execute")
     return proposal_status(manifest, proposal_id)["chains"]
 
@@ -274,17 +294,29 @@ def proposal_status(manifest: Manifest, proposal_id: int) -> dict[str, Any]:
     chains: list[dict[str, Any]] = []
     if hub_actions:
         chains.append({"chain": manifest.hub.name, "chain_id": hub_id, "executed": state == "Executed"})
-    for chain_id, executor, send_id in governor.functions.crosschainSends(proposal_id).call():
+    for chain_id, _executor, send_id in governor.functions.crosschainSends(proposal_id).call():
         name = _chain(manifest, int(chain_id)).name
         done = _contract(manifest, name, "GovernanceExecutor").functions.executed(send_id).call()
-        chains.append({"chain": name, "chain_id": int(chain_id), "message_id": "0x" + bytes(send_id).hex(),
-                       "executed": bool(done)})
+        chains.append(
+            {
+                "chain": name,
+                "chain_id": int(chain_id),
+                "message_id": "0x" + bytes(send_id).hex(),
+                "executed": bool(done),
+            }
+        )
     current = governor.functions.clock().call()
-    return {"id": proposal_id, "state": state, "description": created.description,
-            "votes": {"against": against, "for": for_, "abstain": abstain},
-            "quorum": governor.functions.quorum(snapshot).call() if snapshot < current else None,
-            "snapshot": snapshot, "deadline": governor.functions.proposalDeadline(proposal_id).call(),
-            "clock": current, "chains": chains}
+    return {
+        "id": proposal_id,
+        "state": state,
+        "description": created.description,
+        "votes": {"against": against, "for": for_, "abstain": abstain},
+        "quorum": governor.functions.quorum(snapshot).call() if snapshot < current else None,
+        "snapshot": snapshot,
+        "deadline": governor.functions.proposalDeadline(proposal_id).call(),
+        "clock": current,
+        "chains": chains,
+    }
 
 
 def voting_power(manifest: Manifest, account: str) -> dict[str, int]:
@@ -293,8 +325,11 @@ def voting_power(manifest: Manifest, account: str) -> dict[str, int]:
     era = _contract(manifest, "hub", "EraToken")
     account = _address(account)
     locked = int(vote_lock.functions.lockedVotes(account).call())
-    return {"era": int(era.functions.getVotes(account).call()), "locked": locked,
-            "total": int(vote_lock.functions.getVotes(account).call())}
+    return {
+        "era": int(era.functions.getVotes(account).call()),
+        "locked": locked,
+        "total": int(vote_lock.functions.getVotes(account).call()),
+    }
 
 
 # ---------------------------------------------------------------- time
@@ -316,7 +351,7 @@ def advance_time(manifest: Manifest, seconds: int = 0, blocks: int | None = None
 
 
 def parse_duration(text: str) -> int:
-    """"90", "90s", "15m", "2h", "7d" -> seconds."""
+    """ "90", "90s", "15m", "2h", "7d" -> seconds."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
     text = text.strip().lower()
     try:

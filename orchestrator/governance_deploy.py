@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
@@ -39,7 +40,7 @@ from web3 import Web3
 from orchestrator.compiler import Artifact, compile_contracts
 from orchestrator.governance_tx import TxSender, create2_address
 from orchestrator.paths import ARTIFACTS_DIR, REPO_ROOT
-from services.common.manifest import Manifest
+from services.common.manifest import Key, Manifest
 from services.protocol.erc7930 import encode_evm
 
 SALT = keccak(text="metalayer-devnet/governance/v1")
@@ -72,13 +73,26 @@ class GovernanceDeployment:
 
     def manifest_contracts(self) -> dict[str, dict[str, str]]:
         rel = ARTIFACTS_DIR.relative_to(REPO_ROOT).as_posix()
-        return {name: {"address": addr, "artifact": f"{rel}/{ARTIFACT_OF.get(name, name)}.json"}
-                for name, addr in self.contracts.items()}
+        return {
+            name: {"address": addr, "artifact": f"{rel}/{ARTIFACT_OF.get(name, name)}.json"}
+            for name, addr in self.contracts.items()
+        }
 
     def manifest_section(self) -> dict[str, Any]:
         """The manifest's "governance" entry: parameters and role names."""
-        return {**asdict(self.params), "roles": dict(ROLE_NAMES), "hub_only": list(HUB_ONLY),
-                "rollup_only": list(ROLLUP_ONLY)}
+        return {
+            **asdict(self.params),
+            "roles": dict(ROLE_NAMES),
+            "hub_only": list(HUB_ONLY),
+            "rollup_only": list(ROLLUP_ONLY),
+        }
+
+
+def deployer_key(manifest: Manifest) -> Key:
+    """The bootstrap key (owner of everything before the hand-over)."""
+    if manifest.keys.deployer is None:
+        raise ValueError("the manifest has no deployer key")
+    return manifest.keys.deployer
 
 
 def _init_code(artifact: Artifact, types: list[str], args: list[Any]) -> bytes:
@@ -89,19 +103,25 @@ def plan(manifest: Manifest, artifacts: dict[str, Artifact], params: GovernanceP
     """name -> CREATE2 init code (identical on every chain)."""
     hub_id = manifest.hub.chain_id
     gateway = manifest.address("MetalayerGateway")
-    deployer = manifest.keys.deployer.address
+    deployer = deployer_key(manifest).address
     codes: dict[str, bytes] = {}
     codes["CrosschainAccessManager"] = _init_code(
-        artifacts["CrosschainAccessManager"], ["address", "uint256", "address"], [deployer, hub_id, gateway])
+        artifacts["CrosschainAccessManager"], ["address", "uint256", "address"], [deployer, hub_id, gateway]
+    )
     manager = create2_address(codes["CrosschainAccessManager"], SALT)
     executor = artifacts["MetalayerRemoteExecutor"]
     codes["RoleExecutor"] = _init_code(executor, ["address", "bytes"], [gateway, encode_evm(hub_id, manager)])
-    codes["EraVoteLock"] = _init_code(artifacts["EraVoteLock"], ["address", "uint64", "address"],
-                                      [manifest.address("EraToken"), params.min_lock_duration, deployer])
+    codes["EraVoteLock"] = _init_code(
+        artifacts["EraVoteLock"],
+        ["address", "uint64", "address"],
+        [manifest.address("EraToken"), params.min_lock_duration, deployer],
+    )
     lock = create2_address(codes["EraVoteLock"], SALT)
     codes["MetalayerGovernor"] = _init_code(
-        artifacts["MetalayerGovernor"], ["address", "uint48", "uint32", "uint256", "uint256"],
-        [lock, params.voting_delay, params.voting_period, params.proposal_threshold, params.quorum_percent])
+        artifacts["MetalayerGovernor"],
+        ["address", "uint48", "uint32", "uint256", "uint256"],
+        [lock, params.voting_delay, params.voting_period, params.proposal_threshold, params.quorum_percent],
+    )
     governor = create2_address(codes["MetalayerGovernor"], SALT)
     codes["GovernanceExecutor"] = _init_code(executor, ["address", "bytes"], [gateway, encode_evm(hub_id, governor)])
     codes["RestrictedCounter"] = _init_code(artifacts["RestrictedCounter"], ["address"], [manager])
@@ -115,20 +135,34 @@ def addresses(codes: dict[str, bytes]) -> dict[str, str]:
 class _ChainSetup:
     """Deploys and hands over on one chain, reading state before each step."""
 
-    def __init__(self, manifest: Manifest, chain: Any, artifacts: dict[str, Artifact], codes: dict[str, bytes],
-                 params: GovernanceParams, log: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        manifest: Manifest,
+        chain: Any,
+        artifacts: dict[str, Artifact],
+        codes: dict[str, bytes],
+        params: GovernanceParams,
+        log: Callable[[str], None],
+    ) -> None:
         self.manifest, self.chain, self.artifacts, self.codes, self.params, self.log = (
-            manifest, chain, artifacts, codes, params, log)
+            manifest,
+            chain,
+            artifacts,
+            codes,
+            params,
+            log,
+        )
         self.w3 = Web3(Web3.HTTPProvider(chain.rpc_url, request_kwargs={"timeout": 30}))
-        self.tx = TxSender(self.w3, manifest.keys.deployer.private_key)
+        self.tx = TxSender(self.w3, deployer_key(manifest).private_key)
         self.addr = addresses(codes)
         self.is_hub = chain.role == "hub"
         self.sent = 0
 
     def c(self, name: str, artifact: str | None = None) -> Any:
         address = self.addr.get(name) or self.manifest.address(name)
-        return self.w3.eth.contract(address=to_checksum_address(address),
-                                    abi=self.artifacts[artifact or ARTIFACT_OF.get(name, name)].abi)
+        return self.w3.eth.contract(
+            address=to_checksum_address(address), abi=self.artifacts[artifact or ARTIFACT_OF.get(name, name)].abi
+        )
 
     def send(self, fn: Any, label: str) -> None:
         self.tx.send(fn, f"{self.chain.name}: {label}")
@@ -137,7 +171,7 @@ class _ChainSetup:
     def run(self) -> int:
         names = [n for n in self.codes if n not in (ROLLUP_ONLY if self.is_hub else HUB_ONLY)]
         for name in names:
-            if not self.w3.eth.get_code(self.addr[name]):
+            if not self.w3.eth.get_code(to_checksum_address(self.addr[name])):
                 self.tx.create2(self.codes[name], SALT, f"{self.chain.name}: {name}")
                 self.sent += 1
         self._dapp_roles()
@@ -194,9 +228,13 @@ class _ChainSetup:
             self.log(f"governance: {self.chain.name}: {name} is owned by {owner}, left as is")
 
 
-def deploy_governance(manifest: Manifest, params: GovernanceParams = GovernanceParams(), *,
-                      artifacts: dict[str, Artifact] | None = None,
-                      log: Callable[[str], None] = lambda _m: None) -> GovernanceDeployment:
+def deploy_governance(
+    manifest: Manifest,
+    params: GovernanceParams = GovernanceParams(),
+    *,
+    artifacts: dict[str, Artifact] | None = None,
+    log: Callable[[str], None] = lambda _m: None,
+) -> GovernanceDeployment:
     """Deploy roles + governance on every chain of a running devnet whose core contracts are deployed."""
     artifacts = artifacts or compile_contracts().artifacts
     codes = plan(manifest, artifacts, params)
@@ -204,7 +242,7 @@ def deploy_governance(manifest: Manifest, params: GovernanceParams = GovernanceP
     # rollups first: their managers must be locked to the RoleExecutor before the hub starts mirroring
     rollups = [s for s in setups if not s.is_hub]
     with ThreadPoolExecutor(max_workers=max(1, len(rollups))) as pool:
-        sent = dict(zip((s.chain.name for s in rollups), pool.map(_ChainSetup.run, rollups)))
+        sent = dict(zip((s.chain.name for s in rollups), pool.map(_ChainSetup.run, rollups), strict=True))
     for hub in (s for s in setups if s.is_hub):
         sent[hub.chain.name] = hub.run()
     return GovernanceDeployment(addresses(codes), params, sent)

@@ -12,9 +12,11 @@ here with the contract's custom error named, before anything is sent.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from eth_account import Account
+from eth_typing import ChecksumAddress
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
@@ -25,8 +27,17 @@ from services.common.manifest import load_abi
 CREATE2_FACTORY = "0x4e59b44847b379578588920ca78fbf26c0b4956c"
 GAS_PAD = 1.3
 RECEIPT_TIMEOUT = 30.0
-ERROR_SOURCES = ("CrosschainAccessManager", "MetalayerGovernor", "EraVoteLock", "MetalayerRemoteExecutor",
-                 "RestrictedCounter", "MetalayerGateway", "StateRootRegistry", "GuardianStaking", "EraToken")
+ERROR_SOURCES = (
+    "CrosschainAccessManager",
+    "MetalayerGovernor",
+    "EraVoteLock",
+    "MetalayerRemoteExecutor",
+    "RestrictedCounter",
+    "MetalayerGateway",
+    "StateRootRegistry",
+    "GuardianStaking",
+    "EraToken",
+)
 
 
 class ChainTxError(RuntimeError):
@@ -51,7 +62,7 @@ def revert_reason(exc: Exception, abis: Iterable[Abi] | None = None) -> str:
     return str(getattr(exc, "message", None) or exc)
 
 
-def create2_address(init_code: bytes, salt: bytes) -> str:
+def create2_address(init_code: bytes, salt: bytes) -> ChecksumAddress:
     digest = keccak(b"\xff" + bytes.fromhex(CREATE2_FACTORY[2:]) + salt + keccak(init_code))
     return to_checksum_address(digest[12:])
 
@@ -83,14 +94,21 @@ class TxSender:
             raise ChainTxError(f"{label}: would revert: {revert_reason(exc)}") from None
         latest = self.w3.eth.get_block("latest")
         fee = int(latest.get("baseFeePerGas", 10**9)) * 2 + 10**9
-        tx = {**base, "chainId": self.chain_id, "nonce": self._nonce(), "gas": int(gas * GAS_PAD),
-              "maxFeePerGas": fee, "maxPriorityFeePerGas": 10**9, "type": 2}
+        tx = {
+            **base,
+            "chainId": self.chain_id,
+            "nonce": self._nonce(),
+            "gas": int(gas * GAS_PAD),
+            "maxFeePerGas": fee,
+            "maxPriorityFeePerGas": 10**9,
+            "type": 2,
+        }
         return self._submit(tx, label)
 
     def create2(self, init_code: bytes, salt: bytes, label: str) -> str:
         """Deploy `init_code` at its CREATE2 address unless code is already there; returns the address."""
         address = create2_address(init_code, salt)
-        if self.w3.eth.get_code(address) in (b"", None):  # type: ignore[comparison-overlap]
+        if not self.w3.eth.get_code(address):
             self.send_raw(CREATE2_FACTORY, salt + init_code, f"deploy {label}")
             if not self.w3.eth.get_code(address):
                 raise ChainTxError(f"deploy {label}: no code at {address} after the CREATE2 transaction")

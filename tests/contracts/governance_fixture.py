@@ -7,8 +7,9 @@ keep finding the deployer as owner. Messages are relayed by hand (`net.deliver`)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,9 @@ class Gov:
         return self.deployment.contracts
 
     def c(self, chain: str, name: str) -> Any:
-        artifact = {"RoleExecutor": "MetalayerRemoteExecutor", "GovernanceExecutor": "MetalayerRemoteExecutor"}.get(name, name)
+        artifact = {"RoleExecutor": "MetalayerRemoteExecutor", "GovernanceExecutor": "MetalayerRemoteExecutor"}.get(
+            name, name
+        )
         return self.net.c(chain, artifact, self.addr[name])
 
     def deliver_all(self, receipt: Any, src: str = "hub") -> dict[str, Any]:
@@ -43,12 +46,12 @@ class Gov:
         return out
 
 
-@pytest.fixture(scope="module")
-def gov(_net: Net, deployed: Any, devnet_config: Any, artifacts: dict[str, Any]) -> Iterator[Gov]:
+@pytest.fixture(scope="module", name="gov")
+def gov_fixture(_net: Net, deployed: Any, devnet_config: Any, artifacts: dict[str, Any]) -> Iterator[Gov]:
     snap = _net.snapshot()
     manifest = Manifest.model_validate(build_manifest(devnet_config, deployed.manifest_section()))
     deployment = deploy_governance(manifest, artifacts=artifacts)
-    manifest.contracts.update({k: v for k, v in _contracts(deployment).items()})
+    manifest.contracts.update(_contracts(deployment))
     try:
         yield Gov(_net, manifest, deployment)
     finally:

@@ -12,7 +12,7 @@ from web3.logs import DISCARD
 from orchestrator import governance_client as gc
 from orchestrator.governance_client import FOR, Action
 from tests.contracts.conftest import DEPLOYER, DEV
-from tests.contracts.governance_fixture import ROLLUPS, gov  # noqa: F401  (fixture)
+from tests.contracts.governance_fixture import ROLLUPS, gov_fixture  # noqa: F401  (fixture "gov")
 
 HUB = "hub"
 WEEK = 7 * 24 * 3600
@@ -89,13 +89,20 @@ def test_one_proposal_sets_fees_and_staking_on_every_chain(gov, net):
     new_fee = 123_456_789
     cfg = _fee_config(gov, new_fee)
     signature = "setFeeConfig((uint128,uint128,uint16,uint16,uint16,address,address))"
-    actions = [*gc.every_chain(gov.manifest, "MetalayerGateway", signature, [cfg]),
-               Action(HUB, "GuardianStaking", "setParams(uint256,uint64,uint16,uint16)", [7 * 10**18, 60, 5000, 500]),
-               Action("rollup-a", "MetalayerGateway", "setFeeExempt(address,bool)", [DEV[8].address, True])]
+    actions = [
+        *gc.every_chain(gov.manifest, "MetalayerGateway", signature, [cfg]),
+        Action(HUB, "GuardianStaking", "setParams(uint256,uint64,uint16,uint16)", [7 * 10**18, 60, 5000, 500]),
+        Action("rollup-a", "MetalayerGateway", "setFeeExempt(address,bool)", [DEV[8].address, True]),
+    ]
     pid = _open_vote(gov, actions, "fees everywhere")
     gc.vote(gov.manifest, pid, FOR, _key(1))
     for chain in (HUB, *ROLLUPS):  # nothing changes before execution
-        assert net.c(chain, "MetalayerGateway").functions.quoteFee(net.chain_id["rollup-b" if chain != "rollup-b" else HUB], 0).call() != new_fee
+        assert (
+            net.c(chain, "MetalayerGateway")
+            .functions.quoteFee(net.chain_id["rollup-b" if chain != "rollup-b" else HUB], 0)
+            .call()
+            != new_fee
+        )
     _close_vote(gov)
     assert gc.proposal_status(gov.manifest, pid)["state"] == "Succeeded"
     receipt = _execute(gov, pid)
@@ -108,7 +115,11 @@ def test_one_proposal_sets_fees_and_staking_on_every_chain(gov, net):
     assert set(deliveries) == set(ROLLUPS)
     for chain in ROLLUPS:
         gw = net.c(chain, "MetalayerGateway")
-        assert gov.c(chain, "GovernanceExecutor").events.RemoteExecuted().process_receipt(deliveries[chain], errors=DISCARD)
+        assert (
+            gov.c(chain, "GovernanceExecutor")
+            .events.RemoteExecuted()
+            .process_receipt(deliveries[chain], errors=DISCARD)
+        )
         assert gw.functions.quoteFee(net.chain_id[HUB], 0).call() == new_fee
     assert net.c("rollup-a", "MetalayerGateway").functions.feeExempt(DEV[8].address).call()  # batch of two on rollup-a
     assert all(c["executed"] for c in gc.proposal_status(gov.manifest, pid)["chains"])
@@ -121,8 +132,9 @@ def test_missed_quorum_executes_nothing(gov, net):
     net.w3[HUB].provider.make_request("anvil_setBalance", [small.address, hex(10**20)])
     gc.delegate(gov.manifest, small.key.hex() if small.key.hex().startswith("0x") else "0x" + small.key.hex())
     cfg = _fee_config(gov, 1)
-    actions = gc.every_chain(gov.manifest, "MetalayerGateway",
-                             "setFeeConfig((uint128,uint128,uint16,uint16,uint16,address,address))", [cfg])
+    actions = gc.every_chain(
+        gov.manifest, "MetalayerGateway", "setFeeConfig((uint128,uint128,uint16,uint16,uint16,address,address))", [cfg]
+    )
     pid = _open_vote(gov, actions, "too few votes")
     assert gc.vote(gov.manifest, pid, FOR, "0x" + small.key.hex().removeprefix("0x")) == 10**18
     _close_vote(gov)
@@ -140,10 +152,15 @@ def test_missed_quorum_executes_nothing(gov, net):
 
 
 def test_client_rejects_bad_input(gov):
-    for bad in (lambda: gc.role_id("NOPE"), lambda: gc.propose(gov.manifest, [], "x", _key(1)),
-                lambda: gc.encode_call("f(uint256)", ["x"]), lambda: gc.parse_duration("soon"),
-                lambda: gc.proposal_status(gov.manifest, 12345), lambda: gc.advance_time(gov.manifest, -1),
-                lambda: gc.proposal_operations(gov.manifest, [Action("mars", "EraToken", "f()", [])])):
+    for bad in (
+        lambda: gc.role_id("NOPE"),
+        lambda: gc.propose(gov.manifest, [], "x", _key(1)),
+        lambda: gc.encode_call("f(uint256)", ["x"]),
+        lambda: gc.parse_duration("soon"),
+        lambda: gc.proposal_status(gov.manifest, 12345),
+        lambda: gc.advance_time(gov.manifest, -1),
+        lambda: gc.proposal_operations(gov.manifest, [Action("mars", "EraToken", "f()", [])]),
+    ):
         try:
             bad()
             raise AssertionError("accepted bad input")

@@ -11,7 +11,7 @@ from web3.logs import DISCARD
 from orchestrator.governance_deploy import ADMIN_ROLE, DAPP_OPERATOR_ROLE, deploy_governance
 from services.protocol import encode_evm
 from tests.contracts.conftest import DEPLOYER, DEV
-from tests.contracts.governance_fixture import ROLLUPS, gov  # noqa: F401  (fixture)
+from tests.contracts.governance_fixture import ROLLUPS, gov_fixture  # noqa: F401  (fixture "gov")
 
 HUB = "hub"
 OPERATOR = DEV[4].address
@@ -36,8 +36,12 @@ def test_deployment_layout_and_handover(gov, net):
     for chain in ROLLUPS:
         assert _has(gov, chain, ADMIN_ROLE, gov.addr["RoleExecutor"])
         assert not _has(gov, chain, ADMIN_ROLE, DEPLOYER)
-        assert gov.c(chain, "RoleExecutor").functions.controller().call() == encode_evm(hub_id, gov.addr["CrosschainAccessManager"])
-        assert gov.c(chain, "GovernanceExecutor").functions.controller().call() == encode_evm(hub_id, gov.addr["MetalayerGovernor"])
+        assert gov.c(chain, "RoleExecutor").functions.controller().call() == encode_evm(
+            hub_id, gov.addr["CrosschainAccessManager"]
+        )
+        assert gov.c(chain, "GovernanceExecutor").functions.controller().call() == encode_evm(
+            hub_id, gov.addr["MetalayerGovernor"]
+        )
         for name in ("MetalayerGateway", "StateRootRegistry"):
             assert net.c(chain, name).functions.owner().call() == gov.addr["GovernanceExecutor"], (chain, name)
         assert not net.w3[chain].eth.get_code(gov.addr["MetalayerGovernor"])
@@ -60,7 +64,9 @@ def test_grant_on_hub_reaches_every_rollup_and_revoke_removes_it(gov, net):
     for chain in ROLLUPS:
         assert net.revert_error(chain, counter[chain].functions.increment(), OPERATOR) == "AccessManagedUnauthorized"
     receipt = _grant(gov, DAPP_OPERATOR_ROLE, OPERATOR)
-    mirrored = gov.c(HUB, "CrosschainAccessManager").events.RoleChangeMirrored().process_receipt(receipt, errors=DISCARD)
+    mirrored = (
+        gov.c(HUB, "CrosschainAccessManager").events.RoleChangeMirrored().process_receipt(receipt, errors=DISCARD)
+    )
     assert sorted(e.args.destinationChainId for e in mirrored) == sorted(net.chain_id[c] for c in ROLLUPS)
     net.transact(HUB, counter[HUB].functions.increment(), OPERATOR)  # the hub grant is immediate
     assert not _has(gov, "rollup-a", DAPP_OPERATOR_ROLE, OPERATOR)  # not before delivery
@@ -92,12 +98,16 @@ def test_rollup_local_admin_cannot_grant(gov, net):
     for chain in ROLLUPS:
         manager = gov.c(chain, "CrosschainAccessManager")
         assert _has(gov, chain, ADMIN_ROLE, admin)
-        for fn in (manager.functions.grantRole(DAPP_OPERATOR_ROLE, other, 0),
-                   manager.functions.revokeRole(ADMIN_ROLE, gov.addr["RoleExecutor"]),
-                   manager.functions.setTargetFunctionRole(gov.addr["RestrictedCounter"], [b"\xd0\x9d\xe0\x8a"], 2**64 - 1),
-                   manager.functions.configureMirror([], admin)):
+        for fn in (
+            manager.functions.grantRole(DAPP_OPERATOR_ROLE, other, 0),
+            manager.functions.revokeRole(ADMIN_ROLE, gov.addr["RoleExecutor"]),
+            manager.functions.setTargetFunctionRole(gov.addr["RestrictedCounter"], [b"\xd0\x9d\xe0\x8a"], 2**64 - 1),
+            manager.functions.configureMirror([], admin),
+        ):
             assert net.revert_error(chain, fn, admin) == "NotFromHub", (chain, fn.fn_name)
-        assert net.revert_error(chain, manager.functions.grantRole(DAPP_OPERATOR_ROLE, other, 0), DEPLOYER) == "NotFromHub"
+        assert (
+            net.revert_error(chain, manager.functions.grantRole(DAPP_OPERATOR_ROLE, other, 0), DEPLOYER) == "NotFromHub"
+        )
         assert not _has(gov, chain, DAPP_OPERATOR_ROLE, other)
 
 
@@ -118,11 +128,20 @@ def test_forged_grants_have_no_effect(gov, net):
     # straight to the executor, not through the gateway
     forged = executor.functions.receiveMessage(b"\x11" * 32, encode_evm(net.chain_id[HUB], manager.address), payload)
     assert net.revert_error(target, forged, DEV[0].address) == "ERC7786RecipientUnauthorizedGateway"
-    assert net.revert_error(target, manager.functions.grantRole(DAPP_OPERATOR_ROLE, OPERATOR, 0), DEV[0].address) == "NotFromHub"
+    assert (
+        net.revert_error(target, manager.functions.grantRole(DAPP_OPERATOR_ROLE, OPERATOR, 0), DEV[0].address)
+        == "NotFromHub"
+    )
     assert not _has(gov, target, DAPP_OPERATOR_ROLE, OPERATOR)
 
 
 def test_only_hub_admins_grant_on_the_hub(gov, net):
     manager = gov.c(HUB, "CrosschainAccessManager")
-    assert net.revert_error(HUB, manager.functions.grantRole(DAPP_OPERATOR_ROLE, OPERATOR, 0), OPERATOR) == "AccessManagerUnauthorizedAccount"
-    assert net.revert_error(HUB, manager.functions.configureMirror([], OPERATOR), OPERATOR) == "AccessManagerUnauthorizedAccount"
+    assert (
+        net.revert_error(HUB, manager.functions.grantRole(DAPP_OPERATOR_ROLE, OPERATOR, 0), OPERATOR)
+        == "AccessManagerUnauthorizedAccount"
+    )
+    assert (
+        net.revert_error(HUB, manager.functions.configureMirror([], OPERATOR), OPERATOR)
+        == "AccessManagerUnauthorizedAccount"
+    )

@@ -7,8 +7,8 @@ orchestrator.governance_client (what the CLI wraps). Time moves with `advance_ti
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -19,7 +19,7 @@ from orchestrator.governance_client import FOR
 from orchestrator.governance_deploy import deploy_governance, write_into_manifest
 from orchestrator.messaging import SentMessage
 from services.common import manifest as manifest_models
-from services.protocol import Attestation, Message, encode_evm, fetch_message_proofs, load_abi, sign_attestation
+from services.protocol import Attestation, Message, fetch_message_proofs, sign_attestation
 from tests.e2e.conftest import Net, _start_net
 
 HUB, ROLLUPS = "hub", ("rollup-a", "rollup-b")
@@ -72,8 +72,10 @@ def test_forged_grants_are_refused(gnet: Net) -> None:
     executor = gnet.manifest.address("RoleExecutor")
     inner = bytes.fromhex(manager.functions.grantRole(1, victim, 0)._encode_transaction_data()[2:])
     payload = bytes(32) + bytes.fromhex(manager.address[2:]) + bytes(32) + inner
-    forged = [gnet.send("rollup-b", target, payload, recipient=executor, account=0),
-              gnet.send(HUB, target, payload, recipient=executor, account=0)]
+    forged = [
+        gnet.send("rollup-b", target, payload, recipient=executor, account=0),
+        gnet.send(HUB, target, payload, recipient=executor, account=0),
+    ]
     gw = _c(gnet, target, "MetalayerGateway")
 
     def failed_ids() -> set[str]:
@@ -94,8 +96,11 @@ def _pass(net: Net, actions: list[gc.Action], description: str) -> int:
     assert gc.vote(net.manifest, pid, FOR, net.manifest.accounts[1].private_key) > 0
     gc.advance_time(net.manifest, seconds=PERIOD * 12, blocks=PERIOD + 1)
     gc.execute(net.manifest, pid, net.manifest.accounts[9].private_key)
-    net.wait_for("execution on every chain",
-                 lambda: all(c["executed"] for c in gc.proposal_status(net.manifest, pid)["chains"]), timeout=30)
+    net.wait_for(
+        "execution on every chain",
+        lambda: all(c["executed"] for c in gc.proposal_status(net.manifest, pid)["chains"]),
+        timeout=30,
+    )
     return pid
 
 
@@ -115,10 +120,12 @@ def _deliver_signed_by(net: Net, sent: SentMessage, keys: list[str], call_only: 
     src, dst = net.chain(sent.source), net.chain(sent.destination)
     att = Attestation.from_block(src.chain_id, net.w3[src.name].eth.get_block(sent.block))
     message = Message(sent.source, sent.destination, sent.nonce, sent.sender, sent.recipient, sent.payload)
-    account_proof, storage_proofs = fetch_message_proofs(net.w3[src.name], net.manifest.address("MetalayerGateway"),
-                                                         [message], sent.block)
+    account_proof, storage_proofs = fetch_message_proofs(
+        net.w3[src.name], net.manifest.address("MetalayerGateway"), [message], sent.block
+    )
     fn = net.contract(dst.name, "MetalayerGateway").functions.attestAndDeliverBatch(
-        att.as_tuple(), [sign_attestation(att, k) for k in keys], account_proof, [message.as_tuple()], storage_proofs)
+        att.as_tuple(), [sign_attestation(att, k) for k in keys], account_proof, [message.as_tuple()], storage_proofs
+    )
     return fn.call({"from": net.account(9)}) if call_only else net.transact(dst.name, fn)
 
 
@@ -128,7 +135,8 @@ def _attest_call(net: Net, chain: str, source: str, keys: list[str]) -> None:
     att = Attestation.from_block(net.chain(source).chain_id, net.w3[source].eth.get_block("latest"))
     registry = _c(net, chain, "StateRootRegistry")
     registry.functions.submitAttestation(att.as_tuple(), [sign_attestation(att, k) for k in keys]).call(
-        {"from": net.account(9)})
+        {"from": net.account(9)}
+    )
 
 
 def test_one_proposal_adds_a_guardian_whose_signature_then_counts(gnet: Net) -> None:
@@ -144,8 +152,16 @@ def test_one_proposal_adds_a_guardian_whose_signature_then_counts(gnet: Net) -> 
         with pytest.raises(ContractCustomError):
             _attest_call(gnet, chain, source, [g1, new_key])
     gc.delegate(gnet.manifest, gnet.manifest.accounts[1].private_key)
-    _pass(gnet, gc.every_chain(gnet.manifest, "StateRootRegistry", "setGuardians(address[],uint256)",
-                               [[*guardians, newcomer.address], threshold]), "add a guardian")
+    _pass(
+        gnet,
+        gc.every_chain(
+            gnet.manifest,
+            "StateRootRegistry",
+            "setGuardians(address[],uint256)",
+            [[*guardians, newcomer.address], threshold],
+        ),
+        "add a guardian",
+    )
     for chain in (HUB, *ROLLUPS):
         assert _c(gnet, chain, "StateRootRegistry").functions.isGuardian(newcomer.address).call(), chain
     gnet.supervisor.stop_service("relayer")  # so the deliveries below are ours, signed by g1 + the newcomer
