@@ -11,6 +11,7 @@ from web3.logs import DISCARD
 
 from orchestrator import governance_client as gc
 from orchestrator.governance_client import FOR, Action
+from orchestrator.governance_deploy import DAPP_OPERATOR_ROLE
 from tests.contracts.conftest import DEPLOYER, DEV
 from tests.contracts.governance_fixture import ROLLUPS, gov_fixture  # noqa: F401  (fixture "gov")
 
@@ -167,3 +168,18 @@ def test_client_rejects_bad_input(gov):
         except gc.GovernanceError:
             pass
     assert gc.parse_duration("2h") == 7200 and gc.role_id("dapp_operator") == 1
+
+
+def test_a_proposal_grants_a_role_on_every_rollup(gov, net):
+    operator = DEV[7].address
+    gc.delegate(gov.manifest, _key(1))
+    grant = Action(
+        HUB, "CrosschainAccessManager", "grantRole(uint64,address,uint32)", [DAPP_OPERATOR_ROLE, operator, 0]
+    )
+    pid = _open_vote(gov, [grant], "operator everywhere")
+    gc.vote(gov.manifest, pid, FOR, _key(1))
+    _close_vote(gov)
+    receipt = _execute(gov, pid)
+    assert set(gov.deliver_all(receipt)) == set(ROLLUPS)  # the hub manager mirrored the governor's grant
+    for chain in (HUB, *ROLLUPS):
+        net.transact(chain, gov.c(chain, "RestrictedCounter").functions.increment(), operator)

@@ -145,3 +145,9 @@ def test_only_hub_admins_grant_on_the_hub(gov, net):
         net.revert_error(HUB, manager.functions.configureMirror([], OPERATOR), OPERATOR)
         == "AccessManagerUnauthorizedAccount"
     )
+
+
+def test_the_executors_admin_cannot_be_revoked_from_the_hub(gov, net):
+    manager = gov.c(HUB, "CrosschainAccessManager")
+    fn = manager.functions.revokeRole(ADMIN_ROLE, gov.addr["RoleExecutor"])
+    assert net.revert_error(HUB, fn, DEPLOYER) == "ExecutorAdminLocked"

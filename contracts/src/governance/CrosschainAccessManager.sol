@@ -36,6 +36,8 @@ contract CrosschainAccessManager is AccessManager {
 
     /// @notice A role change on a rollup that did not come from the hub through the executor.
     error NotFromHub(address caller);
+    /// @notice Revoking ADMIN from the role executor would cut every rollup off the hub for good.
+    error ExecutorAdminLocked();
 
     /// @param initialAdmin bootstrap admin (the devnet deployer; hands over during deployment)
     /// @param hubChainId_ the hub's chain id
@@ -85,6 +87,7 @@ contract CrosschainAccessManager is AccessManager {
     /// @inheritdoc AccessManager
     function revokeRole(uint64 roleId, address account) public override {
         _onlyFromHub();
+        if (roleId == ADMIN_ROLE && account == roleExecutor && account != address(0)) revert ExecutorAdminLocked();
         super.revokeRole(roleId, account);
         _mirror(msg.data);
     }
