@@ -29,7 +29,7 @@ import json
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,22 @@ class GovernanceParams:
     quorum_percent: int = 4  # of the votes supply (ERA supply + locked ERA) at the snapshot
     min_lock_duration: int = 7 * 24 * 3600  # seconds a lock must run to count twice
     keep_bootstrap_admin: bool = True  # the deployer stays ADMIN on the hub manager
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any]) -> GovernanceParams:
+        """From a devnet.toml `[governance]` table; unknown keys or wrong types raise ValueError."""
+        known = {f.name: f.type for f in fields(cls)}
+        unknown = sorted(set(table) - set(known))
+        if unknown:
+            raise ValueError(f"[governance]: unknown key(s) {', '.join(unknown)} (known: {', '.join(known)})")
+        for key, value in table.items():
+            want = bool if key == "keep_bootstrap_admin" else int
+            if type(value) is not want or (want is int and value < 0):
+                raise ValueError(f"[governance].{key}: expected a non-negative {want.__name__}, got {value!r}")
+        params = cls(**table)
+        if params.voting_period == 0 or params.quorum_percent > 100:
+            raise ValueError("[governance]: voting_period must be >= 1 and quorum_percent <= 100")
+        return params
 
 
 @dataclass

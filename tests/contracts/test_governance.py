@@ -6,12 +6,13 @@ with `advance_time` and the rollup messages are relayed by hand.
 
 from __future__ import annotations
 
+import pytest
 from eth_account import Account
 from web3.logs import DISCARD
 
 from orchestrator import governance_client as gc
 from orchestrator.governance_client import FOR, Action
-from orchestrator.governance_deploy import DAPP_OPERATOR_ROLE
+from orchestrator.governance_deploy import DAPP_OPERATOR_ROLE, GovernanceParams
 from tests.contracts.conftest import DEPLOYER, DEV
 from tests.contracts.governance_fixture import ROLLUPS, gov_fixture  # noqa: F401  (fixture "gov")
 
@@ -183,3 +184,18 @@ def test_a_proposal_grants_a_role_on_every_rollup(gov, net):
     assert set(gov.deliver_all(receipt)) == set(ROLLUPS)  # the hub manager mirrored the governor's grant
     for chain in (HUB, *ROLLUPS):
         net.transact(chain, gov.c(chain, "RestrictedCounter").functions.increment(), operator)
+
+
+def test_params_from_devnet_toml_table():
+    params = GovernanceParams.from_table({"voting_period": 10, "quorum_percent": 10, "keep_bootstrap_admin": False})
+    assert (params.voting_period, params.quorum_percent, params.keep_bootstrap_admin) == (10, 10, False)
+    for bad in (
+        {"quorum": 4},
+        {"voting_period": 0},
+        {"quorum_percent": 101},
+        {"voting_delay": "1"},
+        {"min_lock_duration": -1},
+        {"keep_bootstrap_admin": 1},
+    ):
+        with pytest.raises(ValueError):
+            GovernanceParams.from_table(bad)
