@@ -151,3 +151,16 @@ def test_the_executors_admin_cannot_be_revoked_from_the_hub(gov, net):
     manager = gov.c(HUB, "CrosschainAccessManager")
     fn = manager.functions.revokeRole(ADMIN_ROLE, gov.addr["RoleExecutor"])
     assert net.revert_error(HUB, fn, DEPLOYER) == "ExecutorAdminLocked"
+
+
+def test_custom_role_admins_are_mirrored_too(gov, net):
+    manager = gov.c(HUB, "CrosschainAccessManager")
+    lead, member, dapp_admin = DEV[6].address, DEV[7].address, 5
+    gov.deliver_all(net.transact(HUB, manager.functions.setRoleAdmin(DAPP_OPERATOR_ROLE, dapp_admin), DEPLOYER))
+    gov.deliver_all(_grant(gov, dapp_admin, lead))
+    # the lead (not an ADMIN) grants on the hub; the rollups replay it although the executor is no dapp admin
+    gov.deliver_all(net.transact(HUB, manager.functions.grantRole(DAPP_OPERATOR_ROLE, member, 0), lead))
+    for chain in ROLLUPS:
+        assert gov.c(chain, "CrosschainAccessManager").functions.getRoleAdmin(DAPP_OPERATOR_ROLE).call() == dapp_admin
+        assert _has(gov, chain, DAPP_OPERATOR_ROLE, member)
+        assert not _has(gov, chain, dapp_admin, gov.addr["RoleExecutor"])

@@ -69,24 +69,37 @@ contract CrosschainAccessManager is AccessManager {
     }
 
     // ---------------------------------------------------------------- mirrored admin operations
+    // On the hub: AccessManager's checks, then mirrored. On a configured rollup: only the role
+    // executor, which replays what the hub already authorized (applied without local checks, so a
+    // role with a custom admin on the hub replays even though the executor holds only ADMIN here).
 
     /// @inheritdoc AccessManager
     function labelRole(uint64 roleId, string calldata label) public override {
-        _onlyFromHub();
+        if (_replaying()) {
+            if (roleId == ADMIN_ROLE || roleId == PUBLIC_ROLE) revert AccessManagerLockedRole(roleId);
+            emit RoleLabel(roleId, label);
+            return;
+        }
         super.labelRole(roleId, label);
         _mirror(msg.data);
     }
 
     /// @inheritdoc AccessManager
     function grantRole(uint64 roleId, address account, uint32 executionDelay) public override {
-        _onlyFromHub();
+        if (_replaying()) {
+            _grantRole(roleId, account, getRoleGrantDelay(roleId), executionDelay);
+            return;
+        }
         super.grantRole(roleId, account, executionDelay);
         _mirror(msg.data);
     }
 
     /// @inheritdoc AccessManager
     function revokeRole(uint64 roleId, address account) public override {
-        _onlyFromHub();
+        if (_replaying()) {
+            _revokeRole(roleId, account);
+            return;
+        }
         if (roleId == ADMIN_ROLE && account == roleExecutor && account != address(0)) revert ExecutorAdminLocked();
         super.revokeRole(roleId, account);
         _mirror(msg.data);
@@ -101,42 +114,60 @@ contract CrosschainAccessManager is AccessManager {
 
     /// @inheritdoc AccessManager
     function setRoleAdmin(uint64 roleId, uint64 admin) public override {
-        _onlyFromHub();
+        if (_replaying()) {
+            _setRoleAdmin(roleId, admin);
+            return;
+        }
         super.setRoleAdmin(roleId, admin);
         _mirror(msg.data);
     }
 
     /// @inheritdoc AccessManager
     function setRoleGuardian(uint64 roleId, uint64 guardian) public override {
-        _onlyFromHub();
+        if (_replaying()) {
+            _setRoleGuardian(roleId, guardian);
+            return;
+        }
         super.setRoleGuardian(roleId, guardian);
         _mirror(msg.data);
     }
 
     /// @inheritdoc AccessManager
     function setGrantDelay(uint64 roleId, uint32 newDelay) public override {
-        _onlyFromHub();
+        if (_replaying()) {
+            _setGrantDelay(roleId, newDelay);
+            return;
+        }
         super.setGrantDelay(roleId, newDelay);
         _mirror(msg.data);
     }
 
     /// @inheritdoc AccessManager
     function setTargetFunctionRole(address target, bytes4[] calldata selectors, uint64 roleId) public override {
-        _onlyFromHub();
+        if (_replaying()) {
+            for (uint256 i = 0; i < selectors.length; ++i) _setTargetFunctionRole(target, selectors[i], roleId);
+            return;
+        }
         super.setTargetFunctionRole(target, selectors, roleId);
         _mirror(msg.data);
     }
 
     /// @inheritdoc AccessManager
     function setTargetAdminDelay(address target, uint32 newDelay) public override {
-        _onlyFromHub();
+        if (_replaying()) {
+            _setTargetAdminDelay(target, newDelay);
+            return;
+        }
         super.setTargetAdminDelay(target, newDelay);
         _mirror(msg.data);
     }
 
     /// @inheritdoc AccessManager
     function setTargetClosed(address target, bool closed) public override {
-        _onlyFromHub();
+        if (_replaying()) {
+            _setTargetClosed(target, closed);
+            return;
+        }
         super.setTargetClosed(target, closed);
         _mirror(msg.data);
     }
@@ -150,6 +181,13 @@ contract CrosschainAccessManager is AccessManager {
     }
 
     // ---------------------------------------------------------------- internals
+
+    /// @dev True when a configured rollup's executor replays a hub change; reverts for any other
+    /// caller on a configured rollup; false on the hub and on a rollup not configured yet.
+    function _replaying() private view returns (bool) {
+        _onlyFromHub();
+        return !isHub() && roleExecutor != address(0);
+    }
 
     /// @dev On a configured rollup, admin operations come only from the role executor.
     function _onlyFromHub() private view {
