@@ -37,7 +37,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
-from orchestrator.compiler import Artifact, compile_contracts
+from orchestrator.build.compiler import Artifact, compile_contracts
 from orchestrator.governance_tx import TxSender, create2_address
 from orchestrator.paths import ARTIFACTS_DIR, REPO_ROOT
 from services.common.manifest import Key, Manifest

@@ -49,7 +49,7 @@ class Gov:
 @pytest.fixture(scope="module", name="gov")
 def gov_fixture(_net: Net, deployed: Any, devnet_config: Any, artifacts: dict[str, Any]) -> Iterator[Gov]:
     snap = _net.snapshot()
-    manifest = Manifest.model_validate(build_manifest(devnet_config, deployed.manifest_section()))
+    manifest = build_manifest(devnet_config, deployed.manifest_section(), services=False)
     deployment = deploy_governance(manifest, artifacts=artifacts)
     manifest.contracts.update(_contracts(deployment))
     try:
