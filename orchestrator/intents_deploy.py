@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import httpx
 from eth_abi import decode as abi_decode
@@ -47,13 +48,13 @@ class IntentsDeployError(RuntimeError):
 
 @dataclass(frozen=True)
 class IntentsParams:
-    solvers: int = 2                      # solver keys funded (index 0..solvers-1)
-    solver_fee_bps: int = 5               # advertised in the manifest; each solver may override
+    solvers: int = 2  # solver keys funded (index 0..solvers-1)
+    solver_fee_bps: int = 5  # advertised in the manifest; each solver may override
     dev_usdc: int = 1_000_000 * USDC_UNIT  # per dev account, per chain
     solver_usdc: int = 100_000 * USDC_UNIT  # per solver, per chain
     solver_eth: int = 1_000 * ETHER
-    fee_deposit: int = 1_000 * ETHER      # ERA prepaid for USDC and for the DestinationSettler
-    settlement_grace: int = 60            # seconds after the fill deadline before a refund
+    fee_deposit: int = 1_000 * ETHER  # ERA prepaid for USDC and for the DestinationSettler
+    settlement_grace: int = 60  # seconds after the fill deadline before a refund
 
 
 @dataclass
@@ -108,7 +109,9 @@ class _Chain:
         self.txs: list[tuple[str, str, bytes, int]] = []  # label, to, data, gas
 
     def rpc(self, method: str, params: list[Any]) -> Any:
-        doc = self.http.post(self.chain.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).json()
+        doc = self.http.post(
+            self.chain.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        ).json()
         if "error" in doc:
             raise IntentsDeployError(f"{self.chain.name}: {method}: {doc['error'].get('message')}")
         return doc["result"]
@@ -141,8 +144,14 @@ class _Chain:
         return len(self.txs)
 
 
-def _plan_chain(c: _Chain, m: manifest_models.Manifest, addrs: dict[str, str], codes: dict[str, bytes],
-                params: IntentsParams, solvers: list[str]) -> None:
+def _plan_chain(
+    c: _Chain,
+    m: manifest_models.Manifest,
+    addrs: dict[str, str],
+    codes: dict[str, bytes],
+    params: IntentsParams,
+    solvers: list[str],
+) -> None:
     usdc, dest = addrs["USDC"], addrs["DestinationSettler"]
     gateway, era = m.address("MetalayerGateway"), m.address("EraToken")
     owner = c.signer.address
@@ -153,20 +162,65 @@ def _plan_chain(c: _Chain, m: manifest_models.Manifest, addrs: dict[str, str], c
     for other in m.chains:
         if other.chain_id == c.chain.chain_id:
             continue
-        linked = not fresh_usdc and int(c.call(usdc, "getLink(bytes)", ["bytes"], [encode_evm_chain(other.chain_id)], ["address", "bytes"])[0], 16) != 0
+        linked = (
+            not fresh_usdc
+            and int(
+                c.call(usdc, "getLink(bytes)", ["bytes"], [encode_evm_chain(other.chain_id)], ["address", "bytes"])[0],
+                16,
+            )
+            != 0
+        )
         if not linked:
-            c.add(f"usdc.linkChain({other.chain_id})", usdc, _selector_call("linkChain(address,uint256)", ["address", "uint256"], [gateway, other.chain_id]), 250_000)
+            c.add(
+                f"usdc.linkChain({other.chain_id})",
+                usdc,
+                _selector_call("linkChain(address,uint256)", ["address", "uint256"], [gateway, other.chain_id]),
+                250_000,
+            )
     if fresh_usdc:  # funding goes with the first deployment only: balances may move afterwards
         devs = [a.address for a in m.accounts]
-        c.add("usdc.mintBatch(dev accounts)", usdc, _selector_call("mintBatch(address[],uint256)", ["address[]", "uint256"], [devs, params.dev_usdc]), 100_000 + 60_000 * len(devs))
+        c.add(
+            "usdc.mintBatch(dev accounts)",
+            usdc,
+            _selector_call("mintBatch(address[],uint256)", ["address[]", "uint256"], [devs, params.dev_usdc]),
+            100_000 + 60_000 * len(devs),
+        )
         if solvers:
-            c.add("usdc.mintBatch(solvers)", usdc, _selector_call("mintBatch(address[],uint256)", ["address[]", "uint256"], [solvers, params.solver_usdc]), 100_000 + 60_000 * len(solvers))
-    payers = [a for a in (usdc, dest) if fresh_usdc or not c.call(gateway, "feeBalance(address)", ["address"], [a], ["uint256"])[0]]
+            c.add(
+                "usdc.mintBatch(solvers)",
+                usdc,
+                _selector_call("mintBatch(address[],uint256)", ["address[]", "uint256"], [solvers, params.solver_usdc]),
+                100_000 + 60_000 * len(solvers),
+            )
+    payers = [
+        a
+        for a in (usdc, dest)
+        if fresh_usdc or not c.call(gateway, "feeBalance(address)", ["address"], [a], ["uint256"])[0]
+    ]
     if payers:
         total = params.fee_deposit * len(payers)
-        c.add("era.mint(deployer)", era, _selector_call("mint(address,uint256)", ["address", "uint256"], [owner, total]), 150_000)
-        c.add("era.approve(gateway)", era, _selector_call("approve(address,uint256)", ["address", "uint256"], [gateway, total]), 100_000)
-        c.add("gateway.depositFees(USDC, DestinationSettler)", gateway, _selector_call("depositFees(address[],uint256[])", ["address[]", "uint256[]"], [payers, [params.fee_deposit] * len(payers)]), 200_000)
+        c.add(
+            "era.mint(deployer)",
+            era,
+            _selector_call("mint(address,uint256)", ["address", "uint256"], [owner, total]),
+            150_000,
+        )
+        c.add(
+            "era.approve(gateway)",
+            era,
+            _selector_call("approve(address,uint256)", ["address", "uint256"], [gateway, total]),
+            100_000,
+        )
+        c.add(
+            "gateway.depositFees(USDC, DestinationSettler)",
+            gateway,
+            _selector_call(
+                "depositFees(address[],uint256[])",
+                ["address[]", "uint256[]"],
+                [payers, [params.fee_deposit] * len(payers)],
+            ),
+            200_000,
+        )
 
 
 def deploy_intents(

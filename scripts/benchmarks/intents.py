@@ -48,7 +48,7 @@ class Bench:
         self.credited: dict[str, float] = {}
         self.waiters: dict[str, asyncio.Future[float]] = {}
 
-    async def start(self) -> "Bench":
+    async def start(self) -> Bench:
         transfer = self.usdc_abi.topic("Transfer")
         for cid, rpc in self.rpc.items():
             await rpc.connect()
@@ -101,14 +101,17 @@ class Bench:
             await asyncio.sleep(0.001)
         try:
             credited = self.credited.get(recipient) or await asyncio.wait_for(fut, 30)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None, None
         order_id = bytes.fromhex(receipt["logs"][-1]["topics"][1][2:]) if route == "solver" else None
         return (credited - self.mined[(src, block)]) * 1000, order_id
 
     async def settled(self, src: int, order_id: bytes) -> bool:
-        raw = await self.rpc[src].call("eth_call", [{"to": self.origin, "data": "0x" + self.origin_abi.encode("escrowOf", order_id).hex()}, "latest"])
-        return int(raw[2 + 64 * 2: 2 + 96 * 2], 16) == 2
+        raw = await self.rpc[src].call(
+            "eth_call",
+            [{"to": self.origin, "data": "0x" + self.origin_abi.encode("escrowOf", order_id).hex()}, "latest"],
+        )
+        return int(raw[2 + 64 * 2 : 2 + 96 * 2], 16) == 2
 
 
 async def measure(m: Any, n: int) -> dict[str, Any]:
@@ -138,16 +141,33 @@ async def measure(m: Any, n: int) -> dict[str, Any]:
             await asyncio.sleep(0.1)
         total = n
         ok = total - sum(failed.values()) - len(unsettled)
-        return {"intents": total, "success_rate": round(ok / total, 4), "failed": failed,
-                "solver_unsettled": len(unsettled),
-                "open_mined_to_credited_ms": {r: percentiles(v) for r, v in lat.items()}}
+        return {
+            "intents": total,
+            "success_rate": round(ok / total, 4),
+            "failed": failed,
+            "solver_unsettled": len(unsettled),
+            "open_mined_to_credited_ms": {r: percentiles(v) for r, v in lat.items()},
+        }
     finally:
         await bench.close()
 
 
 def _start_solver(manifest_path: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "services.solver", "--manifest", str(manifest_path), "--index", "0", "--port", str(port),
-           "--fee-bps", str(FEE_BPS), "--log-level", "WARNING"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "services.solver",
+        "--manifest",
+        str(manifest_path),
+        "--index",
+        "0",
+        "--port",
+        str(port),
+        "--fee-bps",
+        str(FEE_BPS),
+        "--log-level",
+        "WARNING",
+    ]
     with open(log, "ab") as out:
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
 
@@ -168,20 +188,29 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
 
 def run(args: argparse.Namespace) -> dict:
     n = args.messages or 200
-    with tempfile.TemporaryDirectory(prefix="bench-intents-") as tmp:
-        with running_devnet(Path(tmp) / "state", args.block_time) as devnet:
-            deployment = deploy_intents(devnet.manifest_path, IntentsParams(solvers=1, solver_fee_bps=FEE_BPS),
-                                        log=lambda _m: None)
-            add_to_manifest(devnet.manifest_path, deployment)
-            manifest = manifest_mod.load(devnet.manifest_path)
-            port = next(p for p in range(manifest.api.port + 1300, manifest.api.port + 1400) if not procs.port_in_use(p))
-            solver = _start_solver(Path(devnet.manifest_path), port, Path(tmp) / "solver.log")
-            try:
-                _wait_ready(port, solver)
-                result = asyncio.run(measure(manifest, n))
-            finally:
-                solver.send_signal(signal.SIGTERM)
-                solver.wait(10)
-    result.update({"chains": 3, "block_time_s": args.block_time, "solver_fee_bps": FEE_BPS,
-                   "targets": {"solver_p50_ms": 50, "success_rate": 1.0}})
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-intents-") as tmp,
+        running_devnet(Path(tmp) / "state", args.block_time) as devnet,
+    ):
+        deployment = deploy_intents(
+            devnet.manifest_path, IntentsParams(solvers=1, solver_fee_bps=FEE_BPS), log=lambda _m: None
+        )
+        add_to_manifest(devnet.manifest_path, deployment)
+        manifest = manifest_mod.load(devnet.manifest_path)
+        port = next(p for p in range(manifest.api.port + 1300, manifest.api.port + 1400) if not procs.port_in_use(p))
+        solver = _start_solver(Path(devnet.manifest_path), port, Path(tmp) / "solver.log")
+        try:
+            _wait_ready(port, solver)
+            result = asyncio.run(measure(manifest, n))
+        finally:
+            solver.send_signal(signal.SIGTERM)
+            solver.wait(10)
+    result.update(
+        {
+            "chains": 3,
+            "block_time_s": args.block_time,
+            "solver_fee_bps": FEE_BPS,
+            "targets": {"solver_p50_ms": 50, "success_rate": 1.0},
+        }
+    )
     return result

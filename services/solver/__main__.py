@@ -35,7 +35,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--index", type=int, default=0, help="solver index: its key is keccak('metalayer-devnet/solver/I')")
     p.add_argument("--port", type=int, help=f"health HTTP port (default {BASE_PORT} + index)")
     p.add_argument("--db", help="SQLite state (default: <state_dir>/run/solver-I.sqlite)")
-    p.add_argument("--fee-bps", type=int, help="fee the solver requires, in basis points of the output (default: manifest, else 5)")
+    p.add_argument(
+        "--fee-bps", type=int, help="fee the solver requires, in basis points of the output (default: manifest, else 5)"
+    )
     p.add_argument("--low-watermark", type=_usdc, default=_usdc("20000"), help="USDC; refill a chain below it")
     p.add_argument("--target", type=_usdc, default=_usdc("50000"), help="USDC; a refilled chain gets back to it")
     p.add_argument("--min-margin", type=int, default=5, help="seconds a fill must leave before the deadline")
@@ -50,8 +52,9 @@ async def run(args: argparse.Namespace) -> None:
     intents = getattr(m, "intents", None) or {}
     advertised = {s["index"]: s.get("fee_bps") for s in intents.get("solvers", [])}
     fee = args.fee_bps if args.fee_bps is not None else (advertised.get(args.index) or 5)
-    settings = SolverSettings(fee_bps=fee, min_margin=args.min_margin, low_watermark=args.low_watermark,
-                              target=args.target)
+    settings = SolverSettings(
+        fee_bps=fee, min_margin=args.min_margin, low_watermark=args.low_watermark, target=args.target
+    )
     db_path = Path(args.db) if args.db else m.run_dir / f"solver-{args.index}.sqlite"
     solver = Solver(m, args.index, db_path, settings)
     await http.serve(solver, args.port if args.port is not None else BASE_PORT + args.index)
@@ -67,6 +70,9 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(run(args))
     except KeyError as exc:  # a contract missing from the manifest: intents not deployed
         print(f"solver: {exc.args[0]}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except FileNotFoundError as exc:
+        print(f"solver: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
 
 

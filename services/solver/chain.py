@@ -8,9 +8,11 @@ same inventory).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from services.common.manifest import Chain
 from services.common.rpc import RpcError, WsRpc, hexint
@@ -65,13 +67,13 @@ class SolverChain:
             self.on_head(number)
 
     async def wait_head(self, timeout: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._head_event.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
 
     async def call(self, to: str, data: bytes) -> bytes:
-        raw = await self.rpc.call("eth_call", [{"from": self.signer.address, "to": to, "data": "0x" + data.hex()}, "latest"])
+        raw = await self.rpc.call(
+            "eth_call", [{"from": self.signer.address, "to": to, "data": "0x" + data.hex()}, "latest"]
+        )
         return bytes.fromhex(raw[2:])
 
     async def send(self, to: str, data: bytes, gas: int, before_broadcast: Callable[[str], None]) -> str:
@@ -107,5 +109,7 @@ class SolverChain:
                 return None
             await self.wait_head(min(remaining, 0.5))
 
-    async def transact(self, to: str, data: bytes, gas: int, record: Callable[[str], None] = lambda _h: None) -> dict[str, Any] | None:
+    async def transact(
+        self, to: str, data: bytes, gas: int, record: Callable[[str], None] = lambda _h: None
+    ) -> dict[str, Any] | None:
         return await self.receipt(await self.send(to, data, gas, record))

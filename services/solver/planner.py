@@ -37,12 +37,19 @@ from services.solver.orders import (
 )
 
 DECIMALS = 6
-DEFAULT_TTL = 300           # seconds from now to the fill deadline
-OPEN_WINDOW = 120           # seconds a gasless order may wait to be opened
-SETTLEMENT_PAYLOAD = 64     # abi.encode(bytes32 orderId, address repayTo)
+DEFAULT_TTL = 300  # seconds from now to the fill deadline
+OPEN_WINDOW = 120  # seconds a gasless order may wait to be opened
+SETTLEMENT_PAYLOAD = 64  # abi.encode(bytes32 orderId, address repayTo)
 # Gas per step, measured on this devnet (tests/e2e/test_intents.py prints nothing; see docs/INTENTS.md).
-GAS = {"approve": 50_000, "open": 190_000, "open_for": 230_000, "fill": 210_000, "settle": 140_000,
-       "crosschain_transfer": 110_000, "mint_delivery": 140_000}
+GAS = {
+    "approve": 50_000,
+    "open": 190_000,
+    "open_for": 230_000,
+    "fill": 210_000,
+    "settle": 140_000,
+    "crosschain_transfer": 110_000,
+    "mint_delivery": 140_000,
+}
 LATENCY = {"solver": 0.05, "canonical": 0.1}  # seconds beyond block times, instant mining (scripts/bench.py intents)
 
 
@@ -59,11 +66,11 @@ class IntentRequest:
     from_chain: str | int
     to_chain: str | int
     token: str
-    amount: str | int | Decimal       # token units, e.g. "100"
+    amount: str | int | Decimal  # token units, e.g. "100"
     recipient: str
-    sender: str | None = None         # the paying account (balance check, unsigned transactions)
-    deadline: int | None = None       # fill deadline (unix seconds); default now + DEFAULT_TTL
-    route: str | None = None          # force "solver" or "canonical"
+    sender: str | None = None  # the paying account (balance check, unsigned transactions)
+    deadline: int | None = None  # fill deadline (unix seconds); default now + DEFAULT_TTL
+    route: str | None = None  # force "solver" or "canonical"
 
 
 @dataclass
@@ -104,7 +111,9 @@ class _Reader:
             raise RuntimeError(f"{chain.name}: {method}: {doc['error'].get('message')}")
         return doc["result"]
 
-    def call(self, chain: Chain, to: str, sig: str, types: list[str], args: list[Any], out: list[str]) -> tuple[Any, ...]:
+    def call(
+        self, chain: Chain, to: str, sig: str, types: list[str], args: list[Any], out: list[str]
+    ) -> tuple[Any, ...]:
         raw = self.rpc(chain, "eth_call", [{"to": to, "data": "0x" + _selector_call(sig, types, args).hex()}, "latest"])
         return decode(out, bytes.fromhex(raw[2:]))
 
@@ -186,44 +195,92 @@ def plan_intent(m: Manifest, req: IntentRequest, reader: _Reader | None = None) 
     if sender is not None:
         (balance,) = r.call(src, usdc, "balanceOf(address)", ["address"], [sender], ["uint256"])
         if balance < pay:
-            raise IntentError("amount", f"{sender} holds {balance / 10**DECIMALS} USDC on {src.name}, "
-                                        f"the intent needs {pay / 10**DECIMALS}")
+            raise IntentError(
+                "amount",
+                f"{sender} holds {balance / 10**DECIMALS} USDC on {src.name}, the intent needs {pay / 10**DECIMALS}",
+            )
     gateway = m.address("MetalayerGateway")
-    chains = {"from_chain": {"name": src.name, "chain_id": src.chain_id},
-              "to_chain": {"name": dst.name, "chain_id": dst.chain_id}}
+    chains = {
+        "from_chain": {"name": src.name, "chain_id": src.chain_id},
+        "to_chain": {"name": dst.name, "chain_id": dst.chain_id},
+    }
     token = {"symbol": "USDC", "address": usdc, "decimals": DECIMALS}
     if route == "canonical":
         payload_len = len(encode(["bytes", "bytes", "uint256"], [encode_evm(src.chain_id, recipient), b"\0" * 20, 0]))
-        (era_fee,) = r.call(src, gateway, "quoteFee(uint256,uint256)", ["uint256", "uint256"], [dst.chain_id, payload_len], ["uint256"])
+        (era_fee,) = r.call(
+            src, gateway, "quoteFee(uint256,uint256)", ["uint256", "uint256"], [dst.chain_id, payload_len], ["uint256"]
+        )
         reason = why if req.route is None else "canonical route requested"
-        quote = {"solver": None, "solver_fee": "0", "input_amount": str(amount), "output_amount": str(amount),
-                 "era_message_fee": str(era_fee), "era_fee_payer": "USDC contract's prepaid gateway balance",
-                 "gas": {src.name: GAS["crosschain_transfer"], dst.name: GAS["mint_delivery"]},
-                 "expected_seconds": _expected(src, dst, "canonical")}
-        tx = _tx(src, sender, usdc, _selector_call("crosschainTransfer(bytes,uint256)", ["bytes", "uint256"],
-                 [encode_evm(dst.chain_id, recipient), amount]), GAS["crosschain_transfer"],
-                 f"burn {amount / 10**DECIMALS} USDC on {src.name}, minted to the recipient on {dst.name}")
-        return IntentPlan("canonical", reason, chains["from_chain"], chains["to_chain"], token, amount, recipient, sender,
-                          quote, [tx])
+        quote = {
+            "solver": None,
+            "solver_fee": "0",
+            "input_amount": str(amount),
+            "output_amount": str(amount),
+            "era_message_fee": str(era_fee),
+            "era_fee_payer": "USDC contract's prepaid gateway balance",
+            "gas": {src.name: GAS["crosschain_transfer"], dst.name: GAS["mint_delivery"]},
+            "expected_seconds": _expected(src, dst, "canonical"),
+        }
+        tx = _tx(
+            src,
+            sender,
+            usdc,
+            _selector_call(
+                "crosschainTransfer(bytes,uint256)", ["bytes", "uint256"], [encode_evm(dst.chain_id, recipient), amount]
+            ),
+            GAS["crosschain_transfer"],
+            f"burn {amount / 10**DECIMALS} USDC on {src.name}, minted to the recipient on {dst.name}",
+        )
+        return IntentPlan(
+            "canonical", reason, chains["from_chain"], chains["to_chain"], token, amount, recipient, sender, quote, [tx]
+        )
 
     assert solver is not None
-    (era_fee,) = r.call(dst, gateway, "quoteFee(uint256,uint256)", ["uint256", "uint256"], [src.chain_id, SETTLEMENT_PAYLOAD], ["uint256"])
+    (era_fee,) = r.call(
+        dst,
+        gateway,
+        "quoteFee(uint256,uint256)",
+        ["uint256", "uint256"],
+        [src.chain_id, SETTLEMENT_PAYLOAD],
+        ["uint256"],
+    )
     origin = m.address("OriginSettler")
     data = OrderData(usdc, pay, usdc, amount, recipient, dst.chain_id)
-    quote = {"solver": {"index": solver["index"], "address": solver["address"], "fee_bps": solver["fee_bps"]},
-             "solver_fee": str(fee), "input_amount": str(pay), "output_amount": str(amount),
-             "era_message_fee": str(era_fee), "era_fee_payer": "DestinationSettler's prepaid gateway balance",
-             "gas": {src.name: GAS["approve"] + GAS["open"] + GAS["settle"], dst.name: GAS["fill"]},
-             "expected_seconds": _expected(src, dst, "solver")}
+    quote = {
+        "solver": {"index": solver["index"], "address": solver["address"], "fee_bps": solver["fee_bps"]},
+        "solver_fee": str(fee),
+        "input_amount": str(pay),
+        "output_amount": str(amount),
+        "era_message_fee": str(era_fee),
+        "era_fee_payer": "DestinationSettler's prepaid gateway balance",
+        "gas": {src.name: GAS["approve"] + GAS["open"] + GAS["settle"], dst.name: GAS["fill"]},
+        "expected_seconds": _expected(src, dst, "solver"),
+    }
     txs = [
-        _tx(src, sender, usdc, _selector_call("approve(address,uint256)", ["address", "uint256"], [origin, pay]),
-            GAS["approve"], f"allow the OriginSettler to escrow {pay / 10**DECIMALS} USDC"),
-        _tx(src, sender, origin, _selector_call("open((uint32,bytes32,bytes))", ["(uint32,bytes32,bytes)"],
-            [onchain_order(deadline, data)]), GAS["open"], "open the order (escrow + ERC-7683 Open event)"),
+        _tx(
+            src,
+            sender,
+            usdc,
+            _selector_call("approve(address,uint256)", ["address", "uint256"], [origin, pay]),
+            GAS["approve"],
+            f"allow the OriginSettler to escrow {pay / 10**DECIMALS} USDC",
+        ),
+        _tx(
+            src,
+            sender,
+            origin,
+            _selector_call("open((uint32,bytes32,bytes))", ["(uint32,bytes32,bytes)"], [onchain_order(deadline, data)]),
+            GAS["open"],
+            "open the order (escrow + ERC-7683 Open event)",
+        ),
     ]
-    order: dict[str, Any] = {"origin_settler": origin, "destination_settler": m.address("DestinationSettler"),
-                             "fill_deadline": deadline, "order_data_type": "0x" + ORDER_DATA_TYPEHASH.hex(),
-                             "order_data": "0x" + data.encode().hex()}
+    order: dict[str, Any] = {
+        "origin_settler": origin,
+        "destination_settler": m.address("DestinationSettler"),
+        "fill_deadline": deadline,
+        "order_data_type": "0x" + ORDER_DATA_TYPEHASH.hex(),
+        "order_data": "0x" + data.encode().hex(),
+    }
     typed = None
     if sender is not None:
         nonce = secrets.randbits(64)
@@ -231,12 +288,28 @@ def plan_intent(m: Manifest, req: IntentRequest, reader: _Reader | None = None) 
         gasless = GaslessOrder(origin, sender, nonce, src.chain_id, open_deadline, deadline, data)
         (permit_nonce,) = r.call(src, usdc, "nonces(address)", ["address"], [sender], ["uint256"])
         order.update(nonce=nonce, open_deadline=open_deadline, user=sender, permit_deadline=open_deadline)
-        typed = {"order": _jsonable(gasless_typed_data(gasless)),
-                 "permit": permit_typed_data(usdc, src.chain_id, sender, origin, pay, permit_nonce, open_deadline)}
-    reason = (f"solver {solver['index']} holds enough USDC on {dst.name} and asks {solver['fee_bps']} bps: "
-              "the recipient is paid in the next block, the solver is repaid on the origin after the proof")
-    return IntentPlan("solver", reason if req.route is None else "solver route requested", chains["from_chain"],
-                      chains["to_chain"], token, amount, recipient, sender, quote, txs, order, typed)
+        typed = {
+            "order": _jsonable(gasless_typed_data(gasless)),
+            "permit": permit_typed_data(usdc, src.chain_id, sender, origin, pay, permit_nonce, open_deadline),
+        }
+    reason = (
+        f"solver {solver['index']} holds enough USDC on {dst.name} and asks {solver['fee_bps']} bps: "
+        "the recipient is paid in the next block, the solver is repaid on the origin after the proof"
+    )
+    return IntentPlan(
+        "solver",
+        reason if req.route is None else "solver route requested",
+        chains["from_chain"],
+        chains["to_chain"],
+        token,
+        amount,
+        recipient,
+        sender,
+        quote,
+        txs,
+        order,
+        typed,
+    )
 
 
 def _pick_solver(m: Manifest, r: _Reader, dst: Chain, usdc: str, amount: int) -> tuple[dict[str, Any] | None, str]:
@@ -251,8 +324,10 @@ def _pick_solver(m: Manifest, r: _Reader, dst: Chain, usdc: str, amount: int) ->
         if balance >= amount and (best is None or s["fee_bps"] < best["fee_bps"]):
             best = s
     if best is None:
-        return None, (f"no solver holds {amount / 10**DECIMALS} USDC on {dst.name} (largest inventory "
-                      f"{most / 10**DECIMALS}): the canonical route (USDC bridge) moves it")
+        return None, (
+            f"no solver holds {amount / 10**DECIMALS} USDC on {dst.name} (largest inventory "
+            f"{most / 10**DECIMALS}): the canonical route (USDC bridge) moves it"
+        )
     return best, ""
 
 
@@ -261,8 +336,16 @@ def _expected(src: Chain, dst: Chain, route: str) -> float:
 
 
 def _tx(chain: Chain, sender: str | None, to: str, data: bytes, gas: int, description: str) -> dict[str, Any]:
-    return {"chain": chain.name, "chain_id": chain.chain_id, "from": sender, "to": to, "data": "0x" + data.hex(),
-            "value": "0", "gas": gas, "description": description}
+    return {
+        "chain": chain.name,
+        "chain_id": chain.chain_id,
+        "from": sender,
+        "to": to,
+        "data": "0x" + data.hex(),
+        "value": "0",
+        "gas": gas,
+        "description": description,
+    }
 
 
 def _jsonable(value: Any) -> Any:
@@ -281,14 +364,23 @@ def gasless_order(plan: IntentPlan) -> GaslessOrder:
     if plan.route != "solver" or not o or "nonce" not in o:
         raise IntentError("route", "only a solver plan made with a sender has a gasless order")
     data = OrderData.decode(bytes.fromhex(o["order_data"][2:]))
-    return GaslessOrder(o["origin_settler"], o["user"], o["nonce"], plan.from_chain["chain_id"], o["open_deadline"],
-                        o["fill_deadline"], data)
+    return GaslessOrder(
+        o["origin_settler"],
+        o["user"],
+        o["nonce"],
+        plan.from_chain["chain_id"],
+        o["open_deadline"],
+        o["fill_deadline"],
+        data,
+    )
 
 
 def open_for_call(plan: IntentPlan, order_signature: bytes, permit_signature: bytes | None) -> bytes:
     """Calldata of `OriginSettler.openFor(order, signature, permit)`: any account may submit it."""
     order = gasless_order(plan)
     filler_data = permit_filler_data(plan.order["permit_deadline"], permit_signature) if permit_signature else b""  # type: ignore[index]
-    return _selector_call("openFor((address,address,uint256,uint256,uint32,uint32,bytes32,bytes),bytes,bytes)",
-                          ["(address,address,uint256,uint256,uint32,uint32,bytes32,bytes)", "bytes", "bytes"],
-                          [order.as_tuple(), order_signature, filler_data])
+    return _selector_call(
+        "openFor((address,address,uint256,uint256,uint32,uint32,bytes32,bytes),bytes,bytes)",
+        ["(address,address,uint256,uint256,uint32,uint32,bytes32,bytes)", "bytes", "bytes"],
+        [order.as_tuple(), order_signature, filler_data],
+    )

@@ -19,6 +19,7 @@ the richest chain over the canonical route (USDC.crosschainTransfer to itself).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -50,10 +51,10 @@ ESCROW_OPEN = 1
 @dataclass(frozen=True)
 class SolverSettings:
     fee_bps: int = 5
-    min_margin: int = 5                 # seconds a fill must leave before the fill deadline
+    min_margin: int = 5  # seconds a fill must leave before the fill deadline
     low_watermark: int = 20_000 * 10**6  # USDC units; below it a chain is refilled
-    target: int = 50_000 * 10**6        # a refilled chain is brought back to this
-    interval: float = 1.0               # maintenance period (s)
+    target: int = 50_000 * 10**6  # a refilled chain is brought back to this
+    interval: float = 1.0  # maintenance period (s)
 
 
 def _addr32(word: bytes) -> str:
@@ -97,8 +98,13 @@ class Solver:
             self._tasks.append(asyncio.create_task(self._worker(cid), name=f"fill-{cid}"))
         self._tasks.append(asyncio.create_task(self._maintenance(), name="maintenance"))
         self.ready = True
-        log.info("solver %d (%s) on %s, fee %d bps", self.index, self.me,
-                 ", ".join(c.name for c in self.chains.values()), self.settings.fee_bps)
+        log.info(
+            "solver %d (%s) on %s, fee %d bps",
+            self.index,
+            self.me,
+            ", ".join(c.name for c in self.chains.values()),
+            self.settings.fee_bps,
+        )
 
     async def close(self) -> None:
         for t in self._tasks:
@@ -127,7 +133,7 @@ class Solver:
                     to = min(chain.head, cursor + LOG_RANGE)
                     await self._scan_range(cid, cursor + 1, to)
                     cursor = to
-            except (RpcError, ConnectionError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, RpcError, ConnectionError) as exc:
                 log.warning("%s: log scan failed (%s); retrying", chain.name, exc)
                 await asyncio.sleep(0.2)
                 continue
@@ -135,8 +141,10 @@ class Solver:
                 await wake.wait()
 
     async def _scan_range(self, cid: int, frm: int, to: int) -> None:
-        logs = await self.chains[cid].rpc.call("eth_getLogs", [{
-            "address": self.origin, "topics": [self.topics], "fromBlock": hex(frm), "toBlock": hex(to)}])
+        logs = await self.chains[cid].rpc.call(
+            "eth_getLogs",
+            [{"address": self.origin, "topics": [self.topics], "fromBlock": hex(frm), "toBlock": hex(to)}],
+        )
         opened, settled, refunded = [], [], []
         for lg in logs:
             decoded = self.origin_abi.decode_log(lg)
@@ -165,13 +173,23 @@ class Solver:
             return None
         try:
             fill = FillData.decode(bytes(origin_data))
-        except Exception:  # noqa: BLE001 - a malformed order is simply not ours to fill
+        except Exception:
             return None
-        return {"id": "0x" + bytes(oid).hex(), "origin": origin, "destination": dst, "user": user,
-                "input_token": _addr32(min_received[0][0]), "input_amount": min_received[0][1],
-                "output_token": fill.output_token, "output_amount": fill.output_amount, "recipient": fill.recipient,
-                "fill_deadline": fill_deadline, "origin_data": bytes(origin_data), "open_block": hexint(lg["blockNumber"]),
-                "open_tx": lg.get("transactionHash")}
+        return {
+            "id": "0x" + bytes(oid).hex(),
+            "origin": origin,
+            "destination": dst,
+            "user": user,
+            "input_token": _addr32(min_received[0][0]),
+            "input_amount": min_received[0][1],
+            "output_token": fill.output_token,
+            "output_amount": fill.output_amount,
+            "recipient": fill.recipient,
+            "fill_deadline": fill_deadline,
+            "origin_data": bytes(origin_data),
+            "open_block": hexint(lg["blockNumber"]),
+            "open_tx": lg.get("transactionHash"),
+        }
 
     # ------------------------------------------------------------ filling
 
@@ -183,14 +201,12 @@ class Solver:
             for row in rows:
                 try:
                     await self._handle(row)
-                except (RpcError, ConnectionError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, RpcError, ConnectionError) as exc:
                     log.warning("order %s: %s; retrying", row["id"], exc)
                     self.store.retry_later(row["id"], str(exc), 0.5)
             if not rows:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), 0.5)
-                except asyncio.TimeoutError:
-                    pass
 
     def _refusal(self, row: dict[str, Any], now: int) -> str | None:
         if row["output_token"].lower() != self.usdc.lower() or row["input_token"].lower() != self.usdc.lower():
@@ -214,7 +230,8 @@ class Solver:
             return
         async with chain.spend_lock:
             balance, filler, escrow = await asyncio.gather(
-                self._balance(chain), self._filler(chain, oid), self._escrow_status(row["origin"], oid))
+                self._balance(chain), self._filler(chain, oid), self._escrow_status(row["origin"], oid)
+            )
             if filler != ZERO:
                 self._record_other_fill(oid, filler)
                 return
@@ -284,12 +301,10 @@ class Solver:
                 await self._resolve_filling(min_age=10.0)
                 await self._track_rebalances()
                 await self._rebalance()
-            except (RpcError, ConnectionError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, RpcError, ConnectionError) as exc:
                 log.warning("maintenance: %s", exc)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._maint_wake.wait(), self.settings.interval)
-            except asyncio.TimeoutError:
-                pass
 
     async def _resolve_filling(self, min_age: float) -> None:
         """Fills broadcast but never concluded (crash, dropped tx): settle them from the chain."""
@@ -310,11 +325,15 @@ class Solver:
 
     async def _track_rebalances(self) -> None:
         for rb in self.store.rebalances(("sent",)):
-            raw = await self.chains[rb["dst"]].call(self.gateway, self.gw_abi.encode("isDelivered", rb["src"], rb["nonce"]))
+            raw = await self.chains[rb["dst"]].call(
+                self.gateway, self.gw_abi.encode("isDelivered", rb["src"], rb["nonce"])
+            )
             if int.from_bytes(raw, "big"):
                 self.store.update_rebalance(rb["id"], "arrived")
         for rb in self.store.rebalances(("sending",)):
-            receipt = await self.chains[rb["src"]].rpc.call("eth_getTransactionReceipt", [rb["tx"]]) if rb["tx"] else None
+            receipt = (
+                await self.chains[rb["src"]].rpc.call("eth_getTransactionReceipt", [rb["tx"]]) if rb["tx"] else None
+            )
             if receipt is not None:
                 self._rebalance_sent(rb["id"], receipt)
             elif time.time() - rb["updated_at"] > 30:
@@ -322,8 +341,9 @@ class Solver:
 
     async def _rebalance(self) -> None:
         s = self.settings
-        balances = dict(zip(self.chains, await asyncio.gather(*(self._balance(c) for c in self.chains.values()))))
-        inflight: dict[int, int] = {cid: 0 for cid in self.chains}
+        amounts = await asyncio.gather(*(self._balance(c) for c in self.chains.values()))
+        balances = dict(zip(self.chains, amounts, strict=True))
+        inflight: dict[int, int] = dict.fromkeys(self.chains, 0)
         for rb in self.store.rebalances():
             inflight[rb["dst"]] += int(rb["amount"])
         for cid in self.chains:
@@ -344,8 +364,9 @@ class Solver:
         rid = self.store.add_rebalance(src, dst, amount)
         data = self.usdc_abi.encode("crosschainTransfer", encode_evm(dst, self.me), amount)
         async with chain.spend_lock:
-            receipt = await chain.transact(self.usdc, data, REBALANCE_GAS,
-                                           lambda h: self.store.update_rebalance(rid, "sending", tx=h))
+            receipt = await chain.transact(
+                self.usdc, data, REBALANCE_GAS, lambda h: self.store.update_rebalance(rid, "sending", tx=h)
+            )
         if receipt is not None:
             self._rebalance_sent(rid, receipt)
         self.counters["rebalances"] += 1
@@ -370,9 +391,14 @@ class Solver:
         @app.get("/health")
         async def health(_req: Request) -> tuple[int, Any]:
             return 200, {
-                "ready": self.ready, "index": self.index, "address": self.me, "fee_bps": self.settings.fee_bps,
+                "ready": self.ready,
+                "index": self.index,
+                "address": self.me,
+                "fee_bps": self.settings.fee_bps,
                 "chains": {c.name: {"head": c.head, "usdc": self.balances.get(cid)} for cid, c in self.chains.items()},
-                "orders": self.store.counts(), "rebalances": self.store.rebalance_counts(), "counters": self.counters,
+                "orders": self.store.counts(),
+                "rebalances": self.store.rebalance_counts(),
+                "counters": self.counters,
             }
 
         return app

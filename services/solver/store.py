@@ -16,8 +16,9 @@ Amounts are stored as decimal text (uint256).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from services.common import db
 
@@ -61,9 +62,24 @@ CREATE TABLE IF NOT EXISTS rebalances (
 );
 """
 
-ORDER_COLUMNS = ("id", "origin", "destination", "user", "input_token", "input_amount", "output_token",
-                 "output_amount", "recipient", "fill_deadline", "origin_data", "open_block", "open_tx", "seen_at",
-                 "updated_at")
+ORDER_COLUMNS = (
+    "id",
+    "origin",
+    "destination",
+    "user",
+    "input_token",
+    "input_amount",
+    "output_token",
+    "output_amount",
+    "recipient",
+    "fill_deadline",
+    "origin_data",
+    "open_block",
+    "open_tx",
+    "seen_at",
+    "updated_at",
+)
+PLACEHOLDERS = ",".join("?" * len(ORDER_COLUMNS))
 TERMINAL = ("settled", "skipped", "lost", "failed", "refunded")
 
 
@@ -81,8 +97,14 @@ class Store:
         row = self.conn.execute("SELECT block FROM cursors WHERE chain_id=?", (chain_id,)).fetchone()
         return row[0] if row else None
 
-    def ingest(self, chain_id: int, upto: int, opened: Iterable[dict[str, Any]],
-               settled: Iterable[str], refunded: Iterable[str]) -> list[str]:
+    def ingest(
+        self,
+        chain_id: int,
+        upto: int,
+        opened: Iterable[dict[str, Any]],
+        settled: Iterable[str],
+        refunded: Iterable[str],
+    ) -> list[str]:
         """Store new orders and settlement outcomes and move the cursor, atomically; returns new order ids."""
         now = time.time()
         new = []
@@ -90,7 +112,7 @@ class Store:
             for o in opened:
                 row = {**o, "seen_at": now, "updated_at": now}
                 cur = c.execute(
-                    f"INSERT OR IGNORE INTO orders({','.join(ORDER_COLUMNS)}) VALUES ({','.join('?' * len(ORDER_COLUMNS))})",
+                    f"INSERT OR IGNORE INTO orders({','.join(ORDER_COLUMNS)}) VALUES ({PLACEHOLDERS})",
                     tuple(str(row[k]) if k in ("input_amount", "output_amount") else row[k] for k in ORDER_COLUMNS),
                 )
                 if cur.rowcount:
@@ -98,9 +120,14 @@ class Store:
             for oid in settled:
                 c.execute("UPDATE orders SET status='settled', settled_at=?, updated_at=? WHERE id=?", (now, now, oid))
             for oid in refunded:
-                c.execute("UPDATE orders SET status='refunded', updated_at=? WHERE id=? AND status!='settled'", (now, oid))
-            c.execute("INSERT INTO cursors(chain_id, block) VALUES (?,?) "
-                      "ON CONFLICT(chain_id) DO UPDATE SET block=max(block, excluded.block)", (chain_id, upto))
+                c.execute(
+                    "UPDATE orders SET status='refunded', updated_at=? WHERE id=? AND status!='settled'", (now, oid)
+                )
+            c.execute(
+                "INSERT INTO cursors(chain_id, block) VALUES (?,?) "
+                "ON CONFLICT(chain_id) DO UPDATE SET block=max(block, excluded.block)",
+                (chain_id, upto),
+            )
         return new
 
     # ------------------------------------------------------------ orders
@@ -108,7 +135,8 @@ class Store:
     def ready(self, destination: int, limit: int = 50) -> list[dict[str, Any]]:
         rows = self.conn.execute(
             "SELECT * FROM orders WHERE destination=? AND status='new' AND next_attempt<=? ORDER BY seen_at LIMIT ?",
-            (destination, time.time(), limit)).fetchall()
+            (destination, time.time(), limit),
+        ).fetchall()
         return [dict(r) for r in rows]
 
     def in_state(self, status: str) -> list[dict[str, Any]]:
@@ -124,12 +152,16 @@ class Store:
         self.conn.execute(sql, (status, reason, time.time(), *extra.values(), order_id))
 
     def retry_later(self, order_id: str, reason: str, delay: float) -> None:
-        self.conn.execute("UPDATE orders SET reason=?, next_attempt=?, updated_at=? WHERE id=?",
-                          (reason, time.time() + delay, time.time(), order_id))
+        self.conn.execute(
+            "UPDATE orders SET reason=?, next_attempt=?, updated_at=? WHERE id=?",
+            (reason, time.time() + delay, time.time(), order_id),
+        )
 
     def mark_filling(self, order_id: str, tx_hash: str) -> None:
-        self.conn.execute("UPDATE orders SET status='filling', fill_tx=?, fill_sent_at=?, updated_at=? WHERE id=?",
-                          (tx_hash, time.time(), time.time(), order_id))
+        self.conn.execute(
+            "UPDATE orders SET status='filling', fill_tx=?, fill_sent_at=?, updated_at=? WHERE id=?",
+            (tx_hash, time.time(), time.time(), order_id),
+        )
 
     def counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.conn.execute("SELECT status, count(*) FROM orders GROUP BY status")}
@@ -138,14 +170,18 @@ class Store:
 
     def add_rebalance(self, src: int, dst: int, amount: int) -> int:
         now = time.time()
-        cur = self.conn.execute("INSERT INTO rebalances(src, dst, amount, status, created_at, updated_at) "
-                                "VALUES (?,?,?,'sending',?,?)", (src, dst, str(amount), now, now))
+        cur = self.conn.execute(
+            "INSERT INTO rebalances(src, dst, amount, status, created_at, updated_at) VALUES (?,?,?,'sending',?,?)",
+            (src, dst, str(amount), now, now),
+        )
         return int(cur.lastrowid or 0)
 
     def update_rebalance(self, rid: int, status: str, **extra: Any) -> None:
         cols = "".join(f", {k}=?" for k in extra)
-        self.conn.execute(f"UPDATE rebalances SET status=?, updated_at=?{cols} WHERE id=?",
-                          (status, time.time(), *extra.values(), rid))
+        self.conn.execute(
+            f"UPDATE rebalances SET status=?, updated_at=?{cols} WHERE id=?",
+            (status, time.time(), *extra.values(), rid),
+        )
 
     def rebalances(self, statuses: tuple[str, ...] = ("sending", "sent")) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(statuses))

@@ -40,8 +40,9 @@ def intents(_net: Any, devnet_config: Any, deployed: Any) -> dict[str, str]:
     return result.contracts
 
 
-def _order(net: Any, amount: int = 100 * USDC, fee: int = USDC // 10, recipient: str | None = None,
-           dst: str = B) -> OrderData:
+def _order(
+    net: Any, amount: int = 100 * USDC, fee: int = USDC // 10, recipient: str | None = None, dst: str = B
+) -> OrderData:
     usdc = net.addr["USDC"]
     return OrderData(usdc, amount + fee, usdc, amount, recipient or DEV[4].address, net.chain_id[dst])
 
@@ -73,7 +74,12 @@ def test_open_fill_settle_conserves_usdc(net, intents):
     data = _order(net)
     user, recipient, filler = DEV[1].address, data.recipient, DEV[7].address
     supply = _supply(net)
-    user_a, rec_b, fill_a, fill_b = _bal(net, A, user), _bal(net, B, recipient), _bal(net, A, filler), _bal(net, B, filler)
+    user_a, rec_b, fill_a, fill_b = (
+        _bal(net, A, user),
+        _bal(net, B, recipient),
+        _bal(net, A, filler),
+        _bal(net, B, filler),
+    )
 
     resolved = _open(net, data)
     assert resolved["user"] == user and resolved["originChainId"] == net.chain_id[A]
@@ -81,7 +87,11 @@ def test_open_fill_settle_conserves_usdc(net, intents):
     assert instr["destinationChainId"] == net.chain_id[B]
     assert order_id(instr["originData"]) == resolved["orderId"]
     fill = FillData.decode(instr["originData"])
-    assert (fill.recipient, fill.output_amount, fill.destination_chain_id) == (recipient, data.output_amount, net.chain_id[B])
+    assert (fill.recipient, fill.output_amount, fill.destination_chain_id) == (
+        recipient,
+        data.output_amount,
+        net.chain_id[B],
+    )
     assert resolved["maxSpent"][0]["amount"] == data.output_amount
     assert resolved["minReceived"][0]["amount"] == data.input_amount
     assert _bal(net, A, user) == user_a - data.input_amount
@@ -144,26 +154,35 @@ def test_open_for_gasless_with_permit(net, intents):
     now = net.w3[A].eth.get_block("latest").timestamp
     order = GaslessOrder(intents["OriginSettler"], user.address, 7, net.chain_id[A], now + 600, now + 900, data)
     sig = Account.sign_typed_data(user.key, full_message=gasless_typed_data(order)).signature
-    permit = permit_typed_data(intents["USDC"], net.chain_id[A], user.address, intents["OriginSettler"],
-                               data.input_amount, 0, now + 600)
+    permit = permit_typed_data(
+        intents["USDC"], net.chain_id[A], user.address, intents["OriginSettler"], data.input_amount, 0, now + 600
+    )
     psig = Account.sign_typed_data(user.key, full_message=permit).signature
     settler = net.c(A, "OriginSettler")
     filler_data = permit_filler_data(now + 600, psig)
     # a signature of another order is refused
-    other = GaslessOrder(order.origin_settler, order.user, 8, order.origin_chain_id, order.open_deadline,
-                         order.fill_deadline, data)
-    assert net.revert_error(A, settler.functions.openFor(other.as_tuple(), sig, filler_data), DEV[9].address) == "InvalidSignature"
+    other = GaslessOrder(
+        order.origin_settler, order.user, 8, order.origin_chain_id, order.open_deadline, order.fill_deadline, data
+    )
+    assert (
+        net.revert_error(A, settler.functions.openFor(other.as_tuple(), sig, filler_data), DEV[9].address)
+        == "InvalidSignature"
+    )
     receipt = net.transact(A, settler.functions.openFor(order.as_tuple(), sig, filler_data), DEV[9].address)
     (ev,) = settler.events.Open().process_receipt(receipt, errors=DISCARD)
     assert ev.args.resolvedOrder["user"] == user.address
     assert _bal(net, A, user.address) == 500 * USDC - data.input_amount
     assert net.w3[A].eth.get_balance(user.address) == 0
-    assert net.revert_error(A, settler.functions.openFor(order.as_tuple(), sig, filler_data), DEV[9].address) == "NonceUsed"
+    assert (
+        net.revert_error(A, settler.functions.openFor(order.as_tuple(), sig, filler_data), DEV[9].address)
+        == "NonceUsed"
+    )
     # and it fills like any order, paying a repayment address the filler names
     resolved = ev.args.resolvedOrder
     net.transact(B, net.c(B, "USDC").functions.approve(intents["DestinationSettler"], 2**255), DEV[7].address)
-    fn = net.c(B, "DestinationSettler").functions.fill(resolved["orderId"], resolved["fillInstructions"][0]["originData"],
-                                                       repay_filler_data(DEV[8].address))
+    fn = net.c(B, "DestinationSettler").functions.fill(
+        resolved["orderId"], resolved["fillInstructions"][0]["originData"], repay_filler_data(DEV[8].address)
+    )
     (msg,) = net.messages_in(B, net.transact(B, fn, DEV[7].address))
     before = _bal(net, A, DEV[8].address)
     net.deliver(B, A, msg)
@@ -197,7 +216,9 @@ def test_settlement_only_from_the_destination_settler(net, intents):
     settler = net.c(A, "OriginSettler")
     payload = net.w3[A].codec.encode(["bytes32", "address"], [resolved["orderId"], DEV[0].address])
     # not the gateway
-    fn = settler.functions.receiveMessage(b"\0" * 32, encode_evm(net.chain_id[B], intents["DestinationSettler"]), payload)
+    fn = settler.functions.receiveMessage(
+        b"\0" * 32, encode_evm(net.chain_id[B], intents["DestinationSettler"]), payload
+    )
     assert net.revert_error(A, fn, DEV[0].address) == "ERC7786RecipientUnauthorizedGateway"
     # through the gateway, but from another sender: the message fails and nothing is paid
     msg, _ = net.send_message(B, A, intents["OriginSettler"], payload, DEV[0].address)

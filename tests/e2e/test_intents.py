@@ -11,9 +11,10 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -43,11 +44,22 @@ class Solvers:
 
     def start(self, index: int, *args: str) -> None:
         port = self.port_base + index
-        log = open(self.run_dir / f"solver-{index}.log", "ab")
-        cmd = [sys.executable, "-m", "services.solver", "--manifest", str(self.manifest_path), "--index", str(index),
-               "--port", str(port), "--db", str(self.run_dir / f"solver-{index}.sqlite"), *args]
-        self.procs[index] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        cmd = [
+            sys.executable,
+            "-m",
+            "services.solver",
+            "--manifest",
+            str(self.manifest_path),
+            "--index",
+            str(index),
+            "--port",
+            str(port),
+            "--db",
+            str(self.run_dir / f"solver-{index}.sqlite"),
+            *args,
+        ]
+        with open(self.run_dir / f"solver-{index}.log", "ab") as log:
+            self.procs[index] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         _wait(f"solver {index} ready", lambda: self.health(index).get("ready"), 30)
 
     def health(self, index: int) -> dict[str, Any]:
@@ -64,6 +76,12 @@ class Solvers:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+    def kill(self, index: int) -> None:
+        """kill -9: no clean shutdown, whatever was in flight stays in flight."""
+        proc = self.procs.pop(index)
+        proc.kill()
+        proc.wait(5)
 
     def stop_all(self) -> None:
         for index in list(self.procs):
@@ -105,7 +123,9 @@ def inet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
 @pytest.fixture
 def solvers(inet: Net) -> Iterator[Solvers]:
     offset = inet.manifest.api.port - 8000
-    port_base = next(p for p in range(9300 + offset, 9400 + offset, 5) if not any(procs.port_in_use(p + i) for i in range(3)))
+    port_base = next(
+        p for p in range(9300 + offset, 9400 + offset, 5) if not any(procs.port_in_use(p + i) for i in range(3))
+    )
     s = Solvers(Path(inet.devnet.manifest_path), inet.manifest.run_dir, port_base)
     try:
         yield s
@@ -155,7 +175,12 @@ def _plan(net: Net, amount: str, recipient: str, sender: str | None, **kw: Any) 
 def test_solver_fill_then_paid_after_proof(inet, solvers):
     solvers.start(0)
     user, recipient, solver = inet.account(1), Account.create().address, solver_key(0).address
-    supply, user_a, solver_a, solver_b = _supply(inet), _bal(inet, A, user), _bal(inet, A, solver), _bal(inet, B, solver)
+    supply, user_a, solver_a, solver_b = (
+        _supply(inet),
+        _bal(inet, A, user),
+        _bal(inet, A, solver),
+        _bal(inet, B, solver),
+    )
     plan = _plan(inet, "100", recipient, user)
     assert plan.route == "solver" and plan.quote["solver"]["index"] in (0, 1, 2)
     pay = int(plan.quote["input_amount"])
@@ -198,6 +223,23 @@ class _RawCall:
 
     def transact(self, params: dict[str, Any]) -> Any:
         return self.w3.eth.send_transaction({**params, "to": self.to, "data": "0x" + self.data.hex()})
+
+
+def test_solver_killed_and_restarted_fills_each_once(inet, solvers):
+    solvers.start(0)
+    recipients = [Account.create().address for _ in range(12)]
+    ids = []
+    for n, rcpt in enumerate(recipients):
+        if n == 4:
+            solvers.kill(0)  # right after an open: its fill may be in flight
+        if n == 8:
+            solvers.start(0)
+        ids.append(_opened(inet, _send_plan(inet, _plan(inet, "1", rcpt, inet.account(6))))["orderId"])
+    _wait("every recipient credited", lambda: all(_bal(inet, B, r) == USDC for r in recipients))
+    _wait("every escrow settled", lambda: all(_escrow_status(inet, oid) == SETTLED for oid in ids))
+    logs = inet.contract(B, "DestinationSettler").events.Filled().get_logs(from_block=0)
+    fills = Counter(bytes(lg.args.orderId) for lg in logs)
+    assert [fills[bytes(oid)] for oid in ids] == [1] * len(ids)
 
 
 def test_no_solver_liquidity_takes_the_canonical_route(inet, solvers):
@@ -260,7 +302,9 @@ def test_two_solvers_race_50_intents(inet, solvers):
 def _send_open_only(net: Net, plan: Any) -> Any:
     """The plan's open transaction alone (the users approved the settler once)."""
     tx = plan.transactions[-1]
-    h = net.w3[tx["chain"]].eth.send_transaction({"from": tx["from"], "to": tx["to"], "data": tx["data"], "gas": tx["gas"] * 2})
+    h = net.w3[tx["chain"]].eth.send_transaction(
+        {"from": tx["from"], "to": tx["to"], "data": tx["data"], "gas": tx["gas"] * 2}
+    )
     receipt = net.w3[tx["chain"]].eth.wait_for_transaction_receipt(h, timeout=30)
     assert receipt.status == 1
     return receipt
