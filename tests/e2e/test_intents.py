@@ -153,7 +153,7 @@ def _send_plan(net: Net, plan: Any) -> Any:
     receipt = None
     for tx in plan.transactions:
         w3 = net.w3[tx["chain"]]
-        h = w3.eth.send_transaction({"from": tx["from"], "to": tx["to"], "data": tx["data"], "gas": tx["gas"] * 2})
+        h = w3.eth.send_transaction({"from": tx["from"], "to": tx["to"], "data": tx["data"], "gas": tx["gas"]})
         receipt = w3.eth.wait_for_transaction_receipt(h, timeout=30)
         assert receipt.status == 1, tx["description"]
     return receipt
@@ -303,7 +303,7 @@ def _send_open_only(net: Net, plan: Any) -> Any:
     """The plan's open transaction alone (the users approved the settler once)."""
     tx = plan.transactions[-1]
     h = net.w3[tx["chain"]].eth.send_transaction(
-        {"from": tx["from"], "to": tx["to"], "data": tx["data"], "gas": tx["gas"] * 2}
+        {"from": tx["from"], "to": tx["to"], "data": tx["data"], "gas": tx["gas"]}
     )
     receipt = net.w3[tx["chain"]].eth.wait_for_transaction_receipt(h, timeout=30)
     assert receipt.status == 1
