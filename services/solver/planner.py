@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import httpx
 from eth_abi import decode, encode
-from eth_utils import function_signature_to_4byte_selector, is_address, to_checksum_address
+from eth_utils import function_signature_to_4byte_selector
 
 from services.common.manifest import Chain, Manifest
 from services.protocol import encode_evm
@@ -35,8 +35,15 @@ from services.solver.orders import (
     permit_filler_data,
     permit_typed_data,
 )
+from services.solver.validation import (
+    DECIMALS,
+    IntentError,
+    check_address,
+    parse_amount,
+    resolve_chain,
+    resolve_token,
+)
 
-DECIMALS = 6
 DEFAULT_TTL = 300  # seconds from now to the fill deadline
 OPEN_WINDOW = 120  # seconds a gasless order may wait to be opened
 SETTLEMENT_PAYLOAD = 64  # abi.encode(bytes32 orderId, address repayTo)
@@ -52,14 +59,6 @@ GAS = {
     "mint_delivery": 160_000,
 }
 LATENCY = {"solver": 0.05, "canonical": 0.1}  # seconds beyond block times, instant mining (scripts/bench.py intents)
-
-
-class IntentError(ValueError):
-    """Bad intent input: `field` names what is wrong, str(self) says it in one line."""
-
-    def __init__(self, field_name: str, message: str):
-        super().__init__(message)
-        self.field = field_name
 
 
 @dataclass(frozen=True)
@@ -99,6 +98,9 @@ def _selector_call(signature: str, types: list[str], args: list[Any]) -> bytes:
     return function_signature_to_4byte_selector(signature) + encode(types, args)
 
 
+__all__ = ["IntentError", "IntentPlan", "IntentRequest", "open_for_call", "parse_amount", "plan_intent"]
+
+
 class _Reader:
     """Synchronous JSON-RPC reads (the API runs a sync endpoint in its thread pool)."""
 
@@ -122,47 +124,6 @@ class _Reader:
         return int(self.rpc(chain, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
 
 
-# ------------------------------------------------------------------ validation
-
-
-def _chain(m: Manifest, key: str | int, name: str) -> Chain:
-    try:
-        return m.chain(key)
-    except KeyError:
-        raise IntentError(name, f"unknown chain {key!r} (known: {', '.join(c.name for c in m.chains)})") from None
-
-
-def _address(value: str | None, name: str) -> str:
-    if not isinstance(value, str) or not is_address(value) or not value.startswith("0x"):
-        raise IntentError(name, f"{name} is not an address (0x + 40 hex digits, valid checksum): {value!r}")
-    if int(value, 16) == 0:
-        raise IntentError(name, f"{name} must not be the zero address")
-    return to_checksum_address(value)
-
-
-def parse_amount(amount: str | int | Decimal) -> int:
-    """Token units ("100.5") to 6-decimal base units; zero, negative and over-precise amounts are refused."""
-    try:
-        value = Decimal(str(amount).strip())
-    except InvalidOperation:
-        raise IntentError("amount", f"amount is not a number: {amount!r}") from None
-    if not value.is_finite() or value <= 0:
-        raise IntentError("amount", f"amount must be positive, got {amount}")
-    base = value * 10**DECIMALS
-    if base != base.to_integral_value():
-        raise IntentError("amount", f"amount has more than {DECIMALS} decimals: {amount}")
-    return int(base)
-
-
-def _token(m: Manifest, token: str) -> str:
-    usdc = m.address("USDC") if "USDC" in m.contracts else None
-    if usdc is None:
-        raise IntentError("token", "no intent token is deployed on this devnet (USDC missing from the manifest)")
-    if not isinstance(token, str) or token.upper() != "USDC" and token.lower() != usdc.lower():
-        raise IntentError("token", f"unknown token {token!r} (known: USDC)")
-    return usdc
-
-
 def _solvers(m: Manifest) -> list[dict[str, Any]]:
     intents = getattr(m, "intents", None) or {}
     return list(intents.get("solvers", []))
@@ -172,16 +133,37 @@ def _solvers(m: Manifest) -> list[dict[str, Any]]:
 
 
 def plan_intent(m: Manifest, req: IntentRequest, reader: _Reader | None = None) -> IntentPlan:
-    src, dst = _chain(m, req.from_chain, "from_chain"), _chain(m, req.to_chain, "to_chain")
+    src, dst = resolve_chain(m, req.from_chain, "from_chain"), resolve_chain(m, req.to_chain, "to_chain")
     if src.chain_id == dst.chain_id:
         raise IntentError("to_chain", f"from and to are the same chain ({src.name})")
-    usdc = _token(m, req.token)
+    usdc = resolve_token(m, req.token)
     amount = parse_amount(req.amount)
-    recipient = _address(req.recipient, "recipient")
-    sender = _address(req.sender, "sender") if req.sender is not None else None
+    recipient = check_address(req.recipient, "recipient")
+    sender = check_address(req.sender, "sender") if req.sender is not None else None
     if req.route not in (None, "solver", "canonical"):
         raise IntentError("route", f"route must be 'solver' or 'canonical', got {req.route!r}")
-    r = reader or _Reader(m)
+    if req.deadline is not None and (isinstance(req.deadline, bool) or not isinstance(req.deadline, int)):
+        raise IntentError("deadline", f"deadline must be unix seconds (an integer), got {req.deadline!r}")
+    if reader is not None:
+        return _plan(m, req, reader, src, dst, usdc, amount, recipient, sender)
+    own = _Reader(m)
+    try:
+        return _plan(m, req, own, src, dst, usdc, amount, recipient, sender)
+    finally:
+        own.http.close()
+
+
+def _plan(
+    m: Manifest,
+    req: IntentRequest,
+    r: _Reader,
+    src: Chain,
+    dst: Chain,
+    usdc: str,
+    amount: int,
+    recipient: str,
+    sender: str | None,
+) -> IntentPlan:
     now = r.now(src)
     deadline = req.deadline if req.deadline is not None else now + DEFAULT_TTL
     if deadline <= now:

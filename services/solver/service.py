@@ -11,9 +11,8 @@ before broadcast. The DestinationSettler's settlement message is carried home by
 solver sees `Settled(orderId, repayTo=self)` on the origin and marks the order settled. A fill that
 loses a race to another solver reverts `AlreadyFilled` with the solver's tokens untouched (`lost`).
 
-Maintenance (every `interval` s): resolves fills whose receipt never came, and rebalances: a chain
-whose inventory (plus rebalances in flight) is under `low_watermark` gets `target - balance` from
-the richest chain over the canonical route (USDC.crosschainTransfer to itself).
+Maintenance (every `interval` s): resolves fills whose receipt never came, and rebalances the
+inventory across chains (services/solver/rebalance.py).
 """
 
 from __future__ import annotations
@@ -33,17 +32,16 @@ from services.common.http import App, Request
 from services.common.manifest import Manifest
 from services.common.rpc import RpcError, hexint
 from services.common.tx import Signer
-from services.protocol import encode_evm
 from services.solver.chain import SolverChain
 from services.solver.keys import solver_key
 from services.solver.orders import FillData
+from services.solver.rebalance import Rebalancer
 from services.solver.store import Store
 
 log = logging.getLogger("solver")
 
 LOG_RANGE = 2000
 FILL_GAS = 400_000
-REBALANCE_GAS = 300_000
 ZERO = "0x" + "00" * 20
 ESCROW_OPEN = 1
 
@@ -80,10 +78,13 @@ class Solver:
         self._scan_wake = {cid: asyncio.Event() for cid in self.chains}
         self._work_wake = {cid: asyncio.Event() for cid in self.chains}
         self._maint_wake = asyncio.Event()
+        self.rebalancer = Rebalancer(
+            self.chains, self.store, self.usdc, self.gateway, settings, (self.usdc_abi, self.gw_abi)
+        )
         self._tasks: list[asyncio.Task[Any]] = []
         self.balances: dict[int, int] = {}
         self.ready = False
-        self.counters = {"fills": 0, "lost_races": 0, "skipped": 0, "rebalances": 0}
+        self.counters = {"fills": 0, "lost_races": 0, "skipped": 0}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -284,6 +285,10 @@ class Solver:
         self.balances[chain.chain_id] = value
         return value
 
+    async def _balances(self) -> dict[int, int]:
+        amounts = await asyncio.gather(*(self._balance(c) for c in self.chains.values()))
+        return dict(zip(self.chains, amounts, strict=True))
+
     async def _escrow_status(self, origin: int, oid: str) -> int:
         raw = await self.chains[origin].call(self.origin, self.origin_abi.encode("escrowOf", bytes.fromhex(oid[2:])))
         return int.from_bytes(raw[64:96], "big")  # (user, fillDeadline, status, ...)
@@ -299,8 +304,8 @@ class Solver:
             self._maint_wake.clear()
             try:
                 await self._resolve_filling(min_age=10.0)
-                await self._track_rebalances()
-                await self._rebalance()
+                await self.rebalancer.track()
+                await self.rebalancer.rebalance(await self._balances())
             except (TimeoutError, RpcError, ConnectionError) as exc:
                 log.warning("maintenance: %s", exc)
             with contextlib.suppress(TimeoutError):
@@ -323,66 +328,6 @@ class Solver:
                 self.store.set_status(row["id"], "new", "fill transaction dropped", next_attempt=0)
                 self._work_wake[row["destination"]].set()
 
-    async def _track_rebalances(self) -> None:
-        for rb in self.store.rebalances(("sent",)):
-            raw = await self.chains[rb["dst"]].call(
-                self.gateway, self.gw_abi.encode("isDelivered", rb["src"], rb["nonce"])
-            )
-            if int.from_bytes(raw, "big"):
-                self.store.update_rebalance(rb["id"], "arrived")
-        for rb in self.store.rebalances(("sending",)):
-            receipt = (
-                await self.chains[rb["src"]].rpc.call("eth_getTransactionReceipt", [rb["tx"]]) if rb["tx"] else None
-            )
-            if receipt is not None:
-                self._rebalance_sent(rb["id"], receipt)
-            elif time.time() - rb["updated_at"] > 30:
-                self.store.update_rebalance(rb["id"], "failed")
-
-    async def _rebalance(self) -> None:
-        s = self.settings
-        amounts = await asyncio.gather(*(self._balance(c) for c in self.chains.values()))
-        balances = dict(zip(self.chains, amounts, strict=True))
-        inflight: dict[int, int] = dict.fromkeys(self.chains, 0)
-        for rb in self.store.rebalances():
-            inflight[rb["dst"]] += int(rb["amount"])
-        for cid in self.chains:
-            have = balances[cid] + inflight[cid]
-            if have >= s.low_watermark:
-                continue
-            donor = max((d for d in self.chains if d != cid), key=lambda d: balances[d], default=None)
-            if donor is None:
-                return
-            amount = min(s.target - have, balances[donor] - s.target)
-            if amount <= 0:
-                continue
-            await self._send_rebalance(donor, cid, amount)
-            balances[donor] -= amount
-
-    async def _send_rebalance(self, src: int, dst: int, amount: int) -> None:
-        chain = self.chains[src]
-        rid = self.store.add_rebalance(src, dst, amount)
-        data = self.usdc_abi.encode("crosschainTransfer", encode_evm(dst, self.me), amount)
-        async with chain.spend_lock:
-            receipt = await chain.transact(
-                self.usdc, data, REBALANCE_GAS, lambda h: self.store.update_rebalance(rid, "sending", tx=h)
-            )
-        if receipt is not None:
-            self._rebalance_sent(rid, receipt)
-        self.counters["rebalances"] += 1
-        log.info("rebalance %d: %d USDC units %s -> %s", rid, amount, chain.name, self.chains[dst].name)
-
-    def _rebalance_sent(self, rid: int, receipt: dict[str, Any]) -> None:
-        if hexint(receipt["status"]) != 1:
-            self.store.update_rebalance(rid, "failed")
-            return
-        for lg in receipt["logs"]:
-            decoded = self.gw_abi.decode_log(lg) if lg["address"].lower() == self.gateway.lower() else None
-            if decoded and decoded[0] == "MessageCommitted":
-                self.store.update_rebalance(rid, "sent", nonce=decoded[1]["nonce"])
-                return
-        self.store.update_rebalance(rid, "failed")
-
     # ------------------------------------------------------------ HTTP
 
     def app(self) -> App:
@@ -398,7 +343,7 @@ class Solver:
                 "chains": {c.name: {"head": c.head, "usdc": self.balances.get(cid)} for cid, c in self.chains.items()},
                 "orders": self.store.counts(),
                 "rebalances": self.store.rebalance_counts(),
-                "counters": self.counters,
+                "counters": {**self.counters, "rebalances": self.rebalancer.sent},
             }
 
         return app

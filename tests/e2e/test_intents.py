@@ -60,7 +60,7 @@ class Solvers:
         ]
         with open(self.run_dir / f"solver-{index}.log", "ab") as log:
             self.procs[index] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        _wait(f"solver {index} ready", lambda: self.health(index).get("ready"), 30)
+        _wait(f"solver {index} ready", lambda: self.health(index).get("ready"), 90)
 
     def health(self, index: int) -> dict[str, Any]:
         try:
@@ -88,7 +88,7 @@ class Solvers:
             self.stop(index)
 
 
-def _wait(what: str, pred: Any, timeout: float = 30.0) -> Any:
+def _wait(what: str, pred: Any, timeout: float = 60.0) -> Any:
     import time
 
     deadline = time.monotonic() + timeout
@@ -321,7 +321,7 @@ def test_solver_rebalances_over_the_canonical_route(inet, solvers):
     _wait("recipient credited", lambda: _bal(inet, B, recipient) == 100 * USDC)
     fee = int(plan.quote["solver_fee"])
     assert fee > 0
-    _wait("inventory back on rollup-b", lambda: _bal(inet, B, solver) == 100_000 * USDC, timeout=20)
+    _wait("inventory back on rollup-b", lambda: _bal(inet, B, solver) == 100_000 * USDC)
     assert _bal(inet, A, solver) == 100_000 * USDC + fee
     _wait("the solver sees its rebalance arrive", lambda: solvers.health(2).get("rebalances") == {"arrived": 1})
 
