@@ -60,7 +60,13 @@ class Solvers:
         ]
         with open(self.run_dir / f"solver-{index}.log", "ab") as log:
             self.procs[index] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        _wait(f"solver {index} ready", lambda: self.health(index).get("ready"), 90)
+        _wait(f"solver {index} ready", lambda: self._alive(index) and self.health(index).get("ready"), 90)
+
+    def _alive(self, index: int) -> bool:
+        if self.procs[index].poll() is None:
+            return True
+        tail = (self.run_dir / f"solver-{index}.log").read_text()[-2000:]
+        raise AssertionError(f"solver {index} exited with {self.procs.pop(index).returncode}: {tail}")
 
     def health(self, index: int) -> dict[str, Any]:
         try:
