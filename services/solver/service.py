@@ -7,9 +7,11 @@ transaction, then wakes the destination workers.
 Per destination chain (worker): ready orders in arrival order. Each is checked (token, fill deadline
 against the destination's clock with a safety margin, fee >= fee_bps of the output, the fill record,
 inventory) and filled with `DestinationSettler.fill`; the fill is recorded `filling` with its hash
-before broadcast. The DestinationSettler's settlement message is carried home by the relayer; the
-solver sees `Settled(orderId, repayTo=self)` on the origin and marks the order settled. A fill that
-loses a race to another solver reverts `AlreadyFilled` with the solver's tokens untouched (`lost`).
+before broadcast, and its receipt is awaited aside (its amount reserved from the inventory until
+then) so that with a block time many fills go into one block. The DestinationSettler's settlement
+message is carried home by the relayer; the solver sees `Settled(orderId, repayTo=self)` on the
+origin and marks the order settled. A fill that loses a race to another solver reverts
+`AlreadyFilled` with the solver's tokens untouched (`lost`).
 
 Maintenance (every `interval` s): resolves fills whose receipt never came, and rebalances the
 inventory across chains (services/solver/rebalance.py).
@@ -82,6 +84,9 @@ class Solver:
             self.chains, self.store, self.usdc, self.gateway, settings, (self.usdc_abi, self.gw_abi)
         )
         self._tasks: list[asyncio.Task[Any]] = []
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._awaited: set[str] = set()  # fill transactions whose receipt a task is waiting for
+        self.reserved: dict[int, int] = dict.fromkeys(self.chains, 0)  # USDC in fills not yet mined
         self.balances: dict[int, int] = {}
         self.ready = False
         self.counters = {"fills": 0, "lost_races": 0, "skipped": 0}
@@ -108,9 +113,10 @@ class Solver:
         )
 
     async def close(self) -> None:
-        for t in self._tasks:
+        tasks = [*self._tasks, *self._inflight]
+        for t in tasks:
             t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.gather(*(c.close() for c in self.chains.values()), return_exceptions=True)
         self.store.close()
 
@@ -239,13 +245,29 @@ class Solver:
             if escrow != ESCROW_OPEN:  # refunded (or never opened): a fill would never be paid
                 self.store.set_status(oid, "skipped", f"escrow not open on the origin (status {escrow})")
                 return
-            if balance < int(row["output_amount"]):
-                self.store.retry_later(oid, f"waiting for inventory on {chain.name} ({balance})", 1.0)
+            amount = int(row["output_amount"])
+            available = balance - self.reserved[chain.chain_id]
+            if available < amount:
+                self.store.retry_later(oid, f"waiting for inventory on {chain.name} ({available})", 1.0)
                 self._maint_wake.set()
                 return
             data = self.dest_abi.encode("fill", bytes.fromhex(oid[2:]), row["origin_data"], b"")
-            receipt = await chain.transact(self.dest, data, FILL_GAS, lambda h: self.store.mark_filling(oid, h))
-        await self._conclude(row, chain, receipt)
+            tx_hash = await chain.send(self.dest, data, FILL_GAS, lambda h: self.store.mark_filling(oid, h))
+            self.reserved[chain.chain_id] += amount
+        # the receipt is awaited aside, so with a block time many fills share the next block
+        task = asyncio.create_task(self._await_fill(row, chain, tx_hash, amount), name=f"fill-{oid[:10]}")
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    async def _await_fill(self, row: dict[str, Any], chain: SolverChain, tx_hash: str, amount: int) -> None:
+        self._awaited.add(tx_hash)
+        try:
+            await self._conclude(row, chain, await chain.receipt(tx_hash))
+        except (TimeoutError, RpcError, ConnectionError) as exc:
+            log.warning("order %s: waiting for fill %s failed (%s); maintenance resolves it", row["id"], tx_hash, exc)
+        finally:
+            self.reserved[chain.chain_id] -= amount
+            self._awaited.discard(tx_hash)
 
     async def _conclude(self, row: dict[str, Any], chain: SolverChain, receipt: dict[str, Any] | None) -> None:
         oid = row["id"]
@@ -287,7 +309,7 @@ class Solver:
 
     async def _balances(self) -> dict[int, int]:
         amounts = await asyncio.gather(*(self._balance(c) for c in self.chains.values()))
-        return dict(zip(self.chains, amounts, strict=True))
+        return {cid: amount - self.reserved[cid] for cid, amount in zip(self.chains, amounts, strict=True)}
 
     async def _escrow_status(self, origin: int, oid: str) -> int:
         raw = await self.chains[origin].call(self.origin, self.origin_abi.encode("escrowOf", bytes.fromhex(oid[2:])))
@@ -314,7 +336,7 @@ class Solver:
     async def _resolve_filling(self, min_age: float) -> None:
         """Fills broadcast but never concluded (crash, dropped tx): settle them from the chain."""
         for row in self.store.in_state("filling"):
-            if time.time() - (row["fill_sent_at"] or 0) < min_age:
+            if time.time() - (row["fill_sent_at"] or 0) < min_age or row["fill_tx"] in self._awaited:
                 continue
             chain = self.chains[row["destination"]]
             receipt = await chain.rpc.call("eth_getTransactionReceipt", [row["fill_tx"]]) if row["fill_tx"] else None
