@@ -96,6 +96,7 @@ class Bench:
         fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self.waiters[recipient] = fut
         receipt = await self.send(src, to, data)
+        receipt_at = time.perf_counter()
         block = hexint(receipt["blockNumber"])
         while (src, block) not in self.mined:  # the receipt may beat the newHeads notification
             await asyncio.sleep(0.001)
@@ -104,7 +105,9 @@ class Bench:
         except TimeoutError:
             return None, None
         order_id = bytes.fromhex(receipt["logs"][-1]["topics"][1][2:]) if route == "solver" else None
-        return (credited - self.mined[(src, block)]) * 1000, order_id
+        # mined: the newHeads notification, or the receipt if that came first (another connection's
+        # notification can be read before this chain's one)
+        return (credited - min(self.mined[(src, block)], receipt_at)) * 1000, order_id
 
     async def settled(self, src: int, order_id: bytes) -> bool:
         raw = await self.rpc[src].call(
@@ -210,7 +213,11 @@ def run(args: argparse.Namespace) -> dict:
             "chains": 3,
             "block_time_s": args.block_time,
             "solver_fee_bps": FEE_BPS,
-            "targets": {"solver_p50_ms": 50, "success_rate": 1.0},
+            "targets": (
+                {"solver_p50_ms": 50, "success_rate": 1.0}
+                if not args.block_time
+                else {"solver_p50_ms": args.block_time * 1000 + 150, "success_rate": 1.0}
+            ),
         }
     )
     return result
