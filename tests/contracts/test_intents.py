@@ -13,6 +13,7 @@ from orchestrator.intents_deploy import deploy_intents
 from orchestrator.manifest import build_manifest
 from services.common import manifest as manifest_models
 from services.protocol import encode_evm
+from services.solver.keys import solver_key
 from services.solver.orders import (
     FillData,
     GaslessOrder,
@@ -30,10 +31,14 @@ A, B, HUB = "rollup-a", "rollup-b", "hub"
 USDC = 10**6
 
 
+def _manifest(devnet_config: Any, deployed: Any) -> manifest_models.Manifest:
+    return manifest_models.Manifest.model_validate(build_manifest(devnet_config, deployed.manifest_section()))
+
+
 @pytest.fixture(scope="module")
 def intents(_net: Any, devnet_config: Any, deployed: Any) -> dict[str, str]:
-    doc = build_manifest(devnet_config, deployed.manifest_section())
-    result = deploy_intents(manifest_models.Manifest.model_validate(doc), log=lambda _m: None)
+    result = deploy_intents(_manifest(devnet_config, deployed), log=lambda _m: None)
+    assert sum(result.transactions.values()) > 0
     _net.addr.update(result.contracts)
     for name in result.contracts:
         _net.artifacts[name] = load_artifact(name)
@@ -243,3 +248,21 @@ def test_usdc_canonical_route(net, intents):
     assert _supply(net) == supply
     assert net.c(A, "MetalayerGateway").functions.feeBalance(intents["USDC"]).call() < fee_before
     assert net.revert_error(A, usdc[A].functions.mintBatch([alice], 1), alice) == "OwnableUnauthorizedAccount"
+
+
+def test_deploy_intents_is_idempotent_and_same_address_everywhere(net, intents, devnet_config, deployed):
+    again = deploy_intents(_manifest(devnet_config, deployed), log=lambda _m: None)
+    assert again.contracts == intents
+    assert again.transactions == dict.fromkeys(net.names, 0)
+    for name in net.names:
+        for contract, address in intents.items():
+            assert net.w3[name].eth.get_code(address), (name, contract)
+    settler = net.c(A, "OriginSettler")
+    assert settler.functions.destinationSettler().call() == intents["DestinationSettler"]
+    assert settler.functions.gateway().call() == net.addr["MetalayerGateway"]
+    # dev accounts and solvers funded, the DestinationSettler and USDC hold prepaid ERA fees
+    assert _bal(net, B, DEV[9].address) == 1_000_000 * USDC
+    assert _bal(net, HUB, solver_key(1).address) == 100_000 * USDC
+    gw = net.c(B, "MetalayerGateway")
+    assert gw.functions.feeBalance(intents["DestinationSettler"]).call() > 0
+    assert gw.functions.feeBalance(intents["USDC"]).call() > 0
