@@ -229,7 +229,9 @@ class Solver:
     async def _handle(self, row: dict[str, Any]) -> None:
         chain = self.chains[row["destination"]]
         oid = row["id"]
-        refusal = self._refusal(row, chain.head_time)
+        # the later of both clocks: the fill must be in time on the destination, and proven on the
+        # origin before the refund window opens there (the chains' clocks drift apart under time travel)
+        refusal = self._refusal(row, max(chain.head_time, self.chains[row["origin"]].head_time))
         if refusal:
             self.store.set_status(oid, "skipped", refusal)
             self.counters["skipped"] += 1

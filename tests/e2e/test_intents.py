@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -275,6 +276,28 @@ def test_solver_stopped_refund_after_deadline(inet, solvers):
     _wait("solver catches up", lambda: solvers.health(0).get("orders", {}).get("refunded"))
     assert _bal(inet, B, recipient) == 0
     assert inet.contract(B, "DestinationSettler").functions.fillOf(order["orderId"]).call()[0] == "0x" + "00" * 20
+
+
+def test_solver_skips_an_order_whose_deadline_passed_on_the_origin(inet, solvers):
+    recipient = Account.create().address
+    now = inet.w3[A].eth.get_block("latest").timestamp
+    plan = _plan(inet, "100", recipient, inet.account(4), deadline=now + 30, route="solver")
+    order = _opened(inet, _send_plan(inet, plan))
+    inet.w3[A].provider.make_request("evm_increaseTime", [40])  # rollup-b's clock stays behind
+    inet.w3[A].provider.make_request("evm_mine", [])
+    solvers.start(0)
+    oid = "0x" + bytes(order["orderId"]).hex()
+    db = sqlite3.connect(f"file:{solvers.run_dir / 'solver-0.sqlite'}?mode=ro", uri=True)
+    try:
+        row = _wait(
+            "the solver decides",
+            lambda: db.execute("SELECT status, reason FROM orders WHERE id=? AND status!='new'", (oid,)).fetchone(),
+        )
+    finally:
+        db.close()
+    assert row[0] == "skipped" and "deadline" in row[1]
+    assert _bal(inet, B, recipient) == 0
+    assert _escrow_status(inet, order["orderId"]) == 1  # still open: the user's refund comes after the grace
 
 
 def test_two_solvers_race_50_intents(inet, solvers):
