@@ -15,11 +15,10 @@ messages). Re-running on a deployed devnet sends nothing.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -267,7 +266,3 @@ def add_to_manifest(path: str | Path, deployment: IntentsDeployment) -> None:
     doc.setdefault("contracts", {}).update(deployment.contracts_section())
     doc["intents"] = deployment.intents_section()
     write_manifest(Path(path), doc)
-
-
-def describe(deployment: IntentsDeployment) -> str:
-    return json.dumps({"contracts": deployment.contracts, "params": asdict(deployment.params)}, indent=2)

@@ -80,7 +80,6 @@ ORDER_COLUMNS = (
     "updated_at",
 )
 PLACEHOLDERS = ",".join("?" * len(ORDER_COLUMNS))
-TERMINAL = ("settled", "skipped", "lost", "failed", "refunded")
 
 
 class Store:
