@@ -15,6 +15,8 @@ messages). Re-running on a deployed devnet sends nothing.
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +29,6 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 
-from orchestrator.manifest import load_manifest, write_manifest
 from services.common import manifest as manifest_models
 from services.common.tx import Signer
 from services.protocol import encode_evm_chain, load_artifact
@@ -261,8 +262,13 @@ def deploy_intents(
 
 
 def add_to_manifest(path: str | Path, deployment: IntentsDeployment) -> None:
-    """Merge the deployment into the manifest file: contracts, plus the "intents" section."""
-    doc = load_manifest(Path(path))
+    """Merge the deployment into the manifest file (contracts, plus the "intents" section), atomically.
+
+    Plain JSON on purpose: it keeps whatever else the file holds, whichever orchestrator wrote it."""
+    path = Path(path)
+    doc = json.loads(path.read_text())
     doc.setdefault("contracts", {}).update(deployment.contracts_section())
     doc["intents"] = deployment.intents_section()
-    write_manifest(Path(path), doc)
+    tmp = path.with_suffix(".intents.tmp")
+    tmp.write_text(json.dumps(doc, indent=2))
+    os.replace(tmp, path)

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.relay_common import percentiles, running_devnet
-from orchestrator import procs
 from orchestrator.intents_deploy import IntentsParams, add_to_manifest, deploy_intents
 from services.common import manifest as manifest_mod
 from services.common.abi import Abi
@@ -33,6 +33,16 @@ from services.solver.orders import OrderData, onchain_order
 
 AMOUNT = 10 * 10**6
 FEE_BPS = 5
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 class Bench:
@@ -200,7 +210,7 @@ def run(args: argparse.Namespace) -> dict:
         )
         add_to_manifest(devnet.manifest_path, deployment)
         manifest = manifest_mod.load(devnet.manifest_path)
-        port = next(p for p in range(manifest.api.port + 1300, manifest.api.port + 1400) if not procs.port_in_use(p))
+        port = next(p for p in range(manifest.api.port + 1300, manifest.api.port + 1400) if not _port_in_use(p))
         solver = _start_solver(Path(devnet.manifest_path), port, Path(tmp) / "solver.log")
         try:
             _wait_ready(port, solver)

@@ -8,7 +8,6 @@ import pytest
 from eth_account import Account
 from web3.logs import DISCARD
 
-from orchestrator.compiler import load_artifact
 from orchestrator.intents_deploy import deploy_intents
 from orchestrator.manifest import build_manifest
 from services.common import manifest as manifest_models
@@ -32,7 +31,8 @@ USDC = 10**6
 
 
 def _manifest(devnet_config: Any, deployed: Any) -> manifest_models.Manifest:
-    return manifest_models.Manifest.model_validate(build_manifest(devnet_config, deployed.manifest_section()))
+    built = build_manifest(devnet_config, deployed.manifest_section())  # a dict, or already the model
+    return built if isinstance(built, manifest_models.Manifest) else manifest_models.Manifest.model_validate(built)
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +40,6 @@ def intents(_net: Any, devnet_config: Any, deployed: Any) -> dict[str, str]:
     result = deploy_intents(_manifest(devnet_config, deployed), log=lambda _m: None)
     assert sum(result.transactions.values()) > 0
     _net.addr.update(result.contracts)
-    for name in result.contracts:
-        _net.artifacts[name] = load_artifact(name)
     return result.contracts
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,7 +23,6 @@ import pytest
 from eth_account import Account
 from web3.logs import DISCARD
 
-from orchestrator import procs
 from orchestrator.config import default_config
 from orchestrator.intents_deploy import IntentsParams, add_to_manifest, deploy_intents
 from orchestrator.pytest_plugin import free_port_offset
@@ -34,6 +34,16 @@ from tests.e2e.conftest import Net
 A, B, HUB = "rollup-a", "rollup-b", "hub"
 USDC = 10**6
 SETTLED, REFUNDED = 2, 3
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 @dataclass
@@ -131,7 +141,7 @@ def inet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
 def solvers(inet: Net) -> Iterator[Solvers]:
     offset = inet.manifest.api.port - 8000
     port_base = next(
-        p for p in range(9300 + offset, 9400 + offset, 5) if not any(procs.port_in_use(p + i) for i in range(3))
+        p for p in range(9300 + offset, 9400 + offset, 5) if not any(_port_in_use(p + i) for i in range(3))
     )
     s = Solvers(Path(inet.devnet.manifest_path), inet.manifest.run_dir, port_base)
     try:
