@@ -61,6 +61,11 @@ def _addr32(word: bytes) -> str:
     return to_checksum_address(bytes(word)[12:])
 
 
+def _log_if_failed(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("task %s stopped", task.get_name(), exc_info=task.exception())
+
+
 class Solver:
     def __init__(self, manifest: Manifest, index: int, db_path: Path, settings: SolverSettings):
         self.m = manifest
@@ -103,6 +108,8 @@ class Solver:
             self._tasks.append(asyncio.create_task(self._scanner(cid), name=f"scan-{cid}"))
             self._tasks.append(asyncio.create_task(self._worker(cid), name=f"fill-{cid}"))
         self._tasks.append(asyncio.create_task(self._maintenance(), name="maintenance"))
+        for task in self._tasks:
+            task.add_done_callback(_log_if_failed)
         self.ready = True
         log.info(
             "solver %d (%s) on %s, fee %d bps",
@@ -143,6 +150,10 @@ class Solver:
             except (TimeoutError, RpcError, ConnectionError) as exc:
                 log.warning("%s: log scan failed (%s); retrying", chain.name, exc)
                 await asyncio.sleep(0.2)
+                continue
+            except Exception:  # never stop scanning: the cursor says where to resume
+                log.exception("%s: log scan failed; retrying", chain.name)
+                await asyncio.sleep(0.5)
                 continue
             if chain.head <= cursor:
                 await wake.wait()
