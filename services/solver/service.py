@@ -156,7 +156,16 @@ class Solver:
                 await asyncio.sleep(0.5)
                 continue
             if chain.head <= cursor:
-                await wake.wait()
+                await self._wait_or_poll(chain, wake)
+
+    async def _wait_or_poll(self, chain: SolverChain, wake: asyncio.Event) -> None:
+        """Wait for a newHeads wake-up; every second ask for the head too, so a missed notification
+        (a reconnect, a busy node) delays a scan by a second at most instead of forever."""
+        try:
+            await asyncio.wait_for(wake.wait(), 1.0)
+        except TimeoutError:
+            with contextlib.suppress(TimeoutError, RpcError, ConnectionError):
+                chain.head = max(chain.head, hexint(await chain.rpc.call("eth_blockNumber")))
 
     async def _scan_range(self, cid: int, frm: int, to: int) -> None:
         logs = await self.chains[cid].rpc.call(
