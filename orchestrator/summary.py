@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Sequence, TextIO
 
 from orchestrator.config import guardian_name
 from orchestrator.paths import ARTIFACTS_DIR, REPO_ROOT
-from services.common.manifest import Manifest
+
+if TYPE_CHECKING:
+    from services.common.manifest import Manifest
 
 
 def stage_line(stage: str, detail: str, seconds: float, mark: str = "\u2713") -> str:

@@ -8,10 +8,8 @@ import sys
 import threading
 from typing import Any
 
-from orchestrator import client
 from orchestrator.cli.common import add_command, count, find_devnet
 from orchestrator.services.logs import follow_logs, is_rpc_chatter
-from services.common import manifest as models
 
 
 def register(subparsers: Any) -> None:
@@ -23,6 +21,9 @@ def register(subparsers: Any) -> None:
 
 
 def logs(args: argparse.Namespace) -> int:
+    from orchestrator import client
+    from services.common import manifest as models
+
     state = find_devnet(args)
     files = client.log_files(state.logs, args.service)
     chains: set[str] = set()

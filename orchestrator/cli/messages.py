@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from orchestrator import client
-from orchestrator.cli.common import add_command, count, find_devnet, positive_seconds
+from orchestrator.cli.common import CliError, add_command, count, find_devnet, positive_seconds
 from orchestrator.cli.output import emit_json, paint, status_label
-from orchestrator.client import MessagingError, SentMessage
 from orchestrator.payloads import PayloadError, call_payload, payload_from_arg
-from services.common import manifest as models
 from services.relayer.queue.schema import STATUSES
 
-__all__ = ["MessagingError", "messages", "register", "retry", "send", "trace"]
+if TYPE_CHECKING:  # the client library (web3 stack) loads only when a command runs: `--help` stays fast
+    from orchestrator.client import SentMessage
+    from services.common.manifest import Manifest
+
+__all__ = ["messages", "register", "retry", "send", "trace"]
 
 
 def register(subparsers: Any) -> None:
@@ -48,7 +49,9 @@ def register(subparsers: Any) -> None:
     r.add_argument("message_id", help="message id (0x + 64 hex)")
 
 
-def _manifest(args: argparse.Namespace) -> models.Manifest:
+def _manifest(args: argparse.Namespace) -> Manifest:
+    from services.common import manifest as models
+
     return models.load(find_devnet(args).manifest)
 
 
@@ -62,10 +65,10 @@ def _payload(args: argparse.Namespace) -> bytes:
             raise PayloadError(f"unexpected arguments {' '.join(args.args)} (they belong to --sig)")
         return payload_from_arg(args.payload or "0x", stdin=sys.stdin.buffer)
     except PayloadError as exc:
-        raise MessagingError(str(exc)) from None
+        raise CliError(str(exc)) from None
 
 
-def _sent_doc(m: models.Manifest, msg: SentMessage) -> dict[str, Any]:
+def _sent_doc(m: Manifest, msg: SentMessage) -> dict[str, Any]:
     return {
         "id": msg.id,
         "source": m.chain(msg.source).name,
@@ -80,6 +83,8 @@ def _sent_doc(m: models.Manifest, msg: SentMessage) -> dict[str, Any]:
 
 
 def send(args: argparse.Namespace) -> int:
+    from orchestrator import client
+
     payload = _payload(args)
     m = _manifest(args)
     msg = client.send_message(m, args.source, args.destination, payload, recipient=args.recipient, account=args.account)
@@ -132,10 +137,12 @@ def format_trace(t: dict[str, Any]) -> str:
 
 
 def trace(args: argparse.Namespace) -> int:
+    from orchestrator import client
+
     mid = client.check_message_id(args.message_id).lower()
     t = client.get_trace(_manifest(args), mid)
     if t is None:
-        raise MessagingError(f"unknown message id {mid}: no gateway sent it")
+        raise client.MessagingError(f"unknown message id {mid}: no gateway sent it")
     if args.json:
         emit_json(t)
     else:
@@ -144,6 +151,8 @@ def trace(args: argparse.Namespace) -> int:
 
 
 def messages(args: argparse.Namespace) -> int:
+    from orchestrator import client
+
     found = client.list_messages(
         _manifest(args), status=args.status, source=args.source, destination=args.destination, limit=args.limit
     )
@@ -172,6 +181,8 @@ def messages(args: argparse.Namespace) -> int:
 
 
 def retry(args: argparse.Namespace) -> int:
+    from orchestrator import client
+
     mid = client.check_message_id(args.message_id).lower()
     result = client.retry_message(_manifest(args), mid)
     if args.json:

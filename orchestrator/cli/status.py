@@ -13,12 +13,9 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from orchestrator.chains.rpc import chain_id_of
 from orchestrator.cli.common import NOT_RUNNING, CliError, add_command, find_devnet, running_pid
 from orchestrator.cli.output import emit_json, status_label
-from orchestrator.manifest import load_manifest
 from orchestrator.summary import service_rows, table
 
 
@@ -40,6 +37,8 @@ class ServiceState:
 
 def probe_service(url: str, timeout: float = 1.0) -> ServiceState:
     """One service's own /health: answered at all, healthy, and why not."""
+    import httpx
+
     try:
         resp = httpx.get(f"{url}/health", timeout=timeout)
     except httpx.HTTPError:
@@ -67,8 +66,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         else:
             print(NOT_RUNNING[0].upper() + NOT_RUNNING[1:] + ".")
         return 1
+    from services.common.manifest import load
+
     pid = running_pid(state)
-    manifest = load_manifest(state.manifest)
+    manifest = load(state.manifest)
     chains = [(chain, chain_id_of(chain.rpc_url) == chain.chain_id) for chain in manifest.chains]
     services = [(name, url, probe_service(url)) for name, url in service_rows(manifest)]
     healthy = all(ok for _, ok in chains) and all(s.healthy for _, _, s in services)
