@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from orchestrator.cli.common import add_command, count, find_devnet
@@ -24,12 +25,14 @@ def logs(args: argparse.Namespace) -> int:
     from orchestrator import client
     from services.common import manifest as models
 
-    state = find_devnet(args)
-    files = client.log_files(state.logs, args.service)
+    given = getattr(args, "manifest", None)  # a caller (a test) may name the manifest instead
+    manifest_path = Path(given) if given is not None else find_devnet(args).manifest
+    log_dir = models.load(manifest_path).run_dir.parent / "logs" if given is not None else manifest_path.parent / "logs"
+    files = client.log_files(log_dir, args.service)
     chains: set[str] = set()
-    if not args.verbose and args.service is None:
+    if not getattr(args, "verbose", False) and args.service is None:
         try:
-            chains = {c.name for c in models.load(state.manifest).chains}
+            chains = {c.name for c in models.load(manifest_path).chains}
         except (OSError, ValueError):
             chains = set()
 

@@ -13,6 +13,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.cli.common import CliError, add_command, count, find_devnet, positive_seconds
+from orchestrator.cli.logs import logs
 from orchestrator.cli.output import emit_json, paint, status_label
 from orchestrator.payloads import PayloadError, call_payload, payload_from_arg
 from services.relayer.queue.schema import STATUSES
@@ -21,7 +22,16 @@ if TYPE_CHECKING:  # the client library (web3 stack) loads only when a command r
     from orchestrator.client import SentMessage
     from services.common.manifest import Manifest
 
-__all__ = ["messages", "register", "retry", "send", "trace"]
+__all__ = ["logs", "messages", "register", "retry", "send", "trace"]
+
+
+def __getattr__(name: str) -> Any:
+    # MessagingError lives in the client library, loaded only when asked for (it imports the web3 stack)
+    if name == "MessagingError":
+        from orchestrator.client import MessagingError
+
+        return MessagingError
+    raise AttributeError(name)
 
 
 def register(subparsers: Any) -> None:
@@ -50,19 +60,22 @@ def register(subparsers: Any) -> None:
 
 
 def _manifest(args: argparse.Namespace) -> Manifest:
+    """The devnet's manifest: `args.manifest` when a caller (a test) names one, else the devnet found."""
     from services.common import manifest as models
 
-    return models.load(find_devnet(args).manifest)
+    given = getattr(args, "manifest", None)
+    return models.load(given if given is not None else find_devnet(args).manifest)
 
 
 def _payload(args: argparse.Namespace) -> bytes:
+    sig, call_args = getattr(args, "sig", None), getattr(args, "args", None) or []
     try:
-        if args.sig is not None:
+        if sig is not None:
             if args.payload is not None:
                 raise PayloadError("give either --payload or --sig, not both")
-            return call_payload(args.sig, args.args)
-        if args.args:
-            raise PayloadError(f"unexpected arguments {' '.join(args.args)} (they belong to --sig)")
+            return call_payload(sig, call_args)
+        if call_args:
+            raise PayloadError(f"unexpected arguments {' '.join(call_args)} (they belong to --sig)")
         return payload_from_arg(args.payload or "0x", stdin=sys.stdin.buffer)
     except PayloadError as exc:
         raise CliError(str(exc)) from None
@@ -88,7 +101,7 @@ def send(args: argparse.Namespace) -> int:
     payload = _payload(args)
     m = _manifest(args)
     msg = client.send_message(m, args.source, args.destination, payload, recipient=args.recipient, account=args.account)
-    if not args.json:
+    if not getattr(args, "json", False):
         print(f"sent {msg.id}")
         print(
             f"  {m.chain(msg.source).name} -> {m.chain(msg.destination).name}, nonce {msg.nonce}, "
@@ -96,12 +109,12 @@ def send(args: argparse.Namespace) -> int:
             flush=True,
         )
     if not args.wait:
-        if args.json:
+        if getattr(args, "json", False):
             emit_json(_sent_doc(m, msg))
         return 0
     t = client.wait_settled(m, msg, timeout=args.timeout)
     status = t["status"] if t else "unknown"
-    if args.json:
+    if getattr(args, "json", False):
         emit_json({**_sent_doc(m, msg), "status": status, "trace": t})
     elif t:
         print(format_trace(t))
@@ -143,7 +156,7 @@ def trace(args: argparse.Namespace) -> int:
     t = client.get_trace(_manifest(args), mid)
     if t is None:
         raise client.MessagingError(f"unknown message id {mid}: no gateway sent it")
-    if args.json:
+    if getattr(args, "json", False):
         emit_json(t)
     else:
         print(format_trace(t))
@@ -156,7 +169,7 @@ def messages(args: argparse.Namespace) -> int:
     found = client.list_messages(
         _manifest(args), status=args.status, source=args.source, destination=args.destination, limit=args.limit
     )
-    if args.json:
+    if getattr(args, "json", False):
         emit_json(found)
         return 0
     from orchestrator.summary import table
@@ -185,7 +198,7 @@ def retry(args: argparse.Namespace) -> int:
 
     mid = client.check_message_id(args.message_id).lower()
     result = client.retry_message(_manifest(args), mid)
-    if args.json:
+    if getattr(args, "json", False):
         emit_json(result)
     else:
         print(f"{mid}: {status_label(str(result.get('status')))} (the relayer delivers it again now)")
