@@ -9,6 +9,7 @@ from typing import Any
 
 from services.common import db
 from services.relayer.queue.evidence import EvidenceStore
+from services.relayer.queue.watch import WatchStore
 from services.relayer.queue.schema import COLUMNS, migrate
 
 READY = "('pending','retrying')"
@@ -16,7 +17,7 @@ READY = "('pending','retrying')"
 _CURRENT = "message_id=? AND attempt=(SELECT attempts FROM messages WHERE id=?)"
 
 
-class Queue(EvidenceStore):
+class Queue(EvidenceStore, WatchStore):
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.conn = db.connect(self.path)
