@@ -18,6 +18,7 @@ it resumes from its durable queue.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
@@ -71,6 +72,10 @@ class Relayer:
         self.started_at = time.time()
         self.ready = False
 
+    def _on_head(self, chain_id: int, number: int) -> None:
+        self.scanners[chain_id].wake.set()
+        self.watchtower.saw_head(chain_id, number)
+
     def _wake_delivery(self, dst: int) -> None:
         self.deliveries[dst].wake.set()
 
@@ -79,7 +84,7 @@ class Relayer:
         await asyncio.gather(*(link.start() for link in ctx.links.values()))
         await asyncio.gather(*(ctx.load_set(cid) for cid in ctx.links))
         for cid, link in ctx.links.items():
-            link.on_head = lambda n, s=self.scanners[cid], c=cid: (s.wake.set(), self.watchtower.saw_head(c, n))
+            link.on_head = functools.partial(self._on_head, cid)
         await self.settlement.recover_submitted()
         loops = [(s.run(), f"scan-{cid}") for cid, s in self.scanners.items()]
         loops += [(d.run(), f"deliver-{cid}") for cid, d in self.deliveries.items()]

@@ -9,8 +9,8 @@ from typing import Any
 
 from services.common import db
 from services.relayer.queue.evidence import EvidenceStore
-from services.relayer.queue.watch import WatchStore
 from services.relayer.queue.schema import COLUMNS, migrate
+from services.relayer.queue.watch import WatchStore
 
 READY = "('pending','retrying')"
 # the attempt a message is on: its row in `attempts`
