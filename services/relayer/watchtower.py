@@ -235,9 +235,10 @@ class Watchtower:
     async def recheck_ahead(self) -> None:
         """A root of a block the source did not have: once the block exists, is it the same?"""
         for flag in list(self.open.values()):
-            if flag.kind != "ahead" or flag.root.attestation.block_number > self.ctx.links[
-                flag.root.attestation.chain_id
-            ].head:
+            if (
+                flag.kind != "ahead"
+                or flag.root.attestation.block_number > self.ctx.links[flag.root.attestation.chain_id].head
+            ):
                 continue
             kind, real = await self.verdict(flag.root)
             if kind != "ahead":

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from services.protocol import Attestation, sign_attestation
+from services.protocol.evidence import StoredRoot
 from services.relayer.equivocation import EquivocationWatcher
 from services.relayer.guardians import NoQuorum
 from services.relayer.settlement import Settlement
@@ -84,3 +85,21 @@ def test_a_forged_root_of_an_existing_block_yields_slash_evidence_against_each_s
     for a, b in calls:
         assert a["state_root"] == "0x" + "33" * 32
         assert b["state_root"] == "0x" + bytes(real["stateRoot"]).hex() and b["block_number"] == 2
+
+
+def test_a_root_of_a_block_seen_before_a_rewind_is_not_a_forgery(stage_net, stages):
+    """After evm_revert / anvil_reorg an honest root names a block the chain no longer has."""
+    src = stage_net.chain_id("rollup-a")
+    real = stage_net.w3["rollup-a"].eth.get_block(3)
+    gone = Attestation(src, 3, b"\x44" * 32, b"\x55" * 32)  # the block 3 a rewind removed
+    root = StoredRoot(gone, (), ())
+
+    async def scenario(ctx):
+        tower = Watchtower(ctx, RecordingSlasher(ctx))
+        before = await tower.verdict(root)
+        tower.seen[src]["0x" + "44" * 32] = 3  # its header reached the relayer before the rewind
+        return before, await tower.verdict(root)
+
+    before, after = stages(scenario)
+    assert before == ("forged", "0x" + bytes(real["hash"]).hex())
+    assert after[0] == "rewound"
