@@ -10,13 +10,14 @@ from typing import Any
 from services.common import db
 from services.relayer.queue.evidence import EvidenceStore
 from services.relayer.queue.schema import COLUMNS, migrate
+from services.relayer.queue.watch import WatchStore
 
 READY = "('pending','retrying')"
 # the attempt a message is on: its row in `attempts`
 _CURRENT = "message_id=? AND attempt=(SELECT attempts FROM messages WHERE id=?)"
 
 
-class Queue(EvidenceStore):
+class Queue(EvidenceStore, WatchStore):
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.conn = db.connect(self.path)
