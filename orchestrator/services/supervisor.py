@@ -226,6 +226,7 @@ class ServiceSupervisor:
     def _spawn(self, svc: Service) -> None:
         svc.process = procs.spawn(svc.spec.argv, svc.log_path, cwd=REPO_ROOT)
         svc.started_at = time.monotonic()
+        procs.record_pid(self.config.state.pids, svc.name, svc.process.pid)
 
     def _event(self, svc: Service, line: str) -> None:
         stamp = time.strftime("%H:%M:%S")

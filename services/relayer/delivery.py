@@ -21,7 +21,7 @@ import time
 
 from services.common.rpc import hexbytes, hexint
 from services.protocol.messages import commitment_slot
-from services.relayer import backoff
+from services.relayer import backoff, chaos
 from services.relayer.context import Context
 from services.relayer.guardians import NoQuorum
 from services.relayer.model import Batch, QueuedMessage
@@ -136,6 +136,7 @@ class Delivery:
             batch = await self.settlement.drop_delivered(batch)
             if not batch.messages:
                 return
+        await chaos.before_batch(ctx.manifest.run_dir)
         gset = ctx.sets[self.dst]
         block = batch.attest_block
         slots = {m.id: commitment_slot(hexbytes(m.id)) for m in batch.messages}
@@ -236,6 +237,8 @@ class Delivery:
 
         tx_hash = await self.link.send(ctx.gateway, data, gas, before_broadcast=durable)
         ctx.counters.batches += 1
+        if chaos.duplicate(ctx.manifest.run_dir):  # the same delivery again: the gateway must refuse it
+            await self.link.send(ctx.gateway, data, gas)
         receipt = await self.link.receipt(tx_hash)
         if receipt is None:
             raise TimeoutError(f"no receipt for {tx_hash} on {self.link.name}")
