@@ -7,6 +7,7 @@ this costs one failed `open` per batch.
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from services.common.faults import relayer_controls
@@ -18,8 +19,11 @@ class DeliveryDropped(RuntimeError):
 
 async def before_batch(run_dir: Path) -> None:
     controls = relayer_controls(run_dir)
-    if "delay" in controls:
-        await asyncio.sleep(float(controls["delay"].get("seconds", 0.0)))
+    if "delay" in controls:  # in steps, so a heal ends the hold at once
+        until = time.monotonic() + float(controls["delay"].get("seconds", 0.0))
+        while time.monotonic() < until and "delay" in relayer_controls(run_dir):
+            await asyncio.sleep(0.1)
+        controls = relayer_controls(run_dir)
     if "drop" in controls:
         raise DeliveryDropped("chaos: delivery dropped (devnet chaos drop)")
 
