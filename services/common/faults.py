@@ -105,10 +105,13 @@ class FaultBook:
 
     def ask_heal_all(self) -> None:
         """Mark every fault for healing (the warden undoes process faults: SIGCONT)."""
+        now = time.time()
         with self._locked() as faults:
             for f in faults:
-                if f.status in ("active", "requested"):
-                    f.until = min(f.until or time.time(), time.time())
+                if f.status == "requested":
+                    f.status, f.healed_at = "healed", now
+                elif f.status == "active":
+                    f.until = min(f.until or now, now)
 
 
 def relayer_controls(run_dir: str | Path) -> dict[str, dict[str, Any]]:

@@ -141,6 +141,29 @@ def test_unknown_targets_are_refused_with_a_reason(net):
         net.chaos("reorg", "hub", depth=10**6)
 
 
+def test_api_requests_faults_that_the_devnet_applies_and_heals(net):
+    pid = net.devnet.pids()["guardian-0"]
+    r = httpx.post(f"{net.api}/v1/chaos", json={"kind": "pause", "target": "guardian-0", "duration": 60}, timeout=5)
+    assert r.status_code == 202 and r.json()["status"] == "requested"
+    fault_id = r.json()["id"]
+
+    def status() -> str:
+        return next(f["status"] for f in httpx.get(f"{net.api}/v1/chaos", timeout=5).json() if f["id"] == fault_id)
+
+    wait_for("the warden to apply the request", lambda: status() == "active", 10)
+    assert proc_state(pid) == "T"
+    sent = send(net, 2)
+    assert httpx.post(f"{net.api}/v1/chaos/heal", timeout=5).status_code == 202
+    wait_for("the heal", lambda: status() == "healed", 10)
+    assert proc_state(pid) != "T"
+    assert_once(net, sent)
+    bad = httpx.post(f"{net.api}/v1/chaos", json={"kind": "meteor", "target": "hub"}, timeout=5)
+    assert bad.status_code == 422
+    r = httpx.post(f"{net.api}/v1/chaos", json={"kind": "pause", "target": "guardian-9"}, timeout=5)
+    wait_for("the refusal", lambda: next(f for f in httpx.get(f"{net.api}/v1/chaos", timeout=5).json()
+                                         if f["id"] == r.json()["id"])["status"] == "failed", 10)
+
+
 def test_equivocation_is_slashed_by_the_relayer(net):  # last: the slashed guardian leaves the set
     head = int(rpc(net.chain("hub").rpc_url, "eth_blockNumber"), 16)
     fault = net.chaos("equivocate", "guardian-2", chain="hub", block=head)
