@@ -10,6 +10,7 @@ every service reports healthy.
 from __future__ import annotations
 
 import argparse
+import time
 from dataclasses import dataclass
 
 import httpx
@@ -18,6 +19,7 @@ from orchestrator.chains.rpc import chain_id_of
 from orchestrator.cli.common import resolve_config, running_pid
 from orchestrator.manifest import load_manifest
 from orchestrator.summary import service_rows, table
+from services.common.faults import FaultBook
 
 
 @dataclass(frozen=True)
@@ -70,4 +72,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         print()
         print(table(["service", "URL", "state"], [[name, url, state.label()] for name, url, state in services]))
         healthy &= all(state.healthy for _, _, state in services)
+    active = FaultBook(config.state.run).active()
+    if active:  # a paused process answers nothing: say why
+        print()
+        print(table(["fault", "target", "since", "ends"], [
+            [f"#{f.id} {f.kind}", f.target, time.strftime("%H:%M:%S", time.localtime(f.started_at)),
+             "at heal" if f.until is None else f"in {max(0.0, f.until - time.time()):.1f}s"] for f in active]))
     return 0 if healthy else 1

@@ -123,7 +123,7 @@ class ServiceSupervisor:
                         f"service {name} exited at start with code {svc.process.returncode}: "
                         f"{procs.tail(svc.log_path, 5)}"
                     )
-                if http_ok(svc.spec.health_url, timeout=0.3):
+                if http_ok(svc.spec.health_url, timeout=2.0):  # the API asks every chain: slow at 32 rollups
                     waiting.remove(name)
                     self.startup_seconds[name] = round(time.monotonic() - svc.started_at, 3)
             if waiting:
