@@ -184,9 +184,15 @@ class Devnet:
 
         if self.chains is None:
             return
+        depth = None
+        confirmations = self.config.guardians.confirmations
+        if confirmations > 0 and self.manifest is not None and "MetalayerGateway" in self.manifest.contracts:
+            from orchestrator.chains.depth import DepthMiner
+
+            depth = DepthMiner(self.manifest.address("MetalayerGateway"), confirmations)
         self.chain_supervisor = ChainSupervisor(
             self.chains, self.config.state.chain_states, pids=self.config.state.pids,
-            accounts=self.config.accounts, mnemonic=self.config.mnemonic,
+            accounts=self.config.accounts, mnemonic=self.config.mnemonic, depth=depth,
         )
         self.chain_supervisor.start()
         self.warden = Warden(self.config.state)

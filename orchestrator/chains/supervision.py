@@ -7,13 +7,15 @@
 What a SIGKILL can lose: the blocks mined after the last dump. The thread polls every
 `interval` (0.2 s) and dumps (`anvil_dumpState`, ~2 ms for a devnet's state) whenever the
 head moved, so at most the blocks of the last ~0.2 s are lost (`saved_block` tells which).
-A restarted chain comes back on the same port with the same arguments, then
-`anvil_loadState` puts the dump back (accounts, storage, blocks up to `saved_block`).
+A restarted chain comes back on the same port with the same arguments plus
+`--load-state` of the dump (accounts, storage, blocks up to `saved_block`), so it never
+answers without its state.
 A chain paused on purpose (SIGSTOP) is alive: it is neither dumped nor restarted.
 """
 
 from __future__ import annotations
 
+import gzip
 import sys
 import threading
 import time
@@ -24,6 +26,7 @@ from typing import Callable, Iterator
 
 from orchestrator.build.toolchain import find_anvil
 from orchestrator.chains.anvil import ChainGroup, ChainProcess, anvil_args, wait_chain
+from orchestrator.chains.depth import DepthMiner
 from orchestrator.chains.rpc import rpc
 from orchestrator.config import DEFAULT_MNEMONIC
 from orchestrator.services import procs
@@ -47,6 +50,7 @@ class ChainSupervisor:
     mnemonic: str = DEFAULT_MNEMONIC
     interval: float = 0.2
     on_event: Callable[[str], None] | None = None
+    depth: DepthMiner | None = None  # mines blocks a waiting message needs (instant mining, confirmations > 0)
     records: dict[str, ChainRecord] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -54,6 +58,7 @@ class ChainSupervisor:
         self.records = {name: ChainRecord() for name in self.group.chains}
         self._stopping = threading.Event()
         self._lock = threading.RLock()
+        self._hold = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -73,8 +78,13 @@ class ChainSupervisor:
     @contextmanager
     def held(self) -> Iterator[None]:
         """No dump nor restart while inside (tests look at a crashed chain before it comes back)."""
-        with self._lock:
+        self._hold.set()
+        with self._lock:  # a round in progress ends first
+            pass
+        try:
             yield
+        finally:
+            self._hold.clear()
 
     def state_file(self, name: str) -> Path:
         return self.state_dir / f"{name}.state"
@@ -92,11 +102,12 @@ class ChainSupervisor:
 
     def check(self, name: str) -> None:
         with self._lock:
-            if self._stopping.is_set():
+            if self._stopping.is_set() or self._hold.is_set():
                 return
             chain = self.group.chains[name]
             if chain.alive():
-                self.save(name)
+                if self.save(name) and self.depth is not None and not chain.config.block_time:
+                    self.depth.step(chain.rpc_url, self.records[name].head)
             else:
                 self.restart(name)
 
@@ -112,8 +123,8 @@ class ChainSupervisor:
         except Exception:  # noqa: BLE001 - paused or busy: try again next round
             return False
         path = self.state_file(name)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(dump)
+        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+        tmp.write_bytes(gzip.decompress(bytes.fromhex(dump.removeprefix("0x"))))  # what --load-state reads
         tmp.replace(path)
         record.saved_block, record.saved_at = head, time.time()
         return True
@@ -122,21 +133,21 @@ class ChainSupervisor:
         """Start the chain again on its port and load its last dump."""
         old, record = self.group.chains[name], self.records[name]
         code = old.process.poll()
-        record.restarts += 1
         lost = max(0, record.head - record.saved_block)
-        record.lost_blocks.append(lost)
-        argv = [str(find_anvil()), *anvil_args(old.config, self.accounts, self.mnemonic)]
+        state = self.state_file(name)
+        # --load-state: the chain never answers without its state
+        argv = [str(find_anvil()), *anvil_args(old.config, self.accounts, self.mnemonic,
+                                               load_state=state if state.is_file() else None)]
         fresh = ChainProcess(old.config, procs.spawn(argv, old.log_path), old.log_path)
         self.group.chains[name] = fresh
         self._record_pid(name, fresh)
         wait_chain(fresh, timeout=15)
-        state = self.state_file(name)
-        if state.is_file():
-            rpc(fresh.rpc_url, "anvil_loadState", [state.read_text()], timeout=30)
         if old.config.block_time and float(old.config.block_time).is_integer():
             rpc(fresh.rpc_url, "evm_setAutomine", [False])
             rpc(fresh.rpc_url, "evm_setIntervalMining", [int(old.config.block_time)])
         record.head = record.saved_block
+        record.restarts += 1
+        record.lost_blocks.append(lost)
         self._event(name, f"chain {name} exited with code {code}; restarted on port {old.config.port} "
                           f"from its state at block {record.saved_block} ({lost} newer block(s) lost; "
                           f"restart #{record.restarts})")

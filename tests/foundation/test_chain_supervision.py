@@ -2,7 +2,8 @@
 
 The chain supervisor dumps a chain's state whenever its head moves (polled every 0.2 s), so a
 crash loses at most the blocks of the last ~0.2 s; the kill here happens once the dump has caught
-up with the head, so every message sent before, during and after the crash must arrive once.
+up with the head (the relayer held by SIGSTOP meanwhile, so no delivery is mined in between),
+so every message sent before, during and after the crash must arrive once.
 """
 
 from __future__ import annotations
@@ -70,11 +71,14 @@ def test_killed_chain_restarts_with_state_and_every_message_arrives_once(net):
     assert half.wait(60)
     rollup_b = net.chain("rollup-b")
     old_pid = net.devnet.pids()["rollup-b"]
+    net.chaos("pause", "relayer")
     with sup.held():
+        time.sleep(0.2)  # a delivery the relayer had on the wire is mined
         head = int(rpc(rollup_b.rpc_url, "eth_blockNumber"), 16)
         assert sup.save("rollup-b") and sup.records["rollup-b"].saved_block == head
         net.chaos("kill", "rollup-b")
-        time.sleep(0.3)
+        net.heal("relayer")
+        time.sleep(0.5)
         during = status(net)
         assert during["rollup-b"] == "DOWN", during
         assert during["hub"] == during["rollup-a"] == "up", during
@@ -82,6 +86,9 @@ def test_killed_chain_restarts_with_state_and_every_message_arrives_once(net):
             assert during[name] != "DOWN", during
     sender.join(120)
     assert not sender.is_alive()
+    deadline = time.monotonic() + 20  # is_delivered asks rollup-b itself: wait for it first
+    while sup.records["rollup-b"].restarts == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
     net.wait_delivered(sent, timeout=90)
     assert net.devnet.pids()["rollup-b"] != old_pid
     assert sup.records["rollup-b"].restarts == 1 and sup.records["rollup-b"].lost_blocks == [0]
@@ -92,5 +99,29 @@ def test_killed_chain_restarts_with_state_and_every_message_arrives_once(net):
     deadline = time.monotonic() + 20
     while any(v != "up" for v in status(net).values()) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert all(v == "up" for v in status(net).values()), status(net)
+    assert all(v == "up" for v in status(net).values()), str(status(net))
     assert "restarted on port" in (Path(net.devnet.log_dir) / "supervisor.log").read_text()
+
+
+@pytest.fixture
+def deep_net() -> Iterator[DevnetHandle]:
+    base = default_config()
+    with tempfile.TemporaryDirectory(prefix="devnet-depth-") as tmp:
+        config = replace(base.with_port_offset(free_port_offset(base, start=700)), state_dir=tmp)
+        config = replace(config, guardians=replace(config.guardians, confirmations=2))
+        with DevnetHandle.start(config) as handle:
+            yield handle
+
+
+def test_instant_mining_with_confirmations_mines_the_depth_a_message_needs_then_stops(deep_net):
+    net = deep_net
+    depth = net.devnet.chain_supervisor.depth
+    assert depth is not None and depth.confirmations == 2
+    sent = net.send("rollup-a", "rollup-b", b"deep")
+    net.wait_delivered(sent, timeout=30)
+    rollup_a = net.chain("rollup-a").rpc_url
+    assert int(rpc(rollup_a, "eth_blockNumber"), 16) >= sent.block + 2
+    head = int(rpc(rollup_a, "eth_blockNumber"), 16)
+    time.sleep(1.0)  # no message waits: nothing more is mined
+    assert int(rpc(rollup_a, "eth_blockNumber"), 16) == head
+    assert net.receive_counts("rollup-b") == {sent.id: 1}
