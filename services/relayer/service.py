@@ -68,6 +68,13 @@ class Relayer:
         self.started_at = time.time()
         self.ready = False
 
+    def _regressed(self, dst: int, head: int) -> None:
+        ids = self.ctx.queue.rewind(dst, head)
+        if ids:
+            log.warning("%s restarted at block %d: %d delivery(ies) after it are gone; delivering again",
+                        self.ctx.links[dst].name, head, len(ids))
+            self._wake_delivery(dst)
+
     def _wake_delivery(self, dst: int) -> None:
         self.deliveries[dst].wake.set()
 
@@ -77,6 +84,7 @@ class Relayer:
         await asyncio.gather(*(ctx.load_set(cid) for cid in ctx.links))
         for cid, link in ctx.links.items():
             link.on_head = lambda _n, s=self.scanners[cid]: s.wake.set()
+            link.on_regress = lambda n, cid=cid: self._regressed(cid, n)
         await self.settlement.recover_submitted()
         loops = [(s.run(), f"scan-{cid}") for cid, s in self.scanners.items()]
         loops += [(d.run(), f"deliver-{cid}") for cid, d in self.deliveries.items()]

@@ -230,6 +230,21 @@ class Queue(EvidenceStore):
             )
         return "pending" if status != "submitted" else "submitted"
 
+    def rewind(self, chain_id: int, block: int) -> list[str]:
+        """A chain restarted from an older state (blocks after `block` are gone): its scan cursor
+        goes back, and deliveries to it in lost blocks are pending again (their ids returned)."""
+        dst = chain_id
+        with db.Tx(self.conn) as c:
+            c.execute("UPDATE cursors SET block=min(block, ?) WHERE chain_id=?", (block, chain_id))
+            ids = [r[0] for r in c.execute(
+                "SELECT id FROM messages WHERE dst=? AND status='delivered' AND delivered_block>?", (dst, block))]
+            c.executemany(
+                "UPDATE messages SET status='pending', next_attempt=0, "
+                "last_error='the destination lost the block of its delivery (chain restart)' WHERE id=?",
+                [(i,) for i in ids],
+            )
+        return ids
+
     def _status(self, message_id: str) -> str | None:
         row = self.conn.execute("SELECT status FROM messages WHERE id=?", (message_id,)).fetchone()
         return row[0] if row else None
