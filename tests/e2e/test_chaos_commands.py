@@ -175,3 +175,27 @@ def test_equivocation_is_slashed_by_the_relayer(net):  # last: the slashed guard
 
     wait_for("the relayer to slash guardian-2", slashed, 30)
     assert_once(net, send(net))
+
+
+def test_cli_applies_lists_and_heals_faults_and_refuses_bad_ones_in_one_line(net, tmp_path, capsys):
+    from orchestrator.cli.main import main
+    from orchestrator.config import to_toml
+
+    toml = tmp_path / "devnet.toml"
+    toml.write_text(to_toml(net.devnet.config))
+    pid = net.devnet.pids()["guardian-1"]
+    assert main(["chaos", "--config", str(toml), "pause", "guardian-1", "--for", "30s"]) == 0
+    assert "pause guardian-1 [active for" in capsys.readouterr().out
+    assert proc_state(pid) == "T"
+    assert main(["chaos", "--config", str(toml), "list"]) == 0
+    assert "pause guardian-1" in capsys.readouterr().out
+    assert main(["chaos", "--config", str(toml), "heal", "guardian-1"]) == 0
+    assert proc_state(pid) != "T"
+    capsys.readouterr()
+    assert main(["chaos", "--config", str(toml), "kill", "guardian-7"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: unknown process 'guardian-7'")
+    with pytest.raises(SystemExit):
+        main(["chaos", "--config", str(toml), "delay", "--relayer", "soon"])
+    assert "not a duration" in capsys.readouterr().err
+    assert_once(net, send(net, 1))
