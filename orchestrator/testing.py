@@ -154,8 +154,8 @@ class DevnetHandle:
 
         name = self.chain(destination).name
         topic = Abi(load_abi("MetalayerGateway")).topic("MessageDelivered")
-        logs = self.w3[name].eth.get_logs({"address": self.addresses["MetalayerGateway"], "topics": [topic],
-                                           "fromBlock": 0, "toBlock": "latest"})
+        gateway = Web3.to_checksum_address(self.addresses["MetalayerGateway"])
+        logs = self.w3[name].eth.get_logs({"address": gateway, "topics": [topic], "fromBlock": 0, "toBlock": "latest"})
         counts: dict[str, int] = {}
         for lg in logs:
             key = "0x" + bytes(lg["topics"][1]).hex()

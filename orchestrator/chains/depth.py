@@ -27,8 +27,12 @@ class DepthMiner:
         if self.confirmations <= 0:
             return False
         since = max(0, head - self.confirmations + 1)
-        logs = rpc(rpc_url, "eth_getLogs", [{"address": self.gateway, "topics": [self.topic],
-                                             "fromBlock": hex(since), "toBlock": hex(head)}], timeout=1.0)
+        logs = rpc(
+            rpc_url,
+            "eth_getLogs",
+            [{"address": self.gateway, "topics": [self.topic], "fromBlock": hex(since), "toBlock": hex(head)}],
+            timeout=1.0,
+        )
         if not logs:
             return False
         rpc(rpc_url, "anvil_mine", ["0x1"], timeout=1.0)

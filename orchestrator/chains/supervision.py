@@ -19,10 +19,10 @@ import gzip
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 from orchestrator.build.toolchain import find_anvil
 from orchestrator.chains.anvil import ChainGroup, ChainProcess, anvil_args, wait_chain
@@ -97,7 +97,7 @@ class ChainSupervisor:
             for name in list(self.group.chains):
                 try:
                     self.check(name)
-                except Exception as exc:  # noqa: BLE001 - supervision must go on
+                except Exception as exc:
                     print(f"chain supervisor: {name}: {exc}", file=sys.stderr)
 
     def check(self, name: str) -> None:
@@ -120,7 +120,7 @@ class ChainSupervisor:
             if head == record.saved_block:
                 return True
             dump = rpc(chain.rpc_url, "anvil_dumpState", [], timeout=5)
-        except Exception:  # noqa: BLE001 - paused or busy: try again next round
+        except Exception:
             return False
         path = self.state_file(name)
         tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
@@ -136,8 +136,10 @@ class ChainSupervisor:
         lost = max(0, record.head - record.saved_block)
         state = self.state_file(name)
         # --load-state: the chain never answers without its state
-        argv = [str(find_anvil()), *anvil_args(old.config, self.accounts, self.mnemonic,
-                                               load_state=state if state.is_file() else None)]
+        argv = [
+            str(find_anvil()),
+            *anvil_args(old.config, self.accounts, self.mnemonic, load_state=state if state.is_file() else None),
+        ]
         fresh = ChainProcess(old.config, procs.spawn(argv, old.log_path), old.log_path)
         self.group.chains[name] = fresh
         self._record_pid(name, fresh)
@@ -148,9 +150,12 @@ class ChainSupervisor:
         record.head = record.saved_block
         record.restarts += 1
         record.lost_blocks.append(lost)
-        self._event(name, f"chain {name} exited with code {code}; restarted on port {old.config.port} "
-                          f"from its state at block {record.saved_block} ({lost} newer block(s) lost; "
-                          f"restart #{record.restarts})")
+        self._event(
+            name,
+            f"chain {name} exited with code {code}; restarted on port {old.config.port} "
+            f"from its state at block {record.saved_block} ({lost} newer block(s) lost; "
+            f"restart #{record.restarts})",
+        )
 
     # ------------------------------------------------------------ reporting
 

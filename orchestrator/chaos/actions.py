@@ -43,7 +43,7 @@ class Chaos:
     manifest: Manifest
 
     @classmethod
-    def for_state(cls, state: StateDir) -> "Chaos":
+    def for_state(cls, state: StateDir) -> Chaos:
         if not state.manifest.is_file():
             raise ChaosError(f"no devnet manifest at {state.manifest}: is a devnet running?")
         return cls(state, load_manifest(state.manifest))
@@ -83,8 +83,12 @@ class Chaos:
             self.book.update(fault.id, status="failed", detail=str(exc), healed_at=time.time())
             raise
         status = "healed" if fault.kind in ("kill", "resume", "reorg", "equivocate") else "active"
-        return self.book.update(fault.id, status=status, detail=detail,
-                                healed_at=time.time() if status == "healed" else None) or fault
+        return (
+            self.book.update(
+                fault.id, status=status, detail=detail, healed_at=time.time() if status == "healed" else None
+            )
+            or fault
+        )
 
     def _validate(self, kind: str, target: str, args: dict[str, Any]) -> None:
         if kind in RELAYER_KINDS and target != "relayer":
@@ -119,7 +123,7 @@ class Chaos:
             return self._reorg(target, int(args.get("depth", 1)))
         if kind == "equivocate":
             return self._equivocate(target, args["chain"], int(args["block"]))
-        return f"relayer {kind} " + json.dumps({k: v for k, v in args.items()})  # relayer kinds: chaos.json
+        return f"relayer {kind} " + json.dumps(args)  # relayer kinds: chaos.json
 
     def _reorg(self, chain_name: str, depth: int) -> str:
         chain = self._chain(chain_name)
@@ -144,7 +148,9 @@ class Chaos:
         except httpx.HTTPError as exc:
             raise ChaosError(f"{guardian} did not answer: {exc}") from None
         if r.status_code == 404:
-            raise ChaosError(f"{guardian} runs without --allow-equivocation-for-tests (start the devnet with chaos enabled)")
+            raise ChaosError(
+                f"{guardian} runs without --allow-equivocation-for-tests (start the devnet with chaos enabled)"
+            )
         if r.status_code != 200:
             raise ChaosError(f"{guardian} refused to equivocate: HTTP {r.status_code} {r.text[:200]}")
         return f"{guardian} signed root {r.json()['conflicting']['state_root']} for {chain.name} block {block}"
@@ -153,8 +159,9 @@ class Chaos:
 
     def heal(self, target: str | None = None) -> list[Fault]:
         """End every fault in force (or those on `target`): SIGCONT stopped processes, clear relayer faults."""
-        ended = [f for f in self.book.all()
-                 if f.status in ("active", "requested") and (target is None or f.target == target)]
+        ended = [
+            f for f in self.book.all() if f.status in ("active", "requested") and (target is None or f.target == target)
+        ]
         for f in ended:
             self._end(f)
         return ended

@@ -26,7 +26,7 @@ class Warden:
             self._thread.join(timeout=2)
         try:  # nothing stays stopped (SIGSTOP) after the devnet ends
             Chaos.for_state(self.state).heal()
-        except Exception:  # noqa: BLE001 - best effort on the way out
+        except Exception:
             pass
 
     def _loop(self) -> None:
@@ -36,5 +36,5 @@ class Warden:
                 chaos = chaos or Chaos.for_state(self.state)
                 chaos.apply_requested()
                 chaos.expire()
-            except Exception as exc:  # noqa: BLE001 - the warden must keep running
+            except Exception as exc:
                 print(f"chaos warden: {exc}", file=sys.stderr)

@@ -16,7 +16,7 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)?$")
 
 
 def duration(text: str) -> float:
-    """"2s", "500ms", "1m" or plain seconds."""
+    """ "2s", "500ms", "1m" or plain seconds."""
     match = _DURATION.match(text.strip())
     if not match:
         raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 2s, 500ms, 1m)")

@@ -43,8 +43,13 @@ def one_size(rollups: int, messages: int) -> dict:
                 t0 = time.perf_counter()
                 net.wait_delivered(sent, timeout=60)
                 latencies.append((time.perf_counter() - t0) * 1000)
-        return {"rollups": rollups, "up_seconds": round(up, 3), "rss_mb": round(rss, 1),
-                "latency_ms": stats(latencies), "messages": messages}
+        return {
+            "rollups": rollups,
+            "up_seconds": round(up, 3),
+            "rss_mb": round(rss, 1),
+            "latency_ms": stats(latencies),
+            "messages": messages,
+        }
 
 
 def run(args: argparse.Namespace) -> dict:

@@ -18,10 +18,11 @@ import fcntl
 import json
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 KINDS = ("kill", "pause", "resume", "partition", "reorg", "delay", "drop", "duplicate", "equivocate")
 RELAYER_KINDS = ("delay", "drop", "duplicate")  # carried out by the relayer itself, from chaos.json
@@ -33,9 +34,9 @@ class Fault:
     kind: str
     target: str
     started_at: float
-    until: float | None = None       # ends on its own then (None: until healed; instant faults: = started)
+    until: float | None = None  # ends on its own then (None: until healed; instant faults: = started)
     healed_at: float | None = None
-    status: str = "active"           # requested (API, not applied yet) | active | healed | failed
+    status: str = "active"  # requested (API, not applied yet) | active | healed | failed
     args: dict[str, Any] = field(default_factory=dict)
     detail: str = ""
 
@@ -67,8 +68,7 @@ class FaultBook:
 
     def _write(self, faults: list[Fault]) -> None:
         _atomic(self.path, [asdict(f) for f in faults])
-        controls = {f.kind: {"until": f.until, **f.args} for f in faults
-                    if f.kind in RELAYER_KINDS and f.in_force()}
+        controls = {f.kind: {"until": f.until, **f.args} for f in faults if f.kind in RELAYER_KINDS and f.in_force()}
         _atomic(self.controls_path, controls)
 
     def all(self) -> list[Fault]:
@@ -78,12 +78,27 @@ class FaultBook:
         now = time.time()
         return [f for f in self._read() if f.in_force(now)]
 
-    def add(self, kind: str, target: str, duration: float | None = None, status: str = "active",
-            detail: str = "", **args: Any) -> Fault:
+    def add(
+        self,
+        kind: str,
+        target: str,
+        duration: float | None = None,
+        status: str = "active",
+        detail: str = "",
+        **args: Any,
+    ) -> Fault:
         now = time.time()
         with self._locked() as faults:
-            fault = Fault(max((f.id for f in faults), default=0) + 1, kind, target, now,
-                          until=None if duration is None else now + duration, status=status, args=args, detail=detail)
+            fault = Fault(
+                max((f.id for f in faults), default=0) + 1,
+                kind,
+                target,
+                now,
+                until=None if duration is None else now + duration,
+                status=status,
+                args=args,
+                detail=detail,
+            )
             faults.append(fault)
         return fault
 

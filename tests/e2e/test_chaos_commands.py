@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterator
 
 import httpx
 import pytest
@@ -160,8 +160,14 @@ def test_api_requests_faults_that_the_devnet_applies_and_heals(net):
     bad = httpx.post(f"{net.api}/v1/chaos", json={"kind": "meteor", "target": "hub"}, timeout=5)
     assert bad.status_code == 422
     r = httpx.post(f"{net.api}/v1/chaos", json={"kind": "pause", "target": "guardian-9"}, timeout=5)
-    wait_for("the refusal", lambda: next(f for f in httpx.get(f"{net.api}/v1/chaos", timeout=5).json()
-                                         if f["id"] == r.json()["id"])["status"] == "failed", 10)
+    wait_for(
+        "the refusal",
+        lambda: (
+            next(f for f in httpx.get(f"{net.api}/v1/chaos", timeout=5).json() if f["id"] == r.json()["id"])["status"]
+            == "failed"
+        ),
+        10,
+    )
 
 
 def test_equivocation_is_slashed_by_the_relayer(net):  # last: the slashed guardian leaves the set
