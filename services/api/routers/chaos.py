@@ -4,7 +4,8 @@
     POST /v1/chaos                 {"kind": "pause", "target": "guardian-1", "duration": 5}  -> 202
     POST /v1/chaos/heal            every fault in force ends (within ~0.2 s)                  -> 202
 
-The API cannot signal processes: a request is recorded in `<run>/faults.json` as
+Not in the OpenAPI schema: a schema fuzzer (make test runs schemathesis) would otherwise kill
+the services of the devnet it tests. The API cannot signal processes: a request is recorded in `<run>/faults.json` as
 "requested" and the devnet process (orchestrator/chaos/warden.py) carries it out within
 ~0.2 s; poll GET /v1/chaos for its status (active, failed with a reason).
 """
@@ -15,18 +16,20 @@ from dataclasses import asdict
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.api.context import Ctx
 from services.api.errors import errors
 from services.common.faults import FaultBook
 
-router = APIRouter(prefix="/v1", tags=["chaos"], responses=errors())
+router = APIRouter(prefix="/v1", tags=["chaos"], responses=errors(), include_in_schema=False)
 
 Kind = Literal["kill", "pause", "resume", "partition", "reorg", "delay", "drop", "duplicate", "equivocate"]
 
 
 class FaultIn(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
     kind: Kind
     target: str = Field("relayer", max_length=64, description="relayer, guardian-i, api or a chain name")
     duration: float | None = Field(None, gt=0, le=86_400, description="seconds until it ends on its own")
