@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from orchestrator import instance
 from orchestrator.build.compiler import compile_contracts, describe_compiler
 from orchestrator.build.toolchain import anvil_version, find_anvil, find_openzeppelin
 from orchestrator.chains import anvil as chain_mod
@@ -84,6 +85,8 @@ class Devnet:
                 contracts = self._stage("deploy", lambda: self._deploy(cached))
             chain_mod.apply_block_times(self.config.chains)
             self.manifest = build_manifest(self.config, contracts, services=services)
+            if deploy:
+                self.manifest = self._stage("instance", self._bind_instance)
             write_manifest(self.manifest_path, self.manifest)
             self._supervise_chains()
             if services:
@@ -120,6 +123,11 @@ class Devnet:
         return found
 
     # ------------------------------------------------------------ stages
+
+    def _bind_instance(self) -> Manifest:
+        manifest = instance.bind(self.config, self.manifest)
+        self._details["instance"] = instance.describe(manifest)
+        return manifest
 
     def _stage(self, name: str, fn: Callable[[], Any]) -> Any:
         started = time.perf_counter()

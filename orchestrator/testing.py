@@ -171,7 +171,7 @@ class DevnetHandle:
         att = Attestation.from_block(info.chain_id, block)
         members = self.manifest.guardians.members
         chosen = signers if signers is not None else range(self.manifest.guardians.threshold)
-        return att, [sign_attestation(att, members[i].private_key) for i in chosen]
+        return att, [sign_attestation(att, members[i].private_key, self.manifest.instance_id or "") for i in chosen]
 
     def relay(self, sent: SentMessage | Sequence[SentMessage], from_account: int = 9) -> dict[str, Any]:
         """Deliver messages of one source block by hand: attest, prove, attestAndDeliverBatch."""

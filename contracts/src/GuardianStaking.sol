@@ -7,7 +7,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IERC7786GatewaySource} from "@openzeppelin/contracts/interfaces/draft-IERC7786.sol";
 import {InteroperableAddress} from "@openzeppelin/contracts/utils/draft-InteroperableAddress.sol";
-import {Attestation, AttestationLib, IStateRootRegistry} from "./MetalayerTypes.sol";
+import {Attestation, IStateRootRegistry} from "./MetalayerTypes.sol";
 
 /**
  * @title GuardianStaking
@@ -19,21 +19,28 @@ import {Attestation, AttestationLib, IStateRootRegistry} from "./MetalayerTypes.
  *
  * Rewards: any ERA that arrives here beyond what is owed (stakes, unbonding, unclaimed rewards) — the
  * guardians' share of gateway fees, forwarded by `MetalayerGateway.distributeFees`, and what remains of
- * a slash after the reporter reward — is shared pro rata among active stakes (reward-per-stake accumulator).
+ * a slash after the reporter reward — is shared among the members of the hub registry's guardian set at
+ * the moment it is distributed (`syncRewards`, also run before every stake change), pro rata by their
+ * active stake. Stake of anyone outside the set earns nothing, so stake bought just before a
+ * distribution by a non-guardian takes no share.
+ *
+ * Exit: unbonding that leaves a guardian's active stake below `minStake` removes it from the set on the
+ * hub and, through the same gateway messages as a slash, on every rollup (`GuardianExited`).
+ *
+ * Evidence is checked under the hub registry's EIP-712 domain (salted with the devnet instance id), so
+ * signatures from another run of the devnet never count as evidence.
  */
 contract GuardianStaking is Ownable {
     using SafeERC20 for IERC20;
 
     uint256 private constant BPS = 10_000;
-    uint256 private constant PRECISION = 1e18;
 
     struct Staker {
         uint256 active;
         uint256 unbonding;
         uint64 unbondingEnd;
         bool slashed;
-        uint256 rewardDebt; // rewardPerStake at the last update, scaled
-        uint256 rewards; // accrued, unclaimed
+        uint256 rewards; // credited, unclaimed
     }
 
     IERC20 public era;
@@ -49,7 +56,6 @@ contract GuardianStaking is Ownable {
     uint256 public totalActive;
     uint256 public totalUnbonding;
     uint256 public totalRewardsOwed;
-    uint256 public rewardPerStake;
 
     event Configured(address era, address registry, address gateway, uint256[] rollups);
     event ParamsSet(uint256 minStake, uint64 unbondingDelay, uint16 slashBps, uint16 reporterBps);
@@ -60,6 +66,7 @@ contract GuardianStaking is Ownable {
     event RewardsClaimed(address indexed guardian, address indexed to, uint256 amount);
     event Slashed(address indexed guardian, address indexed reporter, uint256 amount, uint256 reporterReward);
     event GuardianRemovalSent(address indexed guardian, uint256 indexed chainId, bytes32 sendId);
+    event GuardianExited(address indexed guardian, uint256 remainingActive);
 
     error BelowMinStake(uint256 resulting, uint256 minStake);
     error InsufficientStake(uint256 requested, uint256 available);
@@ -128,7 +135,7 @@ contract GuardianStaking is Ownable {
         if (amount == 0) revert ZeroAmount();
         Staker storage s = _stakers[guardian];
         if (s.slashed) revert AlreadySlashed(guardian);
-        _accrue(s);
+        syncRewards(); // what arrived before this stake is not its to share
         era.safeTransferFrom(msg.sender, address(this), amount);
         s.active += amount;
         totalActive += amount;
@@ -138,14 +145,14 @@ contract GuardianStaking is Ownable {
 
     /// @notice Start unbonding `amount` of the caller's active stake; withdrawable after the delay.
     /// Unbonding stake earns nothing and is still slashable. Adding to an unbonding restarts its delay.
+    /// A guardian whose active stake falls below `minStake` leaves the guardian set on every chain.
     /// @param amount ERA amount
     function unbond(uint256 amount) external {
         if (amount == 0) revert ZeroAmount();
         Staker storage s = _stakers[msg.sender];
         if (amount > s.active) revert InsufficientStake(amount, s.active);
-        _accrue(s);
+        syncRewards();
         uint256 remaining = s.active - amount;
-        if (remaining != 0 && remaining < minStake) revert BelowMinStake(remaining, minStake);
         s.active = remaining;
         s.unbonding += amount;
         totalActive -= amount;
@@ -153,6 +160,10 @@ contract GuardianStaking is Ownable {
         uint64 end = uint64(block.timestamp) + unbondingDelay;
         s.unbondingEnd = end;
         emit Unbonding(msg.sender, amount, end);
+        if (remaining < minStake && registry.isGuardian(msg.sender)) {
+            emit GuardianExited(msg.sender, remaining);
+            _removeEverywhere(msg.sender);
+        }
     }
 
     /// @notice Withdraw the caller's unbonded stake once the delay has passed.
@@ -177,42 +188,41 @@ contract GuardianStaking is Ownable {
 
     // ------------------------------------------------------------------ rewards
 
-    /// @notice Distribute ERA received since the last sync (fees, slash remainders) to active stakes.
+    /// @notice Distribute ERA received since the last sync (fees, slash remainders) to the current
+    /// guardian set, pro rata by active stake. Nothing happens while no guardian has active stake.
     function syncRewards() public {
-        uint256 total = totalActive;
-        if (total == 0) return;
-        uint256 owed = total + totalUnbonding + totalRewardsOwed;
-        uint256 balance = era.balanceOf(address(this));
-        if (balance <= owed) return;
-        uint256 added = balance - owed;
-        uint256 perStake = (added * PRECISION) / total;
-        if (perStake == 0) return;
-        rewardPerStake += perStake;
-        // the whole amount is set aside (rounding dust stays unclaimable), so the stakers' claims,
-        // each rounded down, can never exceed what was set aside
-        totalRewardsOwed += added;
-        emit RewardsAdded(added);
+        uint256 added = _unowed();
+        if (added == 0) return;
+        address[] memory members = registry.getGuardians();
+        uint256 weight = _weight(members);
+        if (weight == 0) return;
+        uint256 distributed;
+        for (uint256 i = 0; i < members.length; ++i) {
+            Staker storage s = _stakers[members[i]];
+            uint256 share = (added * s.active) / weight;
+            s.rewards += share;
+            distributed += share;
+        }
+        // rounding dust stays unowed and is shared at the next sync
+        totalRewardsOwed += distributed;
+        emit RewardsAdded(distributed);
     }
 
-    /// @notice Rewards `guardian` can claim now (including unsynced ones).
+    /// @notice Rewards `guardian` can claim now (including its share of what is not yet synced).
     /// @param guardian the guardian
     function pendingRewards(address guardian) external view returns (uint256) {
         Staker storage s = _stakers[guardian];
-        uint256 rps = rewardPerStake;
-        uint256 total = totalActive;
-        if (total != 0) {
-            uint256 owed = total + totalUnbonding + totalRewardsOwed;
-            uint256 balance = era.balanceOf(address(this));
-            if (balance > owed) rps += ((balance - owed) * PRECISION) / total;
-        }
-        return s.rewards + (s.active * (rps - s.rewardDebt)) / PRECISION;
+        uint256 added = _unowed();
+        if (added == 0 || s.active == 0 || !registry.isGuardian(guardian)) return s.rewards;
+        uint256 weight = _weight(registry.getGuardians());
+        return s.rewards + (added * s.active) / weight;
     }
 
     /// @notice Claim the caller's rewards.
     /// @param to receiver
     function claimRewards(address to) external returns (uint256 amount) {
+        syncRewards();
         Staker storage s = _stakers[msg.sender];
-        _accrue(s);
         amount = s.rewards;
         if (amount == 0) return 0;
         s.rewards = 0;
@@ -221,11 +231,14 @@ contract GuardianStaking is Ownable {
         emit RewardsClaimed(msg.sender, to, amount);
     }
 
-    function _accrue(Staker storage s) private {
-        syncRewards();
-        uint256 rps = rewardPerStake;
-        s.rewards += (s.active * (rps - s.rewardDebt)) / PRECISION;
-        s.rewardDebt = rps;
+    function _unowed() private view returns (uint256) {
+        uint256 owed = totalActive + totalUnbonding + totalRewardsOwed;
+        uint256 balance = era.balanceOf(address(this));
+        return balance > owed ? balance - owed : 0;
+    }
+
+    function _weight(address[] memory members) private view returns (uint256 weight) {
+        for (uint256 i = 0; i < members.length; ++i) weight += _stakers[members[i]].active;
     }
 
     // ------------------------------------------------------------------ slashing
@@ -248,15 +261,16 @@ contract GuardianStaking is Ownable {
     {
         if (a.chainId != b.chainId || a.blockNumber != b.blockNumber) revert NotConflicting();
         if (a.blockHash == b.blockHash && a.stateRoot == b.stateRoot) revert NotConflicting();
-        guardian = ECDSA.recoverCalldata(AttestationLib.digest(a), sigA);
-        address second = ECDSA.recoverCalldata(AttestationLib.digest(b), sigB);
+        // the hub registry's digest: salted with this devnet instance, so evidence from another run fails
+        guardian = ECDSA.recoverCalldata(registry.attestationDigest(a), sigA);
+        address second = ECDSA.recoverCalldata(registry.attestationDigest(b), sigB);
         if (guardian != second) revert SignerMismatch(guardian, second);
 
         Staker storage s = _stakers[guardian];
         if (s.slashed) revert AlreadySlashed(guardian);
         uint256 stakeTotal = s.active + s.unbonding;
         if (stakeTotal == 0 && !registry.isGuardian(guardian)) revert NothingToSlash(guardian);
-        _accrue(s);
+        syncRewards();
         s.slashed = true;
 
         amount = (stakeTotal * slashBps) / BPS;

@@ -21,25 +21,22 @@ struct Message {
     bytes payload;
 }
 
-/// @notice EIP-712 digest of an attestation. The domain has only a name and a version, so the
-/// digest is identical on every chain: one signature set verifies everywhere and is slashing evidence.
+/// @notice EIP-712 digest of an attestation. The domain is a name, a version and a salt: the devnet
+/// instance id (fresh on every `devnet up`, identical on every chain of one devnet). No chainId and no
+/// verifyingContract, so one signature set verifies on every chain of the devnet and is slashing
+/// evidence there; the salt makes nothing signed in one run verify in another.
 library AttestationLib {
-    bytes32 internal constant DOMAIN_TYPEHASH = keccak256("EIP712Domain(string name,string version)");
+    bytes32 internal constant DOMAIN_TYPEHASH = keccak256("EIP712Domain(string name,string version,bytes32 salt)");
     bytes32 internal constant ATTESTATION_TYPEHASH =
         keccak256("Attestation(uint256 chainId,uint256 blockNumber,bytes32 blockHash,bytes32 stateRoot)");
-    bytes32 internal constant DOMAIN_SEPARATOR =
-        keccak256(abi.encode(DOMAIN_TYPEHASH, keccak256("Metalayer"), keccak256("1")));
 
-    function digest(Attestation calldata att) internal pure returns (bytes32) {
-        return MessageHashUtils.toTypedDataHash(
-            DOMAIN_SEPARATOR,
-            keccak256(abi.encode(ATTESTATION_TYPEHASH, att.chainId, att.blockNumber, att.blockHash, att.stateRoot))
-        );
+    function domainSeparator(bytes32 instanceId) internal pure returns (bytes32) {
+        return keccak256(abi.encode(DOMAIN_TYPEHASH, keccak256("Metalayer"), keccak256("1"), instanceId));
     }
 
-    function digestMemory(Attestation memory att) internal pure returns (bytes32) {
+    function digest(bytes32 separator, Attestation calldata att) internal pure returns (bytes32) {
         return MessageHashUtils.toTypedDataHash(
-            DOMAIN_SEPARATOR,
+            separator,
             keccak256(abi.encode(ATTESTATION_TYPEHASH, att.chainId, att.blockNumber, att.blockHash, att.stateRoot))
         );
     }
@@ -57,4 +54,8 @@ interface IStateRootRegistry {
     function isGuardian(address account) external view returns (bool);
     /// @notice Whether attestations for `chainId` are accepted (i.e. it is a chain of this network).
     function isTracked(uint256 chainId) external view returns (bool);
+    /// @notice The EIP-712 digest of `att` under this devnet instance's domain.
+    function attestationDigest(Attestation calldata att) external view returns (bytes32);
+    /// @notice The current guardians.
+    function getGuardians() external view returns (address[] memory);
 }

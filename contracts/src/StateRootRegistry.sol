@@ -12,6 +12,10 @@ import {Attestation, AttestationLib, IStateRootRegistry} from "./MetalayerTypes.
  * @notice Holds the guardian set and the state roots of other chains attested by at least
  * `threshold` distinct guardians (EIP-712, same digest on every chain).
  *
+ * Instance: every attestation is signed under an EIP-712 domain salted with the devnet instance id
+ * (`setInstance`, bootstrap owner, fresh on every `devnet up` and identical on every chain), so
+ * signatures of another run never verify here. Nothing is accepted before an instance is set.
+ *
  * Tracked chains: an attestation is accepted only for a chain the registry tracks
  * (`setTrackedChain`, bootstrap owner), and never for the chain the registry lives on
  * (its own state needs no attestation). Re-submitting a stored attestation is a no-op;
@@ -19,7 +23,13 @@ import {Attestation, AttestationLib, IStateRootRegistry} from "./MetalayerTypes.
  *
  * Guardian-set changes: `setGuardians` by the bootstrap owner; `removeGuardian` by the hub's
  * GuardianStaking (directly, on the hub) or by a message from that contract on the hub chain
- * delivered through the gateway (this contract is an ERC-7786 recipient).
+ * delivered through the gateway (this contract is an ERC-7786 recipient). When a removal leaves fewer
+ * guardians than the threshold, the threshold is clamped to the remaining set (`ThresholdClamped`), so
+ * the network stays live; an empty set accepts nothing.
+ *
+ * Every stored root is logged with its signers and their signatures (`AttestationSubmitted`): a
+ * watchtower that finds a guardian's signature of another root for the same (chain, block) holds
+ * slashing evidence for GuardianStaking.slash.
  */
 contract StateRootRegistry is IStateRootRegistry, Ownable, ERC7786Recipient {
     struct Root {
@@ -45,8 +55,20 @@ contract StateRootRegistry is IStateRootRegistry, Ownable, ERC7786Recipient {
     uint256 public hubChainId;
     /// @notice GuardianStaking on the hub (same address on every chain).
     address public hubStaking;
+    /// @notice The devnet instance id: the salt of the EIP-712 domain (0 = not set, nothing accepted).
+    bytes32 public instanceId;
+    bytes32 private _domainSeparator;
 
-    event AttestationSubmitted(uint256 indexed chainId, uint256 indexed blockNumber, bytes32 blockHash, bytes32 stateRoot);
+    event AttestationSubmitted(
+        uint256 indexed chainId,
+        uint256 indexed blockNumber,
+        bytes32 blockHash,
+        bytes32 stateRoot,
+        address[] signers,
+        bytes[] signatures
+    );
+    event InstanceSet(bytes32 indexed instanceId, bytes32 domainSeparator);
+    event ThresholdClamped(uint256 previous, uint256 clamped);
     event GuardianSetChanged(address[] guardians, uint256 threshold);
     event GuardianRemoved(address indexed guardian);
     event TrackedChainSet(uint256 indexed chainId, bool tracked);
@@ -62,6 +84,8 @@ contract StateRootRegistry is IStateRootRegistry, Ownable, ERC7786Recipient {
     error InvalidThreshold(uint256 threshold, uint256 guardians);
     error UnauthorizedGuardianChange(address caller);
     error UnknownHubMessage(bytes4 selector);
+    error InstanceNotSet();
+    error InvalidInstance();
 
     /// @param initialOwner the bootstrap owner (the devnet deployer)
     constructor(address initialOwner) Ownable(initialOwner) {}
@@ -83,11 +107,11 @@ contract StateRootRegistry is IStateRootRegistry, Ownable, ERC7786Recipient {
             if (storedRoot == att.stateRoot && stored.blockHash == att.blockHash) return; // already stored
             revert ConflictingRoot(chainId, att.blockNumber, storedRoot, att.stateRoot);
         }
-        _checkSignatures(AttestationLib.digest(att), signatures);
+        address[] memory signers = _checkSignatures(_digest(att), signatures);
         stored.blockHash = att.blockHash;
         stored.stateRoot = att.stateRoot;
         if (att.blockNumber > _latestBlock[chainId]) _latestBlock[chainId] = att.blockNumber;
-        emit AttestationSubmitted(chainId, att.blockNumber, att.blockHash, att.stateRoot);
+        emit AttestationSubmitted(chainId, att.blockNumber, att.blockHash, att.stateRoot, signers, signatures);
     }
 
     /// @notice Reverts unless `signatures` hold at least `threshold` distinct guardian signatures of `digest`.
@@ -97,11 +121,13 @@ contract StateRootRegistry is IStateRootRegistry, Ownable, ERC7786Recipient {
         _checkSignatures(digest, signatures);
     }
 
-    function _checkSignatures(bytes32 digest, bytes[] calldata signatures) private view {
+    function _checkSignatures(bytes32 digest, bytes[] calldata signatures) private view returns (address[] memory signers) {
         uint256 seen; // bitmap of guardian indices
         uint256 count = signatures.length;
+        signers = new address[](count);
         for (uint256 i = 0; i < count; ++i) {
             address signer = ECDSA.recoverCalldata(digest, signatures[i]);
+            signers[i] = signer;
             uint256 index = _guardianIndex[signer];
             if (index == 0) revert NotGuardian(signer);
             uint256 bit = 1 << (index - 1);
@@ -112,15 +138,33 @@ contract StateRootRegistry is IStateRootRegistry, Ownable, ERC7786Recipient {
         if (count < threshold_ || threshold_ == 0) revert InsufficientSignatures(count, threshold_);
     }
 
-    /// @notice The EIP-712 digest guardians sign for `att` (identical on every chain).
+    /// @notice The EIP-712 digest guardians sign for `att` (identical on every chain of this devnet instance).
     /// @param att the attestation
-    function attestationDigest(Attestation calldata att) external pure returns (bytes32) {
-        return AttestationLib.digest(att);
+    function attestationDigest(Attestation calldata att) external view returns (bytes32) {
+        return _digest(att);
     }
 
-    /// @notice The EIP-712 domain separator: EIP712Domain(name "Metalayer", version "1").
-    function domainSeparator() external pure returns (bytes32) {
-        return AttestationLib.DOMAIN_SEPARATOR;
+    /// @notice The EIP-712 domain separator: EIP712Domain(name "Metalayer", version "1", salt instanceId).
+    function domainSeparator() external view returns (bytes32) {
+        if (instanceId == bytes32(0)) revert InstanceNotSet();
+        return _domainSeparator;
+    }
+
+    /// @notice Bind this registry to a devnet instance (bootstrap owner, at every `devnet up`): from now on
+    /// only signatures under the domain salted with `instanceId` verify.
+    /// @param instanceId_ the instance id (non-zero; the same on every chain of the devnet)
+    function setInstance(bytes32 instanceId_) external onlyOwner {
+        if (instanceId_ == bytes32(0)) revert InvalidInstance();
+        instanceId = instanceId_;
+        bytes32 separator = AttestationLib.domainSeparator(instanceId_);
+        _domainSeparator = separator;
+        emit InstanceSet(instanceId_, separator);
+    }
+
+    function _digest(Attestation calldata att) private view returns (bytes32) {
+        bytes32 separator = _domainSeparator;
+        if (separator == bytes32(0)) revert InstanceNotSet();
+        return AttestationLib.digest(separator, att);
     }
 
     /// @notice The highest attested block of `chainId` (all zero if none).
@@ -186,7 +230,7 @@ contract StateRootRegistry is IStateRootRegistry, Ownable, ERC7786Recipient {
 
     /// @notice Remove `guardian` from the set. Only the hub's GuardianStaking (on the hub);
     /// on other chains the same removal arrives as a hub message (see receiveMessage).
-    /// The threshold is kept: if fewer guardians than the threshold remain, no attestation passes.
+    /// If fewer guardians than the threshold remain, the threshold is clamped to their number.
     /// @param guardian the guardian to remove (no-op if not a guardian)
     function removeGuardian(address guardian) external {
         if (msg.sender != hubStaking || block.chainid != hubChainId || hubStaking == address(0)) {
@@ -207,6 +251,12 @@ contract StateRootRegistry is IStateRootRegistry, Ownable, ERC7786Recipient {
         _guardians.pop();
         delete _guardianIndex[guardian];
         emit GuardianRemoved(guardian);
+        uint256 remaining = _guardians.length;
+        if (_threshold > remaining) {
+            // liveness over a threshold no set can meet: the remaining guardians carry the network
+            emit ThresholdClamped(_threshold, remaining);
+            _threshold = remaining;
+        }
         emit GuardianSetChanged(_guardians, _threshold);
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 
@@ -24,10 +25,8 @@ class Warden:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2)
-        try:  # nothing stays stopped (SIGSTOP) after the devnet ends
+        with contextlib.suppress(Exception):  # nothing stays stopped (SIGSTOP) after the devnet ends
             Chaos.for_state(self.state).heal()
-        except Exception:
-            pass
 
     def _loop(self) -> None:
         chaos: Chaos | None = None

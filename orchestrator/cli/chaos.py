@@ -9,7 +9,7 @@ import re
 import time
 
 from orchestrator.chaos.actions import Chaos, ChaosError
-from orchestrator.cli.common import CliError, resolve_config, running_pid
+from orchestrator.cli.common import CliError, Parser, find_devnet
 from services.common.faults import Fault
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)?$")
@@ -24,10 +24,11 @@ def duration(text: str) -> float:
     return value / 1000 if unit == "ms" else value * 60 if unit == "m" else value
 
 
-def register(sub: argparse._SubParsersAction, add_common: object) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     chaos = sub.add_parser("chaos", help="inject faults into a running devnet", description=__doc__)
     chaos.add_argument("--config", help="topology file (default: ./devnet.toml if present, else built-in)")
-    kinds = chaos.add_subparsers(dest="kind", required=True, metavar="FAULT")
+    chaos.add_argument("--state-dir", help="the devnet's state directory (default: found from here or the running one)")
+    kinds = chaos.add_subparsers(dest="kind", required=True, metavar="FAULT", parser_class=Parser)
 
     def add(name: str, help: str, target: bool = True, timed: bool = True) -> argparse.ArgumentParser:
         p = kinds.add_parser(name, help=help, description=help)
@@ -57,11 +58,11 @@ def register(sub: argparse._SubParsersAction, add_common: object) -> None:
 
 
 def cmd_chaos(args: argparse.Namespace) -> int:
-    config = resolve_config(args)
-    if running_pid(config) is None and not config.state.pids.is_file():
+    state = find_devnet(args, require_running=False)
+    if not state.pids.is_file():
         raise CliError("no devnet is running (start one with `devnet up`)")
     try:
-        chaos = Chaos.for_state(config.state)
+        chaos = Chaos.for_state(state)
         if args.kind == "list":
             for f in chaos.book.all():
                 print(describe(f))

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 import uvicorn
@@ -113,7 +114,7 @@ class App:
         if scope["type"] != "http":
             return
         path = scope["path"].rstrip("/") or "/"
-        query = dict(parse_qsl(scope.get("query_string", b"").decode()))
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("utf-8", "replace")))
         status, body = 404, {"detail": f"no route {path}"}
         for method, regex, kinds, fn in self.routes:
             m = regex.match(path)

@@ -6,6 +6,7 @@
     m.guardians.members[0].url, m.keys.relayer.private_key
     m.run_dir   -> <state_dir>/run (service databases)
     save(m, path)   # what the orchestrator writes: the same models, so writer and readers agree
+    m.instance_id  -> "0x.." (32 bytes) the attestation domain's salt, None before contracts are deployed
 """
 
 from __future__ import annotations
@@ -102,6 +103,8 @@ class Manifest(_Model):
     relayer: RelayerSettings = Field(default_factory=RelayerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     state_dir: str = ".devnet"
+    # the devnet instance id (0x + 64 hex), the salt of the attestation EIP-712 domain; fresh on every `up`
+    instance_id: str | None = None
     path: str | None = None  # where it was loaded from (not in the file)
 
     @property

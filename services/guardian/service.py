@@ -14,6 +14,11 @@ HTTP (127.0.0.1:<port of the manifest's guardian url>):
   GET  /v1/attestations?after=SEQ&limit=N[&chain_id=C]  -> feed of everything signed, by seq
   POST /v1/test/equivocate/{chain_id}/{block}          -> only with --allow-equivocation-for-tests:
        signs a conflicting root for an already signed block (slashing tests)
+Every number in a path or query is bounded (block, chain id, seq: 0..2**63-1, SQLite's
+INTEGER): anything else is a 4xx with the reason, never a 5xx.
+
+Signatures are made under the EIP-712 domain salted with the manifest's `instance_id`
+(services.common.attest.Domain); the guardian refuses to start without one.
 """
 
 from __future__ import annotations
@@ -26,13 +31,22 @@ from typing import Any
 
 from eth_hash.auto import keccak
 
-from services.common.attest import AttestationSigner
+from services.common.attest import AttestationSigner, Domain
 from services.common.http import App, HttpError, Request
 from services.common.manifest import Chain, Manifest
 from services.common.rpc import RpcError, WsRpc, hexbytes, hexint
 from services.guardian.store import Signed, SignedStore
 
 log = logging.getLogger("guardian")
+
+MAX_INT = 2**63 - 1  # SQLite INTEGER; no chain id, block or seq is larger
+
+
+def bounded(name: str, value: int) -> int:
+    """`value` if it fits 0..MAX_INT, else a 422 with the reason."""
+    if not 0 <= value <= MAX_INT:
+        raise HttpError(422, f"{name} must be between 0 and {MAX_INT}, got {value}")
+    return value
 
 
 class ChainFollower:
@@ -147,14 +161,20 @@ class Guardian:
                              f"(members: {[m.index for m in manifest.guardians.members]})")
         self.member = member
         self.private_key = member.private_key
-        self.signer = AttestationSigner(member.private_key)
+        if manifest.instance_id is None:
+            raise SystemExit("the manifest has no instance_id (contracts not deployed?): run `devnet up`")
+        self.domain = Domain(manifest.instance_id)
+        self.signer = AttestationSigner(member.private_key, self.domain)
         self.address = self.signer.address
         self.confirmations = manifest.guardians.confirmations
         self.allow_equivocation = allow_equivocation
-        self.store = SignedStore(db_path)
+        self.store = SignedStore(db_path, self.domain.instance_id)
+        if self.store.dropped:
+            log.warning("dropped %d signature(s) of another devnet instance from %s", self.store.dropped, db_path)
         self.followers = {c.chain_id: ChainFollower(self, c) for c in manifest.chains}
         self.started_at = time.time()
         self.refusals = 0
+        self.instance_errors: dict[int, str] = {}  # chain -> why its registry is not bound to our instance
 
     def sign_block(self, chain_id: int, number: int, block_hash: bytes, state_root: bytes) -> Signed:
         """Sign (chain, block) once. A second, different root for it is refused, forever."""
@@ -176,8 +196,28 @@ class Guardian:
 
     async def start(self) -> None:
         await asyncio.gather(*(f.start() for f in self.followers.values()))
-        log.info("guardian %d (%s) following %s, confirmations %d", self.index, self.address,
-                 ", ".join(f"{c.name}@{c.ws_url}" for c in self.manifest.chains), self.confirmations)
+        await self._check_instance()
+        log.info("guardian %d (%s) following %s, confirmations %d, instance %s", self.index, self.address,
+                 ", ".join(f"{c.name}@{c.ws_url}" for c in self.manifest.chains), self.confirmations,
+                 self.manifest.instance_id)
+
+    async def _check_instance(self) -> None:
+        """Every registry must be bound to the manifest's instance, else our signatures verify nowhere."""
+        registry = self.manifest.contracts.get("StateRootRegistry")
+        if registry is None:
+            return
+        call = {"to": registry.address, "data": "0x" + keccak(b"instanceId()")[:4].hex()}
+        for cid, f in self.followers.items():
+            try:
+                onchain = hexbytes(await f.rpc.call("eth_call", [call, "latest"]))
+            except (RpcError, ConnectionError) as exc:
+                self.instance_errors[cid] = f"cannot read instanceId(): {exc}"
+                continue
+            if onchain != self.domain.instance_id:
+                self.instance_errors[cid] = f"registry is bound to instance 0x{onchain.hex()}"
+        for cid, err in self.instance_errors.items():
+            log.error("chain %d: %s, the manifest says %s: signatures of this guardian will not verify there",
+                      cid, err, self.manifest.instance_id)
 
     async def close(self) -> None:
         for f in self.followers.values():
@@ -204,15 +244,20 @@ class Guardian:
                 ok = ok and connected and f.head >= 0
                 chains[str(cid)] = {"name": f.chain.name, "connected": connected, "head": f.head,
                                     "last_signed": last.block_number if last else None}
+            status = "ok" if ok else "starting"
+            if self.instance_errors:
+                ok, status = False, "wrong instance"
             return (200 if ok else 503), {
-                "status": "ok" if ok else "starting", "guardian": self.index, "address": self.address,
+                "status": status, "guardian": self.index, "address": self.address,
                 "confirmations": self.confirmations, "chains": chains, "signed": self.store.count(),
                 "refused_second_roots": self.refusals, "uptime": round(time.time() - self.started_at, 3),
+                "instance_id": self.manifest.instance_id,
+                "instance_errors": {str(c): e for c, e in self.instance_errors.items()},
             }
 
         @app.get("/v1/attestations/{chain_id:int}/latest")
         async def latest(req: Request) -> tuple[int, Any]:
-            cid = req.params["chain_id"]
+            cid = bounded("chain_id", req.params["chain_id"])
             self.follower(cid)
             last = self.store.latest(cid)
             if last is None:
@@ -221,23 +266,15 @@ class Guardian:
 
         @app.get("/v1/attestations/{chain_id:int}/{block:int}")
         async def by_block(req: Request) -> tuple[int, Any]:
-            cid, number = req.params["chain_id"], req.params["block"]
-            if number < 0:
-                raise HttpError(422, f"block must be >= 0, got {number}")
+            cid, number = bounded("chain_id", req.params["chain_id"]), bounded("block", req.params["block"])
             wait = req.query_float("wait", 0.0, 0.0, 60.0)
             return 200, self.json(await self.follower(cid).attestation(number, wait))
 
         @app.get("/v1/attestations")
         async def feed(req: Request) -> tuple[int, Any]:
-            after = req.query_int("after", 0, 0, 2**62)
+            after = req.query_int("after", 0, 0, MAX_INT)
             limit = req.query_int("limit", 1000, 1, 10000)
-            chain_id = req.query.get("chain_id")
-            cid = None
-            if chain_id is not None:
-                try:
-                    cid = int(chain_id, 0)
-                except ValueError:
-                    raise HttpError(422, f"chain_id must be an integer, got {chain_id!r}") from None
+            cid = req.query_int("chain_id", -1, 0, MAX_INT) if "chain_id" in req.query else None
             rows = self.store.feed(after, limit, cid)
             return 200, {"guardian": self.index, "signer": self.address,
                          "attestations": [r.as_json(self.address) | {"forced": r.forced} for r in rows],
@@ -247,7 +284,7 @@ class Guardian:
             @app.post("/v1/test/equivocate/{chain_id:int}/{block:int}")
             async def equivocate(req: Request) -> tuple[int, Any]:
                 """TEST ONLY: sign a second, conflicting root for a block (to be slashed)."""
-                cid, number = req.params["chain_id"], req.params["block"]
+                cid, number = bounded("chain_id", req.params["chain_id"]), bounded("block", req.params["block"])
                 honest = await self.follower(cid).attestation(number, 5.0)
                 fake_root = keccak(b"equivocation" + honest.state_root)
                 forced = self.store.add_forced(cid, number, honest.block_hash, fake_root,

@@ -4,6 +4,10 @@ One honest row per (chain, block) is enforced by a unique index, across
 restarts. Rows written through `add_forced` (only reachable with the
 test-only `--allow-equivocation-for-tests` flag) are kept apart from that
 index so a test can make the guardian equivocate on purpose.
+
+A store belongs to one devnet instance (the salt of the signed EIP-712 domain): opened for
+another instance, its rows are dropped, since signatures under another domain verify nowhere
+in this one and serving them would only make the guardian look silent.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ CREATE TABLE IF NOT EXISTS signed (
     forced       INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS signed_once ON signed(chain_id, block_number) WHERE forced = 0;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 """
 
 
@@ -65,9 +70,20 @@ def _row(r: sqlite3.Row | None) -> Signed | None:
 
 
 class SignedStore:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, instance_id: bytes):
         self.conn = db.connect(path)
         self.conn.executescript(SCHEMA)
+        self.dropped = self._bind_instance(bytes(instance_id))
+
+    def _bind_instance(self, instance_id: bytes) -> int:
+        """Tie the store to `instance_id`; returns how many rows of another instance were dropped."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key='instance'").fetchone()
+        if row is not None and bytes(row[0]) == instance_id:
+            return 0
+        with db.Tx(self.conn):
+            dropped = self.conn.execute("DELETE FROM signed").rowcount
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('instance', ?)", (instance_id,))
+        return dropped
 
     def close(self) -> None:
         self.conn.close()

@@ -1,14 +1,18 @@
-"""EIP-712 state-root attestations, identical on every chain.
+"""EIP-712 state-root attestations, identical on every chain of one devnet instance.
 
-Domain `EIP712Domain(string name,string version)` = ("Metalayer", "1"): no chainId, no
-verifyingContract. Type `Attestation(uint256 chainId,uint256 blockNumber,bytes32 blockHash,bytes32 stateRoot)`.
+Domain `EIP712Domain(string name,string version,bytes32 salt)` = ("Metalayer", "1", instance id):
+no chainId, no verifyingContract, so one signature set verifies on every chain of the devnet;
+the salt is the devnet instance id (fresh on every `devnet up`, in the manifest as `instance_id`
+and in every registry as `instanceId()`), so nothing signed in one run verifies in another.
+Type `Attestation(uint256 chainId,uint256 blockNumber,bytes32 blockHash,bytes32 stateRoot)`.
 
     Attestation(chain_id, block_number, block_hash, state_root)   .as_tuple() -> ABI tuple
     Attestation.from_block(chain_id, block)     # from a web3 block dict (number, hash, stateRoot)
-    DOMAIN_SEPARATOR -> bytes32
-    attestation_digest(att) -> bytes32          # == StateRootRegistry.attestationDigest(att)
-    sign_attestation(att, private_key) -> bytes # 65 bytes r|s|v (v in {27, 28})
-    recover_signer(att, signature) -> checksummed address
+    domain_separator(instance_id) -> bytes32    # == StateRootRegistry.domainSeparator()
+    attestation_digest(att, instance_id) -> bytes32   # == StateRootRegistry.attestationDigest(att)
+    sign_attestation(att, private_key, instance_id) -> bytes   # 65 bytes r|s|v (v in {27, 28})
+    recover_signer(att, signature, instance_id) -> checksummed address
+`instance_id` is 32 bytes or its 0x-hex string.
 """
 
 from __future__ import annotations
@@ -20,11 +24,8 @@ from eth_abi import encode
 from eth_account import Account
 from eth_utils import keccak
 
-DOMAIN_TYPEHASH = keccak(text="EIP712Domain(string name,string version)")
+DOMAIN_TYPEHASH = keccak(text="EIP712Domain(string name,string version,bytes32 salt)")
 ATTESTATION_TYPEHASH = keccak(text="Attestation(uint256 chainId,uint256 blockNumber,bytes32 blockHash,bytes32 stateRoot)")
-DOMAIN_SEPARATOR = keccak(
-    encode(["bytes32", "bytes32", "bytes32"], [DOMAIN_TYPEHASH, keccak(text="Metalayer"), keccak(text="1")])
-)
 
 
 def _b32(value: bytes | str) -> bytes:
@@ -54,25 +55,29 @@ class Attestation:
     def as_tuple(self) -> tuple[int, int, bytes, bytes]:
         return (self.chain_id, self.block_number, self.block_hash, self.state_root)
 
-    @property
-    def digest(self) -> bytes:
-        return attestation_digest(self)
+    def digest(self, instance_id: bytes | str) -> bytes:
+        return attestation_digest(self, instance_id)
 
 
-def attestation_digest(att: Attestation) -> bytes:
+def domain_separator(instance_id: bytes | str) -> bytes:
+    return keccak(encode(["bytes32", "bytes32", "bytes32", "bytes32"],
+                         [DOMAIN_TYPEHASH, keccak(text="Metalayer"), keccak(text="1"), _b32(instance_id)]))
+
+
+def attestation_digest(att: Attestation, instance_id: bytes | str) -> bytes:
     struct_hash = keccak(
         encode(
             ["bytes32", "uint256", "uint256", "bytes32", "bytes32"],
             [ATTESTATION_TYPEHASH, att.chain_id, att.block_number, att.block_hash, att.state_root],
         )
     )
-    return keccak(b"\x19\x01" + DOMAIN_SEPARATOR + struct_hash)
+    return keccak(b"\x19\x01" + domain_separator(instance_id) + struct_hash)
 
 
-def sign_attestation(att: Attestation, private_key: str | bytes) -> bytes:
-    signed = Account.unsafe_sign_hash(attestation_digest(att), private_key)
+def sign_attestation(att: Attestation, private_key: str | bytes, instance_id: bytes | str) -> bytes:
+    signed = Account.unsafe_sign_hash(attestation_digest(att, instance_id), private_key)
     return signed.r.to_bytes(32, "big") + signed.s.to_bytes(32, "big") + bytes([signed.v])
 
 
-def recover_signer(att: Attestation, signature: bytes) -> str:
-    return Account._recover_hash(attestation_digest(att), signature=bytes(signature))
+def recover_signer(att: Attestation, signature: bytes, instance_id: bytes | str) -> str:
+    return Account._recover_hash(attestation_digest(att, instance_id), signature=bytes(signature))

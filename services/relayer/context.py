@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from services.common import attest
 from services.common.abi import Abi
 from services.common.errors import ErrorDecoder
 from services.common.manifest import Manifest
@@ -40,6 +41,11 @@ def message_fields(gateway_abi: list[dict[str, Any]]) -> tuple[str, ...]:
     return MESSAGE_FIELDS
 
 
+def instance_id(manifest: Manifest) -> str:
+    """The attestation domain's salt (docs/PROTOCOL.md); zero before a deployment bound one."""
+    return manifest.instance_id or "0x" + "00" * 32
+
+
 @dataclass
 class Context:
     manifest: Manifest
@@ -60,6 +66,10 @@ class Context:
     sets: dict[int, GuardianSet] = field(default_factory=dict)
     counters: Counters = field(default_factory=Counters)
 
+    @property
+    def instance_id(self) -> str:
+        return instance_id(self.manifest)
+
     @classmethod
     def build(cls, manifest: Manifest, queue: Queue) -> Context:
         signer = Signer(manifest.keys.relayer.private_key)
@@ -75,7 +85,7 @@ class Context:
             queue=queue,
             signer=signer,
             links={c.chain_id: ChainLink(c, signer) for c in manifest.chains},
-            guardians=GuardianPool([g.url for g in manifest.guardians.members]),
+            guardians=GuardianPool([g.url for g in manifest.guardians.members], attest.Domain(instance_id(manifest))),
             gw_abi=gw_abi,
             reg_abi=reg_abi,
             staking_abi=staking_abi,

@@ -89,11 +89,11 @@ class EquivocationWatcher:
         att_b = Attestation(b["chain_id"], b["block_number"], b["block_hash"], b["state_root"])
         sig_a, sig_b = hexbytes(a["signature"]), hexbytes(b["signature"])
         try:
-            if recover_signer(att_a, sig_a) != recover_signer(att_b, sig_b):
+            if recover_signer(att_a, sig_a, ctx.instance_id) != recover_signer(att_b, sig_b, ctx.instance_id):
                 return
         except Exception:
             return
-        guardian = recover_signer(att_a, sig_a)
+        guardian = recover_signer(att_a, sig_a, ctx.instance_id)
         prev = ctx.queue.slash_record(guardian)
         if prev is not None and (prev["status"] in ("submitted", "slashed") or not retry):
             return

@@ -37,8 +37,9 @@ class NoQuorum(RuntimeError):
 
 
 class GuardianPool:
-    def __init__(self, urls: list[str], wait: float = 2.0):
+    def __init__(self, urls: list[str], domain: attest.Domain, wait: float = 2.0):
         self.urls = urls
+        self.domain = domain
         self.wait = wait
         # aiohttp: ~0.9 ms per local request against ~4 ms with httpx (measured), and this is
         # on the latency path of every delivery.
@@ -95,7 +96,7 @@ class GuardianPool:
         att = Attestation(chain_id, block, doc["block_hash"], doc["state_root"])
         sig = bytes.fromhex(doc["signature"][2:])
         try:
-            signer = attest.recover(attest.digest(chain_id, block, att.block_hash, att.state_root), sig)
+            signer = attest.recover(self.domain.digest(chain_id, block, att.block_hash, att.state_root), sig)
         except Exception:
             return
         if signer.lower() != str(doc.get("signer", signer)).lower():

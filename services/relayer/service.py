@@ -69,10 +69,14 @@ class Relayer:
         self.ready = False
 
     def _regressed(self, dst: int, head: int) -> None:
-        ids = self.ctx.queue.rewind(dst, head)
+        ids = self.ctx.queue.redeliver_after(dst, head)
         if ids:
-            log.warning("%s restarted at block %d: %d delivery(ies) after it are gone; delivering again",
-                        self.ctx.links[dst].name, head, len(ids))
+            log.warning(
+                "%s restarted at block %d: %d delivery(ies) after it are gone; delivering again",
+                self.ctx.links[dst].name,
+                head,
+                len(ids),
+            )
             self._wake_delivery(dst)
 
     def _wake_delivery(self, dst: int) -> None:

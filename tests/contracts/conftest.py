@@ -10,6 +10,7 @@ afterwards, so tests are isolated yet the chains start and deploy only once.
     net.revert_error(chain, fn, sender) -> custom error name the call reverts with
     net.send_message(src, dst, recipient, payload, sender) -> (Message, receipt)
     net.attest(src, dst, block, guardians=(0, 1)) -> Attestation stored on dst
+    net.instance_id, net.signatures(att, guardians) -> signatures under this devnet's instance
     net.deliver(src, dst, msg, block=None) -> receipt    (plays the relayer by hand)
 """
 
@@ -25,7 +26,7 @@ from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
 
-from orchestrator import keys
+from orchestrator import instance, keys
 from orchestrator.chains.anvil import start_chains
 from orchestrator.build.compiler import compile_contracts
 from orchestrator.pytest_plugin import free_port_offset
@@ -45,8 +46,9 @@ DEPLOYER = keys.deployer_key().address
 
 
 class Net:
-    def __init__(self, config: Any, artifacts: dict[str, Any], contracts: dict[str, str]) -> None:
+    def __init__(self, config: Any, artifacts: dict[str, Any], contracts: dict[str, str], instance_id: str) -> None:
         self.config = config
+        self.instance_id = instance_id  # the attestation domain's salt, set on every registry
         self.artifacts = artifacts
         self.addr = contracts
         self.w3 = {c.name: Web3(Web3.HTTPProvider(c.rpc_url, request_kwargs={"timeout": 30})) for c in config.chains}
@@ -131,7 +133,7 @@ class Net:
         return Attestation.from_block(self.chain_id[src], blk)
 
     def signatures(self, att: Attestation, guardians: Sequence[int] = (0, 1)) -> list[bytes]:
-        return [sign_attestation(att, keys.guardian_key(i).private_key) for i in guardians]
+        return [sign_attestation(att, keys.guardian_key(i).private_key, self.instance_id) for i in guardians]
 
     def attest(self, src: str, dst: str, block: int | None = None, guardians: Sequence[int] = (0, 1)) -> Attestation:
         att = self.attestation(src, block)
@@ -187,7 +189,9 @@ def deployed(_chains: Any, devnet_config: Any, artifacts: dict[str, Any]) -> Any
 
 @pytest.fixture(scope="session")
 def _net(deployed: Any, devnet_config: Any, artifacts: dict[str, Any]) -> Net:
-    return Net(devnet_config, artifacts, deployed.contracts)
+    # what `devnet up` does after deploying
+    instance_id = instance.bind_registry(devnet_config, deployed.contracts["StateRootRegistry"])
+    return Net(devnet_config, artifacts, deployed.contracts, instance_id)
 
 
 @pytest.fixture

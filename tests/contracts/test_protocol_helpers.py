@@ -12,7 +12,6 @@ from web3.logs import DISCARD
 from orchestrator import keys
 from services.protocol import (
     COMMITMENTS_SLOT,
-    DOMAIN_SEPARATOR,
     Attestation,
     InteropAddressError,
     Message,
@@ -20,6 +19,7 @@ from services.protocol import (
     attestation_digest,
     commitment_slot,
     decode_evm,
+    domain_separator,
     encode_evm,
     encode_evm_chain,
     fetch_message_proofs,
@@ -68,13 +68,16 @@ def test_erc7930_chain_only_matches_era_links(net):
 def test_attestation_digest_and_signatures_match_the_registry(net):
     reg = net.c(B, "StateRootRegistry")
     att = net.attestation(A)
-    assert reg.functions.attestationDigest(att.as_tuple()).call() == attestation_digest(att) == att.digest
-    assert reg.functions.domainSeparator().call() == DOMAIN_SEPARATOR
+    digest = att.digest(net.instance_id)
+    assert reg.functions.attestationDigest(att.as_tuple()).call() == attestation_digest(att, net.instance_id) == digest
+    assert reg.functions.domainSeparator().call() == domain_separator(net.instance_id)
+    assert reg.functions.instanceId().call() == bytes.fromhex(net.instance_id[2:])
     # the digest is the same on every chain
-    assert net.c(HUB, "StateRootRegistry").functions.attestationDigest(att.as_tuple()).call() == att.digest
-    sigs = [sign_attestation(att, keys.guardian_key(i).private_key) for i in (0, 1)]
-    assert [recover_signer(att, s) for s in sigs] == [keys.guardian_key(0).address, keys.guardian_key(1).address]
-    reg.functions.verifySignatures(att.digest, sigs).call()
+    assert net.c(HUB, "StateRootRegistry").functions.attestationDigest(att.as_tuple()).call() == digest
+    sigs = [sign_attestation(att, keys.guardian_key(i).private_key, net.instance_id) for i in (0, 1)]
+    signers = [recover_signer(att, s, net.instance_id) for s in sigs]
+    assert signers == [keys.guardian_key(0).address, keys.guardian_key(1).address]
+    reg.functions.verifySignatures(digest, sigs).call()
     block = net.w3[A].eth.get_block(att.block_number)
     assert Attestation.from_block(net.chain_id[A], block) == att
     assert Attestation(1, 2, "0x" + "11" * 32, b"\x22" * 32).block_hash == b"\x11" * 32
@@ -114,3 +117,14 @@ def test_proofs_verify_locally_and_on_chain(net):
 def test_abi_loading():
     names = {item.get("name") for item in load_abi("MetalayerGateway")}
     assert {"sendMessage", "deliverBatch", "MessageSent", "MessageCommitted"} <= names
+
+
+def test_commitment_value_and_gas_attribute_helpers(net):
+    from services.protocol import MAX_GAS_LIMIT, MAX_PAYLOAD, commitment_value, gas_limit_of, request_relay
+
+    gw = net.c(A, "MetalayerGateway")
+    assert gw.functions.MAX_GAS_LIMIT().call() == MAX_GAS_LIMIT and gw.functions.MAX_PAYLOAD().call() == MAX_PAYLOAD
+    assert gw.functions.supportsAttribute(request_relay(1)[:4]).call()
+    assert commitment_value(0) == 1 and gas_limit_of(commitment_value(123_456)) == 123_456
+    with pytest.raises(ValueError):
+        gas_limit_of(2)

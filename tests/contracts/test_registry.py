@@ -6,7 +6,14 @@ from eth_account import Account
 from web3.logs import DISCARD
 
 from orchestrator import keys
-from services.protocol import Attestation, encode_evm, sign_attestation
+from services.protocol import (
+    ATTESTATION_SUBMITTED_TOPIC,
+    Attestation,
+    StoredRoot,
+    encode_evm,
+    equivocations,
+    sign_attestation,
+)
 from tests.contracts.conftest import DEPLOYER, DEV
 
 A, B, HUB = "rollup-a", "rollup-b", "hub"
@@ -56,7 +63,7 @@ def test_signature_errors(net):
     reg = net.c(B, "StateRootRegistry")
     att = net.attestation(A)
     stranger = Account.create()
-    bad = sign_attestation(att, stranger.key)
+    bad = sign_attestation(att, stranger.key, net.instance_id)
     g0, g1 = net.signatures(att, (0, 1))
     submit = reg.functions.submitAttestation
     assert net.revert_error(B, submit(att.as_tuple(), [g0, bad])) == "NotGuardian"
@@ -69,8 +76,8 @@ def test_signature_errors(net):
     # malformed signature
     assert net.revert_error(B, submit(att.as_tuple(), [g0, g1[:64]])) == "ECDSAInvalidSignatureLength"
     # verifySignatures is the same check as a view
-    reg.functions.verifySignatures(att.digest, [g0, g1]).call()
-    assert net.revert_error(B, reg.functions.verifySignatures(att.digest, [g0, g0])) == "DuplicateSigner"
+    reg.functions.verifySignatures(att.digest(net.instance_id), [g0, g1]).call()
+    assert net.revert_error(B, reg.functions.verifySignatures(att.digest(net.instance_id), [g0, g0])) == "DuplicateSigner"
 
 
 def test_wrong_chain_and_conflicts(net):
@@ -111,7 +118,8 @@ def test_guardian_set_authority(net):
     assert not reg.functions.isGuardian(keys.guardian_key(0).address).call()
     att = net.attestation(A)
     assert net.revert_error(B, reg.functions.submitAttestation(att.as_tuple(), net.signatures(att))) == "NotGuardian"
-    net.transact(B, reg.functions.submitAttestation(att.as_tuple(), [sign_attestation(att, DEV[8].private_key)]), DEV[3].address)
+    by_new_set = [sign_attestation(att, DEV[8].private_key, net.instance_id)]
+    net.transact(B, reg.functions.submitAttestation(att.as_tuple(), by_new_set), DEV[3].address)
 
 
 def test_hub_message_from_wrong_sender_is_refused(net):
@@ -128,3 +136,58 @@ def test_hub_message_from_wrong_sender_is_refused(net):
     msg, _ = net.send_message(A, B, net.addr["StateRootRegistry"], bytes.fromhex(payload[2:]), DEV[0].address)
     receipt = net.deliver(A, B, msg)
     assert len(gw.events.MessageFailed().process_receipt(receipt, errors=DISCARD)) == 1
+
+
+def test_instance_binds_signatures_to_one_run(net, artifacts):
+    """Signatures of a previous `devnet up` (another instance id) are refused; only the owner binds."""
+    reg = net.c(B, "StateRootRegistry")
+    assert reg.functions.instanceId().call() == bytes.fromhex(net.instance_id[2:])
+    att = net.attestation(A)
+    old_sigs = net.signatures(att)
+    next_run = "0x" + "42" * 32
+    by_stranger = reg.functions.setInstance(bytes.fromhex(next_run[2:]))
+    assert net.revert_error(B, by_stranger, DEV[0].address) == "OwnableUnauthorizedAccount"
+    assert net.revert_error(B, reg.functions.setInstance(b"\0" * 32), DEPLOYER) == "InvalidInstance"
+    receipt = net.transact(B, reg.functions.setInstance(bytes.fromhex(next_run[2:])), DEPLOYER)
+    ev = reg.events.InstanceSet().process_receipt(receipt, errors=DISCARD)[0].args
+    assert ev.instanceId == bytes.fromhex(next_run[2:]) and ev.domainSeparator == reg.functions.domainSeparator().call()
+    # the previous run's signatures recover to strangers now
+    assert net.revert_error(B, reg.functions.submitAttestation(att.as_tuple(), old_sigs)) == "NotGuardian"
+    new_sigs = [sign_attestation(att, keys.guardian_key(i).private_key, next_run) for i in (0, 1)]
+    net.transact(B, reg.functions.submitAttestation(att.as_tuple(), new_sigs), DEV[3].address)
+    # a registry no instance was set on accepts nothing
+    fresh = net.deploy(B, "StateRootRegistry", DEPLOYER)
+    net.transact(B, fresh.functions.setTrackedChain(net.chain_id[A], True), DEPLOYER)
+    net.transact(B, fresh.functions.setGuardians([keys.guardian_key(i).address for i in range(3)], 2), DEPLOYER)
+    assert net.revert_error(B, fresh.functions.submitAttestation(att.as_tuple(), new_sigs)) == "InstanceNotSet"
+    assert net.revert_error(B, fresh.functions.attestationDigest(att.as_tuple())) == "InstanceNotSet"
+
+
+def test_stored_roots_log_their_signers_which_makes_a_forged_root_slashable(net):
+    """A quorum stores a made-up root; its signatures from the log + its honest ones = evidence."""
+    reg = net.c(B, "StateRootRegistry")
+    real = net.attestation(A)
+    forged = Attestation(real.chain_id, real.block_number, real.block_hash, b"\x0f" * 32)
+    sigs = net.signatures(forged, (0, 1))
+    receipt = net.transact(B, reg.functions.submitAttestation(forged.as_tuple(), sigs), DEV[3].address)
+    ev = reg.events.AttestationSubmitted().process_receipt(receipt, errors=DISCARD)[0].args
+    assert list(ev.signers) == [keys.guardian_key(0).address, keys.guardian_key(1).address]
+    assert list(ev.signatures) == sigs
+    # the honest root of that block now conflicts on B ...
+    honest = net.signatures(real, (0, 1))
+    assert net.revert_error(B, reg.functions.submitAttestation(real.as_tuple(), honest)) == "ConflictingRoot"
+    # ... and what a watchtower finds (the raw log by (chain, block), honest signatures) is evidence
+    logs = net.w3[B].provider.make_request("eth_getLogs", [{
+        "address": reg.address, "fromBlock": "0x0", "toBlock": "latest",
+        "topics": [ATTESTATION_SUBMITTED_TOPIC, "0x" + real.chain_id.to_bytes(32, "big").hex(),
+                   "0x" + real.block_number.to_bytes(32, "big").hex()]}])["result"]
+    stored = StoredRoot.from_log(logs[0])
+    assert stored.attestation == forged and stored.signatures == tuple(sigs)
+    other_run = [(real, sign_attestation(real, keys.guardian_key(0).private_key, "0x" + "99" * 32))]
+    assert not list(equivocations(stored, other_run, net.instance_id))
+    found = list(equivocations(stored, [(real, honest[1]), (real, b"\x00" * 65), (forged, honest[0])],
+                               net.instance_id))
+    assert [e.guardian for e in found] == [keys.guardian_key(1).address]
+    st = net.c(HUB, "GuardianStaking")
+    receipt = net.transact(HUB, st.functions.slash(*found[0].slash_args()), DEV[6].address)
+    assert st.events.Slashed().process_receipt(receipt, errors=DISCARD)[0].args.guardian == keys.guardian_key(1).address

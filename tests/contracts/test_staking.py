@@ -18,7 +18,7 @@ def _conflict(net, guardian: int = 0):
     key = keys.guardian_key(guardian).private_key
     a = net.attestation(A)
     b = Attestation(a.chain_id, a.block_number, a.block_hash, b"\x66" * 32)
-    return a, sign_attestation(a, key), b, sign_attestation(b, key)
+    return a, sign_attestation(a, key, net.instance_id), b, sign_attestation(b, key, net.instance_id)
 
 
 def _increase_time(net, seconds: int) -> None:
@@ -47,7 +47,6 @@ def test_stake_unbond_withdraw(net):
     receipt = net.transact(HUB, st.functions.stake(2 * P.min_stake), me)
     assert st.events.Staked().process_receipt(receipt, errors=DISCARD)[0].args.amount == 2 * P.min_stake
     assert net.revert_error(HUB, st.functions.unbond(3 * P.min_stake), me) == "InsufficientStake"
-    assert net.revert_error(HUB, st.functions.unbond(P.min_stake + 1), me) == "BelowMinStake"  # would leave < min
     assert net.revert_error(HUB, st.functions.withdraw(me), me) == "NothingToWithdraw"
     net.transact(HUB, st.functions.unbond(P.min_stake), me)
     active, unbonding, end, slashed = st.functions.stakeOf(me).call()
@@ -132,28 +131,126 @@ def test_partial_slash_keeps_rest_unbonding(net):
 def test_slash_rejects_bad_evidence(net):
     st = net.c(HUB, "GuardianStaking")
     k0, k1 = keys.guardian_key(0).private_key, keys.guardian_key(1).private_key
+
+    def sign(att, key):
+        return sign_attestation(att, key, net.instance_id)
+
     a = net.attestation(A)
-    same = sign_attestation(a, k0)
+    same = sign(a, k0)
     # identical attestations are not conflicting
     assert net.revert_error(HUB, st.functions.slash(a.as_tuple(), same, a.as_tuple(), same)) == "NotConflicting"
     # different blocks are not conflicting
     other_block = net.attestation(A, a.block_number - 1)
-    fn = st.functions.slash(a.as_tuple(), same, other_block.as_tuple(), sign_attestation(other_block, k0))
+    fn = st.functions.slash(a.as_tuple(), same, other_block.as_tuple(), sign(other_block, k0))
     assert net.revert_error(HUB, fn) == "NotConflicting"
     # different chains are not conflicting
     other_chain = Attestation(net.chain_id[B], a.block_number, a.block_hash, b"\x05" * 32)
-    fn = st.functions.slash(a.as_tuple(), same, other_chain.as_tuple(), sign_attestation(other_chain, k0))
+    fn = st.functions.slash(a.as_tuple(), same, other_chain.as_tuple(), sign(other_chain, k0))
     assert net.revert_error(HUB, fn) == "NotConflicting"
     # forged second signature: signed by someone else
     b = Attestation(a.chain_id, a.block_number, a.block_hash, b"\x66" * 32)
-    fn = st.functions.slash(a.as_tuple(), same, b.as_tuple(), sign_attestation(b, k1))
+    fn = st.functions.slash(a.as_tuple(), same, b.as_tuple(), sign(b, k1))
     assert net.revert_error(HUB, fn) == "SignerMismatch"
-    fn = st.functions.slash(a.as_tuple(), same, b.as_tuple(), sign_attestation(b, Account.create().key))
+    fn = st.functions.slash(a.as_tuple(), same, b.as_tuple(), sign(b, Account.create().key))
     assert net.revert_error(HUB, fn) == "SignerMismatch"
     # the first signature replayed for the second attestation recovers to another address
     fn = st.functions.slash(a.as_tuple(), same, b.as_tuple(), same)
     assert net.revert_error(HUB, fn) == "SignerMismatch"
     # a stranger equivocating is not slashable (no stake, not a guardian)
     stranger = Account.create().key
-    fn = st.functions.slash(a.as_tuple(), sign_attestation(a, stranger), b.as_tuple(), sign_attestation(b, stranger))
+    fn = st.functions.slash(a.as_tuple(), sign(a, stranger), b.as_tuple(), sign(b, stranger))
     assert net.revert_error(HUB, fn) == "NothingToSlash"
+
+
+def _deliver_removals(net, receipt) -> None:
+    """Play the relayer for the hub's removal messages in `receipt`."""
+    for m in net.messages_in(HUB, receipt):
+        net.deliver(HUB, A if m.destination_chain_id == net.chain_id[A] else B, m)
+
+
+def test_a_whale_outside_the_guardian_set_earns_nothing(net):
+    """The adversarial scenario of issue 10: 900,000 ERA staked just before a slash took 8,804 of 9,000."""
+    st = net.c(HUB, "GuardianStaking")
+    era = net.c(HUB, "EraToken")
+    whale = DEV[4].address
+    net.transact(HUB, era.functions.approve(st.address, 10**24), whale)
+    net.transact(HUB, st.functions.stake(900_000 * 10**18), whale)
+    a, sa, b, sb = _conflict(net, guardian=0)
+    receipt = net.transact(HUB, st.functions.slash(a.as_tuple(), sa, b.as_tuple(), sb), DEV[6].address)
+    ev = st.events.Slashed().process_receipt(receipt, errors=DISCARD)[0].args
+    distributed = ev.amount - ev.reporterReward
+    assert distributed == 9_000 * 10**18
+    g1, g2 = keys.guardian_key(1).address, keys.guardian_key(2).address
+    assert st.functions.pendingRewards(whale).call() == 0
+    assert st.functions.pendingRewards(g1).call() == st.functions.pendingRewards(g2).call() == distributed // 2
+    # fees arriving later go to the guardians by stake, still nothing to the whale
+    net.transact(HUB, era.functions.approve(st.address, 10**24), DEV[5].address)
+    net.transact(HUB, st.functions.stakeFor(g2, P.guardian_stake), DEV[5].address)  # g2 now has 2x g1's stake
+    net.transact(HUB, era.functions.transfer(st.address, 300 * 10**18), DEV[0].address)
+    net.transact(HUB, st.functions.syncRewards(), DEV[0].address)
+    assert st.functions.pendingRewards(g1).call() == distributed // 2 + 100 * 10**18
+    assert st.functions.pendingRewards(g2).call() == distributed // 2 + 200 * 10**18
+    receipt = net.transact(HUB, st.functions.claimRewards(whale), whale)
+    assert not st.events.RewardsClaimed().process_receipt(receipt, errors=DISCARD)
+    owed = sum(getattr(st.functions, f)().call() for f in ("totalActive", "totalUnbonding", "totalRewardsOwed"))
+    assert era.functions.balanceOf(st.address).call() >= owed
+
+
+def test_unbonding_below_the_minimum_removes_the_guardian_everywhere(net):
+    st = net.c(HUB, "GuardianStaking")
+    g1 = keys.guardian_key(1).address
+    # staying at or above the minimum keeps the seat
+    net.transact(HUB, st.functions.unbond(P.guardian_stake - P.min_stake), g1)
+    assert net.c(HUB, "StateRootRegistry").functions.isGuardian(g1).call()
+    receipt = net.transact(HUB, st.functions.unbond(1), g1)
+    exited = st.events.GuardianExited().process_receipt(receipt, errors=DISCARD)
+    assert len(exited) == 1 and exited[0].args.guardian == g1 and exited[0].args.remainingActive == P.min_stake - 1
+    assert not net.c(HUB, "StateRootRegistry").functions.isGuardian(g1).call()
+    # the same removal messages as a slash reach every rollup
+    sent = st.events.GuardianRemovalSent().process_receipt(receipt, errors=DISCARD)
+    assert sorted(e.args.chainId for e in sent) == sorted([net.chain_id[A], net.chain_id[B]])
+    for name in (A, B):
+        assert net.c(name, "StateRootRegistry").functions.isGuardian(g1).call()
+    _deliver_removals(net, receipt)
+    for name in (A, B, HUB):
+        reg = net.c(name, "StateRootRegistry")
+        assert not reg.functions.isGuardian(g1).call() and len(reg.functions.getGuardians().call()) == 2
+    # an ex-guardian's stake earns nothing; it cannot be removed twice (no new messages)
+    net.transact(HUB, net.c(HUB, "EraToken").functions.transfer(st.address, 10**18), DEV[0].address)
+    assert st.functions.pendingRewards(g1).call() == 0
+    receipt = net.transact(HUB, st.functions.unbond(1), g1)
+    assert not st.events.GuardianExited().process_receipt(receipt, errors=DISCARD)
+    assert not st.events.GuardianRemovalSent().process_receipt(receipt, errors=DISCARD)
+
+
+def test_threshold_is_clamped_to_the_remaining_set_after_two_slashes(net):
+    st = net.c(HUB, "GuardianStaking")
+    for bad in (2, 1):
+        a, sa, b, sb = _conflict(net, guardian=bad)
+        receipt = net.transact(HUB, st.functions.slash(a.as_tuple(), sa, b.as_tuple(), sb), DEV[6].address)
+        _deliver_removals(net, receipt)
+    g0 = keys.guardian_key(0).address
+    for name in (A, B, HUB):
+        reg = net.c(name, "StateRootRegistry")
+        assert reg.functions.getGuardians().call() == [g0] and reg.functions.threshold().call() == 1
+    hub_reg = net.c(HUB, "StateRootRegistry")
+    clamped = hub_reg.events.ThresholdClamped().get_logs(from_block=0)
+    assert [(e.args.previous, e.args.clamped) for e in clamped] == [(2, 1)]
+    # the last guardian alone carries the network
+    att = net.attestation(A)
+    reg_b = net.c(B, "StateRootRegistry")
+    net.transact(B, reg_b.functions.submitAttestation(att.as_tuple(), net.signatures(att, (0,))), DEV[3].address)
+
+
+def test_evidence_signed_under_another_instance_is_refused(net):
+    """Honest signatures of one (chain, block) from two runs of the devnet are no equivocation."""
+    st = net.c(HUB, "GuardianStaking")
+    key = keys.guardian_key(0).private_key
+    a = net.attestation(A)
+    b = Attestation(a.chain_id, a.block_number, a.block_hash, b"\x66" * 32)
+    previous_run = "0x" + "77" * 32
+    for sig_a, sig_b in ((sign_attestation(a, key, net.instance_id), sign_attestation(b, key, previous_run)),
+                         (sign_attestation(a, key, previous_run), sign_attestation(b, key, previous_run))):
+        fn = st.functions.slash(a.as_tuple(), sig_a, b.as_tuple(), sig_b)
+        assert net.revert_error(HUB, fn) == "SignerMismatch"
+    assert st.functions.stakeOf(keys.guardian_key(0).address).call()[3] is False

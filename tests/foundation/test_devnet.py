@@ -36,7 +36,7 @@ def test_deploy_then_cached_start_gives_the_same_devnet(config):
         fresh_codes = contract_codes(manifest)
         assert all(fresh_codes.values()), [k for k, v in fresh_codes.items() if not v]
     assert not any(pid_alive(p) for p in pids)
-    assert [s for s, _ in stages] == ["toolchain", "compile", "chains", "deploy"]
+    assert [s for s, _ in stages] == ["toolchain", "compile", "chains", "deploy", "instance"]
     assert statecache.lookup(config) is not None
 
     stages.clear()
@@ -45,6 +45,12 @@ def test_deploy_then_cached_start_gives_the_same_devnet(config):
         assert dict(stages)["deploy"].endswith("from cached state")
         assert again.contracts == manifest.contracts
         assert contract_codes(again) == fresh_codes
+        # a fresh instance id on every up, cached state included, set on every chain before services
+        assert again.instance_id != manifest.instance_id
+        for chain in again.chains:
+            w3 = Web3(Web3.HTTPProvider(chain.rpc_url))
+            reg = w3.eth.contract(address=again.contracts["StateRootRegistry"].address, abi=load_abi("StateRootRegistry"))
+            assert "0x" + reg.functions.instanceId().call().hex() == again.instance_id
         for chain in again.chains:
             w3 = Web3(Web3.HTTPProvider(chain.rpc_url))
             era = w3.eth.contract(address=again.contracts["EraToken"].address, abi=load_abi("EraToken"))

@@ -20,6 +20,7 @@ from orchestrator.manifest import build_manifest, write_manifest
 from orchestrator.pytest_plugin import free_port_offset
 
 REPO = Path(__file__).resolve().parents[2]
+INSTANCE = "0x" + "ab" * 32  # the instance id of test manifests (what `devnet up` draws at random)
 
 
 def services_config(tmp_path: Path, start: int = 3000, **guardians: int) -> DevnetConfig:
@@ -75,7 +76,7 @@ def chains_only(tmp_path: Path) -> Iterator[tuple[DevnetConfig, Path]]:
     config = services_config(tmp_path)
     manifest_path = Path(config.state_dir) / "manifest.json"
     with start_chains(config.chains, Path(config.state_dir) / "logs"):
-        write_manifest(manifest_path, build_manifest(config))
+        write_manifest(manifest_path, build_manifest(config).model_copy(update={"instance_id": INSTANCE}))
         yield config, manifest_path
 
 

@@ -97,18 +97,26 @@ def test_light_attestation_code_matches_the_protocol_reference():
     from eth_account import Account
 
     from services.common import attest
-    from services.protocol import DOMAIN_SEPARATOR, Attestation, attestation_digest, recover_signer, sign_attestation
+    from services.protocol import Attestation, attestation_digest, domain_separator, recover_signer, sign_attestation
 
-    assert attest.DOMAIN_SEPARATOR == DOMAIN_SEPARATOR
+    instance = bytes(range(100, 132))
+    domain = attest.Domain("0x" + instance.hex())
+    assert domain.separator == domain_separator(instance) == domain_separator("0x" + instance.hex())
     key = "0x" + "5a" * 32
-    signer = attest.AttestationSigner(key)
+    signer = attest.AttestationSigner(key, domain)
     assert signer.address == Account.from_key(key).address
     for n in (0, 1, 12345, 2**40):
         att = Attestation(901, n, bytes(range(32)), bytes(range(32, 64)))
-        d = attest.digest(901, n, att.block_hash, att.state_root)
-        assert d == attestation_digest(att)
+        d = domain.digest(901, n, att.block_hash, att.state_root)
+        assert d == attestation_digest(att, instance) == att.digest(instance)
         sig = signer.sign(901, n, att.block_hash, att.state_root)
-        assert sig == sign_attestation(att, key)
-        assert attest.recover(d, sig) == recover_signer(att, sig) == signer.address
+        assert sig == sign_attestation(att, key, instance)
+        assert attest.recover(d, sig) == recover_signer(att, sig, instance) == signer.address
+        # another instance: another digest, and the signature recovers to someone else
+        other = bytes(32 - 1) + b"\x01"
+        assert attest.Domain(other).digest(901, n, att.block_hash, att.state_root) != d
+        assert recover_signer(att, sig, other) != signer.address
     with pytest.raises(ValueError):
         attest.recover(d, sig[:64])
+    with pytest.raises(ValueError):
+        attest.Domain(b"\x01" * 31)

@@ -7,16 +7,17 @@ import httpx
 from orchestrator.chains.rpc import rpc
 from services.guardian.store import SignedStore
 from services.protocol import Attestation, recover_signer
+from tests.services.conftest import INSTANCE, REPO
 
 
 def test_store_keeps_the_first_root_across_reopen(tmp_path):
     path = tmp_path / "g.sqlite"
-    store = SignedStore(path)
+    store = SignedStore(path, b"\x01" * 32)
     first = store.put_once(901, 7, b"\x01" * 32, b"\x02" * 32, b"\x03" * 65)
     again = store.put_once(901, 7, b"\x01" * 32, b"\x09" * 32, b"\x04" * 65)
     assert again == first
     store.close()
-    reopened = SignedStore(path)
+    reopened = SignedStore(path, b"\x01" * 32)
     assert reopened.put_once(901, 7, b"\x05" * 32, b"\x06" * 32, b"\x07" * 65).state_root == b"\x02" * 32
     assert reopened.get(901, 7).signature == b"\x03" * 65
     forced = reopened.add_forced(901, 7, b"\x01" * 32, b"\x08" * 32, b"\x0a" * 65)
@@ -44,7 +45,8 @@ def test_guardian_signs_heads_and_on_demand_and_never_twice(chains_only, spawn_s
     att = httpx.get(f"{url}/v1/attestations/{rollup.chain_id}/{head}", params={"wait": 2}).json()
     assert att["state_root"] == block["stateRoot"] and att["block_hash"] == block["hash"]
     signed = Attestation(rollup.chain_id, head, att["block_hash"], att["state_root"])
-    assert recover_signer(signed, bytes.fromhex(att["signature"][2:])) == health["address"]
+    assert health["instance_id"] == INSTANCE
+    assert recover_signer(signed, bytes.fromhex(att["signature"][2:]), INSTANCE) == health["address"]
     assert httpx.get(f"{url}/v1/attestations/{rollup.chain_id}/latest").json()["block_number"] >= head
 
     # A future block: 404 with a reason, after waiting a little for it.
@@ -104,7 +106,7 @@ def test_forced_equivocation_is_test_only_and_visible_in_feed(chains_only, spawn
     assert honest["block_number"] == bad["block_number"] == head and honest["state_root"] != bad["state_root"]
     for a in (honest, bad):
         att = Attestation(hub.chain_id, head, a["block_hash"], a["state_root"])
-        assert recover_signer(att, bytes.fromhex(a["signature"][2:])) == honest["signer"]
+        assert recover_signer(att, bytes.fromhex(a["signature"][2:]), INSTANCE) == honest["signer"]
     # by-block lookups still return the honest one; the feed has both
     assert httpx.get(f"{url}/v1/attestations/{hub.chain_id}/{head}").json()["state_root"] == honest["state_root"]
     feed = httpx.get(f"{url}/v1/attestations", params={"chain_id": hub.chain_id, "limit": 10000}).json()
@@ -126,7 +128,8 @@ def test_confirmations_depth(tmp_path, spawn_service):
     with start_chains(config.chains[:2], tmp_path / "logs"):
         from dataclasses import replace
 
-        write_manifest(manifest_path, build_manifest(replace(config, chains=config.chains[:2])))
+        two_chains = build_manifest(replace(config, chains=config.chains[:2]))
+        write_manifest(manifest_path, two_chains.model_copy(update={"instance_id": INSTANCE}))
         port = config.guardians.base_port
         spawn_service("services.guardian", "--index", "0", "--manifest", str(manifest_path),
                       health_url=f"http://127.0.0.1:{port}/health", log_name="guardian-0")
@@ -142,3 +145,67 @@ def test_confirmations_depth(tmp_path, spawn_service):
         rpc(hub.rpc_url, "evm_mine")
         r = httpx.get(f"{url}/v1/attestations/{hub.chain_id}/{head}", params={"wait": 2})
         assert r.status_code == 200 and r.json()["block_number"] == head
+
+
+def test_store_of_another_instance_starts_empty(tmp_path):
+    path = tmp_path / "g.sqlite"
+    store = SignedStore(path, b"\x01" * 32)
+    store.put_once(901, 7, b"\x01" * 32, b"\x02" * 32, b"\x03" * 65)
+    store.close()
+    assert SignedStore(path, b"\x01" * 32).get(901, 7) is not None
+    other = SignedStore(path, b"\x02" * 32)
+    assert other.dropped == 1 and other.get(901, 7) is None and other.count() == 0
+    # a new root for that block is signable under the new instance (its domain makes it no conflict)
+    assert other.put_once(901, 7, b"\x01" * 32, b"\x09" * 32, b"\x04" * 65).state_root == b"\x09" * 32
+
+
+def test_guardian_refuses_to_start_without_an_instance_id(chains_only, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    config, manifest_path = chains_only
+    doc = json.loads(manifest_path.read_text())
+    del doc["instance_id"]
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps(doc))
+    done = subprocess.run([sys.executable, "-m", "services.guardian", "--index", "0", "--manifest", str(bare)],
+                          capture_output=True, text=True, timeout=30, cwd=REPO)
+    assert done.returncode != 0 and "instance_id" in done.stderr
+
+
+def test_every_number_in_paths_and_queries_is_bounded(chains_only, spawn_service):
+    """Issue 11: integers too large for SQLite answered 500; now any integer gets a 2xx/4xx with a reason."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    config, manifest_path = chains_only
+    _, url = _guardian(spawn_service, config, manifest_path, "--allow-equivocation-for-tests")
+    rollup = config.chain("rollup-a").chain_id
+    client = httpx.Client(base_url=url, timeout=10)
+    big = 2**63
+    for path, params in ((f"/v1/attestations/{rollup}/{big}", {}), ("/v1/attestations", {"chain_id": 2**64}),
+                         (f"/v1/attestations/{big}/1", {}), (f"/v1/attestations/{big}/latest", {}),
+                         ("/v1/attestations", {"after": big})):
+        r = client.get(path, params=params)
+        assert r.status_code == 422 and "between 0 and" in r.json()["detail"], (path, r.text)
+    assert client.post(f"/v1/test/equivocate/{rollup}/{big}").status_code == 422
+
+    ints = st.one_of(st.integers(), st.integers(-2, 2**64 + 2), st.sampled_from([rollup, big - 1, big, -big]))
+    texts = st.one_of(ints.map(str), st.text(max_size=30))
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(chain=ints, block=ints, query=st.dictionaries(st.sampled_from(["chain_id", "after", "limit", "wait"]),
+                                                          texts, max_size=4))
+    def check(chain: int, block: int, query: dict[str, str]) -> None:
+        if "wait" in query:
+            query["wait"] = "0"  # a long poll would only slow the test down
+        for path in (f"/v1/attestations/{chain}/{block}", f"/v1/attestations/{chain}/latest", "/v1/attestations"):
+            r = client.get(path, params=query)
+            assert r.status_code < 500, (path, query, r.text)
+            assert r.status_code < 400 or r.json()["detail"], (path, query, r.text)
+
+    try:
+        check()
+    finally:
+        client.close()

@@ -9,9 +9,10 @@ from services.relayer.equivocation import EquivocationWatcher
 from services.relayer.settlement import Settlement
 
 
-def att_doc(att: Attestation, key: str) -> dict:
+def att_doc(att: Attestation, key: str, instance_id: str) -> dict:
     return {"chain_id": att.chain_id, "block_number": att.block_number, "block_hash": "0x" + att.block_hash.hex(),
-            "state_root": "0x" + att.state_root.hex(), "signature": "0x" + sign_attestation(att, key).hex()}
+            "state_root": "0x" + att.state_root.hex(),
+            "signature": "0x" + sign_attestation(att, key, instance_id).hex()}
 
 
 def test_feeds_are_recorded_without_false_conflicts(stage_net, stages):
@@ -36,9 +37,9 @@ def test_conflicting_signatures_of_a_non_guardian_are_rejected_on_chain(stage_ne
 
     async def scenario(ctx):
         w = EquivocationWatcher(ctx, Settlement(ctx))
-        await w.slash(att_doc(a, key), att_doc(b, other))  # two signers: no evidence
+        await w.slash(att_doc(a, key, ctx.instance_id), att_doc(b, other, ctx.instance_id))  # two signers: no evidence
         none = ctx.queue.slash_record(outsider.address)
-        await w.slash(att_doc(a, key), att_doc(b, key))
+        await w.slash(att_doc(a, key, ctx.instance_id), att_doc(b, key, ctx.instance_id))
         return none, ctx.queue.slash_record(outsider.address)
 
     none, rec = stages(scenario)
