@@ -40,6 +40,8 @@ class Devnet:
     progress: ProgressFn = _quiet
     chains: chain_mod.ChainGroup | None = None
     supervisor: Any = None  # orchestrator.services.supervisor.ServiceSupervisor once services run
+    chain_supervisor: Any = None  # orchestrator.chains.supervision.ChainSupervisor once deployed
+    warden: Any = None  # orchestrator.chaos.warden.Warden: ends timed faults
     manifest: Manifest | None = None
     timings: dict[str, float] = field(default_factory=dict)
     _details: dict[str, str] = field(default_factory=dict)  # stage -> summary for stages returning data
@@ -86,6 +88,7 @@ class Devnet:
             if deploy:
                 self.manifest = self._stage("instance", self._bind_instance)
             write_manifest(self.manifest_path, self.manifest)
+            self._supervise_chains()
             if services:
                 self._stage("services", lambda: self._start_services(skip_services, guardian_args, relayer_args))
             return self.manifest
@@ -94,6 +97,12 @@ class Devnet:
             raise
 
     def stop(self) -> None:
+        if self.warden is not None:
+            self.warden.stop()  # SIGCONT anything paused before stopping it
+            self.warden = None
+        if self.chain_supervisor is not None:
+            self.chain_supervisor.stop()  # before the chains stop: a stopped chain is not a crash
+            self.chain_supervisor = None
         if self.supervisor is not None:
             self.supervisor.stop()
             self.supervisor = None
@@ -176,6 +185,26 @@ class Devnet:
         """A cache entry is only trusted if the contracts really are on every chain."""
         address = next(iter(cached.contracts.values()))["address"]
         return all(rpc(c.rpc_url, "eth_getCode", [address, "latest"]) not in ("0x", "0x0") for c in self.config.chains)
+
+    def _supervise_chains(self) -> None:
+        from orchestrator.chains.supervision import ChainSupervisor
+        from orchestrator.chaos.warden import Warden
+
+        if self.chains is None:
+            return
+        depth = None
+        confirmations = self.config.guardians.confirmations
+        if confirmations > 0 and self.manifest is not None and "MetalayerGateway" in self.manifest.contracts:
+            from orchestrator.chains.depth import DepthMiner
+
+            depth = DepthMiner(self.manifest.address("MetalayerGateway"), confirmations)
+        self.chain_supervisor = ChainSupervisor(
+            self.chains, self.config.state.chain_states, pids=self.config.state.pids,
+            accounts=self.config.accounts, mnemonic=self.config.mnemonic, depth=depth,
+        )
+        self.chain_supervisor.start()
+        self.warden = Warden(self.config.state)
+        self.warden.start()
 
     def _start_services(self, skip: tuple[str, ...], guardian_args: tuple[str, ...], relayer_args: tuple[str, ...]) -> str:
         from orchestrator.services.supervisor import ServiceSupervisor

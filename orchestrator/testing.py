@@ -128,6 +128,40 @@ class DevnetHandle:
             if pending:
                 time.sleep(0.02)
 
+    # ------------------------------------------------------------ chaos
+
+    def chaos(self, kind: str, target: str, duration: float | None = None, **args: Any) -> Any:
+        """Apply a fault (`devnet chaos KIND TARGET`): kill, pause, resume, partition, reorg (depth=),
+        delay (seconds=), drop, duplicate, equivocate (chain=, block=); returns the recorded Fault."""
+        from orchestrator.chaos.actions import Chaos
+
+        return Chaos.for_state(self.devnet.config.state).apply(kind, target, duration, **args)
+
+    def heal(self, target: str | None = None) -> list[Any]:
+        """End every fault in force (or those on one target)."""
+        from orchestrator.chaos.actions import Chaos
+
+        return Chaos.for_state(self.devnet.config.state).heal(target)
+
+    def faults(self) -> list[Any]:
+        from services.common.faults import FaultBook
+
+        return FaultBook(self.devnet.config.state.run).all()
+
+    def receive_counts(self, destination: str | int) -> dict[str, int]:
+        """MessageDelivered events per message id on a destination gateway (the exactly-once check)."""
+        from services.common.abi import Abi
+
+        name = self.chain(destination).name
+        topic = Abi(load_abi("MetalayerGateway")).topic("MessageDelivered")
+        gateway = Web3.to_checksum_address(self.addresses["MetalayerGateway"])
+        logs = self.w3[name].eth.get_logs({"address": gateway, "topics": [topic], "fromBlock": 0, "toBlock": "latest"})
+        counts: dict[str, int] = {}
+        for lg in logs:
+            key = "0x" + bytes(lg["topics"][1]).hex()
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
     # ------------------------------------------------------------ manual relay
 
     def attest(self, chain: str | int, block_number: int, signers: Sequence[int] | None = None) -> tuple[Attestation, list[bytes]]:

@@ -21,7 +21,7 @@ import time
 
 from services.common.rpc import hexbytes
 from services.protocol.messages import commitment_slot
-from services.relayer import backoff
+from services.relayer import backoff, chaos
 from services.relayer.chain import TxLost
 from services.relayer.context import Context
 from services.relayer.guardians import NoQuorum
@@ -159,6 +159,7 @@ class Delivery:
             batch = await self.settlement.drop_delivered(batch)
             if not batch.messages:
                 return
+        await chaos.before_batch(ctx.manifest.run_dir)
         gset = ctx.sets[self.dst]
         block = await self.attest_block(batch)
         slots = {m.id: commitment_slot(hexbytes(m.id)) for m in batch.messages}
@@ -265,6 +266,8 @@ class Delivery:
 
         tx_hash = await self.link.send(ctx.gateway, data, gas, before_broadcast=durable)
         ctx.counters.batches += 1
+        if chaos.duplicate(ctx.manifest.run_dir):  # the same delivery again: the gateway must refuse it
+            await self.link.send(ctx.gateway, data, gas)
         try:
             receipt = await self.link.receipt(tx_hash)
         except TxLost as exc:

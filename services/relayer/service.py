@@ -76,6 +76,17 @@ class Relayer:
         self.scanners[chain_id].wake.set()
         self.watchtower.saw_head(chain_id, number)
 
+    def _regressed(self, dst: int, head: int) -> None:
+        ids = self.ctx.queue.redeliver_after(dst, head)
+        if ids:
+            log.warning(
+                "%s restarted at block %d: %d delivery(ies) after it are gone; delivering again",
+                self.ctx.links[dst].name,
+                head,
+                len(ids),
+            )
+            self._wake_delivery(dst)
+
     def _wake_delivery(self, dst: int) -> None:
         self.deliveries[dst].wake.set()
 
@@ -85,6 +96,7 @@ class Relayer:
         await asyncio.gather(*(ctx.load_set(cid) for cid in ctx.links))
         for cid, link in ctx.links.items():
             link.on_head = functools.partial(self._on_head, cid)
+            link.on_regress = functools.partial(self._regressed, cid)
         await self.settlement.recover_submitted()
         loops = [(s.run(), f"scan-{cid}") for cid, s in self.scanners.items()]
         loops += [(d.run(), f"deliver-{cid}") for cid, d in self.deliveries.items()]
