@@ -72,7 +72,7 @@ def test_pause_stops_a_guardian_until_resume(net):
 
 def test_partition_ends_on_its_own(net):
     pid = net.devnet.pids()["guardian-1"]
-    fault = net.chaos("partition", "guardian-1", duration=1.0)
+    fault = net.chaos("partition", "guardian-1", duration=3.0)
     assert proc_state(pid) == "T"
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{net.manifest.guardians.members[1].url}/health", timeout=0.5)
