@@ -26,6 +26,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     existing = running_pid(config)
     if existing is not None:
         raise CliError(f"a devnet is already running (pid {existing}); stop it with `devnet down`")
+    from orchestrator.cli.snapshot import starting_snapshot
+
+    starting_snapshot(args, config)  # a wrong --from fails here, not in the detached child
     if args.detach:
         return _up_detached(args, config)
     return _up_foreground(args, config)
@@ -47,7 +50,10 @@ def _up_foreground(args: argparse.Namespace, config: DevnetConfig) -> int:
     config.state.ready_file.unlink(missing_ok=True)
     config.state.pid_file.write_text(str(os.getpid()))
     devnet = Devnet(config, progress=print_stage)
+    from orchestrator.cli.snapshot import persist_on_stop, starting_snapshot
+
     try:
+        snapshot = starting_snapshot(args, config)
         print(f"Metalayer Devnet: starting {len(config.chains)} chains, "
               f"{config.guardians.count} guardians (threshold {config.guardians.threshold})", flush=True)
         started = time.perf_counter()
@@ -55,6 +61,7 @@ def _up_foreground(args: argparse.Namespace, config: DevnetConfig) -> int:
             deploy=not args.no_deploy,
             services=not (args.no_services or args.no_deploy),  # services need the contracts
             use_cache=not args.no_cache,
+            snapshot=snapshot,
         )
         print(render_summary(manifest), flush=True)
         print(f"\nReady in {time.perf_counter() - started:.2f}s. Manifest: {devnet.manifest_path}", flush=True)
@@ -73,6 +80,7 @@ def _up_foreground(args: argparse.Namespace, config: DevnetConfig) -> int:
         print("\nStopping...", flush=True)
         return 0
     finally:
+        persist_on_stop(args, devnet)
         devnet.stop()
         config.state.ready_file.unlink(missing_ok=True)
         config.state.pid_file.unlink(missing_ok=True)
@@ -86,12 +94,12 @@ def _up_detached(args: argparse.Namespace, config: DevnetConfig) -> int:
     from orchestrator.summary import render_summary
 
     argv = [sys.executable, "-m", "orchestrator.cli", "up", "--detached-child"]
-    for flag in ("config", "block_time"):
-        value = getattr(args, flag)
+    for flag in ("config", "block_time", "from_snapshot"):
+        value = getattr(args, flag, None)
         if value is not None:
-            argv += [f"--{flag.replace('_', '-')}", str(value)]
-    for flag in ("no_services", "no_deploy", "no_cache"):
-        if getattr(args, flag):
+            argv += [f"--{flag.replace('_', '-').replace('from-snapshot', 'from')}", str(value)]
+    for flag in ("no_services", "no_deploy", "no_cache", "persist"):
+        if getattr(args, flag, False):
             argv.append(f"--{flag.replace('_', '-')}")
     log_path = config.state.logs / "devnet.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,35 @@
+"""One chain's state in and out of anvil, and stopping its clock while a cut is taken."""
+
+from __future__ import annotations
+
+import gzip
+from typing import Sequence
+
+from orchestrator.chains.rpc import rpc
+from orchestrator.config import ChainConfig
+
+
+def freeze(chains: Sequence[ChainConfig]) -> None:
+    """No more blocks on any chain: transactions sent meanwhile wait in the pool until `thaw`."""
+    for chain in chains:
+        rpc(chain.rpc_url, "evm_setIntervalMining", [0])
+        rpc(chain.rpc_url, "evm_setAutomine", [False])
+
+
+def thaw(chains: Sequence[ChainConfig]) -> None:
+    """Back to each chain's configured mining: its block time, else automine."""
+    for chain in chains:
+        if chain.block_time and float(chain.block_time).is_integer():
+            rpc(chain.rpc_url, "evm_setIntervalMining", [int(chain.block_time)])
+        else:
+            rpc(chain.rpc_url, "evm_setAutomine", [True])
+
+
+def dump(chain: ChainConfig) -> bytes:
+    """The chain's state as the JSON `anvil --load-state` reads."""
+    raw = str(rpc(chain.rpc_url, "anvil_dumpState", timeout=60))
+    return gzip.decompress(bytes.fromhex(raw.removeprefix("0x")))
+
+
+def block_number(chain: ChainConfig) -> int:
+    return int(str(rpc(chain.rpc_url, "eth_blockNumber")), 16)
