@@ -85,10 +85,13 @@ class DevnetHandle:
         relayer: bool = True,
         guardian_args: tuple[str, ...] = (),
         relayer_args: tuple[str, ...] = (),
+        snapshot: Any = None,
     ) -> "DevnetHandle":
+        """A devnet on `config`; `snapshot` (orchestrator.snapshots.store.Snapshot) starts from a saved cut."""
         devnet = Devnet(config)
         devnet.start(
-            skip_services=() if relayer else ("relayer",), guardian_args=guardian_args, relayer_args=relayer_args
+            skip_services=() if relayer else ("relayer",), guardian_args=guardian_args, relayer_args=relayer_args,
+            snapshot=snapshot,
         )
         try:
             handle = cls(devnet, manifest_models.load(devnet.manifest_path))
@@ -119,6 +122,13 @@ class DevnetHandle:
         restart = None if relayer else tuple(n for n in self.checkpoint.stateful_services() if n != "relayer")
         self.checkpoint.reset(restart)
         self.dirty = False
+
+    def save_snapshot(self, name: str) -> Any:
+        """A whole-devnet snapshot under the state directory (what `devnet snapshot save` writes)."""
+        from orchestrator.snapshots import store
+
+        directory = store.snapshots_root(self.devnet.config) / store.check_name(name)
+        return store.save(self.devnet.config, self.manifest, directory)
 
     def pause_relayer(self) -> None:
         """Stop the relayer (if the devnet has one): nothing moves unless the test calls `relay`."""
@@ -225,8 +235,9 @@ class DevnetHandle:
             if pending and time.monotonic() > deadline:
                 first = pending[0]
                 trace = self.trace(first.id) if self.supervisor is not None else None
+                brief = {k: trace.get(k) for k in ("status", "attempts", "last_error", "revert_reason")} if trace else None
                 raise NotDelivered(
-                    f"{len(pending)} message(s) not delivered after {timeout:.0f}s, e.g. {first.id}: {trace}"
+                    f"{len(pending)} message(s) not delivered after {timeout:.0f}s, e.g. {first.id}: {brief}"
                 )
             if pending:
                 time.sleep(0.02)

@@ -31,5 +31,7 @@ def dump(chain: ChainConfig) -> bytes:
     return gzip.decompress(bytes.fromhex(raw.removeprefix("0x")))
 
 
-def block_number(chain: ChainConfig) -> int:
-    return int(str(rpc(chain.rpc_url, "eth_blockNumber")), 16)
+def head(chain: ChainConfig) -> tuple[int, str]:
+    """The newest block's number and hash."""
+    block = rpc(chain.rpc_url, "eth_getBlockByNumber", ["latest", False])
+    return int(block["number"], 16), str(block["hash"])

@@ -30,6 +30,29 @@ def backup(source: Path, target: Path) -> None:
         dst.close()
 
 
+def prove_at_cut(queue: Path, cuts: dict[int, tuple[int, str]]) -> int:
+    """Move undelivered messages' proof block up to the cut; returns how many moved.
+
+    A chain loaded from a dump has the state of the cut block and later, none of the blocks
+    before it (anvil keeps no historical state across dump/load), so eth_getProof at a message's
+    own block fails. Its commitment is still in the cut block's state, and the relayer proves a
+    batch at its newest `sent_block`: the cut block (and its hash, for the reorg check) it is.
+    """
+    conn = sqlite3.connect(queue, timeout=10)
+    moved = 0
+    try:
+        with conn:
+            for chain_id, (block, block_hash) in cuts.items():
+                moved += conn.execute(
+                    "UPDATE messages SET sent_block=?, sent_block_hash=?, next_attempt=0 "
+                    "WHERE src=? AND sent_block<? AND status!='delivered'",
+                    (block, block_hash, chain_id, block),
+                ).rowcount
+    finally:
+        conn.close()
+    return moved
+
+
 def forget_instance(queue: Path) -> None:
     """Drop what the relayer holds that is signed under the old instance id.
 

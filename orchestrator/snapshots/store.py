@@ -75,7 +75,7 @@ def save(config: DevnetConfig, manifest: Manifest, directory: Path) -> Snapshot:
     tmp.mkdir(parents=True)
     chainstate.freeze(config.chains)
     try:
-        blocks = {c.name: chainstate.block_number(c) for c in config.chains}
+        heads = {c.name: chainstate.head(c) for c in config.chains}
         for chain in config.chains:
             (tmp / f"{chain.name}.json").write_bytes(chainstate.dump(chain))
         for db in databases.service_files(config.state.run):
@@ -86,7 +86,8 @@ def save(config: DevnetConfig, manifest: Manifest, directory: Path) -> Snapshot:
     (tmp / "contracts.json").write_text(json.dumps(contracts, indent=1))
     meta = {
         "created": time.time(),
-        "chains": [{"name": c.name, "chain_id": c.chain_id, "block": blocks[c.name]} for c in config.chains],
+        "chains": [{"name": c.name, "chain_id": c.chain_id, "block": heads[c.name][0], "hash": heads[c.name][1]}
+                   for c in config.chains],
         "guardians": config.guardians.count,
         "instance_id": manifest.instance_id,
     }
@@ -137,3 +138,4 @@ def restore_databases(config: DevnetConfig, snapshot: Snapshot) -> None:
     queue = run / databases.QUEUE
     if queue.is_file():
         databases.forget_instance(queue)
+        databases.prove_at_cut(queue, {c["chain_id"]: (c["block"], c["hash"]) for c in snapshot.meta["chains"]})
