@@ -5,6 +5,7 @@
     python scripts/bench.py gas
     python scripts/bench.py latency [--messages 200] [--block-time 1]
     python scripts/bench.py throughput [--messages 1000]
+    python scripts/bench.py fixture [--runs 5]
     python scripts/bench.py all
 
 Each subcommand lives in scripts/benchmarks/<name>.py as `run(args) -> dict`.
@@ -22,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-SUBCOMMANDS = ["startup", "gas", "latency", "throughput"]
+SUBCOMMANDS = ["startup", "gas", "latency", "throughput", "fixture"]
 
 
 def build_parser() -> argparse.ArgumentParser:
