@@ -1,42 +1,35 @@
-"""Revert reasons a person can read: hex revert data decoded with every compiled artifact's errors.
+"""Revert reasons a person can read: bare revert data decoded with every ABI the devnet knows.
 
-The relayer decodes with the devnet's own contracts; a dapp's recipient may revert with an
-error only its artifact knows, so the API also tries every ABI in contracts/out.
+The relayer decodes what it can before it stores a reason; data it stored as hex (an error
+only a later-compiled artifact declares) is decoded again here, with the project's artifacts
+and OpenZeppelin's (services.common.errors).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from services.common.abi import Abi, describe_error
-from services.common.manifest import REPO_ROOT
+if TYPE_CHECKING:
+    from services.common.errors import ErrorDecoder
 
-HEX = re.compile(r"^0x(?:[0-9a-fA-F]{2})+$")
-ARTIFACTS = REPO_ROOT / "contracts" / "out"
+HEX = re.compile(r"^0x(?:[0-9a-fA-F]{2}){4,}$")
 
 
 @lru_cache(maxsize=1)
-def _abis(directory: Path = ARTIFACTS) -> tuple[Abi, ...]:
-    out = []
-    for path in sorted(directory.glob("*.json")):
-        try:
-            abi = json.loads(path.read_text()).get("abi")
-        except (OSError, ValueError):
-            continue
-        if isinstance(abi, list) and any(e.get("type") == "error" for e in abi):
-            out.append(Abi(abi))
-    return tuple(out)
+def _decoder() -> ErrorDecoder:
+    from services.common.errors import ErrorDecoder  # only now: eth_abi costs ~6 MB of RSS
+
+    return ErrorDecoder()
 
 
 def decode_reason(reason: str | None) -> str | None:
-    """`reason` decoded if it is bare revert data, else as the relayer wrote it."""
+    """`reason` with bare revert data at its end decoded, else as the relayer wrote it."""
     if reason is None:
         return None
     tail = reason.rsplit(": ", 1)[-1].strip()
     if not HEX.match(tail):
         return reason
-    decoded = describe_error(tail, _abis())
+    decoded = _decoder().describe(tail)
     return reason if decoded == tail.lower() else reason[: len(reason) - len(tail)] + decoded

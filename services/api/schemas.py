@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import JsonDict
 
-Status = Literal["pending", "submitted", "delivered", "failed", "invalid"]
+Status = Literal["pending", "submitted", "delivered", "retrying", "failed", "invalid"]  # = relayer queue STATUSES
 
 MESSAGE_ID_PATTERN = r"^0[xX][0-9a-fA-F]{64}$"
 ADDRESS_PATTERN = r"^0[xX][0-9a-fA-F]{40}$"
@@ -90,6 +90,24 @@ class Stages(BaseModel):
     total_ms: float | None = Field(None, description="send mined -> delivery receipt")
 
 
+class Attempt(BaseModel):
+    model_config = ConfigDict(extra="allow")  # the relayer may record more per attempt
+
+    attempt: int
+    started_at: float | None = None
+    attested_at: float | None = None
+    proved_at: float | None = None
+    submitted_at: float | None = None
+    settled_at: float | None = None
+    tx: str | None = None
+    attest_block: int | None = None
+    batch_size: int | None = None
+    gas_limit: int | None = None
+    gas_used: int | None = None
+    outcome: str | None = Field(None, description="null while in flight")
+    reason: str | None = Field(None, description="decoded revert reason or error")
+
+
 class MessageTrace(BaseModel):
     id: str
     status: str
@@ -107,8 +125,8 @@ class MessageTrace(BaseModel):
     attempts: int = 0
     last_error: str | None = None
     revert_reason: str | None = None
-    attempt_log: list[dict[str, Any]] | None = Field(
-        None, description="every delivery attempt the relayer recorded (null if this relayer keeps none)"
+    attempt_log: list[Attempt] | None = Field(
+        None, description="every delivery attempt the relayer recorded, oldest first (null in lists)"
     )
     stages: Stages
 

@@ -13,8 +13,9 @@ from typing import Any
 
 from services.api.reasons import decode_reason
 from services.common.attest import checksum
+from services.relayer.queue import STATUSES
 
-from services.relayer.queue.schema import STATUSES  # one list of states: the relayer's
+__all__ = ["STATUSES", "format_trace", "trace_from_row"]
 
 
 def _ms(a: float | None, b: float | None) -> float | None:

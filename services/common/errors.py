@@ -76,8 +76,13 @@ def folder_errors(folders: Iterable[Path]) -> Abi:
 
 
 class ErrorDecoder:
-    def __init__(self, abis: Iterable[Abi] = (), extra_dirs: Iterable[str | Path] = (),
-                 include_project: bool = True, base: Path = REPO_ROOT):
+    def __init__(
+        self,
+        abis: Iterable[Abi] = (),
+        extra_dirs: Iterable[str | Path] = (),
+        include_project: bool = True,
+        base: Path = REPO_ROOT,
+    ):
         self.abis = [*abis, UNDECLARED]
         dirs = [PROJECT_OUT, OPENZEPPELIN_ABIS] if include_project else []
         for d in extra_dirs:

@@ -3,12 +3,15 @@
 Transactions are signed locally (services.common.tx) with locally tracked
 nonces; the send lock keeps nonces in order on the wire. Receipts are awaited
 without sleeping: with instant mining the receipt exists when
-eth_sendRawTransaction returns; otherwise each new head wakes the waiter.
+eth_sendRawTransaction returns; otherwise each new head wakes the waiter. A
+transaction the node dropped or holds behind a nonce gap is detected on the first
+receipt miss (`TxLost`) and the next send takes its nonce from the chain again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -26,6 +29,10 @@ PRIORITY_FEE = 10**9
 MIN_BALANCE = 1_000 * 10**18
 
 
+class TxLost(RuntimeError):
+    """A sent transaction that will never be mined (dropped, or behind a nonce gap)."""
+
+
 class ChainLink:
     def __init__(self, chain: Chain, signer: Signer):
         self.chain = chain
@@ -36,6 +43,7 @@ class ChainLink:
         self.head = -1
         self.head_times: dict[int, float] = {}  # block -> block timestamp (recent heads)
         self.head_arrivals: dict[int, float] = {}  # block -> when its newHeads reached us (unix time)
+        self.head_hashes: dict[int, str | None] = {}  # block -> hash of the newest header seen for it
         self._head_event = asyncio.Event()
         self._nonce: int | None = None
         self._send_lock = asyncio.Lock()
@@ -63,8 +71,12 @@ class ChainLink:
             for k in sorted(self.head_times)[:1024]:
                 del self.head_times[k]
                 self.head_arrivals.pop(k, None)
-        if number > self.head:
-            self.head = number
+        self.head_hashes[number] = header.get("hash")
+        if len(self.head_hashes) > 4096:
+            for k in sorted(self.head_hashes)[:1024]:
+                del self.head_hashes[k]
+        # a lower number than before means the chain was rewound (evm_revert, reorg): follow it
+        self.head = number
         ev, self._head_event = self._head_event, asyncio.Event()
         ev.set()
         if self.on_head is not None:
@@ -115,12 +127,39 @@ class ChainLink:
             return tx_hash
 
     async def receipt(self, tx_hash: str, timeout: float = 60.0) -> dict[str, Any] | None:
+        """The transaction's receipt; raises TxLost at once when the node no longer has it, or
+        holds it behind a nonce gap (it would never be mined), after resyncing the nonce."""
         deadline = time.monotonic() + timeout
         while True:
             r = await self.rpc.call("eth_getTransactionReceipt", [tx_hash])
             if r is not None:
                 return r
+            await self.check_alive(tx_hash)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
             await self.wait_head(min(remaining, 1.0))
+
+    async def check_alive(self, tx_hash: str) -> None:
+        """Raise TxLost if `tx_hash` is neither mined nor executable in the node's pool.
+
+        anvil answers a transaction below the calldata gas floor (EIP-7623) with a hash and
+        then drops it; every later transaction of ours then waits behind the gap, forever.
+        """
+        tx = await self.rpc.call("eth_getTransactionByHash", [tx_hash])
+        if tx is not None and tx.get("blockNumber") is not None:
+            return
+        if tx is None:
+            self._nonce = None
+            raise TxLost(f"{self.name}: transaction {tx_hash} was dropped by the node")
+        pending = hexint(await self.rpc.call("eth_getTransactionCount", [self.signer.address, "pending"]))
+        if hexint(tx["nonce"]) >= pending:  # queued, not executable: the pool will never run it
+            self._nonce = None
+            # free its nonce for the next transaction (a same-fee replacement would be refused)
+            with contextlib.suppress(RpcError):
+                await self.rpc.call("anvil_dropTransaction", [tx_hash])
+            raise TxLost(
+                f"{self.name}: transaction {tx_hash} will never be mined: the pool holds it but cannot run "
+                f"it (nonce {hexint(tx['nonce'])}, next executable nonce {pending}: below the calldata "
+                "floor or behind a nonce gap)"
+            )

@@ -4,9 +4,9 @@ Per destination a worker groups ready messages by source chain (up to `max_batch
 quarantined message — one whose own delivery failed before — goes alone). For a batch,
 three things run in parallel: a quorum of guardian signatures for its attest block, one
 eth_getProof for all its commitment slots, and a simulation of every recipient (gas it
-needs, or the reason it would fail). Then the batch transaction is estimated; offenders
-(found by simulation, or by bisecting an estimate that reverts) are recorded as failed
-attempts and left out, so the others go at once. The transaction's gas is that estimate
+needs, or the reason it would fail). Then the batch transaction is simulated; offenders
+(found by simulation, or by bisecting a batch that would revert) are recorded as failed
+attempts and left out, so the others go at once. The transaction's gas is its simulated use
 plus each recipient's need (at least its sender's gasLimit), never a constant, and the
 batch is cut to fit the destination's block gas limit. It is marked `submitted` before
 broadcast; the receipt goes to the settlement stage.
@@ -19,15 +19,17 @@ import contextlib
 import logging
 import time
 
-from services.common.rpc import hexbytes, hexint
+from services.common.rpc import hexbytes
 from services.protocol.messages import commitment_slot
 from services.relayer import backoff
+from services.relayer.chain import TxLost
 from services.relayer.context import Context
 from services.relayer.guardians import NoQuorum
 from services.relayer.model import Batch, QueuedMessage
 from services.relayer.proving import consistent_proof, get_proof, proof_matches
 from services.relayer.settlement import Settlement
-from services.relayer.simulation import RecipientResult, Simulator, isolate, recipient_gas, revert_reason
+from services.relayer.simulation import Simulator, isolate, recipient_gas
+from services.relayer.sizing import CalldataGas, fit_block, fit_calldata
 
 log = logging.getLogger("relayer")
 
@@ -164,7 +166,7 @@ class Delivery:
         sigs = quorum.for_set(gset.members, gset.threshold)
         assert sigs is not None
 
-        def encode(msgs: list[QueuedMessage]) -> bytes:
+        def encode_batch(msgs: list[QueuedMessage]) -> bytes:
             return ctx.gw_abi.encode(
                 "attestAndDeliverBatch",
                 quorum.attestation.as_tuple(),
@@ -174,54 +176,60 @@ class Delivery:
                 [proof.storage_proof(slots[m.id]) for m in msgs],
             )
 
-        async def estimate(msgs: list[QueuedMessage]) -> int:
-            call = {"from": ctx.signer.address, "to": ctx.gateway, "data": "0x" + encode(msgs).hex()}
-            return hexint(await self.link.rpc.call("eth_estimateGas", [call, "latest"]))
+        encoded: dict[tuple[str, ...], bytes] = {}
+
+        def encode(msgs: list[QueuedMessage]) -> bytes:
+            key = tuple(m.id for m in msgs)
+            if key not in encoded:
+                encoded[key] = encode_batch(msgs)
+            return encoded[key]
+
+        async def simulate(msgs: list[QueuedMessage]) -> int:
+            return await self.simulator.batch(self.dst, ctx.signer.address, ctx.gateway, encode(msgs))
 
         candidates = [m for m in batch.messages if m.id not in rejected]
         if not candidates:
             return
-        iso = await isolate(candidates, estimate, lambda exc: revert_reason(ctx, exc))
-        await self._set_aside(iso.offenders, iso.deferred, batch)
-        if not iso.deliverable or iso.gas is None:
-            return
-        msgs, gas = await self._fit_block(iso.deliverable, iso.gas, sims)
-        await self._submit(
-            Batch(batch.src, batch.dst, tuple(msgs)), encode(msgs), gas, block, started_at, attested_at, proved_at
-        )
+        limit = await self.simulator.block_gas_limit(self.dst)
+        need = {m.id: recipient_gas(m, sims[m.id].gas) for m in candidates}
+        candidates, too_big = fit_calldata(candidates, encode, need, limit)
+        iso = await isolate(candidates, simulate)
+        if iso.deliverable and iso.gas is not None:
+            data = encode(iso.deliverable)
+            msgs, gas, cut = fit_block(iso.deliverable, iso.gas, need, CalldataGas.of(data).floor, limit)
+            data = encode(msgs) if cut else data
+        else:
+            msgs, gas, cut, data = [], 0, [], b""
+        await self._set_aside(iso.offenders, iso.deferred + too_big + cut, batch)
+        if msgs:
+            await self._submit(
+                Batch(batch.src, batch.dst, tuple(msgs)), data, gas, block, started_at, attested_at, proved_at
+            )
 
     async def _set_aside(self, offenders: dict[str, str], deferred: list[QueuedMessage], batch: Batch) -> None:
         """Offenders become failed attempts (found delivered meanwhile: settled); deferred wait a batch."""
         if offenders:
             by_id = {m.id: m for m in batch.messages}
-            done = [by_id[i] for i, r in offenders.items() if r.startswith("AlreadyDelivered")]
+            claimed = [by_id[i] for i, r in offenders.items() if r.startswith("AlreadyDelivered")]
+            # delivered meanwhile (settled), unless the gateway means another message with the
+            # same nonce (a rewound source): then it is this message's own failure
+            done = (
+                await self.settlement.delivered_on_chain(Batch(batch.src, batch.dst, tuple(claimed)))
+                if claimed
+                else set()
+            )
             if done:
-                await self.settlement.settle_already_delivered(self.dst, done)
-            bad = {i: r for i, r in offenders.items() if not r.startswith("AlreadyDelivered")}
+                await self.settlement.settle_already_delivered(self.dst, [by_id[i] for i in done])
+            bad = {i: r for i, r in offenders.items() if i not in done}
             if bad:
                 await self.settlement.fail(batch.messages, bad, at=time.time(), outcome="rejected")
         if deferred:
             self.ctx.counters.deferred += len(deferred)
-            self.ctx.queue.mark_retry([m.id for m in deferred], "deferred to the next batch", time.time())
-
-    async def _fit_block(
-        self, msgs: list[QueuedMessage], estimate: int, sims: dict[str, RecipientResult]
-    ) -> tuple[list[QueuedMessage], int]:
-        """The transaction's gas, and the messages that fit the destination's block gas limit."""
-        limit = await self.simulator.block_gas_limit(self.dst)
-        need = {m.id: recipient_gas(m, sims[m.id].gas) for m in msgs}
-        gas = estimate + sum(need.values())
-        cut: list[QueuedMessage] = []
-        while gas > limit and len(msgs) > 1:
-            m = msgs.pop()
-            cut.append(m)
-            gas -= need[m.id]  # the estimate still counts it: an upper bound either way
-        if cut:
-            self.ctx.counters.deferred += len(cut)
             self.ctx.queue.mark_retry(
-                [m.id for m in cut], "deferred: the batch would exceed the block gas limit", time.time()
+                [m.id for m in deferred],
+                "deferred to the next batch (block gas or a neighbour that fails with it)",
+                time.time(),
             )
-        return msgs, min(gas, limit)
 
     async def _submit(
         self, batch: Batch, data: bytes, gas: int, block: int, started_at: float, attested_at: float, proved_at: float
@@ -236,7 +244,13 @@ class Delivery:
 
         tx_hash = await self.link.send(ctx.gateway, data, gas, before_broadcast=durable)
         ctx.counters.batches += 1
-        receipt = await self.link.receipt(tx_hash)
+        try:
+            receipt = await self.link.receipt(tx_hash)
+        except TxLost as exc:
+            ctx.counters.lost_txs += 1
+            log.warning("%s; its %d message(s) go out again now", exc, len(ids))
+            ctx.queue.unsubmit(ids, str(exc), at=time.time())
+            return
         if receipt is None:
             raise TimeoutError(f"no receipt for {tx_hash} on {self.link.name}")
         await self.settlement.settle(batch, receipt)

@@ -125,6 +125,8 @@ class Counters:
     slashes: int = 0
     finally_failed: int = 0
     deferred: int = 0
+    lost_txs: int = 0
+    rewinds: int = 0
     extra: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, int]:

@@ -105,6 +105,12 @@ class Scanner:
             cursor = -1  # a new relayer reads the whole (short) devnet chain
         while True:
             self.wake.clear()
+            try:
+                cursor = await self.follow_rewinds(cursor)
+            except (RpcError, ConnectionError, TimeoutError) as exc:
+                log.warning("%s: rewind check failed (%s); retrying", self.link.name, exc)
+                await asyncio.sleep(backoff.SCAN_RPC_ERROR.after(0))
+                continue
             head = self.link.head
             try:
                 while cursor < head:
@@ -122,6 +128,41 @@ class Scanner:
             if self.link.head > cursor:
                 continue
             await self.wake.wait()
+
+    async def block_hash(self, number: int) -> str | None:
+        """The hash of block `number` as the chain has it now (newHeads header, else RPC)."""
+        block = await self.link.rpc.call("eth_getBlockByNumber", [hex(number), False])
+        return block["hash"] if block else None
+
+    async def follow_rewinds(self, cursor: int) -> int:
+        """If the chain no longer has the cursor's block (evm_revert, anvil_reorg), move back to
+        the newest scanned block it still has, orphan the messages of the blocks after it, and
+        return the new cursor; else the cursor unchanged (no RPC when the head headers agree)."""
+        if cursor < 0:
+            return cursor
+        stored = self.ctx.queue.block_hash(self.chain_id, cursor)
+        if stored is None:
+            return cursor
+        if self.link.head >= cursor and self.link.head_hashes.get(cursor) == stored:
+            return cursor
+        # the headers disagree or lag: only the chain's own answer declares a rewind
+        if await self.block_hash(cursor) == stored:
+            return cursor
+        ancestor = -1
+        for number, known in self.ctx.queue.recent_hashes(self.chain_id, min(cursor, self.link.head)):
+            if await self.block_hash(number) == known:
+                ancestor = number
+                break
+        orphaned = self.ctx.queue.rewind(self.chain_id, ancestor)
+        self.ctx.counters.rewinds += 1
+        log.warning(
+            "%s: rewound from block %d to %d; %d undelivered message(s) orphaned",
+            self.link.name,
+            cursor,
+            ancestor,
+            len(orphaned),
+        )
+        return ancestor
 
     async def scan_range(self, frm: int, to: int) -> list[str]:
         """Ingest the messages of blocks frm..to and move the cursor to `to`; returns new ids."""
@@ -147,7 +188,8 @@ class Scanner:
                 seen_at=now,
                 mined_at=min(now, link.head_arrivals.get(block, now)),
             )
-        new = ctx.queue.ingest(self.chain_id, to, rows)
+        upto_hash = link.head_hashes.get(to) or await self.block_hash(to)
+        new = ctx.queue.ingest(self.chain_id, to, rows, upto_hash=upto_hash)
         if set_changed:
             gset = await ctx.load_set(self.chain_id)
             log.info(

@@ -14,8 +14,9 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from services.common.rpc import RpcError, hexint
+from services.common.rpc import RpcError, hexbytes, hexint
 from services.relayer import backoff
+from services.relayer.chain import TxLost
 from services.relayer.context import Context
 from services.relayer.model import Batch, QueuedMessage
 
@@ -131,35 +132,56 @@ class Settlement:
             return f"unknown ({exc})"
 
     async def delivered_on_chain(self, batch: Batch) -> set[str]:
-        """Ids of the batch's messages that the destination gateway already delivered."""
+        """Ids of the batch's messages that the destination gateway already delivered.
+
+        A gateway keyed by message id answers `isMessageDelivered(src, nonce, id)`. One keyed
+        by nonce (`isDelivered(src, nonce)`) cannot tell a message from another that reused
+        its nonce after a source rewind, so a yes is confirmed by its MessageDelivered event."""
         ctx = self.ctx
         link = ctx.links[batch.dst]
+        by_id = "isMessageDelivered" in ctx.gw_abi.functions
+        fn = "isMessageDelivered" if by_id else "isDelivered"
+
+        def args(m: QueuedMessage) -> tuple[Any, ...]:
+            return (m.src, m.nonce, hexbytes(m.id)) if by_id else (m.src, m.nonce)
+
         results = await asyncio.gather(
-            *(link.call(ctx.gateway, ctx.gw_abi.encode("isDelivered", m.src, m.nonce)) for m in batch.messages)
+            *(link.call(ctx.gateway, ctx.gw_abi.encode(fn, *args(m))) for m in batch.messages)
         )
         decode = ctx.gw_abi.decode_output
-        return {m.id for m, res in zip(batch.messages, results, strict=True) if decode("isDelivered", res)[0]}
+        found = {m.id for m, res in zip(batch.messages, results, strict=True) if decode(fn, res)[0]}
+        if by_id or not found:
+            return found
+        confirmed = set()
+        for i in found:
+            if await self.delivery_event(batch.dst, i) is not None:
+                confirmed.add(i)
+        return confirmed
+
+    async def delivery_event(self, dst: int, message_id: str) -> dict[str, Any] | None:
+        """The newest MessageDelivered log of `message_id` on `dst`, if any."""
+        logs = await self.ctx.links[dst].rpc.call(
+            "eth_getLogs",
+            [
+                {
+                    "address": self.ctx.gateway,
+                    "topics": [self.delivered_topic, message_id],
+                    "fromBlock": "0x0",
+                    "toBlock": "latest",
+                }
+            ],
+        )
+        return logs[-1] if logs else None
 
     async def settle_already_delivered(self, dst: int, messages: list[QueuedMessage]) -> None:
         """Messages found delivered on chain: record the delivering transaction from its event."""
         ctx = self.ctx
-        link = ctx.links[dst]
         for m in messages:
             tx, block = None, None
             try:
-                logs = await link.rpc.call(
-                    "eth_getLogs",
-                    [
-                        {
-                            "address": ctx.gateway,
-                            "topics": [self.delivered_topic, m.id],
-                            "fromBlock": "0x0",
-                            "toBlock": "latest",
-                        }
-                    ],
-                )
-                if logs:
-                    tx, block = logs[-1]["transactionHash"], hexint(logs[-1]["blockNumber"])
+                lg = await self.delivery_event(dst, m.id)
+                if lg is not None:
+                    tx, block = lg["transactionHash"], hexint(lg["blockNumber"])
             except RpcError:
                 pass
             ctx.queue.mark_delivered([m.id], tx, block, time.time())
@@ -185,9 +207,12 @@ class Settlement:
             if link is None:
                 continue
             batch = Batch(src, dst, tuple(msgs))
-            receipt = await link.rpc.call("eth_getTransactionReceipt", [tx]) if tx else None
-            if receipt is None and tx and await link.rpc.call("eth_getTransactionByHash", [tx]) is not None:
-                receipt = await link.receipt(tx, timeout=30)
+            try:
+                # bounded: a transaction dropped or stuck behind a nonce gap raises TxLost at once
+                receipt = await link.receipt(tx, timeout=30) if tx else None
+            except TxLost as exc:
+                log.warning("recovery: %s", exc)
+                receipt = None
             if receipt is not None:
                 await self.settle(batch, receipt)
             else:

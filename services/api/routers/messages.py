@@ -7,11 +7,10 @@ from typing import Annotated, Any
 import httpx
 from fastapi import APIRouter, Path, Query
 
-from services.api import sending
 from services.api.context import Context, Ctx
 from services.api.errors import ApiError, errors
 from services.api.onchain import find_on_chain
-from services.api.payloads import PayloadError, encode
+from services.api.reasons import decode_reason
 from services.api.schemas import (
     CHAIN_REF,
     MAX_OFFSET,
@@ -35,10 +34,9 @@ def _chain_query(what: str) -> Any:
     return Query(description=f"{what} chain (name or id)", max_length=64, json_schema_extra=CHAIN_REF)
 
 
-def attempt_log(ctx: Context, mid: str) -> list[dict[str, Any]] | None:
-    """The relayer's per-attempt records, where its QueueReader keeps them."""
-    reader_attempts = getattr(ctx.queue, "attempts", None)
-    return reader_attempts(mid) if reader_attempts else None
+def attempt_log(ctx: Context, mid: str) -> list[dict[str, Any]]:
+    """The relayer's record of every delivery attempt, oldest first, reasons decoded."""
+    return [{**a, "reason": decode_reason(a.get("reason"))} for a in ctx.queue.attempts(mid)]
 
 
 @router.get("", response_model=MessageList, responses=errors())
@@ -86,6 +84,10 @@ async def get_message(ctx: Ctx, message_id: MessageId) -> Any:
 @router.post("", response_model=SendResult, status_code=201, responses=errors(400, 502, 503))
 async def send_message(ctx: Ctx, request: SendRequest) -> Any:
     """Send from dev account `account` through the source gateway; answers once the send is mined."""
+    # imported here: eth_abi, rlp and eth_keys add ~10 MB to an API that mostly reads
+    from services.api import sending
+    from services.api.payloads import PayloadError, encode
+
     src = ctx.chain_id(request.source, "source", "body")
     dst = ctx.chain_id(request.destination, "destination", "body")
     try:

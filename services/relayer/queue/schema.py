@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 
-STATUSES = ("pending", "submitted", "delivered", "retrying", "failed", "invalid")
+STATUSES = ("pending", "submitted", "delivered", "retrying", "failed", "invalid", "orphaned")
 # pending   waiting for its first delivery (or for guardians / an RPC to recover)
 # submitted a delivery transaction with it is on the wire
 # retrying  its own delivery failed (recipient reverted, delivery would revert); tried again
 # failed    final: the retry cap was reached; no more transactions until requeued by hand
+# orphaned  its source block was rewound away (reorg, evm_revert): never delivered
 OUTCOMES = ("delivered", "failed", "rejected", "reverted", "no_quorum", "error", "abandoned", "deferred")
 # failed    the recipient reverted on chain (MessageFailed)
 # rejected  simulation showed the delivery would fail; nothing sent
@@ -48,12 +49,19 @@ CREATE TABLE IF NOT EXISTS messages (
     delivered_at    REAL,      -- receipt seen
     delivered_block INTEGER,
     gas_used        INTEGER,   -- of the whole batch transaction
-    batch_size      INTEGER,
-    UNIQUE (src, nonce)
+    batch_size      INTEGER
 );
 CREATE INDEX IF NOT EXISTS messages_ready ON messages(dst, status, next_attempt);
 CREATE INDEX IF NOT EXISTS messages_src ON messages(src, sent_block);
+CREATE INDEX IF NOT EXISTS messages_nonce ON messages(src, nonce);
 CREATE TABLE IF NOT EXISTS cursors (chain_id INTEGER PRIMARY KEY, block INTEGER NOT NULL);
+-- hashes of recently scanned blocks, to find the common ancestor after a source rewind
+CREATE TABLE IF NOT EXISTS block_hashes (
+    chain_id INTEGER NOT NULL,
+    block    INTEGER NOT NULL,
+    hash     TEXT NOT NULL,
+    PRIMARY KEY (chain_id, block)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS seen_attestations (
     guardian   TEXT NOT NULL,
     chain_id   INTEGER NOT NULL,
@@ -122,9 +130,25 @@ ADDED_COLUMNS = (
 )
 
 
+def _drop_nonce_uniqueness(conn: sqlite3.Connection) -> None:
+    """Queues before source rewinds were followed had UNIQUE(src, nonce); a rewound source
+    reuses nonces, so messages are keyed by id only. SQLite drops a constraint by copying."""
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='messages'").fetchone()
+    if row is None or "UNIQUE (src, nonce)" not in row[0]:
+        return
+    cols = ",".join(r[1] for r in conn.execute("PRAGMA table_info(messages)"))
+    create = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS messages") : SCHEMA.index(");") + 2]
+    conn.executescript(
+        f"BEGIN; ALTER TABLE messages RENAME TO messages_old; {create} "
+        f"INSERT INTO messages({cols}) SELECT {cols} FROM messages_old; DROP TABLE messages_old; COMMIT;"
+    )
+    conn.executescript(SCHEMA)  # the indexes went with the old table
+
+
 def migrate(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
     have = {r[1] for r in conn.execute("PRAGMA table_info(messages)")}
     for column, ddl in ADDED_COLUMNS:
         if column not in have:
             conn.execute(f"ALTER TABLE messages ADD COLUMN {column} {ddl}")
+    _drop_nonce_uniqueness(conn)

@@ -31,13 +31,21 @@ class Queue(EvidenceStore):
         row = self.conn.execute("SELECT block FROM cursors WHERE chain_id=?", (chain_id,)).fetchone()
         return row[0] if row else None
 
-    def ingest(self, chain_id: int, upto_block: int, messages: Iterable[dict[str, Any]]) -> list[str]:
-        """Store new messages and move the chain's cursor to upto_block, atomically. Returns new ids."""
+    def ingest(
+        self, chain_id: int, upto_block: int, messages: Iterable[dict[str, Any]], upto_hash: str | None = None
+    ) -> list[str]:
+        """Store new messages and move the chain's cursor to upto_block (remembering its hash),
+        atomically. A message seen again after its block was rewound away comes back from
+        `orphaned` with its new block. Returns the ids stored or revived."""
         new = []
+        cols = ",".join(COLUMNS)
+        revive = ",".join(f"{k}=excluded.{k}" for k in COLUMNS if k != "id")
         with db.Tx(self.conn) as c:
             for m in messages:
                 cur = c.execute(
-                    f"INSERT OR IGNORE INTO messages({','.join(COLUMNS)}) VALUES ({','.join('?' * len(COLUMNS))})",
+                    f"INSERT INTO messages({cols}) VALUES ({','.join('?' * len(COLUMNS))}) "
+                    f"ON CONFLICT(id) DO UPDATE SET {revive}, status='pending', last_error=NULL "
+                    "WHERE messages.status='orphaned'",
                     tuple(m.get(k, 0 if k == "gas_limit" else None) for k in COLUMNS),
                 )
                 if cur.rowcount:
@@ -47,7 +55,53 @@ class Queue(EvidenceStore):
                 "ON CONFLICT(chain_id) DO UPDATE SET block=max(block, excluded.block)",
                 (chain_id, upto_block),
             )
+            if upto_hash is not None:
+                c.execute(
+                    "INSERT OR REPLACE INTO block_hashes(chain_id, block, hash) VALUES (?,?,?)",
+                    (chain_id, upto_block, upto_hash),
+                )
         return new
+
+    # ------------------------------------------------------------ source rewinds
+
+    def block_hash(self, chain_id: int, block: int) -> str | None:
+        row = self.conn.execute(
+            "SELECT hash FROM block_hashes WHERE chain_id=? AND block=?", (chain_id, block)
+        ).fetchone()
+        return row[0] if row else None
+
+    def recent_hashes(self, chain_id: int, upto: int, limit: int = 256) -> list[tuple[int, str]]:
+        """(block, hash) of scanned blocks at or below `upto`, newest first."""
+        rows = self.conn.execute(
+            "SELECT block, hash FROM block_hashes WHERE chain_id=? AND block<=? ORDER BY block DESC LIMIT ?",
+            (chain_id, upto, limit),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def rewind(self, chain_id: int, ancestor: int) -> list[str]:
+        """The source chain was rewound to `ancestor`: its later blocks are gone. Their messages
+        that were not delivered become `orphaned` (a rescan revives those that exist again),
+        and the cursor moves back. Returns the orphaned ids."""
+        with db.Tx(self.conn) as c:
+            ids = [
+                r[0]
+                for r in c.execute(
+                    "SELECT id FROM messages WHERE src=? AND sent_block>? AND status NOT IN ('delivered','orphaned')",
+                    (chain_id, ancestor),
+                )
+            ]
+            c.executemany(
+                "UPDATE messages SET status='orphaned', last_error='its source block was rewound away' WHERE id=?",
+                [(i,) for i in ids],
+            )
+            c.execute("DELETE FROM block_hashes WHERE chain_id=? AND block>?", (chain_id, ancestor))
+            c.execute(
+                "INSERT INTO cursors(chain_id, block) VALUES (?,?) "
+                "ON CONFLICT(chain_id) DO UPDATE SET block=excluded.block",
+                (chain_id, ancestor),
+            )
+            c.execute("DELETE FROM block_hashes WHERE chain_id=? AND block<?", (chain_id, ancestor - 4096))
+        return ids
 
     # ------------------------------------------------------------ delivery
 

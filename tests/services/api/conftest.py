@@ -31,7 +31,6 @@ def api_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetHandle]:
     config = replace(
         base.with_port_offset(free_port_offset(base, start=4200, step=100)),
         state_dir=str(tmp_path_factory.mktemp("api") / "state"),
-        relayer=replace(base.relayer, max_attempts=2),  # a reverting recipient ends `failed` quickly
     )
     with DevnetHandle.start(config) as net:
         yield net
@@ -68,7 +67,7 @@ def row(n: int, src: int, dst: int, nonce: int, seen_at: float) -> dict[str, Any
 
 @pytest.fixture
 def queue(tmp_path: Path, api_net: DevnetHandle) -> Iterator[Queue]:
-    """Six messages: hub->a pending, hub->b delivered, a->b and a->hub failed, b->hub submitted, b->a pending."""
+    """Six messages: hub->a pending, hub->b delivered, a->b failed, a->hub retrying, b->hub submitted, b->a pending."""
     hub, a, b = (api_net.chain(n).chain_id for n in ("hub", "rollup-a", "rollup-b"))
     q = Queue(tmp_path / "relayer.sqlite")
     now = time.time()
@@ -80,7 +79,7 @@ def queue(tmp_path: Path, api_net: DevnetHandle) -> Iterator[Queue]:
     q.mark_failed({mid(3): "Refused(42)"}, {mid(3): now + 60}, "0x" + "66" * 32, 14, final={mid(3)})
     # raw revert data of a custom error only a compiled artifact knows: the API decodes it
     refused = "0x" + keccak(text="Refused(uint256)")[:4].hex() + f"{7:064x}"
-    q.mark_failed({mid(4): refused}, {mid(4): now + 60}, "0x" + "99" * 32, 14, final={mid(4)})
+    q.mark_failed({mid(4): refused}, {mid(4): now + 60}, "0x" + "99" * 32, 14)
     q.mark_submitted([mid(5)], "0x" + "77" * 32, 15, now + 4.1, now + 4.2, now + 4.3)
     yield q
     q.close()

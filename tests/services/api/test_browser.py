@@ -60,7 +60,7 @@ def test_swagger_ui_and_redoc_render_from_local_assets(api_net, tmp_path):
 
 @pytest.fixture(scope="module")
 def traffic(api_net):
-    """One delivered message and one whose recipient reverts (fixed again at the end)."""
+    """One delivered message and one whose recipient reverts, so the relayer retries it (fixed at the end)."""
     toggle = deploy(api_net, "rollup-b", "ToggleRecipient", api_net.manifest.address("MetalayerGateway"))
     fail = toggle.functions.setFailing(True).transact({"from": api_net.accounts[9].address})
     api_net.w3["rollup-b"].eth.wait_for_transaction_receipt(fail)
@@ -68,7 +68,7 @@ def traffic(api_net):
     bad = api_net.send("rollup-a", "rollup-b", b"refused", recipient=toggle.address)
     trace = lambda mid: httpx.get(f"{api_net.api}/v1/messages/{mid}", timeout=5).json()  # noqa: E731
     wait_for("delivery", lambda: trace(ok.id).get("status") == "delivered")
-    wait_for("failure", lambda: trace(bad.id).get("status") == "failed")
+    wait_for("failure", lambda: trace(bad.id).get("status") == "retrying")
     yield ok.id, bad.id
     fix = toggle.functions.setFailing(False).transact({"from": api_net.accounts[9].address})
     api_net.w3["rollup-b"].eth.wait_for_transaction_receipt(fix)
@@ -82,9 +82,9 @@ def test_dashboard_lists_messages_with_status_colours_and_links(api_net, traffic
     dom = render(f"{api_net.api}/", tmp_path)
     assert 'id="conn" class="live"' in dom and 'id="error"' not in dom
     assert f'href="#/messages/{ok}"' in dom and f'href="#/messages/{bad}"' in dom
-    assert 'class="badge s-delivered"' in dom and 'class="badge s-failed"' in dom
+    assert 'class="badge s-delivered"' in dom and 'class="badge s-retrying"' in dom
     assert "Refused(42)" in dom
-    failed_only = render(f"{api_net.api}/#/?status=failed", tmp_path)
+    failed_only = render(f"{api_net.api}/#/?status=retrying", tmp_path)
     assert f'href="#/messages/{bad}"' in failed_only and f'href="#/messages/{ok}"' not in failed_only
     from_hub = render(f"{api_net.api}/#/?source=hub", tmp_path)
     assert f'href="#/messages/{ok}"' in from_hub and f'href="#/messages/{bad}"' not in from_hub
@@ -97,7 +97,8 @@ def test_dashboard_message_detail_shows_every_stage_and_the_reason(api_net, traf
     stages = re.findall(r'<tr class="stage"><td>(\w+)</td>', dom)
     assert stages == ["sent", "seen", "attested", "proved", "submitted", "delivered"], stages
     failed = render(f"{api_net.api}/#/messages/{bad}", tmp_path)
-    assert re.search(r'id="d-reason">[^<]*Refused\(42\)', failed) and 'class="badge s-failed"' in failed
+    assert re.search(r'id="d-reason">[^<]*Refused\(42\)', failed) and 'class="badge s-retrying"' in failed
+    assert re.search(r'<tr class="attempt">.*?<td class="reason">[^<]*Refused\(42\)', failed)
     unknown = render(f"{api_net.api}/#/messages/0x{'ab' * 32}", tmp_path)
     assert 'id="conn" class="live"' in unknown and "unknown message id" in unknown
 

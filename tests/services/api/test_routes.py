@@ -38,13 +38,12 @@ def test_list_filters_pages_and_orders_newest_first(queue_client, api_net):
     everything = queue_client.get("/v1/messages").json()
     assert everything["total"] == 6 and [m["id"] for m in everything["messages"]] == [mid(n) for n in range(6, 0, -1)]
     statuses = {m["id"]: m["status"] for m in everything["messages"]}
-    assert statuses[mid(2)] == "delivered" and statuses[mid(3)] == "failed" and statuses[mid(5)] == "submitted"
+    assert [statuses[mid(n)] for n in (2, 3, 4, 5)] == ["delivered", "failed", "retrying", "submitted"]
     failed = queue_client.get("/v1/messages", params={"status": "failed"}).json()
-    assert [(m["id"], m["revert_reason"]) for m in failed["messages"]] == [
-        (mid(4), "Refused(7)"),
-        (mid(3), "Refused(42)"),
-    ]
-    assert failed["messages"][0]["last_error"] == "recipient reverted: Refused(7)"
+    assert [(m["id"], m["revert_reason"]) for m in failed["messages"]] == [(mid(3), "Refused(42)")]
+    retrying = queue_client.get("/v1/messages", params={"status": "retrying"}).json()["messages"]
+    assert [(m["id"], m["revert_reason"]) for m in retrying] == [(mid(4), "Refused(7)")]  # decoded from hex
+    assert "Refused(7)" in retrying[0]["last_error"] and "0x" not in retrying[0]["last_error"]
     hub_id = str(api_net.chain("hub").chain_id)
     assert queue_client.get("/v1/messages", params={"source": "hub"}).json()["total"] == 2
     assert queue_client.get("/v1/messages", params={"chain": hub_id}).json()["total"] == 4
@@ -79,6 +78,21 @@ def test_list_filters_pages_and_orders_newest_first(queue_client, api_net):
 def test_bad_list_parameters_are_422_with_the_error_body(queue_client, params):
     err = assert_error(queue_client.get("/v1/messages", params=params), 422, "invalid_request")
     assert err["details"] and err["details"][0]["loc"][-1] == next(iter(params))
+
+
+def test_the_status_filter_names_every_relayer_status(client):
+    from typing import get_args
+
+    from services.api.schemas import Status
+    from services.relayer.queue import STATUSES
+
+    assert set(get_args(Status)) == set(STATUSES)
+    param = next(
+        p
+        for p in client.get("/openapi.json").json()["paths"]["/v1/messages"]["get"]["parameters"]
+        if p["name"] == "status"
+    )
+    assert all(f"'{s}'" in str(param["schema"]) for s in STATUSES)
 
 
 def test_one_message_by_id_in_either_case(queue_client):

@@ -6,7 +6,10 @@ import httpx
 import pytest
 from eth_abi import encode
 from eth_utils import keccak
+from fastapi.testclient import TestClient
 
+from services.api.app import create_app
+from services.common.manifest import RelayerSettings
 from tests.services.api.conftest import deploy, wait_for
 from tests.services.api.test_routes import assert_error
 
@@ -91,7 +94,7 @@ def test_bad_sends_are_422_naming_the_field(client, body, where):
     assert any(where in map(str, d["loc"]) for d in err["details"]) or where in err["message"], err
 
 
-def test_retry_a_failed_message_through_the_relayer(client, api_net, toggle):
+def test_retry_a_failing_message_through_the_relayer(client, api_net, toggle):
     api_net.w3["rollup-b"].eth.wait_for_transaction_receipt(
         toggle.functions.setFailing(True).transact({"from": api_net.accounts[9].address})
     )
@@ -106,26 +109,28 @@ def test_retry_a_failed_message_through_the_relayer(client, api_net, toggle):
             },
         )
         mid = r.json()["id"]
-        wait_for("failure recorded", lambda: trace(client, mid)["status"] == "failed")
+        failing = wait_for("failure recorded", lambda: (t := trace(client, mid))["status"] == "retrying" and t)
+        first = failing["attempt_log"][0]
+        assert first["attempt"] == 1 and first["outcome"] in ("failed", "rejected") and "Refused(42)" in first["reason"]
         retry = client.post(f"/v1/messages/0X{mid[2:].upper()}/retry")
-        supported = retry.status_code != 503
-        if supported:
-            assert retry.status_code == 200 and retry.json() == {"id": mid, "status": "pending"}, retry.text
-        else:
-            assert_error(retry, 503, "unavailable", "relayer does not support retry yet")
+        assert retry.status_code == 200 and retry.json() == {"id": mid, "status": "pending"}, retry.text
     finally:
         api_net.w3["rollup-b"].eth.wait_for_transaction_receipt(
             toggle.functions.setFailing(False).transact({"from": api_net.accounts[9].address})
         )
     t = delivered(client, mid)
-    assert t["attempts"] >= 2 and "Refused(42)" in t["revert_reason"]
-    if supported:
-        assert_error(client.post(f"/v1/messages/{mid}/retry"), 409, "conflict")
-        assert_error(client.post(f"/v1/messages/0x{'ab' * 32}/retry"), 404, "not_found")
+    assert t["attempts"] >= 2 and len(t["attempt_log"]) >= 2 and t["attempt_log"][-1]["outcome"] == "delivered"
+    assert_error(client.post(f"/v1/messages/{mid}/retry"), 409, "conflict", "already delivered")
+    assert_error(client.post(f"/v1/messages/0x{'ab' * 32}/retry"), 404, "not_found", "unknown message id")
 
 
 def test_retry_errors(client, api_net):
     assert_error(client.post("/v1/messages/0x12/retry"), 422, "invalid_request", "message_id")
+    # a relayer without the retry endpoint (here: a guardian's HTTP server in its place)
+    guardian_port = api_net.manifest.guardians.members[0].port
+    old = api_net.manifest.model_copy(update={"relayer": RelayerSettings(port=guardian_port)})
+    with TestClient(create_app(old, api_net.manifest.run_dir / "relayer.sqlite")) as c:
+        assert_error(c.post(f"/v1/messages/0x{'ab' * 32}/retry"), 503, "unavailable", "does not support retry yet")
     api_net.supervisor.stop_service("relayer")
     try:
         assert_error(client.post(f"/v1/messages/0x{'ab' * 32}/retry"), 503, "unavailable", "does not answer")

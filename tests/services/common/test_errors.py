@@ -25,9 +25,12 @@ def test_project_openzeppelin_and_undeclared_errors_are_known():
     # an OpenZeppelin error no project contract declares: from OZ's shipped ABIs
     data = selector("ERC721NonexistentToken(uint256)") + encode(["uint256"], [7])
     assert d.describe(data) == "ERC721NonexistentToken(7)"
-    assert d.describe("0x" + (selector("AlreadyDelivered(uint256,uint256)") + encode(["uint256", "uint256"],
-                                                                                      [901, 3])).hex()) == \
-        "AlreadyDelivered(901, 3)"
+    assert (
+        d.describe(
+            "0x" + (selector("AlreadyDelivered(uint256,uint256)") + encode(["uint256", "uint256"], [901, 3])).hex()
+        )
+        == "AlreadyDelivered(901, 3)"
+    )
     assert d.describe(None) == "reverted without a reason" and d.describe("0xdeadbeef") == "0xdeadbeef"
 
 
@@ -40,13 +43,13 @@ def test_user_foundry_and_hardhat_artifacts(tmp_path):
     hardhat = tmp_path / "hh" / "artifacts"
     (hardhat / "contracts" / "Pool.sol").mkdir(parents=True)
     (hardhat / "contracts" / "Pool.sol" / "Pool.json").write_text(
-        json.dumps({"_format": "hh-sol-artifact-1", "abi": error_abi("PoolEmpty", "address")}))
+        json.dumps({"_format": "hh-sol-artifact-1", "abi": error_abi("PoolEmpty", "address")})
+    )
     (hardhat / "contracts" / "Pool.sol" / "Pool.dbg.json").write_text(json.dumps({"buildInfo": "x"}))
     (tmp_path / "junk.json").write_text("not json")
 
     assert [p.name for p in artifact_files(foundry)] == ["Vault.json"]
-    d = ErrorDecoder(extra_dirs=[foundry, "hh/artifacts", tmp_path / "missing"], include_project=False,
-                     base=tmp_path)
+    d = ErrorDecoder(extra_dirs=[foundry, "hh/artifacts", tmp_path / "missing"], include_project=False, base=tmp_path)
     assert d.describe(selector("VaultLocked(uint64)") + encode(["uint64"], [5])) == "VaultLocked(5)"
     addr = "0x" + "11" * 20
     assert d.describe(selector("PoolEmpty(address)") + encode(["address"], [addr])) == f"PoolEmpty({addr})"

@@ -52,8 +52,10 @@ class StageNet(DevnetHandle):
 @pytest.fixture(scope="session")
 def stage_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StageNet]:
     base = default_config()
-    config = replace(base.with_port_offset(free_port_offset(base, start=3800, step=100)),
-                     state_dir=str(tmp_path_factory.mktemp("relayer-stages") / "state"))
+    config = replace(
+        base.with_port_offset(free_port_offset(base, start=3800, step=100)),
+        state_dir=str(tmp_path_factory.mktemp("relayer-stages") / "state"),
+    )
     with StageNet.start(config, relayer=False) as net:
         # Fund the relayer key now and mine past it: a ChainLink's top-up (anvil_setBalance)
         # rewrites the head block's state in place, so a message in that block could never

@@ -40,8 +40,9 @@ def test_retry_route_requeues_a_failed_message(stage_net, stages):
 
     async def scenario(ctx):
         await Scanner(ctx, src, lambda _d: None).scan_range(0, ctx.links[src].head)
-        ctx.queue.mark_failed({sent.id: "Refused(42)"}, {sent.id: 0}, None, None, final={sent.id}, at=1.0,
-                              outcome="rejected")
+        ctx.queue.mark_failed(
+            {sent.id: "Refused(42)"}, {sent.id: 0}, None, None, final={sent.id}, at=1.0, outcome="rejected"
+        )
         ctx.queue.mark_delivered([delivered.id], "0xtx", 1, 1.0)
         app = build_app(ctx, {}, lambda: True, time.time())
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://relayer") as c:

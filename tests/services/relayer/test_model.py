@@ -8,14 +8,34 @@ from services.relayer.model import Batch, Counters, QueuedMessage
 
 
 def qm(i: int, src: int = 901, block: int = 1, attempts: int = 0, seen: float | None = None) -> QueuedMessage:
-    return QueuedMessage(id=f"0x{i:064x}", src=src, dst=902, nonce=i, sender="0x" + "11" * 20,
-                         recipient="0x" + "22" * 20, payload=b"p", sent_block=block, attempts=attempts, seen_at=seen)
+    return QueuedMessage(
+        id=f"0x{i:064x}",
+        src=src,
+        dst=902,
+        nonce=i,
+        sender="0x" + "11" * 20,
+        recipient="0x" + "22" * 20,
+        payload=b"p",
+        sent_block=block,
+        attempts=attempts,
+        seen_at=seen,
+    )
 
 
 def test_message_from_a_queue_row_and_as_the_gateway_tuple():
-    row = {"id": "0x" + "ab" * 32, "src": 901, "dst": 902, "nonce": 7, "sender": "0x" + "11" * 20,
-           "recipient": "0x" + "22" * 20, "payload": memoryview(b"hi"), "sent_block": 5, "attempts": None,
-           "seen_at": 1.5, "status": "failed"}
+    row = {
+        "id": "0x" + "ab" * 32,
+        "src": 901,
+        "dst": 902,
+        "nonce": 7,
+        "sender": "0x" + "11" * 20,
+        "recipient": "0x" + "22" * 20,
+        "payload": memoryview(b"hi"),
+        "sent_block": 5,
+        "attempts": None,
+        "seen_at": 1.5,
+        "status": "failed",
+    }
     m = QueuedMessage.from_row(row)
     assert m.payload == b"hi" and m.attempts == 0 and m.status == "failed"
     assert m.gateway_tuple() == (901, 902, 7, b"\x11" * 20, b"\x22" * 20, b"hi")
@@ -33,7 +53,11 @@ def test_batches_are_per_source_and_cut_at_max_batch():
     ready = [qm(i) for i in range(5)] + [qm(10 + i, src=903) for i in range(2)]
     batches = make_batches(ready, 2)
     assert [(b.src, [m.nonce for m in b.messages]) for b in batches] == [
-        (901, [0, 1]), (901, [2, 3]), (901, [4]), (903, [10, 11])]
+        (901, [0, 1]),
+        (901, [2, 3]),
+        (901, [4]),
+        (903, [10, 11]),
+    ]
     assert make_batches([], 3) == []
 
 

@@ -15,9 +15,20 @@ from services.relayer.queue import Queue, QueueReader
 
 
 def msg(i: int, src: int = 901, dst: int = 902, block: int = 1) -> dict:
-    return {"id": f"0x{i:064x}", "src": src, "dst": dst, "nonce": i, "sender": "0x" + "11" * 20,
-            "recipient": "0x" + "22" * 20, "payload": b"p%d" % i, "sent_block": block,
-            "sent_block_hash": "0x" + "33" * 32, "sent_tx": "0x" + "44" * 32, "sent_time": 1.0, "seen_at": 2.0}
+    return {
+        "id": f"0x{i:064x}",
+        "src": src,
+        "dst": dst,
+        "nonce": i,
+        "sender": "0x" + "11" * 20,
+        "recipient": "0x" + "22" * 20,
+        "payload": b"p%d" % i,
+        "sent_block": block,
+        "sent_block_hash": "0x" + "33" * 32,
+        "sent_tx": "0x" + "44" * 32,
+        "sent_time": 1.0,
+        "seen_at": 2.0,
+    }
 
 
 def test_ingest_is_idempotent_and_moves_the_cursor(tmp_path):
@@ -67,13 +78,22 @@ def test_every_attempt_is_recorded_and_the_cap_is_final(tmp_path):
     q.mark_failed({a: "Refused(42)"}, {a: 0}, None, None, final={a}, at=4.0, outcome="rejected")  # 4: final
     row = q.get(a)
     assert (row["status"], row["attempts"], row["failures"], row["first_failed_at"], row["quarantined"]) == (
-        "failed", 4, 3, 2.5, 1)
+        "failed",
+        4,
+        3,
+        2.5,
+        1,
+    )
     assert q.ready(902, 10.0, 10) == []  # a final failure is never picked up again
     q.mark_retry([a], "late", 0)  # nor put back by a stale batch
     assert q.get(a)["status"] == "failed"
     att = q.attempts(a)
     assert [(x["attempt"], x["outcome"]) for x in att] == [
-        (1, "no_quorum"), (2, "failed"), (3, "rejected"), (4, "rejected")]
+        (1, "no_quorum"),
+        (2, "failed"),
+        (3, "rejected"),
+        (4, "rejected"),
+    ]
     assert att[1]["tx"] == "0xt1" and att[1]["started_at"] == 1.9 and att[1]["submitted_at"] == 2.2
     assert att[1]["reason"] == "Refused(42)" and att[2]["tx"] is None
     [ok] = q.attempts(b)
@@ -89,8 +109,14 @@ def test_every_attempt_is_recorded_and_the_cap_is_final(tmp_path):
 
 def test_equivocation_evidence_is_found_and_remembered(tmp_path):
     q = Queue(tmp_path / "q.sqlite")
-    a = {"signer": "0xG", "chain_id": 901, "block_number": 7, "block_hash": "0xh", "state_root": "0xr1",
-         "signature": "0xs1"}
+    a = {
+        "signer": "0xG",
+        "chain_id": 901,
+        "block_number": 7,
+        "block_hash": "0xh",
+        "state_root": "0xr1",
+        "signature": "0xs1",
+    }
     assert q.record_attestations("http://g", 1, [a]) == []
     assert q.record_attestations("http://g", 2, [dict(a)]) == []  # the same statement again is fine
     b = dict(a, state_root="0xr2", signature="0xs2")

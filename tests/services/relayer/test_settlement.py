@@ -89,7 +89,9 @@ def test_recovery_resolves_submitted_messages_from_the_chain(stage_net, stages):
     async def scenario(ctx):
         await Scanner(ctx, src, lambda _d: None).scan_range(0, ctx.links[src].head)
         settlement = Settlement(ctx)
-        await Delivery(ctx, dst, settlement, 10).deliver(Batch(src, dst, (QueuedMessage.from_row(ctx.queue.get(mined.id)),)))
+        await Delivery(ctx, dst, settlement, 10).deliver(
+            Batch(src, dst, (QueuedMessage.from_row(ctx.queue.get(mined.id)),))
+        )
         tx = ctx.queue.get(mined.id)["delivery_tx"]
         # state as a kill -9 leaves it: both submitted, one tx mined, one never reached the node
         ctx.queue.mark_submitted([mined.id], tx, mined.block, 1.0, 1.0, 1.0)
@@ -114,8 +116,14 @@ def test_revert_reason_decodes_a_reverted_transaction(stage_net, stages):
         msg = QueuedMessage.from_row(ctx.queue.get(sent.id))
         link = ctx.links[dst]
         # an attestation nobody signed: the registry refuses it
-        data = ctx.gw_abi.encode("attestAndDeliverBatch", (src, msg.sent_block, b"\x01" * 32, b"\x02" * 32), [],
-                                 [], [msg.gateway_tuple()], [[]])
+        data = ctx.gw_abi.encode(
+            "attestAndDeliverBatch",
+            (src, msg.sent_block, b"\x01" * 32, b"\x02" * 32),
+            [],
+            [],
+            [msg.gateway_tuple()],
+            [[]],
+        )
         tx = await link.send(ctx.gateway, data, 2_000_000)
         receipt = await link.receipt(tx)
         await Settlement(ctx).settle(Batch(src, dst, (msg,)), receipt)

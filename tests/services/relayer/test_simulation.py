@@ -8,7 +8,7 @@ from services.relayer.delivery import Delivery
 from services.relayer.model import Batch, QueuedMessage
 from services.relayer.scanner import Scanner
 from services.relayer.settlement import Settlement
-from services.relayer.simulation import Simulator, isolate, recipient_gas
+from services.relayer.simulation import Simulator, WouldRevert, isolate, recipient_gas
 
 
 async def ingest(ctx, src: int) -> None:
@@ -28,13 +28,16 @@ def test_a_recipient_needing_1_5m_gas_is_delivered_with_what_it_needs(stage_net,
 
     async def scenario(ctx):
         await ingest(ctx, src)
-        sim = await Simulator(ctx).recipient(QueuedMessage.from_row(ctx.queue.get(sent.id)))
+        sims = await Simulator(ctx).recipients([QueuedMessage.from_row(ctx.queue.get(sent.id))])
+        sim = sims[sent.id]
         await Delivery(ctx, dst, Settlement(ctx), 10).deliver(row_batch(ctx, src, dst, [sent.id, light.id]))
         return sim, ctx.queue.get(sent.id), ctx.queue.get(light.id), ctx.queue.attempts(sent.id)
 
     sim, row, other, attempts = stages(scenario)
     assert sim.ok and sim.gas > 1_500_000
-    assert row["status"] == "delivered" and other["status"] == "delivered" and row["delivery_tx"] == other["delivery_tx"]
+    assert (
+        row["status"] == "delivered" and other["status"] == "delivered" and row["delivery_tx"] == other["delivery_tx"]
+    )
     assert heavy.functions.received().call() == 1 and heavy.functions.lastGasGiven().call() >= 1_500_000
     assert attempts[0]["gas_limit"] > 1_500_000 and attempts[0]["outcome"] == "delivered"
 
@@ -76,8 +79,9 @@ def test_a_wrong_return_value_has_no_side_effect_and_is_delivered_once_after_the
 
     async def after_fix(ctx):
         await ingest(ctx, src)
-        ctx.queue.mark_failed({sent.id: "InvalidRecipientReturn()"}, {sent.id: 0}, None, None, final={sent.id},
-                              outcome="rejected")
+        ctx.queue.mark_failed(
+            {sent.id: "InvalidRecipientReturn()"}, {sent.id: 0}, None, None, final={sent.id}, outcome="rejected"
+        )
         status = ctx.queue.requeue(sent.id)
         await Delivery(ctx, dst, Settlement(ctx), 10).deliver(row_batch(ctx, src, dst, [sent.id]))
         return status, ctx.queue.get(sent.id)
@@ -100,15 +104,13 @@ def test_bisection_finds_a_message_the_batch_transaction_cannot_deliver(stage_ne
         msgs[3] = dataclasses.replace(msgs[3], payload=b"tampered")
         calls: list[int] = []
 
-        async def estimate(ms):
+        async def simulate(ms):
             calls.append(len(ms))
             if any(m.payload == b"tampered" for m in ms):
-                from services.common.rpc import RpcError
-
-                raise RpcError("eth_estimateGas", {"message": "execution reverted", "data": "0x"})
+                raise WouldRevert("execution reverted")
             return 100_000 * len(ms)
 
-        iso = await isolate(msgs, estimate, lambda exc: exc.message)
+        iso = await isolate(msgs, simulate)
         await Delivery(ctx, dst, Settlement(ctx), 10).deliver(Batch(src, dst, tuple(msgs)))
         return iso, calls, [ctx.queue.get(s.id) for s in sent]
 

@@ -1,0 +1,46 @@
+"""ChainLink: a transaction the node drops (below the calldata gas floor) is detected at once and
+the nonce is taken from the chain again, so later transactions are not stuck behind the gap."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.common.rpc import hexint
+from services.relayer.chain import TxLost
+
+
+def test_a_dropped_transaction_is_detected_and_the_next_one_mines(stage_net, stages):
+    target = "0x" + "22" * 20
+
+    async def scenario(ctx):
+        link = ctx.links[stage_net.chain_id("rollup-a")]
+        # 100 KB of non-zero calldata costs ~4M gas at the EIP-7623 floor: 1M is answered with a
+        # hash, then dropped
+        dropped = await link.send(target, b"\x01" * 100_000, 1_000_000)
+        # anvil drops it, or (depending on its pool's timing) keeps it queued: lost either way
+        with pytest.raises(TxLost, match="dropped|never be mined"):
+            await link.receipt(dropped, timeout=5)
+        ok = await link.send(target, b"", 30_000)
+        receipt = await link.receipt(ok, timeout=5)
+        return dropped, receipt
+
+    dropped, receipt = stages(scenario)
+    assert receipt is not None and hexint(receipt["status"]) == 1
+    assert stage_net.w3["rollup-a"].eth.get_transaction_receipt(receipt["transactionHash"]).status == 1
+
+
+def test_a_transaction_behind_a_nonce_gap_is_detected(stage_net, stages):
+    target = "0x" + "33" * 20
+
+    async def scenario(ctx):
+        link = ctx.links[stage_net.chain_id("hub")]
+        await link.send(target, b"\x01" * 100_000, 1_000_000)  # dropped: leaves a gap
+        stuck = await link.send(target, b"", 30_000)  # the local nonce moved on: queued forever
+        # anvil keeps it queued behind the gap (usually) or evicts it: lost either way
+        with pytest.raises(TxLost, match="dropped|never be mined"):
+            await link.receipt(stuck, timeout=5)
+        filler = await link.send(target, b"", 30_000)  # takes the gap's nonce from the chain
+        return await link.receipt(filler, timeout=5)
+
+    receipt = stages(scenario)
+    assert receipt is not None and hexint(receipt["status"]) == 1
