@@ -242,6 +242,17 @@ class DevnetHandle:
             if pending:
                 time.sleep(0.02)
 
+    # ------------------------------------------------------------ proven reads
+
+    def read(self, chain: str | int, address: str, slot: str | int | None = None, *, mapping: str | None = None,
+             erc20_balance: str | None = None, block: int | None = None, on: str | int | None = None) -> Any:
+        """A storage slot of `chain`, proven on `on` (attested on demand): a ProvenRead with `value`,
+        `block`, `state_root`, `account_proof`, `storage_proof` (orchestrator/reads.py)."""
+        from orchestrator import reads
+
+        key = reads.resolve_slot(slot, mapping, erc20_balance)
+        return reads.read(self.manifest, chain, address, key, block=block, on=on)
+
     # ------------------------------------------------------------ manual relay
 
     def attest(self, chain: str | int, block_number: int, signers: Sequence[int] | None = None) -> tuple[Attestation, list[bytes]]:

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Callable
 
-from orchestrator.cli import build, messages, run, snapshot, status
+from orchestrator.cli import build, messages, read, run, snapshot, status
 from orchestrator.cli.common import DEFAULT_CONFIG_FILE, CliError
 from orchestrator.config import ConfigError
 
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
     logs.add_argument("--lines", "-n", type=int, default=50, help="lines of history per service")
     snapshot.register(add, up)
+    read.register(add)
     return parser
 
 

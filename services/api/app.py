@@ -29,7 +29,7 @@ from fastapi_offline import FastAPIOffline
 
 from services.api import errors
 from services.api.context import Context
-from services.api.routers import chains, events, guardians, messages, meta
+from services.api.routers import chains, events, guardians, messages, meta, read
 from services.api.traces import STATUSES
 from services.common.manifest import Manifest
 
@@ -50,7 +50,7 @@ def create_app(manifest: Manifest, queue_path: Path) -> FastAPI:
     )
     app.state.context = context
     errors.install(app)
-    for module in (meta, chains, guardians, messages, events):
+    for module in (meta, chains, guardians, messages, events, read):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app, context)  # type: ignore[method-assign]
     return app
