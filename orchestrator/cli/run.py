@@ -26,7 +26,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     existing = running_pid(config)
     if existing is not None:
         raise CliError(f"a devnet is already running (pid {existing}); stop it with `devnet down`")
-    from orchestrator.cli.snapshot import starting_snapshot
+    from orchestrator.snapshots.startup import starting_snapshot
 
     starting_snapshot(args, config)  # a wrong --from fails here, not in the detached child
     if args.detach:
@@ -50,7 +50,7 @@ def _up_foreground(args: argparse.Namespace, config: DevnetConfig) -> int:
     config.state.ready_file.unlink(missing_ok=True)
     config.state.pid_file.write_text(str(os.getpid()))
     devnet = Devnet(config, progress=print_stage)
-    from orchestrator.cli.snapshot import persist_on_stop, starting_snapshot
+    from orchestrator.snapshots.startup import persist_on_stop, starting_snapshot
 
     try:
         snapshot = starting_snapshot(args, config)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any, Callable
+from typing import Callable
 
 from orchestrator.cli.common import CliError, resolve_config, running_pid
 from orchestrator.config import DevnetConfig
@@ -80,33 +80,6 @@ def cmd_list(args: argparse.Namespace) -> int:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snap.meta["created"]))
         print(f"{snap.name:<24} {when}  {_blocks(snap)}")
     return 0
-
-
-def starting_snapshot(args: argparse.Namespace, config: DevnetConfig) -> store.Snapshot | None:
-    """The snapshot `up` starts from: --from NAME, else the persisted state with --persist."""
-    name = getattr(args, "from_snapshot", None)
-    try:
-        if name:
-            found = store.lookup(config, name)
-            store.check_topology(config, found)
-            return found
-        if getattr(args, "persist", False):
-            return store.open_snapshot(store.persist_dir(config))
-    except SnapshotError as exc:
-        raise CliError(str(exc)) from None
-    return None
-
-
-def persist_on_stop(args: argparse.Namespace, devnet: Any) -> None:
-    """With --persist, save the devnet as `.devnet/persist` before it stops."""
-    if not getattr(args, "persist", False) or devnet.manifest is None or devnet.chains is None:
-        return
-    try:
-        store.save(devnet.config, devnet.manifest, store.persist_dir(devnet.config))
-        print(f"State kept in {store.persist_dir(devnet.config)} (next `devnet up --persist` starts from it)",
-              flush=True)
-    except Exception as exc:  # noqa: BLE001 - stopping must go on; say what was lost
-        print(f"warning: could not keep the state: {exc}", flush=True)
 
 
 def _checked(name: str) -> str:
