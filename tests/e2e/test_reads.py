@@ -86,12 +86,15 @@ def test_cli_and_api_print_the_same_value_with_its_block(net, tmp_path: Path):
     assert not body["attested_now"]  # the CLI attested that block already
 
     bad = httpx.get(f"{net.api}/v1/read", params={"chain": "rollup-a", "address": "0x12"}, timeout=10)
-    assert bad.status_code == 400 and "not a 0x address" in bad.json()["error"]["message"]
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_request"
     both = httpx.get(f"{net.api}/v1/read", params={"chain": "rollup-a", "address": token, "slot": "1",
                                                   "erc20_balance": holder}, timeout=10)
-    assert both.status_code == 400
+    assert both.status_code == 422 and "give neither --slot" in both.text
     unknown = httpx.get(f"{net.api}/v1/read", params={"chain": "nope", "address": token, "slot": "0"}, timeout=10)
-    assert unknown.status_code == 400 and "unknown chain" in unknown.text
+    assert unknown.status_code == 422
+    same = httpx.get(f"{net.api}/v1/read", params={"chain": "rollup-a", "address": token, "slot": "0",
+                                                  "on": "901"}, timeout=10)
+    assert same.status_code == 422 and "must differ" in same.text
     wrong = subprocess.run([sys.executable, "-m", "orchestrator.cli", "read", "--config", str(config), "--chain",
                             "rollup-a", "--address", token], capture_output=True, text=True, timeout=60)
     assert wrong.returncode == 1 and wrong.stderr.startswith("error: give --slot")
