@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -41,9 +42,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--devnet-manual-relay", action="store_true", help="start the `devnet` fixture without a relayer")
 
 
-LOG_MARKS = pytest.StashKey["tuple[Any, dict[str, int]]"]()
-MARKER = ("devnet(manual_relay=False, block_time=None, clean=False): per-test devnet settings "
-          "(relayer stopped, interval mining, reset to the clean point first)")
+LOG_MARKS = pytest.StashKey[tuple[object, dict[str, int]]]()  # (DevnetHandle, log sizes at test start)
+MARKER = (
+    "devnet(manual_relay=False, block_time=None, clean=False): per-test devnet settings "
+    "(relayer stopped, interval mining, reset to the clean point first)"
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -72,7 +75,7 @@ def isolated_config(base: DevnetConfig, state_dir: Path, cache_dir: Path | None 
 
 
 @pytest.fixture(scope="session")
-def devnet(request: pytest.FixtureRequest) -> Iterator["DevnetHandle"]:
+def devnet(request: pytest.FixtureRequest) -> Iterator[DevnetHandle]:
     from orchestrator.testing import DevnetHandle
 
     base = load_config(request.config.getoption("--devnet-config"))
@@ -80,14 +83,16 @@ def devnet(request: pytest.FixtureRequest) -> Iterator["DevnetHandle"]:
     if block_time is not None:
         base = base.with_block_time(block_time or None)
     manual = bool(request.config.getoption("--devnet-manual-relay"))
-    with tempfile.TemporaryDirectory(prefix="devnet-") as tmp:
-        with DevnetHandle.start(isolated_config(base, Path(tmp)), relayer=not manual) as handle:
-            handle.mark_clean()
-            yield handle
+    with (
+        tempfile.TemporaryDirectory(prefix="devnet-") as tmp,
+        DevnetHandle.start(isolated_config(base, Path(tmp)), relayer=not manual) as handle,
+    ):
+        handle.mark_clean()
+        yield handle
 
 
 @pytest.fixture
-def clean_devnet(devnet: "DevnetHandle") -> "DevnetHandle":
+def clean_devnet(devnet: DevnetHandle) -> DevnetHandle:
     """The session's devnet, reset to its clean point before the test (see `_devnet_per_test`)."""
     return devnet
 
@@ -121,17 +126,19 @@ def _devnet_per_test(request: pytest.FixtureRequest) -> Iterator[None]:
             handle.resume_relayer()
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     found = item.stash.get(LOG_MARKS, None)
     if found is None or not report.failed or report.when != "call":
-        return
+        return report
     handle, marks = found
     try:
-        logs = handle.logs_since(marks)
+        logs = handle.logs_since(marks)  # type: ignore[attr-defined]
     except OSError as exc:
         logs = {"devnet": f"logs unavailable: {exc}"}
     for name, text in logs.items():
         report.sections.append((f"devnet log: {name}", text))
+    return report

@@ -1,8 +1,8 @@
 """Proven reads for the CLI, the pytest handle and scripts: which slot, then services.protocol.reads.
 
-    slot = resolve_slot(erc20_holder="0xf39f…")               # OZ 5 ERC20 _balances[holder]
-    slot = resolve_slot(slot="3", mapping_key="0xabc…")        # m[key] for a mapping m at slot 3
-    got = read(manifest, "rollup-a", token, slot, on="rollup-b")   # -> ProvenRead (value, block, root, proofs)
+slot = resolve_slot(erc20_holder="0xf39f…")               # OZ 5 ERC20 _balances[holder]
+slot = resolve_slot(slot="3", mapping_key="0xabc…")        # m[key] for a mapping m at slot 3
+got = read(manifest, "rollup-a", token, slot, on="rollup-b")   # -> ProvenRead (value, block, root, proofs)
 """
 
 from __future__ import annotations
@@ -13,8 +13,15 @@ from services.protocol.reads import ProvenRead, ReadError, StateReader, resolve_
 __all__ = ["ProvenRead", "ReadError", "read", "resolve_slot"]
 
 
-def read(manifest: Manifest, chain: str | int, address: str, slot: bytes, block: int | None = None,
-         on: str | int | None = None, account: int = 7) -> ProvenRead:
+def read(
+    manifest: Manifest,
+    chain: str | int,
+    address: str,
+    slot: bytes,
+    block: int | None = None,
+    on: str | int | None = None,
+    account: int = 7,
+) -> ProvenRead:
     """`slot` of `address` on `chain`, proven on the reading chain `on` (default: another chain, the hub first)."""
     if not 0 <= account < len(manifest.accounts):
         raise ReadError(f"account {account}: the devnet has {len(manifest.accounts)} dev accounts")

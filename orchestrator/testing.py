@@ -16,8 +16,9 @@ own end-to-end tests build on the same class (tests/e2e/conftest.py).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import httpx
 from web3 import Web3
@@ -25,6 +26,7 @@ from web3.contract import Contract
 from web3.exceptions import ContractLogicError
 
 from orchestrator import client
+from orchestrator.chains.rpc import rpc
 from orchestrator.client import SentMessage
 from orchestrator.config import DevnetConfig
 from orchestrator.devnet import Devnet
@@ -74,7 +76,7 @@ class DevnetHandle:
     manifest: manifest_models.Manifest
     w3: dict[str, Web3] = field(default_factory=dict)  # by chain name
     checkpoint: Any = None  # orchestrator.snapshots.checkpoint.Checkpoint once `mark_clean` ran
-    dirty: bool = False     # a test ran since the last reset (set by the pytest plugin)
+    dirty: bool = False  # a test ran since the last reset (set by the pytest plugin)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -86,11 +88,13 @@ class DevnetHandle:
         guardian_args: tuple[str, ...] = (),
         relayer_args: tuple[str, ...] = (),
         snapshot: Any = None,
-    ) -> "DevnetHandle":
+    ) -> DevnetHandle:
         """A devnet on `config`; `snapshot` (orchestrator.snapshots.store.Snapshot) starts from a saved cut."""
         devnet = Devnet(config)
         devnet.start(
-            skip_services=() if relayer else ("relayer",), guardian_args=guardian_args, relayer_args=relayer_args,
+            skip_services=() if relayer else ("relayer",),
+            guardian_args=guardian_args,
+            relayer_args=relayer_args,
             snapshot=snapshot,
         )
         try:
@@ -147,8 +151,8 @@ class DevnetHandle:
             chainstate.thaw(self.devnet.config.chains)
             return
         for chain in self.manifest.chains:
-            self.w3[chain.name].provider.make_request("evm_setAutomine", [False])
-            self.w3[chain.name].provider.make_request("evm_setIntervalMining", [max(1, round(seconds))])
+            rpc(chain.rpc_url, "evm_setAutomine", [False])
+            rpc(chain.rpc_url, "evm_setIntervalMining", [max(1, round(seconds))])
 
     # ------------------------------------------------------------ logs
 
@@ -172,7 +176,7 @@ class DevnetHandle:
                 out[name] = text
         return out
 
-    def __enter__(self) -> "DevnetHandle":
+    def __enter__(self) -> DevnetHandle:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -235,7 +239,9 @@ class DevnetHandle:
             if pending and time.monotonic() > deadline:
                 first = pending[0]
                 trace = self.trace(first.id) if self.supervisor is not None else None
-                brief = {k: trace.get(k) for k in ("status", "attempts", "last_error", "revert_reason")} if trace else None
+                brief = (
+                    {k: trace.get(k) for k in ("status", "attempts", "last_error", "revert_reason")} if trace else None
+                )
                 raise NotDelivered(
                     f"{len(pending)} message(s) not delivered after {timeout:.0f}s, e.g. {first.id}: {brief}"
                 )
@@ -244,8 +250,17 @@ class DevnetHandle:
 
     # ------------------------------------------------------------ proven reads
 
-    def read(self, chain: str | int, address: str, slot: str | int | None = None, *, mapping: str | None = None,
-             erc20_balance: str | None = None, block: int | None = None, on: str | int | None = None) -> Any:
+    def read(
+        self,
+        chain: str | int,
+        address: str,
+        slot: str | int | None = None,
+        *,
+        mapping: str | None = None,
+        erc20_balance: str | None = None,
+        block: int | None = None,
+        on: str | int | None = None,
+    ) -> Any:
         """A storage slot of `chain`, proven on `on` (attested on demand): a ProvenRead with `value`,
         `block`, `state_root`, `account_proof`, `storage_proof` (orchestrator/reads.py)."""
         from orchestrator import reads
@@ -255,7 +270,9 @@ class DevnetHandle:
 
     # ------------------------------------------------------------ manual relay
 
-    def attest(self, chain: str | int, block_number: int, signers: Sequence[int] | None = None) -> tuple[Attestation, list[bytes]]:
+    def attest(
+        self, chain: str | int, block_number: int, signers: Sequence[int] | None = None
+    ) -> tuple[Attestation, list[bytes]]:
         """Sign `block_number` of `chain` with guardian keys from the manifest (default: a bare quorum)."""
         info = self.chain(chain)
         block = self.w3[info.name].eth.get_block(block_number)

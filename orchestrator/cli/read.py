@@ -1,7 +1,7 @@
 """`devnet read`: one storage slot of one chain, proven against a guardian-attested root.
 
-    devnet read --chain rollup-a --address 0xTOKEN --erc20-balance 0xHOLDER [--on rollup-b]
-    devnet read --chain rollup-a --address 0xC --slot 3 --mapping 0xKEY [--block N] [--json]
+devnet read --chain rollup-a --address 0xTOKEN --erc20-balance 0xHOLDER [--on rollup-b]
+devnet read --chain rollup-a --address 0xC --slot 3 --mapping 0xKEY [--block N] [--json]
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from orchestrator.cli.common import CliError, resolve_config
 
@@ -21,8 +21,12 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--slot", help="storage slot (number or 0x-hex); with --mapping, the mapping's slot")
     p.add_argument("--mapping", metavar="KEY", help="read m[KEY] of the mapping m at --slot")
     p.add_argument("--erc20-balance", metavar="HOLDER", help="an OpenZeppelin 5 ERC20 balance of HOLDER")
-    p.add_argument("--erc20-layout", default="oz", choices=("oz", "oz-upgradeable"),
-                   help="oz: @openzeppelin/contracts (slot 0); oz-upgradeable: ERC-7201 namespace")
+    p.add_argument(
+        "--erc20-layout",
+        default="oz",
+        choices=("oz", "oz-upgradeable"),
+        help="oz: @openzeppelin/contracts (slot 0); oz-upgradeable: ERC-7201 namespace",
+    )
     p.add_argument("--block", type=int, help="the block (default: the newest the guardians sign)")
     p.add_argument("--on", help="the chain that verifies (default: another chain, the hub first)")
     p.add_argument("--account", type=int, default=7, help="dev account that submits an attestation (default 7)")
@@ -40,8 +44,9 @@ def cmd_read(args: argparse.Namespace) -> int:
         raise CliError(f"no manifest at {manifest_path}: is the devnet up?")
     try:
         slot = reads.resolve_slot(args.slot, args.mapping, args.erc20_balance, args.erc20_layout)
-        got = reads.read(load_manifest(manifest_path), args.chain, args.address, slot, args.block, args.on,
-                         args.account)
+        got = reads.read(
+            load_manifest(manifest_path), args.chain, args.address, slot, args.block, args.on, args.account
+        )
     except reads.ReadError as exc:
         raise CliError(str(exc)) from None
     if args.json:
@@ -50,6 +55,8 @@ def cmd_read(args: argparse.Namespace) -> int:
     how = "attested now" if got.attested_now else "already attested"
     checked = "verifyStorage ok" if got.verified_onchain else f"not verified on chain: {got.onchain_error}"
     print(f"{got.value} (0x{got.value:064x})")
-    print(f"proven at block {got.block} of chain {got.chain_id} (root 0x{got.state_root.hex()}, {how} "
-          f"on chain {got.reading_chain_id}); slot 0x{got.slot.hex()}; {checked}")
+    print(
+        f"proven at block {got.block} of chain {got.chain_id} (root 0x{got.state_root.hex()}, {how} "
+        f"on chain {got.reading_chain_id}); slot 0x{got.slot.hex()}; {checked}"
+    )
     return 0 if got.verified_locally else 1

@@ -1,20 +1,19 @@
 """`devnet snapshot save|load|list`, and `devnet up --from NAME` / `--persist`.
 
-    devnet snapshot save before-upgrade    # running devnet: chains frozen, dumped, databases backed up
-    devnet snapshot list
-    devnet snapshot load before-upgrade    # no devnet running: starts one (detached) from the snapshot
-    devnet up --from before-upgrade        # the same, in the foreground
-    devnet up --persist                    # starts from .devnet/persist when present; saves it on stop
+devnet snapshot save before-upgrade    # running devnet: chains frozen, dumped, databases backed up
+devnet snapshot list
+devnet snapshot load before-upgrade    # no devnet running: starts one (detached) from the snapshot
+devnet up --from before-upgrade        # the same, in the foreground
+devnet up --persist                    # starts from .devnet/persist when present; saves it on stop
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from orchestrator.cli.common import CliError, resolve_config, running_pid
-from orchestrator.config import DevnetConfig
 from orchestrator.snapshots import store
 from orchestrator.snapshots.store import SnapshotError
 
@@ -22,13 +21,18 @@ from orchestrator.snapshots.store import SnapshotError
 def register(add: Callable[..., argparse.ArgumentParser], up: argparse.ArgumentParser) -> None:
     """The `snapshot` command group, and `up`'s --from / --persist."""
     up.add_argument("--from", dest="from_snapshot", metavar="NAME", help="start from a saved snapshot")
-    up.add_argument("--persist", action="store_true",
-                    help="start from the state kept by the last --persist run, and keep it on stop")
+    up.add_argument(
+        "--persist",
+        action="store_true",
+        help="start from the state kept by the last --persist run, and keep it on stop",
+    )
     group = add("snapshot", _missing, "save, load and list whole-devnet snapshots")
     sub = group.add_subparsers(dest="snapshot_command", metavar="ACTION")
-    for name, fn, text in (("save", cmd_save, "save the running devnet as NAME"),
-                           ("load", cmd_load, "start a devnet (detached) from snapshot NAME"),
-                           ("list", cmd_list, "list the saved snapshots")):
+    for name, fn, text in (
+        ("save", cmd_save, "save the running devnet as NAME"),
+        ("load", cmd_load, "start a devnet (detached) from snapshot NAME"),
+        ("list", cmd_list, "list the saved snapshots"),
+    ):
         p = sub.add_parser(name, help=text, description=text)
         p.add_argument("--config", help="topology file (default: ./devnet.toml if present, else built-in)")
         if name != "list":
@@ -66,9 +70,19 @@ def cmd_load(args: argparse.Namespace) -> int:
     existing = running_pid(config)
     if existing is not None:
         raise CliError(f"a devnet is running (pid {existing}): stop it with `devnet down`, then load {name!r}")
-    up_args = argparse.Namespace(config=args.config, docker=False, detach=True, block_time=None,
-                                 no_services=False, no_deploy=False, no_cache=False, persist=False,
-                                 from_snapshot=name, timeout=args.timeout, detached_child=False)
+    up_args = argparse.Namespace(
+        config=args.config,
+        docker=False,
+        detach=True,
+        block_time=None,
+        no_services=False,
+        no_deploy=False,
+        no_cache=False,
+        persist=False,
+        from_snapshot=name,
+        timeout=args.timeout,
+        detached_child=False,
+    )
     return cmd_up(up_args)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from typing import Sequence
+from collections.abc import Sequence
 
 from orchestrator.chains.rpc import rpc
 from orchestrator.config import ChainConfig

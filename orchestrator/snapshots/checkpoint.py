@@ -40,7 +40,7 @@ class Checkpoint:
     resets: int = 0
 
     @classmethod
-    def take(cls, config: DevnetConfig, supervisor: Any, directory: Path) -> "Checkpoint":
+    def take(cls, config: DevnetConfig, supervisor: Any, directory: Path) -> Checkpoint:
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
         cp = cls(config, supervisor, directory)

@@ -30,7 +30,8 @@ def persist_on_stop(args: argparse.Namespace, devnet: Any) -> None:
         return
     try:
         store.save(devnet.config, devnet.manifest, store.persist_dir(devnet.config))
-        print(f"State kept in {store.persist_dir(devnet.config)} (next `devnet up --persist` starts from it)",
-              flush=True)
-    except Exception as exc:  # noqa: BLE001 - stopping must go on; say what was lost
+        print(
+            f"State kept in {store.persist_dir(devnet.config)} (next `devnet up --persist` starts from it)", flush=True
+        )
+    except Exception as exc:
         print(f"warning: could not keep the state: {exc}", flush=True)

@@ -86,8 +86,10 @@ def save(config: DevnetConfig, manifest: Manifest, directory: Path) -> Snapshot:
     (tmp / "contracts.json").write_text(json.dumps(contracts, indent=1))
     meta = {
         "created": time.time(),
-        "chains": [{"name": c.name, "chain_id": c.chain_id, "block": heads[c.name][0], "hash": heads[c.name][1]}
-                   for c in config.chains],
+        "chains": [
+            {"name": c.name, "chain_id": c.chain_id, "block": heads[c.name][0], "hash": heads[c.name][1]}
+            for c in config.chains
+        ],
         "guardians": config.guardians.count,
         "instance_id": manifest.instance_id,
     }
@@ -125,8 +127,10 @@ def check_topology(config: DevnetConfig, snapshot: Snapshot) -> None:
     if want != have:
         raise SnapshotError(f"snapshot {snapshot.name!r} has chains {want}, the config has {have}")
     if snapshot.meta.get("guardians") != config.guardians.count:
-        raise SnapshotError(f"snapshot {snapshot.name!r} has {snapshot.meta.get('guardians')} guardians, "
-                            f"the config {config.guardians.count}")
+        raise SnapshotError(
+            f"snapshot {snapshot.name!r} has {snapshot.meta.get('guardians')} guardians, "
+            f"the config {config.guardians.count}"
+        )
 
 
 def restore_databases(config: DevnetConfig, snapshot: Snapshot) -> None:

@@ -47,27 +47,41 @@ class ProvenRead:
     account_proof: list[bytes]
     storage_proof: list[bytes]
     reading_chain_id: int
-    attested_now: bool                     # this read submitted the attestation
+    attested_now: bool  # this read submitted the attestation
     verified_locally: bool
     verified_onchain: bool
-    onchain_error: str | None = None       # verifyStorage's revert, when it refused
+    onchain_error: str | None = None  # verifyStorage's revert, when it refused
     signers: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         hexes = lambda nodes: ["0x" + n.hex() for n in nodes]  # noqa: E731
         return {
-            "chain_id": self.chain_id, "address": self.address, "slot": "0x" + self.slot.hex(),
-            "value": "0x" + self.value.to_bytes(32, "big").hex(), "value_int": str(self.value),
-            "block": self.block, "block_hash": "0x" + self.block_hash.hex(), "state_root": "0x" + self.state_root.hex(),
-            "storage_hash": "0x" + self.storage_hash.hex(), "account_proof": hexes(self.account_proof),
-            "storage_proof": hexes(self.storage_proof), "reading_chain_id": self.reading_chain_id,
-            "attested_now": self.attested_now, "verified_locally": self.verified_locally,
-            "verified_onchain": self.verified_onchain, "onchain_error": self.onchain_error, "signers": self.signers,
+            "chain_id": self.chain_id,
+            "address": self.address,
+            "slot": "0x" + self.slot.hex(),
+            "value": "0x" + self.value.to_bytes(32, "big").hex(),
+            "value_int": str(self.value),
+            "block": self.block,
+            "block_hash": "0x" + self.block_hash.hex(),
+            "state_root": "0x" + self.state_root.hex(),
+            "storage_hash": "0x" + self.storage_hash.hex(),
+            "account_proof": hexes(self.account_proof),
+            "storage_proof": hexes(self.storage_proof),
+            "reading_chain_id": self.reading_chain_id,
+            "attested_now": self.attested_now,
+            "verified_locally": self.verified_locally,
+            "verified_onchain": self.verified_onchain,
+            "onchain_error": self.onchain_error,
+            "signers": self.signers,
         }
 
 
-def resolve_slot(slot: str | int | None = None, mapping_key: str | None = None, erc20_holder: str | None = None,
-                 erc20_layout: str = "oz") -> bytes:
+def resolve_slot(
+    slot: str | int | None = None,
+    mapping_key: str | None = None,
+    erc20_holder: str | None = None,
+    erc20_layout: str = "oz",
+) -> bytes:
     """The storage slot named by the CLI/API arguments (`--slot`, `--mapping`, `--erc20-balance`).
 
     ReadError for a wrong combination or a malformed value."""
@@ -84,8 +98,13 @@ def resolve_slot(slot: str | int | None = None, mapping_key: str | None = None, 
 
 
 class StateReader:
-    def __init__(self, manifest: Manifest, reading_chain: str | int | None = None,
-                 submitter_key: str | None = None, timeout: float = 10.0):
+    def __init__(
+        self,
+        manifest: Manifest,
+        reading_chain: str | int | None = None,
+        submitter_key: str | None = None,
+        timeout: float = 10.0,
+    ):
         self.m = manifest
         self.timeout = timeout
         self.registry_abi = Abi(manifest.abi("StateRootRegistry"))
@@ -112,15 +131,33 @@ class StateReader:
             att, bundle = self._proof(src, address, slot, number)
         verified = bundle.verify(att.state_root)
         if not verified:
-            raise ReadError(f"the proof of {src.name} block {number} does not match its state root "
-                            "(a block loaded from a state dump: read a later block)")
+            raise ReadError(
+                f"the proof of {src.name} block {number} does not match its state root "
+                "(a block loaded from a state dump: read a later block)"
+            )
         attested_now, signers = self.ensure_root(att, dst)
         value = bundle.storage_values[slot]
-        onchain, error = self._verify_onchain(dst, att, bundle.address, slot, bundle.account_proof,
-                                              bundle.storage_proof(slot), value)
-        return ProvenRead(src.chain_id, bundle.address, slot, value, number, att.block_hash, att.state_root,
-                          bundle.storage_hash, bundle.account_proof, bundle.storage_proof(slot), dst.chain_id,
-                          attested_now, verified, onchain, error, signers)
+        onchain, error = self._verify_onchain(
+            dst, att, bundle.address, slot, bundle.account_proof, bundle.storage_proof(slot), value
+        )
+        return ProvenRead(
+            src.chain_id,
+            bundle.address,
+            slot,
+            value,
+            number,
+            att.block_hash,
+            att.state_root,
+            bundle.storage_hash,
+            bundle.account_proof,
+            bundle.storage_proof(slot),
+            dst.chain_id,
+            attested_now,
+            verified,
+            onchain,
+            error,
+            signers,
+        )
 
     def _proof(self, src: Any, address: str, slot: bytes, number: int) -> tuple[Attestation, Any]:
         header = self._rpc(src.rpc_url, "eth_getBlockByNumber", [hex(number), False])
@@ -169,16 +206,27 @@ class StateReader:
                 errors.append(f"guardian {g.index}: {type(exc).__name__}")
             if len(sigs) >= self.m.guardians.threshold:
                 return list(sigs.values()), list(sigs)
-        raise ReadError(f"no quorum for chain {att.chain_id} block {att.block_number}: {len(sigs)} of "
-                        f"{self.m.guardians.threshold} signatures ({'; '.join(errors) or 'no answer'})")
+        raise ReadError(
+            f"no quorum for chain {att.chain_id} block {att.block_number}: {len(sigs)} of "
+            f"{self.m.guardians.threshold} signatures ({'; '.join(errors) or 'no answer'})"
+        )
 
     # ------------------------------------------------------------ plumbing
 
-    def _verify_onchain(self, dst: Any, att: Attestation, address: str, slot: bytes, account_proof: list[bytes],
-                        storage_proof: list[bytes], value: int) -> tuple[bool, str | None]:
+    def _verify_onchain(
+        self,
+        dst: Any,
+        att: Attestation,
+        address: str,
+        slot: bytes,
+        account_proof: list[bytes],
+        storage_proof: list[bytes],
+        value: int,
+    ) -> tuple[bool, str | None]:
         gateway = self.m.address("MetalayerGateway")
-        data = self.gateway_abi.encode("verifyStorage", att.chain_id, att.block_number, address, slot,
-                                       account_proof, storage_proof)
+        data = self.gateway_abi.encode(
+            "verifyStorage", att.chain_id, att.block_number, address, slot, account_proof, storage_proof
+        )
         try:
             out = self._rpc(dst.rpc_url, "eth_call", [{"to": gateway, "data": "0x" + data.hex()}, "latest"])
         except ReadError as exc:
@@ -212,14 +260,17 @@ class StateReader:
 
     def _rpc(self, url: str, method: str, params: list[Any]) -> Any:
         try:
-            resp = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params},
-                              timeout=self.timeout).json()
+            resp = httpx.post(
+                url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=self.timeout
+            ).json()
         except (httpx.HTTPError, ValueError) as exc:
             raise ReadError(f"{method} on {url}: {type(exc).__name__}: {exc}") from None
         if "error" in resp:
             err = resp["error"]
             data = err.get("data") if isinstance(err, dict) else None
             abis = (self.gateway_abi, self.registry_abi)
-            reason = describe_error(data, abis) if isinstance(data, str) and data.startswith("0x") else err.get("message")
+            reason = (
+                describe_error(data, abis) if isinstance(data, str) and data.startswith("0x") else err.get("message")
+            )
             raise ReadError(f"{method}: {reason}")
         return resp["result"]

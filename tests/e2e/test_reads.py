@@ -18,8 +18,9 @@ NOBODY = "0x000000000000000000000000000000000000dEaD"
 @pytest.fixture(scope="module")
 def gate(net):
     token = net.addresses["EraToken"]
-    return net.deploy("rollup-b", "RemoteBalanceGate", net.addresses["MetalayerGateway"],
-                      net.chain("rollup-a").chain_id, token, 1)
+    return net.deploy(
+        "rollup-b", "RemoteBalanceGate", net.addresses["MetalayerGateway"], net.chain("rollup-a").chain_id, token, 1
+    )
 
 
 def test_slot_math_matches_the_token_and_ozs_namespace(net):
@@ -27,8 +28,10 @@ def test_slot_math_matches_the_token_and_ozs_namespace(net):
     holder = net.account(0)
     raw = net.w3["rollup-a"].eth.get_storage_at(token.address, erc20_balance_slot(holder))
     assert int.from_bytes(raw, "big") == token.functions.balanceOf(holder).call() > 0
-    assert erc7201_slot("openzeppelin.storage.ERC20").hex() == \
-        "52c63247e1f47db19d5ce0460030c497f067ca4cebf71ba98eeadabe20bace00"
+    assert (
+        erc7201_slot("openzeppelin.storage.ERC20").hex()
+        == "52c63247e1f47db19d5ce0460030c497f067ca4cebf71ba98eeadabe20bace00"
+    )
     assert mapping_slot(holder, 0) == erc20_balance_slot(holder)
 
 
@@ -69,17 +72,38 @@ def test_cli_and_api_print_the_same_value_with_its_block(net, tmp_path: Path):
     balance = net.contract("rollup-a", "EraToken").functions.balanceOf(holder).call()
     config = tmp_path / "devnet.toml"
     config.write_text(to_toml(net.devnet.config))
-    cli = subprocess.run([sys.executable, "-m", "orchestrator.cli", "read", "--config", str(config), "--chain",
-                          "rollup-a", "--address", token, "--erc20-balance", holder, "--on", "rollup-b"],
-                         capture_output=True, text=True, timeout=120)
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchestrator.cli",
+            "read",
+            "--config",
+            str(config),
+            "--chain",
+            "rollup-a",
+            "--address",
+            token,
+            "--erc20-balance",
+            holder,
+            "--on",
+            "rollup-b",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert cli.returncode == 0, cli.stderr
     first, second = cli.stdout.splitlines()[:2]
     assert first.split()[0] == str(balance)
     assert second.startswith("proven at block ") and "verifyStorage ok" in second
     block = int(second.split()[3])
 
-    api = httpx.get(f"{net.api}/v1/read", params={"chain": "rollup-a", "address": token, "erc20_balance": holder,
-                                                 "on": "rollup-b", "block": block}, timeout=60)
+    api = httpx.get(
+        f"{net.api}/v1/read",
+        params={"chain": "rollup-a", "address": token, "erc20_balance": holder, "on": "rollup-b", "block": block},
+        timeout=60,
+    )
     assert api.status_code == 200, api.text
     body = api.json()
     assert int(body["value_int"]) == balance and body["block"] == block and body["verified_onchain"]
@@ -87,16 +111,35 @@ def test_cli_and_api_print_the_same_value_with_its_block(net, tmp_path: Path):
 
     bad = httpx.get(f"{net.api}/v1/read", params={"chain": "rollup-a", "address": "0x12"}, timeout=10)
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_request"
-    both = httpx.get(f"{net.api}/v1/read", params={"chain": "rollup-a", "address": token, "slot": "1",
-                                                  "erc20_balance": holder}, timeout=10)
+    both = httpx.get(
+        f"{net.api}/v1/read",
+        params={"chain": "rollup-a", "address": token, "slot": "1", "erc20_balance": holder},
+        timeout=10,
+    )
     assert both.status_code == 422 and "give neither --slot" in both.text
     unknown = httpx.get(f"{net.api}/v1/read", params={"chain": "nope", "address": token, "slot": "0"}, timeout=10)
     assert unknown.status_code == 422
-    same = httpx.get(f"{net.api}/v1/read", params={"chain": "rollup-a", "address": token, "slot": "0",
-                                                  "on": "901"}, timeout=10)
+    same = httpx.get(
+        f"{net.api}/v1/read", params={"chain": "rollup-a", "address": token, "slot": "0", "on": "901"}, timeout=10
+    )
     assert same.status_code == 422 and "must differ" in same.text
-    wrong = subprocess.run([sys.executable, "-m", "orchestrator.cli", "read", "--config", str(config), "--chain",
-                            "rollup-a", "--address", token], capture_output=True, text=True, timeout=60)
+    wrong = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchestrator.cli",
+            "read",
+            "--config",
+            str(config),
+            "--chain",
+            "rollup-a",
+            "--address",
+            token,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert wrong.returncode == 1 and wrong.stderr.startswith("error: give --slot")
 
 

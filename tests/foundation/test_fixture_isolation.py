@@ -80,7 +80,11 @@ def run_inner(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SEEN_FILE": str(tmp_path / "seen.jsonl")}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-rA", str(test_file)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 

@@ -17,14 +17,15 @@ IN_FLIGHT = 50
 
 
 def devnet_cli(*args, cwd, timeout=180):
-    return subprocess.run([sys.executable, "-m", "orchestrator.cli", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def delivered_counts(handle, ids):
     gateway = handle.contract("rollup-b", "MetalayerGateway")
     logs = gateway.events.MessageDelivered().get_logs(from_block=0)
-    counts = {i: 0 for i in ids}
+    counts = dict.fromkeys(ids, 0)
     for lg in logs:
         mid = "0x" + bytes(lg.args.messageId).hex()
         if mid in counts:
@@ -75,8 +76,9 @@ def test_snapshot_names_and_topology_are_checked(tmp_path, ports_config):
         store.lookup(config, "nope")
     fake = tmp_path / "state" / "snapshots" / "other"
     fake.mkdir(parents=True)
-    (fake / "meta.json").write_text(json.dumps({"created": 0, "guardians": 3,
-                                                "chains": [{"name": "x", "chain_id": 1, "block": 0}]}))
+    (fake / "meta.json").write_text(
+        json.dumps({"created": 0, "guardians": 3, "chains": [{"name": "x", "chain_id": 1, "block": 0}]})
+    )
     with pytest.raises(store.SnapshotError, match="has chains"):
         store.check_topology(config, store.lookup(config, "other"))
 
@@ -87,8 +89,7 @@ def test_up_persist_after_down_knows_old_ids(tmp_path, ports_config):
     try:
         up = devnet_cli("up", "--detach", "--persist", cwd=tmp_path)
         assert up.returncode == 0, up.stderr
-        send = devnet_cli("send", "--from", "rollup-a", "--to", "rollup-b", "--payload", "kept", "--wait",
-                          cwd=tmp_path)
+        send = devnet_cli("send", "--from", "rollup-a", "--to", "rollup-b", "--payload", "kept", "--wait", cwd=tmp_path)
         assert send.returncode == 0, send.stderr
         message_id = next(w for w in send.stdout.split() if w.startswith("0x") and len(w) == 66)
         saved = devnet_cli("snapshot", "save", "one", cwd=tmp_path)
