@@ -17,10 +17,13 @@ def freeze(chains: Sequence[ChainConfig]) -> None:
 
 
 def thaw(chains: Sequence[ChainConfig]) -> None:
-    """Back to each chain's configured mining: its block time, else automine."""
+    """Back to each chain's configured mining: its block time, else automine.
+
+    evm_setIntervalMining takes whole seconds: a fractional block time (set by `anvil --block-time`
+    at start) comes back rounded, at least 1 s."""
     for chain in chains:
-        if chain.block_time and float(chain.block_time).is_integer():
-            rpc(chain.rpc_url, "evm_setIntervalMining", [int(chain.block_time)])
+        if chain.block_time:
+            rpc(chain.rpc_url, "evm_setIntervalMining", [max(1, round(float(chain.block_time)))])
         else:
             rpc(chain.rpc_url, "evm_setAutomine", [True])
 
