@@ -48,3 +48,4 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	cd contracts && npx --no-install solhint --max-warnings 0 'src/**/*.sol'

@@ -3,6 +3,9 @@
     sent = send_message(manifest, "rollup-a", "rollup-b", b"hi")     # -> SentMessage (id, nonce, block, tx)
     wait_delivered(manifest, sent, timeout=10)                         # -> True once isDelivered on the destination
     get_trace(manifest, message_id)                                    # API, else the relayer queue directly
+    wait_settled(manifest, sent, timeout=30)                           # trace once delivered or finally failed
+    list_messages(manifest, status="failed", source="rollup-a")        # {"total", "messages": [trace, ...]}
+    retry_message(manifest, message_id)                                # API, else the relayer: {"id", "status"}
     log_files(log_dir, service=None)                                   # {"relayer": Path, ...}
     tail(path, lines)                                                  # the last lines of one log
 
@@ -11,23 +14,30 @@ Arguments are typed values, never an argparse namespace: orchestrator/cli/messag
 
 from __future__ import annotations
 
-import json
+import contextlib
 import re
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.chains.rpc import rpc
+import httpx
+
+from orchestrator.chains.rpc import RpcError, rpc
 from services.common.manifest import Manifest
 
 MESSAGE_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
 
+FINAL_STATES = ("delivered", "failed", "invalid")
+
+
 class MessagingError(RuntimeError):
     """A user-facing failure of send/trace/logs (printed as one line by the CLI)."""
+
+
+class ServiceDown(MessagingError):
+    """Neither the API nor the relayer answered."""
 
 
 @dataclass(frozen=True)
@@ -56,16 +66,53 @@ def _gateway(manifest: Manifest) -> tuple[str, Any]:
 
 
 def parse_payload(text: str) -> bytes:
-    if text.startswith("0x"):
-        try:
-            return bytes.fromhex(text[2:])
-        except ValueError:
-            raise MessagingError(f"payload {text!r} starts with 0x but is not hex") from None
-    return text.encode()
+    from orchestrator.payloads import PayloadError, payload_from_arg
+
+    try:
+        return payload_from_arg(text)
+    except PayloadError as exc:
+        raise MessagingError(str(exc)) from None
 
 
-def send_message(manifest: Manifest, source: str | int, destination: str | int, payload: bytes,
-                 recipient: str | None = None, account: int = 0, timeout: float = 30.0) -> SentMessage:
+def _call(url: str, method: str, params: list[Any], chain: str) -> Any:
+    """One JSON-RPC call; a chain that does not answer is one clear line, not a socket error."""
+    try:
+        return rpc(url, method, params)
+    except RpcError:
+        raise
+    except OSError:
+        raise MessagingError(f"chain {chain} does not answer on {url}: is the devnet running?") from None
+
+
+def max_payload(manifest: Manifest) -> int | None:
+    """The gateway's payload limit in bytes, when it has one (a MAX_PAYLOAD-like view)."""
+    gateway, abi = _gateway(manifest)
+    names = [
+        f["name"]
+        for f in manifest.abi("MetalayerGateway")
+        if f.get("type") == "function"
+        and not f.get("inputs")
+        and "payload" in f.get("name", "").lower()
+        and "max" in f["name"].lower()
+    ]
+    if not names:
+        return None
+    src = manifest.chains[0]
+    out = _call(
+        src.rpc_url, "eth_call", [{"to": gateway, "data": "0x" + abi.encode(names[0]).hex()}, "latest"], src.name
+    )
+    return int(abi.decode_output(names[0], str(out))[0])
+
+
+def send_message(
+    manifest: Manifest,
+    source: str | int,
+    destination: str | int,
+    payload: bytes,
+    recipient: str | None = None,
+    account: int = 0,
+    timeout: float = 30.0,
+) -> SentMessage:
     """Send one message through the source gateway from dev account `account` and wait for it to be mined."""
     from services.common.tx import Signer
     from services.protocol.erc7930 import encode_evm
@@ -85,19 +132,31 @@ def send_message(manifest: Manifest, source: str | int, destination: str | int, 
     if not 0 <= account < len(manifest.accounts):
         raise MessagingError(f"account {account}: the devnet has {len(manifest.accounts)} dev accounts")
     gateway, abi = _gateway(manifest)
+    limit = max_payload(manifest)
+    if limit is not None and len(payload) > limit:
+        raise MessagingError(f"payload is {len(payload)} bytes; the gateway accepts at most {limit}")
     signer = Signer(manifest.accounts[account].private_key)
     data = abi.encode("sendMessage", encode_evm(dst.chain_id, recipient), payload, [])
-    nonce = int(str(rpc(src.rpc_url, "eth_getTransactionCount", [signer.address, "pending"])), 16)
+    nonce = int(str(_call(src.rpc_url, "eth_getTransactionCount", [signer.address, "pending"], src.name)), 16)
     try:
-        gas = int(str(rpc(src.rpc_url, "eth_estimateGas", [{"from": signer.address, "to": gateway,
-                                                            "data": "0x" + data.hex()}])), 16)
-    except RuntimeError as exc:
-        raise MessagingError(f"sendMessage would revert on {src.name}: {exc}") from None
+        gas = int(
+            str(
+                _call(
+                    src.rpc_url,
+                    "eth_estimateGas",
+                    [{"from": signer.address, "to": gateway, "data": "0x" + data.hex()}],
+                    src.name,
+                )
+            ),
+            16,
+        )
+    except RpcError as exc:
+        raise MessagingError(f"sendMessage would revert on {src.name}: {_revert_text(exc)}") from None
     raw, tx_hash = signer.sign_1559(src.chain_id, nonce, gateway, data, gas * 2, 100 * 10**9, 10**9)
-    rpc(src.rpc_url, "eth_sendRawTransaction", ["0x" + raw.hex()])
+    _call(src.rpc_url, "eth_sendRawTransaction", ["0x" + raw.hex()], src.name)
     deadline = time.monotonic() + timeout
     while True:
-        receipt = rpc(src.rpc_url, "eth_getTransactionReceipt", [tx_hash])
+        receipt = _call(src.rpc_url, "eth_getTransactionReceipt", [tx_hash], src.name)
         if receipt is not None:
             break
         if time.monotonic() > deadline:
@@ -110,16 +169,26 @@ def send_message(manifest: Manifest, source: str | int, destination: str | int, 
         decoded = abi.decode_log(lg)
         if decoded and decoded[0] == "MessageCommitted":
             args = decoded[1]
-            return SentMessage("0x" + bytes(args["sendId"]).hex(), src.chain_id, dst.chain_id, int(args["nonce"]),
-                               int(lg["blockNumber"], 16), tx_hash, args["sender"], args["recipient"], sent_at, payload)
+            return SentMessage(
+                "0x" + bytes(args["sendId"]).hex(),
+                src.chain_id,
+                dst.chain_id,
+                int(args["nonce"]),
+                int(lg["blockNumber"], 16),
+                tx_hash,
+                args["sender"],
+                args["recipient"],
+                sent_at,
+                payload,
+            )
     raise MessagingError(f"send transaction {tx_hash} emitted no MessageCommitted")
 
 
 def is_delivered(manifest: Manifest, message: SentMessage) -> bool:
     gateway, abi = _gateway(manifest)
     dst = manifest.chain(message.destination)
-    out = rpc(dst.rpc_url, "eth_call", [{"to": gateway, "data": "0x" + abi.encode("isDelivered", message.source,
-                                                                                   message.nonce).hex()}, "latest"])
+    data = "0x" + abi.encode("isDelivered", message.source, message.nonce).hex()
+    out = _call(dst.rpc_url, "eth_call", [{"to": gateway, "data": data}, "latest"], dst.name)
     return bool(abi.decode_output("isDelivered", str(out))[0])
 
 
@@ -133,23 +202,68 @@ def wait_delivered(manifest: Manifest, message: SentMessage, timeout: float = 30
         time.sleep(interval)
 
 
-def get_trace(manifest: Manifest, message_id: str) -> dict[str, Any] | None:
-    """The message's trace from the API; if the API does not answer, from the relayer's queue file."""
-    url = f"{manifest.services.api or f'http://127.0.0.1:{manifest.api.port}'}/v1/messages/{message_id}"
+def _revert_text(exc: RpcError) -> str:
+    """The node's message, with revert data decoded by every compiled artifact's errors."""
+    data = exc.data if isinstance(exc.data, str) else None
+    if data and data.startswith("0x"):
+        from services.api.reasons import decode_reason
+
+        return decode_reason(data) or str(exc)
+    return str(exc)
+
+
+def api_url(manifest: Manifest) -> str:
+    return manifest.services.api or f"http://127.0.0.1:{manifest.api.port}"
+
+
+def _api(manifest: Manifest, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
+    """The API's answer, or None when it does not answer at all."""
     try:
-        with urllib.request.urlopen(url, timeout=3) as resp:
-            return json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return None
-        raise MessagingError(f"API error {exc.code}: {exc.read().decode(errors='replace')}") from None
-    except (urllib.error.URLError, OSError):
-        pass
-    from services.api.traces import trace_from_row
+        return httpx.request(method, f"{api_url(manifest)}{path}", timeout=5.0, **kwargs)
+    except httpx.HTTPError:
+        return None
+
+
+def _error_text(resp: httpx.Response) -> str:
+    try:
+        doc = resp.json()
+    except ValueError:
+        return resp.text[:200]
+    err = doc.get("error") if isinstance(doc, dict) else None
+    if isinstance(err, dict):
+        return str(err.get("message", err))
+    return str(err or (doc.get("detail") if isinstance(doc, dict) else doc))
+
+
+def _queue(manifest: Manifest) -> Any:
     from services.relayer.queue import QueueReader
 
-    row = QueueReader(manifest.run_dir / "relayer.sqlite").get(message_id)
-    return trace_from_row(row, {c.chain_id: c.name for c in manifest.chains}) if row else None
+    return QueueReader(manifest.run_dir / "relayer.sqlite")
+
+
+def _names(manifest: Manifest) -> dict[int, str]:
+    return {c.chain_id: c.name for c in manifest.chains}
+
+
+def get_trace(manifest: Manifest, message_id: str) -> dict[str, Any] | None:
+    """The message's trace (with `attempt_log`) from the API; if the API does not answer, from the
+    relayer's queue file. None only when the message is really unknown."""
+    resp = _api(manifest, "GET", f"/v1/messages/{message_id}")
+    if resp is not None:
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise MessagingError(f"API error {resp.status_code}: {_error_text(resp)}")
+        return dict(resp.json())
+    from services.api.traces import trace_from_row
+
+    row = _queue(manifest).get(message_id)
+    if row is None:
+        raise ServiceDown(
+            f"the API does not answer on {api_url(manifest)} and the relayer's queue has no "
+            f"message {message_id} (yet): is the devnet running?"
+        )
+    return {**trace_from_row(row, _names(manifest)), "attempt_log": _queue(manifest).attempts(message_id)}
 
 
 def wait_trace(manifest: Manifest, message_id: str, status: str, timeout: float = 3.0) -> dict[str, Any] | None:
@@ -161,6 +275,78 @@ def wait_trace(manifest: Manifest, message_id: str, status: str, timeout: float 
         if (found and found["status"] == status) or time.monotonic() > deadline:
             return found
         time.sleep(0.02)
+
+
+def wait_settled(
+    manifest: Manifest, message: SentMessage, timeout: float = 30.0, interval: float = 0.05
+) -> dict[str, Any] | None:
+    """The trace as soon as the message is delivered or finally failed/invalid; the last one seen
+    (or None) when `timeout` passes first."""
+    deadline = time.monotonic() + timeout
+    last: dict[str, Any] | None = None
+    while True:
+        if is_delivered(manifest, message):
+            return wait_trace(manifest, message.id, "delivered")
+        with contextlib.suppress(ServiceDown):  # the relayer has not queued it yet
+            last = get_trace(manifest, message.id) or last
+        if last is not None and last.get("status") in FINAL_STATES:
+            return last
+        if time.monotonic() > deadline:
+            return last
+        time.sleep(interval)
+
+
+def list_messages(
+    manifest: Manifest,
+    status: str | None = None,
+    source: str | None = None,
+    destination: str | None = None,
+    limit: int = 20,
+) -> dict[str, Any]:
+    """{"total", "messages": [trace, ...]} newest first, from the API, else the relayer's queue."""
+
+    def chain_id(ref: str | None) -> int | None:
+        if ref is None:
+            return None
+        try:
+            return manifest.chain(ref).chain_id
+        except KeyError as exc:
+            raise MessagingError(str(exc.args[0])) from None
+
+    src, dst = chain_id(source), chain_id(destination)
+    params = {
+        k: v for k, v in (("status", status), ("source", src), ("destination", dst), ("limit", limit)) if v is not None
+    }
+    resp = _api(manifest, "GET", "/v1/messages", params=params)
+    if resp is not None:
+        if resp.status_code != 200:
+            raise MessagingError(f"API error {resp.status_code}: {_error_text(resp)}")
+        doc = resp.json()
+        return {"total": doc["total"], "messages": doc["messages"]}
+    from services.api.traces import trace_from_row
+
+    total, rows = _queue(manifest).list(source=src, destination=dst, status=status, limit=limit)
+    return {"total": total, "messages": [trace_from_row(r, _names(manifest)) for r in rows]}
+
+
+def retry_message(manifest: Manifest, message_id: str) -> dict[str, Any]:
+    """Ask for a failed message to be delivered again now: through the API, else the relayer itself."""
+    resp = _api(manifest, "POST", f"/v1/messages/{message_id}/retry")
+    via = "API"
+    if resp is None or resp.status_code == 503:
+        relayer = manifest.services.relayer or f"http://127.0.0.1:{manifest.relayer.port}"
+        try:
+            resp = httpx.post(f"{relayer}/v1/messages/{message_id}/retry", timeout=5.0)
+            via = "relayer"
+        except httpx.HTTPError:
+            raise ServiceDown(
+                f"neither the API ({api_url(manifest)}) nor the relayer ({relayer}) answers: is the devnet running?"
+            ) from None
+    if resp.status_code == 404:
+        raise MessagingError(f"unknown message id {message_id}")
+    if resp.status_code != 200:
+        raise MessagingError(f"cannot retry {message_id}: {_error_text(resp)} ({via} answered {resp.status_code})")
+    return dict(resp.json())
 
 
 def check_message_id(text: str) -> str:

@@ -19,6 +19,8 @@ from orchestrator.paths import StateDir
 DEFAULT_MNEMONIC = "test test test test test test test test test test test junk"
 # Every process of a devnet listens on loopback only.
 HOST = "127.0.0.1"
+# Shortest block time (s): guardians attest every block and block timestamps have 1 s resolution.
+MIN_BLOCK_TIME = 0.1
 
 
 def local_url(port: int, scheme: str = "http") -> str:
@@ -269,6 +271,8 @@ def _parse_chain(raw: Any, where: str, role: str) -> dict[str, Any]:
         block_time = float(_typed(block_time, (int, float), f"{where}.block_time"))
         if block_time < 0:
             raise ConfigError(f"{where}.block_time: must be \"instant\" or a positive number of seconds")
+        if block_time < MIN_BLOCK_TIME:
+            raise ConfigError(f"{where}.block_time: {block_time} is below the minimum of {MIN_BLOCK_TIME} s")
     anvil_args = raw.get("anvil_args", [])
     if not isinstance(anvil_args, list) or not all(isinstance(a, str) for a in anvil_args):
         raise ConfigError(f"{where}.anvil_args: expected an array of strings")

@@ -1,28 +1,46 @@
-"""What `devnet up` prints: live stage lines and the summary table read from the manifest."""
+"""What `devnet up` prints: live stage lines and the summary (a table, or a JSON document) from the manifest.
+
+render_summary(manifest)           # the tables `devnet up` prints
+summary_doc(manifest, state_dir)   # the same as data (`devnet up --detach --json`), ABIs included
+"""
 
 from __future__ import annotations
 
+import re
 import sys
-from typing import Any, Sequence, TextIO
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from orchestrator.config import guardian_name
-from services.common.manifest import Manifest
+from orchestrator.paths import ARTIFACTS_DIR, REPO_ROOT
+
+if TYPE_CHECKING:
+    from services.common.manifest import Manifest
 
 
-def stage_line(stage: str, detail: str, seconds: float) -> str:
-    return f"  \u2713 {stage:<10} {detail:<60} {seconds:6.2f}s"
+def stage_line(stage: str, detail: str, seconds: float, mark: str = "\u2713") -> str:
+    return f"  {mark} {stage:<10} {detail:<60} {seconds:6.2f}s"
 
 
-def print_stage(stage: str, detail: str, seconds: float, out: TextIO = sys.stdout) -> None:
-    print(stage_line(stage, detail, seconds), file=out, flush=True)
+def print_stage(stage: str, detail: str, seconds: float, out: TextIO = sys.stdout, mark: str = "\u2713") -> None:
+    print(stage_line(stage, detail, seconds, mark), file=out, flush=True)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _width(cell: str) -> int:
+    return len(_ANSI.sub("", cell))  # colour codes take no room on the screen
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    widths = [max(_width(r[i]) for r in cells) for i in range(len(headers))]
     lines = []
     for n, row in enumerate(cells):
-        lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        padded = (c + " " * (w - _width(c)) for c, w in zip(row, widths, strict=False))
+        lines.append("  " + "  ".join(padded).rstrip())
         if n == 0:
             lines.append("  " + "  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -34,18 +52,33 @@ def render_summary(manifest: Manifest, accounts_shown: int = 3) -> str:
         table(
             ["name", "chain id", "role", "RPC URL", "WebSocket URL", "blocks"],
             [
-                [c.name, c.chain_id, c.role, c.rpc_url, c.ws_url, f"every {c.block_time}s" if c.block_time else "instant"]
+                [
+                    c.name,
+                    c.chain_id,
+                    c.role,
+                    c.rpc_url,
+                    c.ws_url,
+                    f"every {c.block_time}s" if c.block_time else "instant",
+                ]
                 for c in manifest.chains
             ],
         )
     )
     if manifest.contracts:
         parts += ["", "Contracts (same address on every chain)"]
-        parts.append(table(["name", "address"], [[n, c.address] for n, c in manifest.contracts.items()]))
+        parts.append(
+            table(
+                ["name", "address", "ABI (artifact)"],
+                [[n, c.address, artifact_path(n, c.artifact)] for n, c in manifest.contracts.items()],
+            )
+        )
     accounts = manifest.accounts
     parts += ["", f"Dev accounts (10000 ETH each; {len(accounts)} in the manifest)"]
     parts.append(
-        table(["#", "address", "private key"], [[i, a.address, a.private_key] for i, a in enumerate(accounts[:accounts_shown])])
+        table(
+            ["#", "address", "private key"],
+            [[i, a.address, a.private_key] for i, a in enumerate(accounts[:accounts_shown])],
+        )
     )
     rows = service_rows(manifest)
     if rows:
@@ -59,3 +92,33 @@ def service_rows(manifest: Manifest) -> list[list[str]]:
     svc = manifest.services
     rows = [[name, url] for name, url in (("api", svc.api), ("relayer", svc.relayer)) if url]
     return rows + [[guardian_name(i), url] for i, url in enumerate(svc.guardians)]
+
+
+def artifact_path(name: str, artifact: str | None) -> str:
+    """The absolute path of a contract's compiled artifact (its ABI is the file's "abi")."""
+    path = Path(artifact) if artifact else ARTIFACTS_DIR / f"{name}.json"
+    return str(path if path.is_absolute() else (REPO_ROOT / path).resolve())
+
+
+def summary_doc(manifest: Manifest, state_dir: Path | None = None, pid: int | None = None) -> dict[str, Any]:
+    """The summary as data: chains, contracts (address, absolute artifact path, ABI), accounts, services."""
+    contracts = {}
+    for name, c in manifest.contracts.items():
+        try:
+            abi = manifest.abi(name)
+        except FileNotFoundError:
+            abi = None
+        contracts[name] = {"address": c.address, "artifact": artifact_path(name, c.artifact), "abi": abi}
+    doc: dict[str, Any] = {
+        "chains": [c.model_dump(exclude={"path"}) for c in manifest.chains],
+        "contracts": contracts,
+        "accounts": [a.model_dump() for a in manifest.accounts],
+        "services": dict(service_rows(manifest)),
+    }
+    if state_dir is not None:
+        doc["state_dir"] = str(state_dir)
+        doc["manifest"] = str(state_dir / "manifest.json")
+        doc["logs"] = str(state_dir / "logs")
+    if pid is not None:
+        doc["pid"] = pid
+    return doc

@@ -131,8 +131,8 @@ class DevnetHandle:
         """A whole-devnet snapshot under the state directory (what `devnet snapshot save` writes)."""
         from orchestrator.snapshots import store
 
-        directory = store.snapshots_root(self.devnet.config) / store.check_name(name)
-        return store.save(self.devnet.config, self.manifest, directory)
+        directory = store.snapshots_root(self.devnet.state_dir) / store.check_name(name)
+        return store.save(self.manifest, directory)
 
     def pause_relayer(self) -> None:
         """Stop the relayer (if the devnet has one): nothing moves unless the test calls `relay`."""

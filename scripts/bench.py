@@ -5,6 +5,7 @@
     python scripts/bench.py gas
     python scripts/bench.py latency [--messages 200] [--block-time 1]
     python scripts/bench.py throughput [--messages 1000]
+    python scripts/bench.py intents [--messages 200]
     python scripts/bench.py fixture [--runs 5]
     python scripts/bench.py all
 
@@ -23,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-SUBCOMMANDS = ["startup", "gas", "latency", "throughput", "fixture"]
+SUBCOMMANDS = ["startup", "gas", "latency", "throughput", "intents", "fixture"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,9 +14,11 @@ import {TrieProof} from "@openzeppelin/contracts/utils/cryptography/TrieProof.so
  * OZ `TrieProof` (contracts/src/testing/TrieProofDiff.sol, tests/contracts/test_calldata_trie.py).
  *
  * Scope: secure tries with 32-byte keys (keccak of the address or slot), i.e. Ethereum state and
- * storage tries. Inline (< 32-byte) child nodes are not supported (INVALID_SHORT_NODE); with keccak
- * keys they only occur in tries of astronomical size. Exclusion proofs return INVALID_PROOF
- * (no revert), so a slot that is not set cannot be "proven".
+ * storage tries. Inline (< 32-byte, embedded in their parent) nodes are followed in place; like OZ,
+ * an inline node may also be repeated as the next proof element. Exclusion proofs: when the proof
+ * shows the key is absent (an empty branch child, or a leaf / extension whose path diverges from the
+ * key, in the last proof element; or an empty proof of the empty trie) the result is NO_ERROR with
+ * an empty value (valueLength 0); a present leaf never has an empty value (EMPTY_VALUE).
  */
 library CalldataTrie {
     /**
@@ -33,6 +35,9 @@ library CalldataTrie {
     {
         return get(root, key, proof, 0);
     }
+
+    /// @notice Root of the empty trie (keccak256 of RLP("")).
+    bytes32 internal constant EMPTY_TRIE_ROOT = 0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421;
 
     /// @notice A buffer for {get} with node reuse: `MAX_NODES` node offsets of the previous proof.
     uint256 internal constant MAX_NODES = 64;
@@ -114,13 +119,13 @@ library CalldataTrie {
                         // nibble-aligned with the key (always so for a leaf): compare whole bytes
                         if odd {
                             if iszero(eq(and(byte(0, calldataload(p0)), 0xf), nibble(k, depth))) {
-                                e := 6
+                                e := 100 // the path diverges from the key
                                 leave
                             }
                         }
                         let sh := shl(3, sub(33, n0))
                         if iszero(eq(shr(sh, calldataload(add(p0, 1))), shr(sh, shl(shl(3, shr(1, add(depth, 1))), k)))) {
-                            e := 6
+                            e := 100
                             leave
                         }
                     }
@@ -128,7 +133,7 @@ library CalldataTrie {
                         // plen <= 63 here, so every path nibble is in the first word
                         for { let j := 0 } lt(j, plen) { j := add(j, 1) } {
                             if iszero(eq(nibble(calldataload(p0), add(j, sub(2, odd))), nibble(k, add(depth, j)))) {
-                                e := 6
+                                e := 100
                                 leave
                             }
                         }
@@ -138,16 +143,22 @@ library CalldataTrie {
                 let q, n1 := header(add(p0, n0))
                 switch leaf
                 case 0 {
-                    // extension: the child must be a 32-byte hash (inline nodes are not supported)
-                    if iszero(and(eq(n1, 32), eq(byte(0, calldataload(add(p0, n0))), 0xa0))) {
-                        e := 4 // INVALID_SHORT_NODE
-                        leave
-                    }
+                    // extension: the child is a 32-byte hash or an inline (< 32-byte) list
                     if eq(d, depth) {
                         e := 7 // EMPTY_EXTENSION_PATH_REMAINDER
                         leave
                     }
-                    h := calldataload(q)
+                    let c := byte(0, calldataload(add(p0, n0)))
+                    switch and(eq(n1, 32), eq(c, 0xa0))
+                    case 1 { h := calldataload(q) }
+                    default {
+                        if iszero(and(gt(c, 0xc0), lt(c, 0xe0))) {
+                            e := 4 // INVALID_SHORT_NODE
+                            leave
+                        }
+                        e := 101 // inline child at h
+                        h := add(p0, n0)
+                    }
                 }
                 default {
                     if iszero(eq(d, 64)) {
@@ -166,22 +177,34 @@ library CalldataTrie {
                 }
             }
 
-            // Child `nib` of a branch (16 children: 0x80 empty or 0xa0 + hash, then the value)
-            // whose list payload starts at `p`. Inline child nodes are not supported.
+            // Child `nib` of a branch (16 children: 0x80 empty, 0xa0 + hash, or an inline list, then
+            // the value) whose list payload starts at `p`: its hash, or the position of an inline child.
             function branchChild(p, nib) -> e, h {
                 for { let c := 0 } lt(c, nib) { c := add(c, 1) } {
-                    switch byte(0, calldataload(p))
+                    let b := byte(0, calldataload(p))
+                    switch b
                     case 0x80 { p := add(p, 1) }
                     case 0xa0 { p := add(p, 33) }
                     default {
-                        e := 4 // INVALID_SHORT_NODE
-                        leave
+                        if iszero(and(gt(b, 0xc0), lt(b, 0xe0))) {
+                            e := 4 // INVALID_SHORT_NODE
+                            leave
+                        }
+                        p := add(p, sub(b, 0xbf))
                     }
                 }
-                switch byte(0, calldataload(p))
+                let b := byte(0, calldataload(p))
+                switch b
                 case 0xa0 { h := calldataload(add(p, 1)) }
-                case 0x80 { e := 13 } // INVALID_PROOF: empty child, the key is not in the trie
-                default { e := 4 }
+                case 0x80 { e := 100 } // empty child: the key is not in the trie
+                default {
+                    switch and(gt(b, 0xc0), lt(b, 0xe0))
+                    case 1 {
+                        e := 101 // inline child at h
+                        h := p
+                    }
+                    default { e := 4 }
+                }
             }
 
             // Hash the node whose ABI-encoded `bytes` starts at `node` (copied past the free memory pointer).
@@ -192,12 +215,38 @@ library CalldataTrie {
                 h := keccak256(scratch, len)
             }
 
+            // Payload position of the node (RLP list) at `ptr` and whether it is a leaf / extension (2 items).
+            function open(ptr) -> p, isShort {
+                let n := 0
+                p, n := header(ptr)
+                let p0, n0 := header(p)
+                let q1, n1 := header(add(p0, n0))
+                isShort := eq(add(q1, n1), add(p, n))
+            }
+
+            // Whether proof element `node` (ABI `bytes` in calldata) is exactly the inline node at `inl`.
+            function sameAsInline(node, inl) -> same {
+                let len := add(byte(0, calldataload(inl)), sub(1, 0xc0))
+                if eq(calldataload(node), len) {
+                    let sh := shl(3, sub(32, len))
+                    same := eq(shr(sh, calldataload(add(node, 0x20))), shr(sh, calldataload(inl)))
+                }
+            }
+
+            // Returns e = 0 with v = 0 when the proof shows the key is absent.
             function walk(expected, k, proofOffset, count, buf) -> e, v {
                 let depth := 0
-                for { let i := 0 } lt(i, count) { i := add(i, 1) } {
+                let inl := 0 // calldata position of an inline node to walk next (0: the next element)
+                let i := 0
+                for { } 1 { } {
                     let p := 0
-                    let end := 0
-                    {
+                    let isShort := 0
+                    switch inl
+                    case 0 {
+                        if iszero(lt(i, count)) {
+                            e := 13 // INVALID_PROOF: ran out of nodes
+                            leave
+                        }
                         let node := add(proofOffset, calldataload(add(proofOffset, shl(5, i))))
                         if buf {
                             if gt(i, 63) {
@@ -218,19 +267,31 @@ library CalldataTrie {
                             if iszero(i) { e := 2 } // INVALID_ROOT
                             leave
                         }
-                        let n := 0
-                        p, n := header(add(node, 0x20))
-                        end := add(p, n)
+                        p, isShort := open(add(node, 0x20))
+                        i := add(i, 1)
                     }
-                    let isShort := 0
-                    {
-                        let p0, n0 := header(p)
-                        let q1, n1 := header(add(p0, n0))
-                        isShort := eq(add(q1, n1), end)
+                    default {
+                        // authenticated as part of its parent; OZ also accepts it repeated as the next element
+                        p, isShort := open(inl)
+                        if lt(i, count) {
+                            if sameAsInline(add(proofOffset, calldataload(add(proofOffset, shl(5, i)))), inl) {
+                                i := add(i, 1)
+                            }
+                        }
+                        inl := 0
                     }
                     switch isShort
                     case 1 {
-                        e, expected, depth, v := short(p, k, depth, eq(add(i, 1), count))
+                        e, expected, depth, v := short(p, k, depth, eq(i, count))
+                        if eq(e, 101) {
+                            e := 0
+                            inl := expected
+                        }
+                        if eq(e, 100) {
+                            e := 6 // INVALID_PATH_REMAINDER, unless it proves absence
+                            if eq(i, count) { e := 0 }
+                            leave
+                        }
                         if e { leave }
                         if v { leave }
                     }
@@ -241,15 +302,25 @@ library CalldataTrie {
                             leave
                         }
                         e, expected := branchChild(p, nibble(k, depth))
+                        if eq(e, 101) {
+                            e := 0
+                            inl := expected
+                        }
+                        if eq(e, 100) {
+                            e := 13 // INVALID_PROOF, unless it proves absence
+                            if eq(i, count) { e := 0 }
+                            leave
+                        }
                         if e { leave }
                         depth := add(depth, 1)
                     }
                 }
-                e := 13 // INVALID_PROOF: ran out of nodes
             }
 
             let packed := 0
-            code, packed := walk(root, key, proof.offset, proof.length, reuse)
+            switch and(iszero(proof.length), eq(root, EMPTY_TRIE_ROOT))
+            case 1 { } // the empty trie: every key is absent
+            default { code, packed := walk(root, key, proof.offset, proof.length, reuse) }
             valueOffset := shr(64, packed)
             valueLength := and(packed, 0xffffffffffffffff)
         }
@@ -300,15 +371,20 @@ library CalldataTrie {
                 if gt(next, end) { leave }
                 ok_ := 1
             }
+            // Yul binds every value item() returns; the unused ones carry solhint markers.
             function account(off, len) -> ok_, r {
                 let end := add(off, len)
+                // solhint-disable-next-line no-unused-vars
                 let okl, isList, p, n, x := item(off, end)
                 if or(iszero(okl), iszero(isList)) { leave }
                 let listEnd := add(p, n)
+                // solhint-disable-next-line no-unused-vars
                 let ok1, l1, p1, n1, x1 := item(p, listEnd) // nonce
                 if or(iszero(ok1), l1) { leave }
+                // solhint-disable-next-line no-unused-vars
                 let ok2, l2, p2, n2, x2 := item(x1, listEnd) // balance
                 if or(iszero(ok2), l2) { leave }
+                // solhint-disable-next-line no-unused-vars
                 let ok3, l3, p3, n3, x3 := item(x2, listEnd) // storage root
                 if or(or(iszero(ok3), l3), iszero(eq(n3, 32))) { leave }
                 r := calldataload(p3)

@@ -3,100 +3,80 @@ pragma solidity ^0.8.27;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IERC7786GatewaySource, IERC7786Recipient} from "@openzeppelin/contracts/interfaces/draft-IERC7786.sol";
 import {InteroperableAddress} from "@openzeppelin/contracts/utils/draft-InteroperableAddress.sol";
 import {TrieProof} from "@openzeppelin/contracts/utils/cryptography/TrieProof.sol";
 import {Memory} from "@openzeppelin/contracts/utils/Memory.sol";
 import {SlotDerivation} from "@openzeppelin/contracts/utils/SlotDerivation.sol";
 import {StorageSlot} from "@openzeppelin/contracts/utils/StorageSlot.sol";
-import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
-import {LowLevelCall} from "@openzeppelin/contracts/utils/LowLevelCall.sol";
 import {Attestation, Message, IStateRootRegistry} from "./MetalayerTypes.sol";
 import {CalldataTrie} from "./CalldataTrie.sol";
-
-/// @notice The slice of ERA the gateway needs to forward the guardians' fee share to the hub.
-interface IEraCrosschain {
-    /// @notice Burn `amount` here and mint it to `to` (ERC-7930) on its chain.
-    function crosschainTransfer(bytes memory to, uint256 amount) external returns (bytes32);
-}
+import {GatewayFees} from "./GatewayFees.sol";
+import {DeliveryLedger} from "./DeliveryLedger.sol";
 
 /**
  * @title MetalayerGateway
  * @notice ERC-7786 gateway (source and destination) whose messages are proven with Merkle-Patricia
- * storage proofs against state roots attested in the StateRootRegistry.
+ * storage proofs against state roots attested in the StateRootRegistry. Fees: GatewayFees;
+ * at-most-once bookkeeping: DeliveryLedger.
  *
  * Source side: `sendMessage` assigns the next nonce (starting at 1), derives the message id
- * `keccak256(abi.encode(src, dst, nonce, sender, recipient, keccak256(payload)))`, writes
- * `bytes32(uint256(1))` at `SlotDerivation.deriveMapping(COMMITMENTS_SLOT, id)` and charges the fee in ERA.
+ * `keccak256(abi.encode(src, dst, nonce, sender, recipient, keccak256(payload)))`, writes the
+ * commitment `bytes32(gasLimit * 2 + 1)` at `SlotDerivation.deriveMapping(COMMITMENTS_SLOT, id)`
+ * (gasLimit: the `requestRelay` attribute, 0 if none) and charges the fee in ERA.
  *
  * Destination side: a delivery proves the gateway account (same address on the source chain) against
- * the attested state root and the commitment slot against the account's storage root; the message is
- * marked delivered in a bitmap keyed by (sourceChainId, nonce) and the recipient's `receiveMessage`
- * is called. A reverting recipient emits MessageFailed and the message stays deliverable.
- * Proof errors, unknown roots and replays revert the whole call.
+ * the attested state root and the commitment slot against the account's storage root, then runs the
+ * recipient in an isolated frame (an external self-call): if the recipient reverts, runs out of gas
+ * or returns anything but `receiveMessage.selector`, the frame reverts, the only trace is a
+ * MessageFailed event and the message stays deliverable. Proof errors, unknown roots, replays and a
+ * delivery forwarding less gas than the message requested revert the whole call.
  */
-contract MetalayerGateway is IERC7786GatewaySource, Ownable {
-    using BitMaps for BitMaps.BitMap;
-    using SafeERC20 for IERC20;
-
-    /// @notice Base slot of the commitments mapping (messageId => bytes32(1)).
+contract MetalayerGateway is IERC7786GatewaySource, GatewayFees, DeliveryLedger {
+    /// @notice Base slot of the commitments mapping (messageId => bytes32(gasLimit * 2 + 1)).
     bytes32 public constant COMMITMENTS_SLOT = keccak256("metalayer.gateway.commitments");
-    uint256 private constant BPS = 10_000;
+    /// @notice Largest payload accepted by sendMessage: one delivery of it (EIP-7623 calldata floor
+    /// 40 gas per non-zero byte, ~10.5M gas, plus proofs) always fits a 30M-gas block.
+    uint256 public constant MAX_PAYLOAD = 256 * 1024;
+    /// @notice Largest gas a message may request: with MAX_PAYLOAD it still fits a 30M-gas block.
+    uint256 public constant MAX_GAS_LIMIT = 15_000_000;
+    /// @dev OZ community ERC7786Attributes: requestRelay(uint256 value, uint256 gasLimit, address refundRecipient)
+    bytes4 private constant REQUEST_RELAY = bytes4(keccak256("requestRelay(uint256,uint256,address)"));
     uint256 private constant MAX_REASON = 1024;
-
-    /// @notice Fee parameters (quote = baseFee + feePerByte * payloadLength) and how fees are shared.
-    struct FeeConfig {
-        uint128 baseFee;
-        uint128 feePerByte;
-        uint16 relayerBps;
-        uint16 guardianBps;
-        uint16 operatorBps;
-        address relayer;
-        address operator;
-    }
+    /// @dev gas the CALL itself may cost before forwarding (cold account, memory): margin of the 63/64 check
+    uint256 private constant CALL_MARGIN = 5000;
 
     IStateRootRegistry public registry;
-    IERC20 public feeToken;
-    /// @notice Chain id of the hub, where GuardianStaking receives the guardians' fee share.
-    uint256 public hubChainId;
-    /// @notice GuardianStaking on the hub (same address on every chain).
-    address public guardianRewards;
-    FeeConfig private _fees;
 
     /// @notice Last outbound nonce (the first message gets nonce 1).
     uint256 public outboundNonce;
-    /// @notice Fees collected and not yet distributed.
-    uint256 public pendingFees;
 
-    mapping(address account => uint256) private _feeBalance;
-    mapping(address account => bool) public feeExempt;
-    mapping(uint256 sourceChainId => BitMaps.BitMap) private _delivered;
-
-    event MessageCommitted(bytes32 indexed sendId, uint256 indexed destinationChainId, uint256 nonce, address sender, address recipient);
+    event MessageCommitted(
+        bytes32 indexed sendId, uint256 indexed destinationChainId, uint256 nonce, address sender, address recipient, uint256 gasLimit
+    );
     event MessageDelivered(bytes32 indexed messageId, uint256 indexed sourceChainId, uint256 nonce);
     event MessageFailed(bytes32 indexed messageId, uint256 indexed sourceChainId, uint256 nonce, bytes reason);
-    event FeeDeposited(address indexed payer, address indexed account, uint256 amount);
-    event FeeWithdrawn(address indexed account, address indexed to, uint256 amount);
-    event FeeCharged(address indexed sender, bytes32 indexed sendId, uint256 amount, bool fromBalance);
-    event FeesDistributed(uint256 relayerAmount, uint256 guardianAmount, uint256 operatorAmount);
-    event FeeConfigSet(FeeConfig config);
-    event FeeExemptSet(address indexed account, bool exempt);
     event Configured(address registry, address feeToken, uint256 hubChainId, address guardianRewards);
 
     error ValueNotSupported();
     error InvalidRecipient(bytes recipient);
     error InvalidDestination(uint256 chainId);
-    error InsufficientFee(uint256 required, uint256 balance, uint256 allowance);
+    error InvalidAttribute(bytes attribute);
+    error PayloadTooLarge(uint256 size, uint256 max);
+    error GasLimitTooHigh(uint256 gasLimit, uint256 max);
     error UnknownRoot(uint256 chainId, uint256 blockNumber);
     error InvalidAccountProof(TrieProof.ProofError err);
     error InvalidStorageProof(bytes32 messageId, TrieProof.ProofError err);
     error WrongDestination(uint256 destinationChainId);
     error WrongSource(uint256 sourceChainId, uint256 expected);
-    error AlreadyDelivered(uint256 sourceChainId, uint256 nonce);
-    error LengthMismatch();
-    error InvalidShares();
-    error NotConfigured();
+    /// @notice The delivery forwards less gas than message `messageId` requested (the relayer's fault).
+    error InsufficientGas(bytes32 messageId, uint256 gasLimit, uint256 available);
+    /// @notice The recipient returned something other than `receiveMessage.selector` (ERC-7786).
+    error InvalidRecipientReturn();
+    error OnlySelf();
+    /// @dev revert data of the isolated frame when the recipient failed (wraps its reason so a
+    /// recipient cannot forge InsufficientGas)
+    error RecipientFailed(bytes reason);
 
     /// @param initialOwner the bootstrap owner (the devnet deployer)
     constructor(address initialOwner) Ownable(initialOwner) {}
@@ -116,41 +96,21 @@ contract MetalayerGateway is IERC7786GatewaySource, Ownable {
         emit Configured(registry_, feeToken_, hubChainId_, guardianRewards_);
     }
 
-    /// @notice Set fees and their shares (owner). Shares are in basis points and sum to 10000.
-    /// @param config the fee configuration
-    function setFeeConfig(FeeConfig calldata config) external onlyOwner {
-        if (uint256(config.relayerBps) + config.guardianBps + config.operatorBps != BPS) revert InvalidShares();
-        _fees = config;
-        emit FeeConfigSet(config);
-    }
-
-    /// @notice Exempt a system contract (ERA bridging, staking hub messages) from fees (owner).
-    /// @param account the sender
-    /// @param exempt whether it pays no fee
-    function setFeeExempt(address account, bool exempt) external onlyOwner {
-        feeExempt[account] = exempt;
-        emit FeeExemptSet(account, exempt);
-    }
-
-    /// @notice The fee configuration.
-    function feeConfig() external view returns (FeeConfig memory) {
-        return _fees;
-    }
-
     // ------------------------------------------------------------------ source side
 
     /// @inheritdoc IERC7786GatewaySource
-    /// @dev No attribute is supported.
-    function supportsAttribute(bytes4) external pure returns (bool) {
-        return false;
+    /// @dev Only `requestRelay(uint256 value, uint256 gasLimit, address refundRecipient)` (value 0).
+    function supportsAttribute(bytes4 selector) external pure returns (bool) {
+        return selector == REQUEST_RELAY;
     }
 
     /**
-     * @notice Send `payload` to `recipient` (ERC-7930 address on another EVM chain). Charges the fee
-     * in ERA from the sender's prepaid fee balance, else from its ERA allowance to this gateway.
-     * @param recipient ERC-7930 interoperable address (chain reference + 20-byte address)
-     * @param payload the message body
-     * @param attributes must be empty (no attribute is supported)
+     * @notice Send `payload` to `recipient` (canonical ERC-7930 address on another chain of this
+     * network). Charges the fee in ERA (payer resolution: see GatewayFees).
+     * @param recipient ERC-7930 interoperable address (minimal chain reference + 20-byte address)
+     * @param payload the message body (at most MAX_PAYLOAD bytes)
+     * @param attributes at most one `requestRelay(0, gasLimit, refundRecipient)`: the recipient is
+     * called with exactly `gasLimit` gas (0: whatever the relayer forwards)
      * @return sendId the message id (see docs/PROTOCOL.md)
      */
     function sendMessage(bytes calldata recipient, bytes calldata payload, bytes[] calldata attributes)
@@ -159,126 +119,56 @@ contract MetalayerGateway is IERC7786GatewaySource, Ownable {
         returns (bytes32 sendId)
     {
         if (msg.value != 0) revert ValueNotSupported();
-        if (attributes.length != 0) revert UnsupportedAttribute(bytes4(attributes[0]));
-        (bool ok, uint256 destination, address to) = InteroperableAddress.tryParseEvmV1Calldata(recipient);
-        if (!ok || destination == 0 || to == address(0)) revert InvalidRecipient(recipient);
+        if (payload.length > MAX_PAYLOAD) revert PayloadTooLarge(payload.length, MAX_PAYLOAD);
+        uint256 gasLimit = _gasLimit(attributes);
+        (uint256 destination, address to) = _parseRecipient(recipient);
         // A chain whose roots are not attested here can never prove delivery back: refuse
         // rather than charge a fee for a message that could not arrive.
         if (destination == block.chainid || !registry.isTracked(destination)) revert InvalidDestination(destination);
 
         uint256 nonce = ++outboundNonce;
         sendId = _messageId(block.chainid, destination, nonce, msg.sender, to, keccak256(payload));
-        StorageSlot.getBytes32Slot(SlotDerivation.deriveMapping(COMMITMENTS_SLOT, sendId)).value = bytes32(uint256(1));
+        StorageSlot.getBytes32Slot(SlotDerivation.deriveMapping(COMMITMENTS_SLOT, sendId)).value = bytes32((gasLimit << 1) | 1);
 
-        if (!feeExempt[msg.sender]) _chargeFee(msg.sender, sendId, _quote(payload.length));
+        _chargeFee(msg.sender, sendId, payload.length);
 
         emit MessageSent(sendId, InteroperableAddress.formatEvmV1(block.chainid, msg.sender), recipient, payload, 0, attributes);
-        emit MessageCommitted(sendId, destination, nonce, msg.sender, to);
+        emit MessageCommitted(sendId, destination, nonce, msg.sender, to, gasLimit);
+    }
+
+    /// @dev The requested gas of the attributes (0 if none); reverts on anything unsupported.
+    function _gasLimit(bytes[] calldata attributes) private pure returns (uint256 gasLimit) {
+        for (uint256 i = 0; i < attributes.length; ++i) {
+            bytes calldata a = attributes[i];
+            if (a.length < 4 || bytes4(a) != REQUEST_RELAY) revert UnsupportedAttribute(a.length < 4 ? bytes4(0) : bytes4(a));
+            if (a.length != 100 || i != 0) revert InvalidAttribute(a);
+            (uint256 value, uint256 gas, ) = abi.decode(a[4:], (uint256, uint256, address));
+            if (value != 0) revert ValueNotSupported();
+            if (gas > MAX_GAS_LIMIT) revert GasLimitTooHigh(gas, MAX_GAS_LIMIT);
+            gasLimit = gas;
+        }
+    }
+
+    /// @dev Destination chain and account of a canonical ERC-7930 EVM address (else InvalidRecipient):
+    /// exactly what `formatEvmV1` produces (minimal chain reference, 20-byte address, nothing after).
+    function _parseRecipient(bytes calldata recipient) private pure returns (uint256 destination, address to) {
+        bool ok;
+        (ok, destination, to) = InteroperableAddress.tryParseEvmV1Calldata(recipient);
+        if (
+            !ok || destination == 0 || to == address(0)
+                || keccak256(recipient) != keccak256(InteroperableAddress.formatEvmV1(destination, to))
+        ) revert InvalidRecipient(recipient);
     }
 
     /// @notice The ERA fee for a message of `payloadLength` bytes to `destinationChainId`.
     /// @param destinationChainId the destination (another chain of this network)
-    /// @param payloadLength payload size in bytes
+    /// @param payloadLength payload size in bytes (at most MAX_PAYLOAD)
     function quoteFee(uint256 destinationChainId, uint256 payloadLength) external view returns (uint256) {
         if (destinationChainId == block.chainid || !registry.isTracked(destinationChainId)) {
             revert InvalidDestination(destinationChainId);
         }
+        if (payloadLength > MAX_PAYLOAD) revert PayloadTooLarge(payloadLength, MAX_PAYLOAD);
         return _quote(payloadLength);
-    }
-
-    function _quote(uint256 payloadLength) private view returns (uint256) {
-        FeeConfig storage f = _fees;
-        return uint256(f.baseFee) + uint256(f.feePerByte) * payloadLength;
-    }
-
-    function _chargeFee(address sender, bytes32 sendId, uint256 fee) private {
-        if (fee == 0) return;
-        uint256 balance = _feeBalance[sender];
-        if (balance >= fee) {
-            unchecked {
-                _feeBalance[sender] = balance - fee;
-            }
-            emit FeeCharged(sender, sendId, fee, true);
-        } else {
-            IERC20 token = feeToken;
-            uint256 allowance = address(token) == address(0) ? 0 : token.allowance(sender, address(this));
-            if (allowance < fee || token.balanceOf(sender) < fee) revert InsufficientFee(fee, balance, allowance);
-            token.safeTransferFrom(sender, address(this), fee);
-            emit FeeCharged(sender, sendId, fee, false);
-        }
-        pendingFees += fee;
-    }
-
-    /// @notice Pull `amount` ERA from the caller and credit it to `account`'s prepaid fee balance.
-    /// @param account whose sends it pays for (anyone may top up anyone)
-    /// @param amount ERA amount
-    function depositFee(address account, uint256 amount) external {
-        feeToken.safeTransferFrom(msg.sender, address(this), amount);
-        _feeBalance[account] += amount;
-        emit FeeDeposited(msg.sender, account, amount);
-    }
-
-    /// @notice Batched depositFee: pull the sum from the caller, credit `amounts[i]` to `accounts[i]`.
-    /// @param accounts whose sends it pays for
-    /// @param amounts ERA amount for each
-    function depositFees(address[] calldata accounts, uint256[] calldata amounts) external {
-        if (accounts.length != amounts.length) revert LengthMismatch();
-        uint256 total;
-        for (uint256 i = 0; i < accounts.length; ++i) {
-            _feeBalance[accounts[i]] += amounts[i];
-            total += amounts[i];
-            emit FeeDeposited(msg.sender, accounts[i], amounts[i]);
-        }
-        feeToken.safeTransferFrom(msg.sender, address(this), total);
-    }
-
-    /// @notice Withdraw unused prepaid fee balance of the caller.
-    /// @param to receiver of the ERA
-    /// @param amount ERA amount
-    function withdrawFee(address to, uint256 amount) external {
-        uint256 balance = _feeBalance[msg.sender];
-        if (balance < amount) revert InsufficientFee(amount, balance, 0);
-        unchecked {
-            _feeBalance[msg.sender] = balance - amount;
-        }
-        feeToken.safeTransfer(to, amount);
-        emit FeeWithdrawn(msg.sender, to, amount);
-    }
-
-    /// @notice Prepaid fee balance of `account`.
-    /// @param account the sender
-    function feeBalance(address account) external view returns (uint256) {
-        return _feeBalance[account];
-    }
-
-    /**
-     * @notice Share the collected fees (anyone may call): relayer and operator shares are
-     * transferred; the guardians' share goes to GuardianStaking on the hub (a transfer on the hub,
-     * an ERA cross-chain transfer from other chains), where it becomes staking rewards.
-     */
-    function distributeFees() external {
-        uint256 amount = pendingFees;
-        if (amount == 0) return;
-        FeeConfig memory f = _fees;
-        address rewards = guardianRewards;
-        if (rewards == address(0) || f.relayer == address(0) || f.operator == address(0)) revert NotConfigured();
-        pendingFees = 0;
-        uint256 relayerAmount = (amount * f.relayerBps) / BPS;
-        uint256 guardianAmount = (amount * f.guardianBps) / BPS;
-        uint256 operatorAmount = amount - relayerAmount - guardianAmount;
-        IERC20 token = feeToken;
-        if (relayerAmount != 0) token.safeTransfer(f.relayer, relayerAmount);
-        if (operatorAmount != 0) token.safeTransfer(f.operator, operatorAmount);
-        if (guardianAmount != 0) {
-            if (block.chainid == hubChainId) {
-                token.safeTransfer(rewards, guardianAmount);
-            } else {
-                IEraCrosschain(address(token)).crosschainTransfer(
-                    InteroperableAddress.formatEvmV1(hubChainId, rewards), guardianAmount
-                );
-            }
-        }
-        emit FeesDistributed(relayerAmount, guardianAmount, operatorAmount);
     }
 
     // ------------------------------------------------------------------ destination side
@@ -289,7 +179,7 @@ contract MetalayerGateway is IERC7786GatewaySource, Ownable {
      * @param blockNumber source block whose attested state root the proofs are against
      * @param accountProof eth_getProof accountProof of this gateway's address on the source chain
      * @param storageProof eth_getProof storageProof of the message's commitment slot
-     * @return delivered false if the recipient reverted (MessageFailed; retryable)
+     * @return delivered false if the recipient failed (MessageFailed; retryable)
      */
     function deliverMessage(
         Message calldata message,
@@ -302,7 +192,9 @@ contract MetalayerGateway is IERC7786GatewaySource, Ownable {
     }
 
     /**
-     * @notice Deliver several messages from one source block with a single account proof.
+     * @notice Deliver several messages from one source block with a single account proof. Each
+     * message is isolated: a failing recipient (revert, out of gas, wrong return) only emits
+     * MessageFailed for that message.
      * @param sourceChainId the source chain of every message
      * @param blockNumber source block whose attested state root the proofs are against
      * @param accountProof eth_getProof accountProof of this gateway's address on the source chain
@@ -369,35 +261,69 @@ contract MetalayerGateway is IERC7786GatewaySource, Ownable {
         if (m.destinationChainId != block.chainid) revert WrongDestination(m.destinationChainId);
         uint256 source = m.sourceChainId;
         uint256 nonce = m.nonce;
-        BitMaps.BitMap storage done = _delivered[source];
-        if (done.get(nonce)) revert AlreadyDelivered(source, nonce);
-
         bytes32 id = _messageId(source, m.destinationChainId, nonce, m.sender, m.recipient, keccak256(m.payload));
-        {
-            bytes32 slotKey = keccak256(abi.encode(SlotDerivation.deriveMapping(COMMITMENTS_SLOT, id)));
-            (TrieProof.ProofError err, uint256 vOff, uint256 vLen) = CalldataTrie.get(storageRoot, slotKey, storageProof, reuse);
-            if (err != TrieProof.ProofError.NO_ERROR) revert InvalidStorageProof(id, err);
-            // the committed value bytes32(uint256(1)) is stored as RLP 0x01
-            if (vLen != 1 || uint8(bytes1(msg.data[vOff])) != 1) revert InvalidStorageProof(id, TrieProof.ProofError.INVALID_PROOF);
-        }
-
-        done.set(nonce); // before the call: a re-entrant delivery of the same message is a replay
-        bytes memory call = abi.encodeCall(
-            IERC7786Recipient.receiveMessage, (id, InteroperableAddress.formatEvmV1(source, m.sender), m.payload)
-        );
-        (bool ok, bytes32 ret, ) = LowLevelCall.callReturn64Bytes(m.recipient, call);
-        if (ok && bytes4(ret) == IERC7786Recipient.receiveMessage.selector && LowLevelCall.returnDataSize() >= 32) {
+        _checkNotDelivered(source, nonce, id);
+        uint256 gasLimit = _provenGasLimit(id, storageRoot, storageProof, reuse);
+        try this.executeDelivery(m, id, gasLimit) {
             emit MessageDelivered(id, source, nonce);
             return true;
+        } catch (bytes memory reason) {
+            // empty: the frame itself ran out of gas (its own failures always carry data)
+            if (reason.length == 0) revert InsufficientGas(id, gasLimit, gasleft());
+            if (bytes4(reason) == InsufficientGas.selector) {
+                assembly ("memory-safe") {
+                    revert(add(reason, 0x20), mload(reason))
+                }
+            }
+            emit MessageFailed(id, source, nonce, _unwrap(reason));
+            return false;
         }
-        done.unset(nonce);
-        emit MessageFailed(id, source, nonce, _reason(ok));
-        return false;
     }
 
-    function _reason(bool callSucceeded) private pure returns (bytes memory reason) {
-        if (callSucceeded) return abi.encodeWithSignature("InvalidRecipientReturn()");
-        uint256 size = LowLevelCall.returnDataSize();
+    /**
+     * @notice The isolated frame of one delivery (callable only by the gateway itself): records the
+     * delivery and calls the recipient; reverts, undoing both, unless the recipient returns
+     * `receiveMessage.selector`.
+     * @param m the proven message
+     * @param id its id
+     * @param gasLimit gas for the recipient (0: all but what the frame needs to finish)
+     */
+    function executeDelivery(Message calldata m, bytes32 id, uint256 gasLimit) external {
+        if (msg.sender != address(this)) revert OnlySelf();
+        _markDelivered(m.sourceChainId, m.nonce, id); // before the call: a re-entrant delivery is a replay
+        bytes memory data = abi.encodeCall(
+            IERC7786Recipient.receiveMessage, (id, InteroperableAddress.formatEvmV1(m.sourceChainId, m.sender), m.payload)
+        );
+        address recipient = m.recipient;
+        // 63/64 rule, checked right before the call: the recipient gets all the gas it asked for,
+        // else the relayer could make it run out of gas and the message look like its fault.
+        // InsufficientGas propagates out of the batch (the whole delivery reverts).
+        if (gasLimit != 0 && gasleft() - gasleft() / 64 < gasLimit + CALL_MARGIN) revert InsufficientGas(id, gasLimit, gasleft());
+        bool ok;
+        bytes4 ret;
+        uint256 before = gasleft();
+        assembly ("memory-safe") {
+            let g := gasLimit
+            if iszero(g) { g := gas() }
+            ok := call(g, recipient, 0, add(data, 0x20), mload(data), 0, 0x20)
+            if and(ok, gt(returndatasize(), 31)) { ret := and(mload(0), shl(224, 0xffffffff)) }
+        }
+        if (!ok) {
+            // Without a requested gas limit the recipient got all the gas there was: if it used it
+            // up with less than MAX_GAS_LIMIT, the delivery was underfunded; revert the whole delivery
+            // so that gas estimation finds the gas it needs and no relayer can starve it. With
+            // MAX_GAS_LIMIT or more it is the recipient's own failure (isolated, like any other).
+            if (gasLimit == 0 && gasleft() < before / 63 && before < MAX_GAS_LIMIT) revert InsufficientGas(id, 0, before);
+            revert RecipientFailed(_returnData());
+        }
+        if (ret != IERC7786Recipient.receiveMessage.selector) revert InvalidRecipientReturn();
+    }
+
+    function _returnData() private pure returns (bytes memory reason) {
+        uint256 size;
+        assembly ("memory-safe") {
+            size := returndatasize()
+        }
         if (size > MAX_REASON) size = MAX_REASON;
         reason = new bytes(size);
         assembly ("memory-safe") {
@@ -405,11 +331,29 @@ contract MetalayerGateway is IERC7786GatewaySource, Ownable {
         }
     }
 
-    /// @notice Whether message `nonce` from `sourceChainId` was delivered.
-    /// @param sourceChainId the source chain
-    /// @param nonce the message nonce
-    function isDelivered(uint256 sourceChainId, uint256 nonce) external view returns (bool) {
-        return _delivered[sourceChainId].get(nonce);
+    /// @dev The recipient's own revert reason from the frame's revert data (RecipientFailed(bytes)).
+    function _unwrap(bytes memory reason) private pure returns (bytes memory) {
+        if (reason.length >= 68 && bytes4(reason) == RecipientFailed.selector) {
+            assembly ("memory-safe") {
+                // abi.encodeWithSelector(RecipientFailed.selector, bytes): the bytes start at offset 4 + 32
+                reason := add(reason, 0x44)
+            }
+        }
+        return reason;
+    }
+
+    /// @dev Prove the commitment of `id` and return the gas it requested.
+    function _provenGasLimit(bytes32 id, bytes32 storageRoot, bytes[] calldata storageProof, uint256 reuse)
+        private
+        pure
+        returns (uint256)
+    {
+        bytes32 slotKey = keccak256(abi.encode(SlotDerivation.deriveMapping(COMMITMENTS_SLOT, id)));
+        (TrieProof.ProofError err, uint256 vOff, uint256 vLen) = CalldataTrie.get(storageRoot, slotKey, storageProof, reuse);
+        if (err != TrieProof.ProofError.NO_ERROR) revert InvalidStorageProof(id, err);
+        (bool ok, bytes32 value) = CalldataTrie.storageValue(vOff, vLen);
+        if (!ok || uint256(value) & 1 == 0) revert InvalidStorageProof(id, TrieProof.ProofError.INVALID_PROOF);
+        return uint256(value) >> 1;
     }
 
     /// @notice Whether this gateway committed (sent) message `messageId`.
@@ -446,7 +390,7 @@ contract MetalayerGateway is IERC7786GatewaySource, Ownable {
     /**
      * @notice Read storage slot `slot` of `account` on chain `chainId` at `blockNumber`, proven against
      * the attested state root. Reverts for an unknown root or an invalid proof; a slot that is not set
-     * (zero) cannot be proven (only inclusion proofs are supported) and reverts too.
+     * is proven by an exclusion proof and reads as 0.
      * @param chainId the source chain
      * @param blockNumber the attested block
      * @param account the contract whose storage is read
@@ -467,6 +411,7 @@ contract MetalayerGateway is IERC7786GatewaySource, Ownable {
         (TrieProof.ProofError err, uint256 vOff, uint256 vLen) =
             CalldataTrie.get(storageRoot, keccak256(abi.encode(slot)), storageProof);
         if (err != TrieProof.ProofError.NO_ERROR) revert InvalidStorageProof(slot, err);
+        if (vLen == 0) return bytes32(0); // exclusion proof: the slot is not set
         bool ok;
         (ok, value) = CalldataTrie.storageValue(vOff, vLen);
         if (!ok) revert InvalidStorageProof(slot, TrieProof.ProofError.UNPARSEABLE_NODE);

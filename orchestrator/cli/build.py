@@ -6,8 +6,21 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from orchestrator.cli.common import CliError, resolve_config
+from orchestrator.cli.common import CliError, add_command, positive_seconds, resolve_config
+
+
+def register(subparsers: Any) -> None:
+    comp = add_command(subparsers, "compile", cmd_compile, "compile contracts/src (cached)")
+    comp.add_argument("--force", action="store_true", help="ignore the cache")
+
+    dep = add_command(subparsers, "deploy", cmd_deploy, "deploy the contracts to running chains and write the manifest")
+    dep.add_argument("--manifest", help="where to write the manifest (default .devnet/manifest.json)")
+    dep.add_argument("--timeout", type=positive_seconds, default=60.0, help="seconds to wait for the chains")
+
+    compose = add_command(subparsers, "compose", cmd_compose, "render docker-compose.yml from the config")
+    compose.add_argument("--output", "-o", default="docker-compose.yml", help="file to write, or - for stdout")
 
 
 def cmd_compile(args: argparse.Namespace) -> int:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections.abc import Callable
+from typing import Any
 
-from orchestrator.cli.common import CliError, resolve_config
+from orchestrator.cli.common import CliError, add_command, count, find_devnet
 
 
-def register(add: Callable[..., argparse.ArgumentParser]) -> None:
-    p = add("read", cmd_read, "read a storage slot of one chain, proven against an attested root")
+def register(subparsers: Any) -> None:
+    help = "read a storage slot of one chain, proven against an attested root"
+    p = add_command(subparsers, "read", cmd_read, help, json=True)
     p.add_argument("--chain", required=True, help="the chain to read (name or id)")
     p.add_argument("--address", required=True, help="the contract whose storage is read")
     p.add_argument("--slot", help="storage slot (number or 0x-hex); with --mapping, the mapping's slot")
@@ -27,10 +28,9 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
         choices=("oz", "oz-upgradeable"),
         help="oz: @openzeppelin/contracts (slot 0); oz-upgradeable: ERC-7201 namespace",
     )
-    p.add_argument("--block", type=int, help="the block (default: the newest the guardians sign)")
+    p.add_argument("--block", type=count(0), help="the block (default: the newest the guardians sign)")
     p.add_argument("--on", help="the chain that verifies (default: another chain, the hub first)")
-    p.add_argument("--account", type=int, default=7, help="dev account that submits an attestation (default 7)")
-    p.add_argument("--json", action="store_true", help="print the value, block, root and proofs as JSON")
+    p.add_argument("--account", type=count(0), default=7, help="dev account that submits an attestation (default 7)")
 
 
 def cmd_read(args: argparse.Namespace) -> int:
@@ -39,9 +39,7 @@ def cmd_read(args: argparse.Namespace) -> int:
 
     if not re.fullmatch(r"0x[0-9a-fA-F]{40}", args.address):
         raise CliError(f"--address {args.address!r} is not a 0x address")
-    manifest_path = resolve_config(args).state.manifest
-    if not manifest_path.is_file():
-        raise CliError(f"no manifest at {manifest_path}: is the devnet up?")
+    manifest_path = find_devnet(args).manifest
     try:
         slot = reads.resolve_slot(args.slot, args.mapping, args.erc20_balance, args.erc20_layout)
         got = reads.read(

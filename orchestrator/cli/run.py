@@ -1,4 +1,9 @@
-"""`devnet up`, `devnet down`: a devnet's lifetime, in the foreground or detached."""
+"""`devnet up`, `devnet down`: a devnet's lifetime, in the foreground or detached.
+
+Before anything starts, `up` checks every port of the topology (orchestrator/preflight.py),
+archives the previous run's logs (bounded) and, once running, registers the devnet so
+that every other command finds it from any directory (orchestrator/registry.py).
+"""
 
 from __future__ import annotations
 
@@ -10,33 +15,77 @@ import threading
 import time
 from typing import Any
 
-from orchestrator.cli.common import CliError, resolve_config, running_pid
+from orchestrator import registry
+from orchestrator.cli.common import (
+    CliError,
+    add_command,
+    block_time,
+    find_devnet,
+    positive_seconds,
+    resolve_config,
+    running_pid,
+)
+from orchestrator.cli.output import emit_json, tick
 from orchestrator.config import DevnetConfig
 from orchestrator.services import procs
+from orchestrator.services.logs import rotate_logs
+from orchestrator.snapshots.startup import persist_on_stop, starting_snapshot
+
+
+def register(subparsers: Any) -> None:
+    up = add_command(
+        subparsers, "up", cmd_up, "start chains, deploy contracts, start services; runs until Ctrl-C", json=True
+    )
+    up.add_argument("--detach", "-d", action="store_true", help="run in the background; stop with `devnet down`")
+    up.add_argument("--block-time", type=block_time, help="seconds between blocks on every chain (0 = instant)")
+    up.add_argument("--no-services", action="store_true", help="chains and contracts only")
+    up.add_argument("--no-deploy", action="store_true", help="bare chains: no contracts, no services")
+    up.add_argument("--no-cache", action="store_true", help="deploy from scratch instead of loading cached state")
+    up.add_argument("--docker", action="store_true", help="run the devnet with docker compose")
+    up.add_argument(
+        "--timeout", type=positive_seconds, default=120.0, help="seconds to wait for --detach (default 120)"
+    )
+    up.add_argument("--detached-child", action="store_true", help=argparse.SUPPRESS)
+    up.add_argument("--from", dest="from_snapshot", metavar="NAME", help="start from a saved snapshot")
+    up.add_argument("--persist", action="store_true", help="start from the state the last --persist run kept; keep it")
+
+    down = add_command(subparsers, "down", cmd_down, "stop a devnet started with --detach")
+    down.add_argument("--docker", action="store_true", help="remove the docker compose devnet")
+    down.add_argument("--timeout", type=positive_seconds, default=15.0, help="seconds to wait before SIGKILL")
+
 
 # ---------------------------------------------------------------- up
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from orchestrator.preflight import check_ports
+
     config = resolve_config(args)
     if args.docker:
         from orchestrator.docker.engine import compose_up
 
         return compose_up(config)
-    existing = running_pid(config)
+    existing = running_pid(config.state)
     if existing is not None:
         raise CliError(f"a devnet is already running (pid {existing}); stop it with `devnet down`")
-    from orchestrator.snapshots.startup import starting_snapshot
-
+    check_ports(config)
     starting_snapshot(args, config)  # a wrong --from fails here, not in the detached child
+    if not args.detached_child:
+        rotate_logs(config.state.logs)
     if args.detach:
         return _up_detached(args, config)
     return _up_foreground(args, config)
 
 
+def _print_stage(stage: str, detail: str, seconds: float) -> None:
+    from orchestrator.summary import print_stage
+
+    print_stage(stage, detail, seconds, mark=tick())
+
+
 def _up_foreground(args: argparse.Namespace, config: DevnetConfig) -> int:
     from orchestrator.devnet import Devnet
-    from orchestrator.summary import print_stage, render_summary
+    from orchestrator.summary import render_summary
 
     quiet_child = args.detached_child
     stop = threading.Event()
@@ -46,16 +95,19 @@ def _up_foreground(args: argparse.Namespace, config: DevnetConfig) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    config.state.root.mkdir(parents=True, exist_ok=True)
-    config.state.ready_file.unlink(missing_ok=True)
-    config.state.pid_file.write_text(str(os.getpid()))
-    devnet = Devnet(config, progress=print_stage)
-    from orchestrator.snapshots.startup import persist_on_stop, starting_snapshot
-
+    state = config.state
+    state.root.mkdir(parents=True, exist_ok=True)
+    state.ready_file.unlink(missing_ok=True)
+    state.pid_file.write_text(str(os.getpid()))
+    registry.register(state.root, os.getpid())
+    devnet = Devnet(config, progress=_print_stage)
     try:
         snapshot = starting_snapshot(args, config)
-        print(f"Metalayer Devnet: starting {len(config.chains)} chains, "
-              f"{config.guardians.count} guardians (threshold {config.guardians.threshold})", flush=True)
+        print(
+            f"Metalayer Devnet: starting {len(config.chains)} chains, "
+            f"{config.guardians.count} guardians (threshold {config.guardians.threshold})",
+            flush=True,
+        )
         started = time.perf_counter()
         manifest = devnet.start(
             deploy=not args.no_deploy,
@@ -65,7 +117,7 @@ def _up_foreground(args: argparse.Namespace, config: DevnetConfig) -> int:
         )
         print(render_summary(manifest), flush=True)
         print(f"\nReady in {time.perf_counter() - started:.2f}s. Manifest: {devnet.manifest_path}", flush=True)
-        config.state.ready_file.write_text(str(os.getpid()))
+        state.ready_file.write_text(str(os.getpid()))
         if not quiet_child:
             print("Press Ctrl-C to stop.", flush=True)
         follow = None
@@ -82,8 +134,9 @@ def _up_foreground(args: argparse.Namespace, config: DevnetConfig) -> int:
     finally:
         persist_on_stop(args, devnet)
         devnet.stop()
-        config.state.ready_file.unlink(missing_ok=True)
-        config.state.pid_file.unlink(missing_ok=True)
+        state.ready_file.unlink(missing_ok=True)
+        state.pid_file.unlink(missing_ok=True)
+        registry.unregister(state.root, os.getpid())
         if not quiet_child:
             print("Stopped: every devnet process has exited.", flush=True)
 
@@ -91,51 +144,65 @@ def _up_foreground(args: argparse.Namespace, config: DevnetConfig) -> int:
 def _up_detached(args: argparse.Namespace, config: DevnetConfig) -> int:
     """Run `devnet up` in a background session and return once it is ready."""
     from orchestrator.manifest import load_manifest
-    from orchestrator.summary import render_summary
+    from orchestrator.summary import render_summary, summary_doc
 
-    argv = [sys.executable, "-m", "orchestrator.cli", "up", "--detached-child"]
-    for flag in ("config", "block_time", "from_snapshot"):
-        value = getattr(args, flag, None)
-        if value is not None:
-            argv += [f"--{flag.replace('_', '-').replace('from-snapshot', 'from')}", str(value)]
+    state = config.state
+    argv = [sys.executable, "-m", "orchestrator.cli", "up", "--detached-child", "--state-dir", str(state.root)]
+    if args.config is not None:
+        argv += ["--config", os.path.abspath(args.config)]
+    if args.block_time is not None:
+        argv += ["--block-time", str(args.block_time)]
+    if getattr(args, "from_snapshot", None):
+        argv += ["--from", args.from_snapshot]
     for flag in ("no_services", "no_deploy", "no_cache", "persist"):
         if getattr(args, flag, False):
             argv.append(f"--{flag.replace('_', '-')}")
-    log_path = config.state.logs / "devnet.log"
+    log_path = state.logs / "devnet.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_bytes(b"")
-    config.state.ready_file.unlink(missing_ok=True)
+    state.ready_file.unlink(missing_ok=True)
     child = procs.spawn(argv, log_path, tie_to_parent=False)
     deadline = time.monotonic() + args.timeout
-    while not config.state.ready_file.is_file():
+    while not state.ready_file.is_file():
         if child.poll() is not None:
             raise CliError(f"devnet failed to start: {procs.tail(log_path, 3)}")
         if time.monotonic() > deadline:
             procs.stop(child)
-            raise CliError(f"devnet not ready after {args.timeout:.0f}s; see {log_path}")
+            raise CliError(f"devnet not ready after {args.timeout:g}s; see {log_path}")
         time.sleep(0.02)
-    print(render_summary(load_manifest(config.state.manifest)))
+    manifest = load_manifest(state.manifest)
+    if args.json:
+        emit_json(summary_doc(manifest, state.root, child.pid))
+        return 0
+    print(render_summary(manifest))
     print(f"\nDevnet running in the background (pid {child.pid}); logs: {log_path}")
     print("Stop it with `devnet down`.")
     return 0
 
 
-# ---------------------------------------------------------------- down / status
+# ---------------------------------------------------------------- down
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    config = resolve_config(args)
     if args.docker:
         from orchestrator.docker.engine import compose_down
 
-        return compose_down(config)
-    pid = running_pid(config)
+        return compose_down(resolve_config(args))
+    try:
+        state = find_devnet(args)
+    except CliError as exc:
+        if "no devnet is running" not in str(exc):
+            raise
+        print("No devnet is running.")
+        return 0
+    pid = running_pid(state)
     if pid is None:
-        config.state.pid_file.unlink(missing_ok=True)
+        state.pid_file.unlink(missing_ok=True)
         print("No devnet is running.")
         return 0
     if not procs.stop_pid(pid, timeout=args.timeout):
         raise CliError(f"devnet (pid {pid}) did not stop")
-    config.state.pid_file.unlink(missing_ok=True)
+    state.pid_file.unlink(missing_ok=True)
+    registry.unregister(state.root, pid)
     print(f"Stopped the devnet (pid {pid}).")
     return 0

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-
-import httpx
+from typing import Any
 
 from orchestrator.chains.rpc import chain_id_of
-from orchestrator.cli.common import resolve_config, running_pid
-from orchestrator.manifest import load_manifest
+from orchestrator.cli.common import NOT_RUNNING, CliError, add_command, find_devnet, running_pid
+from orchestrator.cli.output import emit_json, status_label
 from orchestrator.summary import service_rows, table
+
+
+def register(subparsers: Any) -> None:
+    add_command(subparsers, "status", cmd_status, "show whether the chains and services answer", json=True)
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class ServiceState:
 
 def probe_service(url: str, timeout: float = 1.0) -> ServiceState:
     """One service's own /health: answered at all, healthy, and why not."""
+    import httpx
+
     try:
         resp = httpx.get(f"{url}/health", timeout=timeout)
     except httpx.HTTPError:
@@ -51,23 +56,44 @@ def probe_service(url: str, timeout: float = 1.0) -> ServiceState:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    config = resolve_config(args)
-    pid = running_pid(config)
-    if pid is None:
-        print("No devnet is running (start one with `devnet up`).")
+    try:
+        state = find_devnet(args)
+    except CliError as exc:
+        if "no devnet is running" not in str(exc):
+            raise
+        if args.json:
+            emit_json({"running": False})
+        else:
+            print(NOT_RUNNING[0].upper() + NOT_RUNNING[1:] + ".")
         return 1
-    manifest = load_manifest(config.state.manifest)
-    rows = []
-    healthy = True
-    for chain in manifest.chains:
-        ok = chain_id_of(chain.rpc_url) == chain.chain_id
-        healthy &= ok
-        rows.append([chain.name, chain.chain_id, chain.rpc_url, "up" if ok else "DOWN"])
-    print(f"Devnet running (pid {pid})")
-    print(table(["chain", "chain id", "RPC URL", "state"], rows))
+    from services.common.manifest import load
+
+    pid = running_pid(state)
+    manifest = load(state.manifest)
+    chains = [(chain, chain_id_of(chain.rpc_url) == chain.chain_id) for chain in manifest.chains]
     services = [(name, url, probe_service(url)) for name, url in service_rows(manifest)]
+    healthy = all(ok for _, ok in chains) and all(s.healthy for _, _, s in services)
+    if args.json:
+        emit_json(
+            {
+                "running": True,
+                "healthy": healthy,
+                "pid": pid,
+                "state_dir": str(state.root),
+                "chains": [
+                    {"name": c.name, "chain_id": c.chain_id, "rpc_url": c.rpc_url, "up": ok} for c, ok in chains
+                ],
+                "services": [
+                    {"name": n, "url": u, "up": s.answered, "healthy": s.healthy, "detail": s.detail}
+                    for n, u, s in services
+                ],
+            }
+        )
+        return 0 if healthy else 1
+    print(f"Devnet running (pid {pid}), state in {state.root}" if pid else f"Devnet (Docker), state in {state.root}")
+    rows = [[c.name, c.chain_id, c.rpc_url, status_label("up" if ok else "DOWN")] for c, ok in chains]
+    print(table(["chain", "chain id", "RPC URL", "state"], rows))
     if services:
         print()
-        print(table(["service", "URL", "state"], [[name, url, state.label()] for name, url, state in services]))
-        healthy &= all(state.healthy for _, _, state in services)
+        print(table(["service", "URL", "state"], [[n, u, status_label(s.label())] for n, u, s in services]))
     return 0 if healthy else 1

@@ -21,9 +21,9 @@ What gets set up (values in `DeployParams`):
 - StateRootRegistry: tracks every other chain, guardian set = keys.guardian_key(i) for
   i < guardians.count with guardians.threshold, hub = (gateway, hub chain id, GuardianStaking).
 - MetalayerGateway: registry, ERA as fee token, fee config (relayer = keys.relayer_key(),
-  operator = deployer), ERA and GuardianStaking fee-exempt.
+  operator = deployer), GuardianStaking fee-exempt (ERA transfers pay their fee).
 - EraToken: linked to its twin on every other chain; each dev account gets `dev_era` ERA and a
-  prepaid gateway fee balance of `dev_fee_deposit`; the examples get a fee balance too.
+  prepaid gateway fee balance of `dev_fee_deposit`; PingPong gets its reply float (callers pay the rest).
 - GuardianStaking (hub only): wired to the hub registry/gateway and the rollups, parameters
   set, each guardian staked with `guardian_stake` ERA.
 - Examples PingPong and CrossChainCounter on every chain.

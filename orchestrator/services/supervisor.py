@@ -13,6 +13,7 @@ one crashes in a loop); callers such as the CLI may call `check()` too.
 
 from __future__ import annotations
 
+import http.client
 import subprocess
 import sys
 import threading
@@ -40,7 +41,9 @@ def http_ok(url: str, timeout: float = 0.5) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
             return resp.status == 200
-    except (urllib.error.URLError, OSError, ValueError):
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException):
+        # HTTPException: a probe of a port in the ephemeral range can connect to itself
+        # (TCP self-connect) and read its own request back: "not up yet", not a crash.
         return False
 
 

@@ -16,11 +16,11 @@ def starting_snapshot(args: argparse.Namespace, config: DevnetConfig) -> store.S
     """The snapshot `up` starts from: --from NAME, else the persisted state with --persist."""
     name = getattr(args, "from_snapshot", None)
     if name:
-        found = store.lookup(config, name)
+        found = store.lookup(config.state.root, name)
         store.check_topology(config, found)
         return found
     if getattr(args, "persist", False):
-        return store.open_snapshot(store.persist_dir(config))
+        return store.open_snapshot(store.persist_dir(config.state.root))
     return None
 
 
@@ -29,9 +29,10 @@ def persist_on_stop(args: argparse.Namespace, devnet: Any) -> None:
     if not getattr(args, "persist", False) or devnet.manifest is None or devnet.chains is None:
         return
     try:
-        store.save(devnet.config, devnet.manifest, store.persist_dir(devnet.config))
+        store.save(devnet.manifest, store.persist_dir(devnet.state_dir))
         print(
-            f"State kept in {store.persist_dir(devnet.config)} (next `devnet up --persist` starts from it)", flush=True
+            f"State kept in {store.persist_dir(devnet.state_dir)} (next `devnet up --persist` starts from it)",
+            flush=True,
         )
     except Exception as exc:
         print(f"warning: could not keep the state: {exc}", flush=True)

@@ -52,12 +52,12 @@ class Snapshot:
         return databases.service_files(self.directory / "run")
 
 
-def snapshots_root(config: DevnetConfig) -> Path:
-    return config.state.root / "snapshots"
+def snapshots_root(state_root: Path) -> Path:
+    return state_root / "snapshots"
 
 
-def persist_dir(config: DevnetConfig) -> Path:
-    return config.state.root / "persist"
+def persist_dir(state_root: Path) -> Path:
+    return state_root / "persist"
 
 
 def check_name(name: str) -> str:
@@ -66,31 +66,35 @@ def check_name(name: str) -> str:
     return name
 
 
-def save(config: DevnetConfig, manifest: Manifest, directory: Path) -> Snapshot:
-    """Freeze every chain, dump it, back up the service databases, thaw; written atomically."""
+def save(manifest: Manifest, directory: Path) -> Snapshot:
+    """Freeze every chain, dump it, back up the service databases, thaw; written atomically.
+
+    Everything comes from the running devnet's manifest (chains, run directory), so any process
+    that can read the manifest can snapshot the devnet."""
+    chains = manifest.chains
     if not manifest.contracts:
         raise SnapshotError("the devnet has no contracts deployed: nothing to snapshot")
     tmp = directory.with_name(directory.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    chainstate.freeze(config.chains)
+    chainstate.freeze(chains)
     try:
-        heads = {c.name: chainstate.head(c) for c in config.chains}
-        for chain in config.chains:
+        heads = {c.name: chainstate.head(c) for c in chains}
+        for chain in chains:
             (tmp / f"{chain.name}.json").write_bytes(chainstate.dump(chain))
-        for db in databases.service_files(config.state.run):
+        for db in databases.service_files(manifest.run_dir):
             databases.backup(db, tmp / "run" / db.name)
     finally:
-        chainstate.thaw(config.chains)
+        chainstate.thaw(chains)
     contracts = {name: c.model_dump(exclude_none=True) for name, c in manifest.contracts.items()}
     (tmp / "contracts.json").write_text(json.dumps(contracts, indent=1))
     meta = {
         "created": time.time(),
         "chains": [
             {"name": c.name, "chain_id": c.chain_id, "block": heads[c.name][0], "hash": heads[c.name][1]}
-            for c in config.chains
+            for c in chains
         ],
-        "guardians": config.guardians.count,
+        "guardians": len(manifest.guardians.members),
         "instance_id": manifest.instance_id,
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))  # last: marks the snapshot complete
@@ -106,16 +110,16 @@ def open_snapshot(directory: Path) -> Snapshot | None:
     return Snapshot(directory, json.loads(meta_file.read_text()))
 
 
-def lookup(config: DevnetConfig, name: str) -> Snapshot:
-    found = open_snapshot(snapshots_root(config) / check_name(name))
+def lookup(state_root: Path, name: str) -> Snapshot:
+    found = open_snapshot(snapshots_root(state_root) / check_name(name))
     if found is None:
-        known = ", ".join(s.name for s in listing(config)) or "none"
+        known = ", ".join(s.name for s in listing(state_root)) or "none"
         raise SnapshotError(f"no snapshot {name!r} (saved: {known})")
     return found
 
 
-def listing(config: DevnetConfig) -> list[Snapshot]:
-    root = snapshots_root(config)
+def listing(state_root: Path) -> list[Snapshot]:
+    root = snapshots_root(state_root)
     found = [open_snapshot(d) for d in sorted(root.iterdir())] if root.is_dir() else []
     return [s for s in found if s is not None]
 

@@ -3,8 +3,9 @@ as the contracts do (see docs/PROTOCOL.md). Each is tested against the contracts
 live chain in tests/contracts/test_protocol_helpers.py.
 
     from services.protocol import (
-        encode_evm, encode_evm_chain, decode_evm,                 # ERC-7930
+        encode_evm, encode_evm_chain, decode_evm, decode_recipient,  # ERC-7930
         Message, message_id, commitment_slot, COMMITMENTS_SLOT,   # messages
+        commitment_value, gas_limit_of, request_relay, MAX_PAYLOAD, MAX_GAS_LIMIT,
         Attestation, domain_separator, attestation_digest, sign_attestation, recover_signer,  # EIP-712
         StoredRoot, equivocations, Evidence, ATTESTATION_SUBMITTED_TOPIC,  # slashing evidence
         ProofBundle, parse_proof, fetch_proof, afetch_proof, fetch_message_proofs,  # eth_getProof
@@ -21,9 +22,19 @@ from services.protocol.attestation import (
     recover_signer,
     sign_attestation,
 )
-from services.protocol.erc7930 import InteropAddressError, decode_evm, encode_evm, encode_evm_chain
+from services.protocol.erc7930 import InteropAddressError, decode_evm, decode_recipient, encode_evm, encode_evm_chain
 from services.protocol.evidence import ATTESTATION_SUBMITTED_TOPIC, Evidence, StoredRoot, equivocations
-from services.protocol.messages import COMMITMENTS_SLOT, Message, commitment_slot, message_id
+from services.protocol.messages import (
+    COMMITMENTS_SLOT,
+    MAX_GAS_LIMIT,
+    MAX_PAYLOAD,
+    Message,
+    commitment_slot,
+    commitment_value,
+    gas_limit_of,
+    message_id,
+    request_relay,
+)
 from services.protocol.proofs import (
     ProofBundle,
     afetch_proof,
@@ -34,9 +45,11 @@ from services.protocol.proofs import (
 )
 
 __all__ = [
-    "ATTESTATION_SUBMITTED_TOPIC", "Evidence", "StoredRoot", "equivocations",
+    "ATTESTATION_SUBMITTED_TOPIC", "Evidence", "StoredRoot", "equivocations", "MAX_GAS_LIMIT", "MAX_PAYLOAD",
+    "commitment_value", "decode_recipient", "gas_limit_of", "request_relay",
     "COMMITMENTS_SLOT", "Attestation", "InteropAddressError", "Message", "ProofBundle",
-    "afetch_proof", "artifact_path", "compress_storage_proofs", "attestation_digest", "commitment_slot", "contract", "decode_evm", "domain_separator",
+    "afetch_proof", "artifact_path", "compress_storage_proofs", "attestation_digest", "commitment_slot", "contract",
+    "decode_evm", "domain_separator",
     "encode_evm", "encode_evm_chain", "fetch_message_proofs", "fetch_proof", "load_abi", "load_artifact",
     "message_id", "parse_proof", "recover_signer", "sign_attestation",
 ]

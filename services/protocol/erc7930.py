@@ -7,6 +7,8 @@ address length (1) | address (20 bytes for EVM).
     encode_evm(chain_id, address) -> bytes        # formatEvmV1(chainid, addr)
     encode_evm_chain(chain_id) -> bytes           # formatEvmV1(chainid): chain only, empty address
     decode_evm(data) -> (chain_id, address|None)  # parseEvmV1; address checksummed, None if empty
+    decode_recipient(data) -> (chain_id, address) # what the gateway accepts as a recipient: exactly
+                                                  # encode_evm's output (InteropAddressError otherwise)
 """
 
 from __future__ import annotations
@@ -57,3 +59,13 @@ def decode_evm(data: bytes | str) -> tuple[int, str | None]:
     if len(addr) != addr_len or addr_len not in (0, 20):
         raise InteropAddressError(f"bad EVM address in ERC-7930 bytes: 0x{data.hex()}")
     return chain_id, (to_checksum_address(addr) if addr_len else None)
+
+
+def decode_recipient(data: bytes | str) -> tuple[int, str]:
+    """(chain_id, address) of a canonical recipient, as MetalayerGateway.sendMessage accepts it:
+    a chain id > 0 with a minimal (no leading zero) reference, a non-zero 20-byte address, nothing after."""
+    raw = bytes.fromhex(data.removeprefix("0x")) if isinstance(data, str) else bytes(data)
+    chain_id, address = decode_evm(raw)
+    if not chain_id or address is None or int(address, 16) == 0 or encode_evm(chain_id, address) != raw:
+        raise InteropAddressError(f"not a canonical ERC-7930 EVM recipient: 0x{raw.hex()}")
+    return chain_id, address

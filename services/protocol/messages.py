@@ -3,8 +3,13 @@
     COMMITMENTS_SLOT                      # keccak256("metalayer.gateway.commitments")
     message_id(src, dst, nonce, sender, recipient, payload) -> bytes32
     commitment_slot(message_id) -> bytes32  # storage slot of the commitment in the source gateway
-    Message(source_chain_id, destination_chain_id, nonce, sender, recipient, payload)
+    commitment_value(gas_limit) -> int      # the value stored there: gas_limit * 2 + 1
+    gas_limit_of(value) -> int              # inverse (raises on a value without the low bit)
+    request_relay(gas_limit) -> bytes       # the ERC-7786 attribute requestRelay(0, gas_limit, 0)
+    MAX_PAYLOAD, MAX_GAS_LIMIT              # the gateway's limits
+    Message(source_chain_id, destination_chain_id, nonce, sender, recipient, payload, gas_limit=0)
         .id -> bytes32, .slot -> bytes32, .as_tuple() -> ABI tuple for deliverMessage/deliverBatch
+        (gas_limit is not part of the id nor of the tuple: the gateway reads it from the proven commitment)
     Message.from_events(sent_args, committed_args) -> Message
         built from the MessageSent + MessageCommitted event args of one send (web3 event `args`)
 
@@ -13,8 +18,9 @@ All 32-byte values are `bytes`; addresses are checksummed strings.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
@@ -22,7 +28,26 @@ from eth_utils import keccak, to_checksum_address
 from services.protocol.erc7930 import decode_evm
 
 COMMITMENTS_SLOT: bytes = keccak(text="metalayer.gateway.commitments")
-COMMITMENT_VALUE: bytes = (1).to_bytes(32, "big")
+COMMITMENT_VALUE: bytes = (1).to_bytes(32, "big")  # the commitment of a message without requested gas
+MAX_PAYLOAD = 256 * 1024
+MAX_GAS_LIMIT = 15_000_000
+REQUEST_RELAY = keccak(text="requestRelay(uint256,uint256,address)")[:4]
+
+
+def commitment_value(gas_limit: int = 0) -> int:
+    """The commitment slot's value: the low bit marks a commitment, the rest is the requested gas."""
+    return (gas_limit << 1) | 1
+
+
+def gas_limit_of(value: int) -> int:
+    if not value & 1:
+        raise ValueError(f"not a commitment value: {value:#x}")
+    return value >> 1
+
+
+def request_relay(gas_limit: int, refund_recipient: str = "0x" + "00" * 20) -> bytes:
+    """ERC-7786 attribute asking the destination gateway to call the recipient with `gas_limit` gas."""
+    return REQUEST_RELAY + encode(["uint256", "uint256", "address"], [0, gas_limit, refund_recipient])
 
 
 def message_id(
@@ -55,6 +80,7 @@ class Message:
     sender: str
     recipient: str
     payload: bytes
+    gas_limit: int = 0
 
     @property
     def id(self) -> bytes:
@@ -77,11 +103,12 @@ class Message:
         )
 
     @classmethod
-    def from_events(cls, sent: Mapping[str, Any], committed: Mapping[str, Any]) -> "Message":
+    def from_events(cls, sent: Mapping[str, Any], committed: Mapping[str, Any]) -> Message:
         """From the args of MessageSent (sender/recipient ERC-7930, payload) and MessageCommitted (nonce)."""
         src, sender = decode_evm(sent["sender"])
         dst, recipient = decode_evm(sent["recipient"])
-        msg = cls(src, dst, int(committed["nonce"]), sender or "", recipient or "", bytes(sent["payload"]))
+        gas_limit = int(committed.get("gasLimit", 0) or 0)
+        msg = cls(src, dst, int(committed["nonce"]), sender or "", recipient or "", bytes(sent["payload"]), gas_limit)
         if bytes(sent["sendId"]) != msg.id:
             raise ValueError(f"message id mismatch: event 0x{bytes(sent['sendId']).hex()} != computed 0x{msg.id.hex()}")
         return msg

@@ -38,9 +38,10 @@ def test_era_hub_to_a_to_b_supply_conserved(net):
     assert era[B].functions.balanceOf(carol).call() == b_before + amount
     assert era[A].functions.balanceOf(bob).call() == a_before
     assert net.era_supply() == total
-    # ERA bridging is fee-exempt: bob's prepaid fee balance on rollup-a is untouched
+    # ERA bridging pays its fee like any message: ERA has no fee balance, so bob (tx.origin) sponsors it
     gw = net.c(A, "MetalayerGateway")
-    assert gw.functions.feeBalance(bob).call() == gw.functions.feeBalance(DEV[8].address).call()
+    fee = gw.functions.quoteFee(net.chain_id[B], len(msg.payload)).call()
+    assert gw.functions.feeBalance(bob).call() == gw.functions.feeBalance(DEV[8].address).call() - fee
 
 
 def test_era_links_and_authority(net):
@@ -100,6 +101,9 @@ def test_ping_pong_round_trip(net):
     assert pp[B].functions.received().call() == 1
     (pong,) = net.messages_in(B, receipt)  # B served the ball back
     assert pong.destination_chain_id == net.chain_id[A]
+    # the return was paid from B's float (ERA held by PingPong), not by the relayer
+    era_b = net.c(B, "EraToken")
+    assert era_b.functions.allowance(pp[B].address, net.addr["MetalayerGateway"]).call() == 0
     receipt = net.deliver(B, A, pong)
     assert pp[A].functions.received().call() == 1
     assert not net.messages_in(A, receipt)  # rounds exhausted
@@ -115,3 +119,51 @@ def test_cross_chain_counter(net):
     ev = counter[B].events.Incremented().process_receipt(receipt, errors=DISCARD)[0].args
     assert ev.receiveId == msg.id and ev.count == 5 and ev.amount == 5
     assert ev.sender == encode_evm(net.chain_id[HUB], counter[HUB].address)
+
+
+POOR = "0x" + "5a" * 20  # no ERA, no prepaid fee balance
+
+
+def _fee(net, chain, dst, payload_len=32):
+    return net.c(chain, "MetalayerGateway").functions.quoteFee(net.chain_id[dst], payload_len).call()
+
+
+def test_no_free_rides_for_era_transfers(net):
+    era = net.c(A, "EraToken")
+    poor = net.w3[A].to_checksum_address(POOR)
+    to_b = encode_evm(net.chain_id[B], poor)
+    assert net.revert_error(A, era.functions.crosschainTransfer(to_b, 0), poor) == "InsufficientFee"
+    # with a prepaid balance, the same transfer is paid like any message
+    gw = net.c(A, "MetalayerGateway")
+    net.transact(A, era.functions.approve(gw.address, 10**18), DEV[2].address)
+    net.transact(A, gw.functions.depositFee(poor, 10**18), DEV[2].address)
+    pending = gw.functions.pendingFees().call()
+    receipt = net.transact(A, era.functions.crosschainTransfer(to_b, 0), poor)
+    (msg,) = net.messages_in(A, receipt)
+    fee = _fee(net, A, B, len(msg.payload))
+    assert gw.functions.feeBalance(poor).call() == 10**18 - fee
+    assert gw.functions.pendingFees().call() == pending + fee
+
+
+def test_examples_charge_the_caller_and_cannot_be_drained(net):
+    counter = net.c(A, "CrossChainCounter")
+    gw = net.c(A, "MetalayerGateway")
+    poor = net.w3[A].to_checksum_address(POOR)
+    assert gw.functions.feeBalance(counter.address).call() == 0
+    assert net.revert_error(A, counter.functions.increment(net.chain_id[B], 1), poor) == "InsufficientFee"
+    before = gw.functions.feeBalance(DEV[3].address).call()
+    net.transact(A, counter.functions.increment(net.chain_id[B], 1), DEV[3].address)
+    assert gw.functions.feeBalance(DEV[3].address).call() == before - _fee(net, A, B)
+
+    pp = net.c(A, "PingPong")
+    assert net.revert_error(A, pp.functions.start(net.chain_id[B], 1), poor) == "InsufficientFee"
+    max_rounds = pp.functions.MAX_ROUNDS().call()
+    assert net.revert_error(A, pp.functions.start(net.chain_id[B], max_rounds + 1)) == "TooManyRounds"
+    assert net.revert_error(A, pp.functions.start(net.chain_id[B], 2**255)) == "TooManyRounds"
+    float_before = gw.functions.feeBalance(pp.address).call()
+    before = gw.functions.feeBalance(DEV[3].address).call()
+    net.transact(A, pp.functions.start(net.chain_id[B], 2), DEV[3].address)
+    assert gw.functions.feeBalance(DEV[3].address).call() == before - _fee(net, A, B)
+    # the float moved from a prepaid balance (anyone's sends could use it) to ERA held by PingPong
+    assert gw.functions.feeBalance(pp.address).call() == 0
+    assert net.c(A, "EraToken").functions.balanceOf(pp.address).call() == float_before

@@ -246,8 +246,9 @@ def test_fees_from_balance_allowance_and_refused(net):
     net.transact(A, gw.functions.withdrawFee(poor, fee), poor)
     assert gw.functions.feeBalance(poor).call() == 4 * fee
     assert net.revert_error(A, gw.functions.withdrawFee(poor, 5 * fee), poor) == "InsufficientFee"
-    # system contracts are exempt
-    assert gw.functions.feeExempt(net.addr["EraToken"]).call()
+    # system contracts are exempt; ERA transfers are not (they pay like any message)
+    assert gw.functions.feeExempt(net.addr["GuardianStaking"]).call()
+    assert not gw.functions.feeExempt(net.addr["EraToken"]).call()
 
 
 def test_distribute_fees_on_hub_and_rollup(net):
@@ -305,10 +306,13 @@ def test_verify_storage_cross_chain_read(net):
             net.chain_id[A], att.block_number, fixture.address, s, proof.account_proof, proof.storage_proof(s)
         ).call()
         assert got == v
-    # a slot that is not set cannot be proven
+    # a slot that is not set is proven absent (exclusion proof): it reads 0
     empty = (99).to_bytes(32, "big")
     proof = fetch_proof(net.w3[A], fixture.address, [empty], att.block_number)
     fn = gw_b.functions.verifyStorage(net.chain_id[A], att.block_number, fixture.address, empty, proof.account_proof, proof.storage_proof(empty))
+    assert fn.call() == b"\0" * 32
+    # ... but not with a proof of another slot: its leaf neither matches nor proves absence
+    fn = gw_b.functions.verifyStorage(net.chain_id[A], att.block_number, fixture.address, empty, proof.account_proof, fetch_proof(net.w3[A], fixture.address, [slot], att.block_number).storage_proof(slot))
     assert net.revert_error(B, fn) == "InvalidStorageProof"
     # wrong account for the proofs
     proof = fetch_proof(net.w3[A], fixture.address, [slot], att.block_number)

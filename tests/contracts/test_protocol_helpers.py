@@ -117,3 +117,14 @@ def test_proofs_verify_locally_and_on_chain(net):
 def test_abi_loading():
     names = {item.get("name") for item in load_abi("MetalayerGateway")}
     assert {"sendMessage", "deliverBatch", "MessageSent", "MessageCommitted"} <= names
+
+
+def test_commitment_value_and_gas_attribute_helpers(net):
+    from services.protocol import MAX_GAS_LIMIT, MAX_PAYLOAD, commitment_value, gas_limit_of, request_relay
+
+    gw = net.c(A, "MetalayerGateway")
+    assert gw.functions.MAX_GAS_LIMIT().call() == MAX_GAS_LIMIT and gw.functions.MAX_PAYLOAD().call() == MAX_PAYLOAD
+    assert gw.functions.supportsAttribute(request_relay(1)[:4]).call()
+    assert commitment_value(0) == 1 and gas_limit_of(commitment_value(123_456)) == 123_456
+    with pytest.raises(ValueError):
+        gas_limit_of(2)

@@ -55,10 +55,10 @@ def test_fifty_in_flight_delivered_once_after_load(tmp_path, ports_config):
         assert not any(handle.is_delivered(s) for s in sent)
         snap = handle.save_snapshot("inflight")
         old_instance = handle.manifest.instance_id
-    assert [s.name for s in store.listing(config)] == ["inflight"]
+    assert [s.name for s in store.listing(config.state.root)] == ["inflight"]
     assert (snap.directory / "run" / "relayer.sqlite").is_file()
 
-    with DevnetHandle.start(config, snapshot=store.lookup(config, "inflight")) as loaded:
+    with DevnetHandle.start(config, snapshot=store.lookup(config.state.root, "inflight")) as loaded:
         assert loaded.manifest.instance_id != old_instance  # re-bound: old signatures are worthless
         loaded.wait_delivered(sent, timeout=60)
         time.sleep(1.0)  # a duplicate delivery would land within the relayer's next rounds
@@ -73,14 +73,14 @@ def test_snapshot_names_and_topology_are_checked(tmp_path, ports_config):
     with pytest.raises(store.SnapshotError, match="snapshot name"):
         store.check_name("../etc")
     with pytest.raises(store.SnapshotError, match="no snapshot 'nope'"):
-        store.lookup(config, "nope")
+        store.lookup(config.state.root, "nope")
     fake = tmp_path / "state" / "snapshots" / "other"
     fake.mkdir(parents=True)
     (fake / "meta.json").write_text(
         json.dumps({"created": 0, "guardians": 3, "chains": [{"name": "x", "chain_id": 1, "block": 0}]})
     )
     with pytest.raises(store.SnapshotError, match="has chains"):
-        store.check_topology(config, store.lookup(config, "other"))
+        store.check_topology(config, store.lookup(config.state.root, "other"))
 
 
 def test_up_persist_after_down_knows_old_ids(tmp_path, ports_config):

@@ -8,11 +8,13 @@ import {InteroperableAddress} from "@openzeppelin/contracts/utils/draft-Interope
 /**
  * @title CrossChainCounter
  * @notice Example dapp: anyone on any chain can bump the counter on another chain by sending it a message
- * (directly through the gateway, or with `increment` on its twin, paying the fee with the caller's ERA).
+ * (directly through the gateway, or with `increment` on its twin; the caller pays the fee).
  */
 contract CrossChainCounter is ERC7786Recipient {
     /// @notice The local gateway.
     address public immutable gateway;
+    /// @notice Selector of the call `increment(uint256)` a payload may carry instead of abi.encode(amount).
+    bytes4 public constant INCREMENT_CALL = bytes4(keccak256("increment(uint256)"));
     /// @notice Total increments received.
     uint256 public count;
 
@@ -24,8 +26,10 @@ contract CrossChainCounter is ERC7786Recipient {
         gateway = gateway_;
     }
 
-    /// @notice Ask the twin counter on `destinationChainId` to add `amount`. The fee is charged to this
-    /// contract's prepaid gateway balance.
+    /// @notice Ask the twin counter on `destinationChainId` to add `amount`. The fee is charged to the
+    /// caller: this contract holds no prepaid fee balance, so the gateway charges `tx.origin`'s
+    /// prepaid balance (the sponsor rule, docs/PROTOCOL.md); a balance someone deposits for this
+    /// contract is a gift that every caller may spend.
     /// @param destinationChainId the other chain
     /// @param amount the increment
     function increment(uint256 destinationChainId, uint256 amount) external returns (bytes32 sendId) {
@@ -39,11 +43,17 @@ contract CrossChainCounter is ERC7786Recipient {
         return gw == gateway;
     }
 
-    /// @dev Payload: abi.encode(uint256 amount); an empty payload counts as 1.
+    /// @dev Payload: abi.encode(uint256 amount), or the call `increment(uint256 amount)` (what
+    /// `devnet send --sig "increment(uint256)" 7` sends); an empty payload counts as 1.
     function _processMessage(address, bytes32 receiveId, bytes calldata sender, bytes calldata payload) internal override {
-        uint256 amount = payload.length >= 32 ? abi.decode(payload, (uint256)) : 1;
+        uint256 amount = _amount(payload);
         uint256 c = count + amount;
         count = c;
         emit Incremented(sender, amount, c, receiveId);
+    }
+
+    function _amount(bytes calldata payload) private pure returns (uint256) {
+        if (payload.length == 36 && bytes4(payload[:4]) == INCREMENT_CALL) return abi.decode(payload[4:], (uint256));
+        return payload.length >= 32 ? abi.decode(payload, (uint256)) : 1;
     }
 }

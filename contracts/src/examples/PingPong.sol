@@ -3,15 +3,31 @@ pragma solidity ^0.8.27;
 
 import {ERC7786Recipient} from "@openzeppelin/contracts/crosschain/ERC7786Recipient.sol";
 import {IERC7786GatewaySource} from "@openzeppelin/contracts/interfaces/draft-IERC7786.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {InteroperableAddress} from "@openzeppelin/contracts/utils/draft-InteroperableAddress.sol";
+
+/// @notice The slice of MetalayerGateway's fee API PingPong uses.
+interface IGatewayFees {
+    function feeToken() external view returns (IERC20);
+    function feeBalance(address account) external view returns (uint256);
+    function withdrawFee(address to, uint256 amount) external;
+    function quoteFee(uint256 destinationChainId, uint256 payloadLength) external view returns (uint256);
+}
 
 /**
  * @title PingPong
  * @notice Example dapp: a ball bounces between the PingPong twins (same address on every chain)
- * until its counter reaches zero. Messages are paid from this contract's prepaid gateway fee balance
- * (`MetalayerGateway.depositFee(pingPong, amount)`).
+ * until its counter reaches zero; a rally has at most MAX_ROUNDS deliveries.
+ *
+ * Fees: the serve (`start`) is paid by the caller: this contract keeps no prepaid fee balance (it
+ * turns any into ERA it holds), so the gateway charges `tx.origin`'s prepaid balance (docs/PROTOCOL.md,
+ * sponsor rule). Returns are sent while a relayer delivers, so they are paid from the ERA this
+ * contract holds (the float), approved to the gateway for exactly one fee at a time: each serve
+ * costs its caller one fee and the float at most MAX_ROUNDS - 1.
  */
 contract PingPong is ERC7786Recipient {
+    /// @notice Most deliveries of one rally.
+    uint256 public constant MAX_ROUNDS = 4;
     /// @notice The local gateway.
     address public immutable gateway;
     /// @notice Balls received so far.
@@ -21,6 +37,7 @@ contract PingPong is ERC7786Recipient {
     event Pong(uint256 indexed sourceChainId, uint256 remaining, bytes32 receiveId);
 
     error NoRounds();
+    error TooManyRounds(uint256 rounds, uint256 max);
 
     /// @param gateway_ the local MetalayerGateway
     constructor(address gateway_) {
@@ -28,10 +45,15 @@ contract PingPong is ERC7786Recipient {
     }
 
     /// @notice Serve a ball to the twin on `destinationChainId`; it bounces `rounds` times in total.
+    /// The caller (tx.origin) pays this first message's fee from its prepaid gateway balance.
     /// @param destinationChainId the other chain
-    /// @param rounds number of deliveries (>= 1)
+    /// @param rounds number of deliveries (1..MAX_ROUNDS)
     function start(uint256 destinationChainId, uint256 rounds) external returns (bytes32 sendId) {
         if (rounds == 0) revert NoRounds();
+        if (rounds > MAX_ROUNDS) revert TooManyRounds(rounds, MAX_ROUNDS);
+        IGatewayFees gw = IGatewayFees(gateway);
+        uint256 prepaid = gw.feeBalance(address(this));
+        if (prepaid != 0) gw.withdrawFee(address(this), prepaid); // the float is held as ERA, not prepaid
         return _send(destinationChainId, rounds - 1);
     }
 
@@ -52,6 +74,14 @@ contract PingPong is ERC7786Recipient {
         uint256 remaining = abi.decode(payload, (uint256));
         ++received;
         emit Pong(sourceChainId, remaining, receiveId);
-        if (remaining > 0) _send(sourceChainId, remaining - 1);
+        if (remaining > 0) {
+            if (remaining >= MAX_ROUNDS) remaining = MAX_ROUNDS - 1; // a twin never extends a rally
+            IGatewayFees gw = IGatewayFees(gateway);
+            uint256 prepaid = gw.feeBalance(address(this));
+            if (prepaid != 0) gw.withdrawFee(address(this), prepaid);
+            // the reply's fee, from the float: exactly one fee approved, pulled by the gateway
+            gw.feeToken().approve(gateway, gw.quoteFee(sourceChainId, 32));
+            _send(sourceChainId, remaining - 1);
+        }
     }
 }
