@@ -44,7 +44,7 @@ MANUAL = textwrap.dedent(
         assert receipt["status"] == 1
         assert devnet.is_delivered(sent)
         from orchestrator.testing import DeliveryFailed
-        with pytest.raises(DeliveryFailed, match=r"AlreadyDelivered\(902, \d+\)"):  # a replay reverts, decoded
+        with pytest.raises(DeliveryFailed, match=r"AlreadyDelivered\\(902, \\d+\\)"):  # a replay reverts, decoded
             devnet.relay(sent)
     """
 )
