@@ -18,7 +18,7 @@ interface IMetalayerStateReader {
      * @param slot the storage slot
      * @param accountProof eth_getProof accountProof of `account`
      * @param storageProof eth_getProof storageProof of `slot`
-     * @return value the slot's value (zero for an unset slot, once the gateway proves exclusion)
+     * @return value the slot's value (zero for an unset slot, proven by an exclusion proof)
      */
     function verifyStorage(
         uint256 chainId,
