@@ -68,8 +68,12 @@ class Devnet:
         skip_services: tuple[str, ...] = (),
         guardian_args: tuple[str, ...] = (),
         relayer_args: tuple[str, ...] = (),
+        snapshot: Any = None,
     ) -> Manifest:
         """Bring everything up; on any failure, stop what was started and re-raise.
+
+        `snapshot` (an orchestrator.snapshots.store.Snapshot) starts from a saved cut instead of a
+        fresh deployment: its chain states and service databases, under a fresh instance id.
 
         `skip_services` leaves out services by name (e.g. "relayer" for manual relaying);
         `guardian_args` / `relayer_args` are extra command-line flags for those services.
@@ -79,6 +83,8 @@ class Devnet:
             self._stage("toolchain", self._check_toolchain)
             self._stage("compile", self._compile)
             cached = statecache.lookup(self.config) if (deploy and use_cache) else None
+            if snapshot is not None:
+                cached = self._stage("snapshot", lambda: self._restore(snapshot))
             self._stage("chains", lambda: self._start_chains(cached))
             contracts: dict[str, Any] = {}
             if deploy:
@@ -128,6 +134,15 @@ class Devnet:
         manifest = instance.bind(self.config, self.manifest)
         self._details["instance"] = instance.describe(manifest)
         return manifest
+
+    def _restore(self, snapshot: Any) -> statecache.CachedState:
+        from orchestrator.snapshots import store
+
+        store.check_topology(self.config, snapshot)
+        store.restore_databases(self.config, snapshot)
+        self._details["snapshot"] = f"{snapshot.name}: " + ", ".join(
+            f"{c['name']} at block {c['block']}" for c in snapshot.meta["chains"])
+        return statecache.CachedState(snapshot.directory, snapshot.chain_files, snapshot.contracts)
 
     def _stage(self, name: str, fn: Callable[[], Any]) -> Any:
         started = time.perf_counter()

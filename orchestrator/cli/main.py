@@ -10,13 +10,13 @@ import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from orchestrator.cli import build, chaos, logs, messages, run, status
+from orchestrator.cli import build, chaos, logs, messages, read, run, snapshot, status
 from orchestrator.cli.common import CliError, Parser
 from orchestrator.cli.output import error_line
 from orchestrator.config import ConfigError
 
 # A command group is added with one line here: its module's register(subparsers).
-COMMAND_GROUPS = (run, status, messages, logs, build, chaos)
+COMMAND_GROUPS = (run, status, messages, logs, build, snapshot, read, chaos)
 
 
 def package_version() -> str:

@@ -29,7 +29,7 @@ from fastapi_offline import FastAPIOffline
 
 from services.api import errors
 from services.api.context import Context
-from services.api.routers import chains, chaos, events, guardians, messages, meta, watchtower
+from services.api.routers import chains, chaos, events, guardians, messages, meta, read, watchtower
 from services.api.traces import STATUSES
 from services.common.manifest import Manifest
 
@@ -50,7 +50,7 @@ def create_app(manifest: Manifest, queue_path: Path) -> FastAPI:
     )
     app.state.context = context
     errors.install(app)
-    for module in (meta, chains, guardians, messages, events, watchtower, chaos):
+    for module in (meta, chains, guardians, messages, events, watchtower, read, chaos):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app, context)  # type: ignore[method-assign]
     return app
