@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Callable
 
-from orchestrator.cli import build, messages, run, status
+from orchestrator.cli import build, gov, messages, roles, run, status, time
 from orchestrator.cli.common import DEFAULT_CONFIG_FILE, CliError
 from orchestrator.config import ConfigError
 
@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("service", nargs="?", help="one service (e.g. relayer, guardian-0, hub); default all")
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
     logs.add_argument("--lines", "-n", type=int, default=50, help="lines of history per service")
+    roles.register(add)
+    gov.register(add)
+    time.register(add)
     return parser
 
 
