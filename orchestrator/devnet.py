@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from orchestrator import instance
 from orchestrator.build.compiler import compile_contracts, describe_compiler
@@ -84,7 +85,8 @@ class Devnet:
             chain_mod.apply_block_times(self.config.chains)
             self.manifest = build_manifest(self.config, contracts, services=services)
             if deploy:
-                self.manifest = self.manifest.model_copy(update={"governance": governance.manifest_section(self.config)})
+                section = governance.manifest_section(self.config)
+                self.manifest = self.manifest.model_copy(update={"governance": section})
                 self.manifest = self._stage("instance", self._bind_instance)
             write_manifest(self.manifest_path, self.manifest)
             if services:
@@ -102,7 +104,7 @@ class Devnet:
             self.chains.stop()
             self.chains = None
 
-    def __enter__(self) -> "Devnet":
+    def __enter__(self) -> Devnet:
         return self
 
     def __exit__(self, *exc: object) -> None:

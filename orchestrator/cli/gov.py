@@ -18,14 +18,17 @@ import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.cli.common import CliError
-from orchestrator.cli.govargs import emit, era_amount, group, key_of, leaf, manifest_of, proposal_id
-from services.governance import client as gc
+from orchestrator.cli.govargs import emit, era_amount, governance_client, group, key_of, leaf, manifest_of, proposal_id
 from services.governance.args import coerce
 
-SUPPORT = {"against": gc.AGAINST, "for": gc.FOR, "abstain": gc.ABSTAIN}
+if TYPE_CHECKING:  # services.governance.client imports web3: loaded only when a command runs
+    from services.common.manifest import Manifest
+    from services.governance.client import Action
+
+SUPPORT = {"against": 0, "for": 1, "abstain": 2}  # GovernorCountingSimple
 MAX_FILE_BYTES = 1_000_000
 
 
@@ -33,8 +36,14 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     sub = group(add, "gov", "ERA governance: one vote on the hub, execution on every chain")
     p = leaf(sub, "propose", cmd_propose, "submit a proposal whose actions may target any chain")
     p.add_argument("description", metavar="DESCRIPTION", help="what the proposal does (part of its id)")
-    p.add_argument("--action", nargs="+", action="append", default=[], metavar="ACTION",
-                   help="one call: CHAIN:CONTRACT:SIGNATURE then its arguments (repeatable)")
+    p.add_argument(
+        "--action",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar="ACTION",
+        help="one call: CHAIN:CONTRACT:SIGNATURE then its arguments (repeatable)",
+    )
     p.add_argument("--file", help="JSON file: a list of {chain, contract, signature, args} (or {actions: [...]})")
     _signer(p)
     p = leaf(sub, "vote", cmd_vote, "vote on an active proposal")
@@ -65,8 +74,9 @@ def _signer(p: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------- actions
 
 
-def parse_action(words: list[str], manifest: gc.Manifest) -> list[gc.Action]:
+def parse_action(words: list[str], manifest: Manifest) -> list[Action]:
     """`CHAIN:CONTRACT:SIG ARG…` or `CHAIN CONTRACT SIG ARG…` -> actions (`all` = every chain)."""
+    gc = governance_client()
     head = words[0].split(":", 2)
     if len(head) == 3 and "(" not in head[0] and "(" not in head[1]:
         (chain, contract, signature), args = head, words[1:]
@@ -80,7 +90,8 @@ def parse_action(words: list[str], manifest: gc.Manifest) -> list[gc.Action]:
     return [gc.Action(chain, contract, signature, values)]
 
 
-def load_actions(path: str, manifest: gc.Manifest) -> list[gc.Action]:
+def load_actions(path: str, manifest: Manifest) -> list[Action]:
+    gc = governance_client()
     file = Path(path)
     try:
         if file.stat().st_size > MAX_FILE_BYTES:
@@ -93,7 +104,7 @@ def load_actions(path: str, manifest: gc.Manifest) -> list[gc.Action]:
     items = doc.get("actions") if isinstance(doc, dict) else doc
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise CliError(f"{path}: expected a list of {{chain, contract, signature, args}} objects")
-    actions: list[gc.Action] = []
+    actions: list[Action] = []
     for n, item in enumerate(items):
         missing = {"chain", "contract", "signature"} - set(item)
         if missing:
@@ -112,6 +123,7 @@ def load_actions(path: str, manifest: gc.Manifest) -> list[gc.Action]:
 
 
 def cmd_propose(args: argparse.Namespace) -> int:
+    gc = governance_client()
     m = manifest_of(args)
     actions = [a for words in args.action for a in parse_action(words, m)]
     if args.file:
@@ -125,22 +137,31 @@ def cmd_propose(args: argparse.Namespace) -> int:
 
 
 def cmd_vote(args: argparse.Namespace) -> int:
+    gc = governance_client()
     m = manifest_of(args)
     pid = proposal_id(args.id)
     weight = gc.vote(m, pid, SUPPORT[args.support], key_of(m, args.account), args.reason)
-    return emit(args, {"id": pid, "support": args.support, "weight": weight},
-                [f"voted {args.support} on {pid} with {weight} votes"])
+    return emit(
+        args,
+        {"id": pid, "support": args.support, "weight": weight},
+        [f"voted {args.support} on {pid} with {weight} votes"],
+    )
 
 
 def cmd_lock(args: argparse.Namespace) -> int:
+    gc = governance_client()
     m = manifest_of(args)
     amount, duration = era_amount(args.amount), gc.parse_duration(args.duration)
     locked, unlock = gc.lock(m, amount, duration, key_of(m, args.account))
-    return emit(args, {"locked": locked, "unlock_time": unlock},
-                [f"locked {locked} wei of ERA until {unlock} (counts twice from the next block)"])
+    return emit(
+        args,
+        {"locked": locked, "unlock_time": unlock},
+        [f"locked {locked} wei of ERA until {unlock} (counts twice from the next block)"],
+    )
 
 
 def cmd_delegate(args: argparse.Namespace) -> int:
+    gc = governance_client()
     m = manifest_of(args)
     key = key_of(m, args.account)
     gc.delegate(m, key, args.to)
@@ -148,6 +169,7 @@ def cmd_delegate(args: argparse.Namespace) -> int:
 
 
 def cmd_execute(args: argparse.Namespace) -> int:
+    gc = governance_client()
     m = manifest_of(args)
     pid = proposal_id(args.id)
     chains = gc.execute(m, pid, key_of(m, args.account))
@@ -155,6 +177,7 @@ def cmd_execute(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    gc = governance_client()
     status = gc.proposal_status(manifest_of(args), proposal_id(args.id))
     v = status["votes"]
     lines = [
@@ -167,8 +190,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_power(args: argparse.Namespace) -> int:
+    gc = governance_client()
     power = gc.voting_power(manifest_of(args), args.account)
-    return emit(args, power, [f"votes {power['total']} (delegated ERA {power['era']}, locked ERA x2 {power['locked']})"])
+    line = f"votes {power['total']} (delegated ERA {power['era']}, locked ERA x2 {power['locked']})"
+    return emit(args, power, [line])
 
 
 def _chain_lines(chains: list[dict[str, Any]]) -> list[str]:

@@ -1,10 +1,10 @@
 """What `devnet roles`, `devnet gov` and `devnet time` share: leaf parsers, the manifest, keys, output.
 
-    leaf(sub, "grant", cmd, "help")   a sub-command accepting --config/--manifest after its name
-    manifest_of(args)                 the running devnet's manifest
-    key_of(manifest, "3")             dev account 3's private key ("deployer" for the bootstrap key)
-    emit(args, data, text)            `text` lines, or `data` as JSON with --json
-    @one_line                         bad input / refused transaction -> CliError (one line, exit 1)
+leaf(sub, "grant", cmd, "help")   a sub-command accepting --config/--manifest after its name
+manifest_of(args)                 the running devnet's manifest
+key_of(manifest, "3")             dev account 3's private key ("deployer" for the bootstrap key)
+emit(args, data, text)            `text` lines, or `data` as JSON with --json
+@one_line                         bad input / refused transaction -> CliError (one line, exit 1)
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import requests
@@ -44,6 +45,13 @@ def group(add: Callable[..., argparse.ArgumentParser], name: str, help: str) -> 
 
 def _usage(args: argparse.Namespace) -> int:  # unreachable: the sub-command is required
     raise CliError("missing sub-command")
+
+
+def governance_client() -> ModuleType:
+    """services.governance.client, imported when a command runs: web3 would slow every `devnet` start."""
+    from services.governance import client
+
+    return client
 
 
 def manifest_of(args: argparse.Namespace) -> models.Manifest:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from orchestrator.cli.common import CliError
-from orchestrator.cli.govargs import emit, group, key_of, leaf, manifest_of
-from services.governance import client as gc
+from orchestrator.cli.govargs import emit, governance_client, group, key_of, leaf, manifest_of
+
+if TYPE_CHECKING:
+    from services.common.manifest import Manifest
 
 
 def register(add: Callable[..., argparse.ArgumentParser]) -> None:
@@ -22,8 +25,12 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
         p = leaf(sub, name, fn, f"{verb} on the hub; every rollup follows within the message latency")
         p.add_argument("role", metavar="ROLE", help="ADMIN, DAPP_OPERATOR, PUBLIC or a role number")
         p.add_argument("account", metavar="ACCOUNT", help="0x address")
-        p.add_argument("--account", dest="signer", default="deployer",
-                       help="who sends: dev account index or 'deployer' (default, the bootstrap hub admin)")
+        p.add_argument(
+            "--account",
+            dest="signer",
+            default="deployer",
+            help="who sends: dev account index or 'deployer' (default, the bootstrap hub admin)",
+        )
         p.add_argument("--wait", action="store_true", help="wait until every rollup executed the change")
         p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait with --wait (default 30)")
         if name == "grant":
@@ -33,6 +40,7 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
 
 
 def grant(args: argparse.Namespace) -> int:
+    gc = governance_client()
     m = manifest_of(args)
     if args.delay < 0:
         raise CliError("--delay: seconds >= 0")
@@ -41,11 +49,13 @@ def grant(args: argparse.Namespace) -> int:
 
 
 def revoke(args: argparse.Namespace) -> int:
+    gc = governance_client()
     m = manifest_of(args)
     return _changed(args, m, "revoked", gc.revoke_role(m, args.role, args.account, key_of(m, args.signer)))
 
 
-def _changed(args: argparse.Namespace, m: gc.Manifest, verb: str, ids: list[str]) -> int:
+def _changed(args: argparse.Namespace, m: Manifest, verb: str, ids: list[str]) -> int:
+    gc = governance_client()
     if args.wait:
         _wait(m, ids, args.timeout)
     role = gc.role_id(args.role)
@@ -57,18 +67,21 @@ def _changed(args: argparse.Namespace, m: gc.Manifest, verb: str, ids: list[str]
     return emit(args, data, lines)
 
 
-def _wait(m: gc.Manifest, ids: list[str], timeout: float) -> None:
+def _wait(m: Manifest, ids: list[str], timeout: float) -> None:
+    gc = governance_client()
     deadline = time.monotonic() + timeout
     while True:
         pending = {i for chain_ids in gc.pending_role_messages(m).values() for i in chain_ids}
         if not pending & set(ids):
             return
         if time.monotonic() > deadline:
-            raise CliError(f"not executed on every rollup after {timeout:.0f}s: {', '.join(sorted(pending & set(ids)))}")
+            late = ", ".join(sorted(pending & set(ids)))
+            raise CliError(f"not executed on every rollup after {timeout:.0f}s: {late}")
         time.sleep(0.2)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    gc = governance_client()
     status = gc.role_status(manifest_of(args), args.account)
     roles = list(next(iter(status["chains"].values())))
     lines = [f"roles of {status['account']}", "  " + "  ".join(["chain".ljust(10), *roles])]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from orchestrator.cli.govargs import emit, group, leaf, manifest_of
-from services.governance import client as gc
+from orchestrator.cli.govargs import emit, governance_client, group, leaf, manifest_of
 
 MAX_SECONDS = 10 * 365 * 86400  # a typo like 7000d should not push every chain years ahead
 MAX_BLOCKS = 100_000
@@ -16,10 +15,11 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     sub = group(add, "time", "move every chain's clock together (governance periods, lock expiry)")
     p = leaf(sub, "advance", cmd_advance, "advance every chain by DURATION and mine blocks (one per 12 s)")
     p.add_argument("duration", metavar="DURATION", help="90, 90s, 15m, 2h, 7d, 1w")
-    p.add_argument("--blocks", type=int, help=f"blocks to mine on every chain (default: DURATION/12 s, 1..600)")
+    p.add_argument("--blocks", type=int, help="blocks to mine on every chain (default: DURATION/12 s, 1..600)")
 
 
 def cmd_advance(args: argparse.Namespace) -> int:
+    gc = governance_client()
     seconds = gc.parse_duration(args.duration)
     if not 0 <= seconds <= MAX_SECONDS:
         raise ValueError(f"duration {args.duration!r}: between 0 and {MAX_SECONDS // 86400} days")

@@ -11,8 +11,9 @@ deployer estimates every transaction against the chain (deployer.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from orchestrator import keys
 from orchestrator.chains.rpc import RpcClient, RpcError

@@ -33,6 +33,8 @@ def parameter_types(signature: str) -> list[ABIType]:
     """The parameter types of "name(type,...)"."""
     if "(" not in signature or not signature.endswith(")") or not signature.index("("):
         raise GovernanceArgError(f"bad function signature {signature!r}: use name(type,...), e.g. setPaused(bool)")
+    if signature.endswith("()"):
+        return []  # eth_abi's grammar has no empty tuple
     try:
         parsed = parse_abi_type(signature[signature.index("(") :])
     except Exception as exc:  # parsimonious raises its own types for bad grammar

@@ -176,7 +176,8 @@ def encode_call(signature: str, args: Sequence[Any]) -> bytes:
     """Selector + ABI-encoded `args` for a signature such as "setFeeConfig((uint128,uint128,...))"."""
     try:
         name_end = signature.index("(")
-        types = [c.to_type_str() for c in parse_abi_type(signature[name_end:]).components]
+        params = signature[name_end:]
+        types = [] if params == "()" else [c.to_type_str() for c in parse_abi_type(params).components]
         return function_signature_to_4byte_selector(signature) + abi_encode(types, list(args))
     except Exception as exc:  # eth_abi raises several unrelated types for bad input
         raise GovernanceError(f"cannot encode {signature} with {list(args)!r}: {exc}") from None

@@ -29,8 +29,12 @@ def test_binder_binds_after_ownership_left_it(net):
     receipt = net.transact(B, reg.functions.setInstance(RUN), DEPLOYER)
     assert reg.events.InstanceSet().process_receipt(receipt, errors=DISCARD)[0].args.instanceId == RUN
     assert reg.functions.instanceId().call() == RUN
-    assert net.revert_error(B, reg.functions.setGuardians([DEV[0].address], 1), DEPLOYER) == "UnauthorizedGuardianChange"
-    assert net.revert_error(B, reg.functions.setInstanceBinder(DEV[0].address), DEPLOYER) == "OwnableUnauthorizedAccount"
+    assert (
+        net.revert_error(B, reg.functions.setGuardians([DEV[0].address], 1), DEPLOYER) == "UnauthorizedGuardianChange"
+    )
+    assert (
+        net.revert_error(B, reg.functions.setInstanceBinder(DEV[0].address), DEPLOYER) == "OwnableUnauthorizedAccount"
+    )
     # the new owner binds too
     net.transact(B, reg.functions.setInstance(bytes.fromhex("43" * 32)), governance)
     assert reg.functions.instanceId().call() == bytes.fromhex("43" * 32)

@@ -23,16 +23,23 @@ from orchestrator.config import to_toml
 from services.common import manifest as models
 from tests.conftest import free_config
 
-GOVERNANCE = ("CrosschainAccessManager", "RoleExecutor", "GovernanceExecutor", "EraVoteLock", "MetalayerGovernor",
-              "RestrictedCounter")
+GOVERNANCE = (
+    "CrosschainAccessManager",
+    "RoleExecutor",
+    "GovernanceExecutor",
+    "EraVoteLock",
+    "MetalayerGovernor",
+    "RestrictedCounter",
+)
 ROLLUPS = ("rollup-a", "rollup-b")
 FEE_SIG = "setFeeConfig((uint128,uint128,uint16,uint16,uint16,address,address))"
 PERIOD = 20  # [governance] voting_period in the module's devnet.toml
 
 
 def devnet(workdir: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "orchestrator.cli", *args], cwd=workdir, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", *args], cwd=workdir, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def ok(workdir: Path, *args: str) -> Any:
@@ -107,7 +114,8 @@ def test_a_role_granted_on_the_hub_works_on_both_rollups_until_revoked(cli: Cli)
     for chain in ROLLUPS:
         w3, counter = cli.w3[chain], cli.c(chain, "RestrictedCounter")
         tx = counter.functions.increment().build_transaction(
-            {"from": account.address, "nonce": w3.eth.get_transaction_count(account.address)})
+            {"from": account.address, "nonce": w3.eth.get_transaction_count(account.address)}
+        )
         signed = w3.eth.account.sign_transaction(tx, account.private_key)
         assert w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction)).status == 1
         assert counter.functions.count().call() == 1
@@ -142,13 +150,22 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(cli: Cli) -> None:
     someone = cli.manifest.accounts[5].address
     assert "unknown role 'NOPE'" in one_line_error(cli.workdir, "roles", "grant", "NOPE", someone)
     assert "not a 0x address" in one_line_error(cli.workdir, "roles", "show", "0x12")
-    assert "--account '99'" in one_line_error(cli.workdir, "roles", "grant", "DAPP_OPERATOR", someone, "--account", "99")
+    assert "--account '99'" in one_line_error(
+        cli.workdir, "roles", "grant", "DAPP_OPERATOR", someone, "--account", "99"
+    )
     # a dev account is no admin of the hub manager: the contract's error, named
     assert "AccessManagerUnauthorizedAccount" in one_line_error(
-        cli.workdir, "roles", "grant", "DAPP_OPERATOR", someone, "--account", "3")
-    assert "bad function signature" in one_line_error(cli.workdir, "gov", "propose", "x", "--action", "hub:EraToken:mint(")
-    assert "argument 1" in one_line_error(cli.workdir, "gov", "propose", "x", "--action", "hub:EraToken:pause(bool)", "maybe")
-    assert "unknown chain" in one_line_error(cli.workdir, "gov", "propose", "x", "--action", "mars:EraToken:f(uint8)", "1")
+        cli.workdir, "roles", "grant", "DAPP_OPERATOR", someone, "--account", "3"
+    )
+    assert "bad function signature" in one_line_error(
+        cli.workdir, "gov", "propose", "x", "--action", "hub:EraToken:mint("
+    )
+    assert "argument 1" in one_line_error(
+        cli.workdir, "gov", "propose", "x", "--action", "hub:EraToken:pause(bool)", "maybe"
+    )
+    assert "unknown chain" in one_line_error(
+        cli.workdir, "gov", "propose", "x", "--action", "mars:EraToken:f(uint8)", "1"
+    )
     assert "no proposal 12345" in one_line_error(cli.workdir, "gov", "show", "12345")
     assert "bad proposal id" in one_line_error(cli.workdir, "gov", "vote", "abc", "for")
     assert "bad duration" in one_line_error(cli.workdir, "time", "advance", "soon")
