@@ -22,7 +22,7 @@ from eth_abi.grammar import parse as parse_abi_type
 from eth_utils import to_checksum_address
 
 MAX_ARG_CHARS = 20_000  # one argument's text (a JSON array of many guardians still fits)
-_SCIENTIFIC = re.compile(r"^\d+(\.\d+)?e\d{1,3}$")
+_SCIENTIFIC = re.compile(r"^-?\d+(\.\d+)?(e\d{1,3})?$")
 
 
 class GovernanceArgError(ValueError):
@@ -119,7 +119,8 @@ def _integer(value: Any) -> int:
         raise ValueError("a boolean is not a number")
     if isinstance(value, int):
         return value
-    text = str(value).strip().lower()
+    # a JSON 1e18 arrives as a float: its shortest repr is what was written
+    text = repr(value).replace("+", "") if isinstance(value, float) else str(value).strip().lower()
     if _SCIENTIFIC.match(text):
         try:
             number = Decimal(text)

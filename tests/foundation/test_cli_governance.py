@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -19,8 +20,10 @@ import pytest
 from web3 import Web3
 from web3.exceptions import ContractCustomError
 
-from orchestrator.config import to_toml
+from orchestrator.config import ConfigError, parse_config, to_toml
+from orchestrator.deploy.governance import params_of
 from services.common import manifest as models
+from services.governance.args import GovernanceArgError, coerce
 from tests.conftest import free_config
 
 GOVERNANCE = (
@@ -93,6 +96,41 @@ def test_up_deploys_roles_and_governance_and_hands_over(cli: Cli) -> None:
         assert registry.functions.owner().call() == (governor if chain == "hub" else executor)
         assert registry.functions.instanceBinder().call() == deployer
         assert registry.functions.instanceId().call() == instance
+
+
+def test_the_governance_table_is_validated_and_round_trips() -> None:
+    config = parse_config({"governance": {"voting_period": 7, "keep_bootstrap_admin": False}})
+    assert params_of(config).voting_period == 7 and not params_of(config).keep_bootstrap_admin
+    assert params_of(parse_config({})).voting_period == 50  # defaults
+    assert parse_config(tomllib.loads(to_toml(config))) == config
+    for table, message in (
+        ({"voting_perod": 7}, "unknown key"),
+        ({"voting_period": "7"}, "expected a non-negative int"),
+        ({"quorum_percent": 101}, "quorum_percent <= 100"),
+        (3, "governance"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            parse_config({"governance": table})
+
+
+def test_action_arguments_are_typed_by_the_signature() -> None:
+    address = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+    fees = coerce(FEE_SIG, [json.dumps([1e12, "0x10", 5000, 3000, 2000, address, address.lower()])])
+    assert fees == [(10**12, 16, 5000, 3000, 2000, address, address)]
+    assert coerce("setGuardians(address[],uint256)", [[address], "2"]) == [[address], 2]
+    assert coerce("setParams(uint256,bool,bytes32)", ["1000e18", "true", "0x" + "ab" * 32])[0] == 1000 * 10**18
+    assert coerce("pause()", []) == []
+    for signature, args, message in (
+        ("f(uint8)", ["256"], "out of range"),
+        ("f(uint256)", ["1.5e0"], "not a whole number"),
+        ("f(bool)", ["maybe"], "true or false"),
+        ("f(address[2])", [[address]], "needs 2 items"),
+        ("f(uint256)", [], "takes 1 argument"),
+        ("f(uint256", ["1"], "bad function signature"),
+        ("f((uint8,bool))", ["[1]"], "has 2 fields"),
+    ):
+        with pytest.raises(GovernanceArgError, match=message):
+            coerce(signature, args)
 
 
 def _can_increment(cli: Cli, chain: str, account: str) -> bool:
