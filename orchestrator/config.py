@@ -124,12 +124,12 @@ class DevnetConfig:
         known = ", ".join(c.name for c in self.chains)
         raise ConfigError(f"unknown chain {name_or_id!r} (known: {known})")
 
-    def with_block_time(self, block_time: float | None) -> DevnetConfig:
+    def with_block_time(self, block_time: float | None) -> "DevnetConfig":
         """The same topology with every chain mining every `block_time` seconds."""
         chains = tuple(_replace_chain(c, block_time=block_time) for c in self.chains)
         return _replace_config(self, chains=chains)
 
-    def with_port_offset(self, offset: int) -> DevnetConfig:
+    def with_port_offset(self, offset: int) -> "DevnetConfig":
         """The same topology on shifted ports, so several devnets can run side by side."""
         chains = tuple(_replace_chain(c, port=c.port + offset) for c in self.chains)
         return _replace_config(

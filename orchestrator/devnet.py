@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from orchestrator import instance
 from orchestrator.build.compiler import compile_contracts, describe_compiler
@@ -104,7 +103,7 @@ class Devnet:
             self.chains.stop()
             self.chains = None
 
-    def __enter__(self) -> Devnet:
+    def __enter__(self) -> "Devnet":
         return self
 
     def __exit__(self, *exc: object) -> None:

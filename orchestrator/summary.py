@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, Sequence, TextIO
 
 from orchestrator.config import guardian_name
 from services.common.manifest import Manifest

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
+from typing import Callable
 
 from orchestrator.cli import build, gov, messages, roles, run, status, time
 from orchestrator.cli.common import DEFAULT_CONFIG_FILE, CliError
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a CLI prints one line, not a traceback
         if os.environ.get("DEVNET_DEBUG"):
             raise
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)

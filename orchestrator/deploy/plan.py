@@ -11,9 +11,8 @@ deployer estimates every transaction against the chain (deployer.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from orchestrator import keys
 from orchestrator.chains.rpc import RpcClient, RpcError
