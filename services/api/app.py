@@ -9,7 +9,8 @@
     GET  /v1/messages/{id}             the trace: sent, attested, proved, submitted, delivered, attempts
     POST /v1/messages/{id}/retry       ask the relayer to deliver a failed message now
     GET  /v1/events                    Server-Sent Events: message status changes
-    GET  /v1/roles[/{account}], POST /v1/roles/grant|revoke, /v1/governance/proposals[...], POST /v1/time/advance
+    GET  /v1/roles[/{account}]         roles per chain; POST /v1/roles/{account}/grant|revoke
+    *    /v1/governance/...            proposals, votes, execution; POST /v1/time/advance
     GET  /docs, /redoc, /openapi.json  Swagger UI and ReDoc served from local files (no CDN)
     GET  /                             the live dashboard
 

@@ -2,7 +2,7 @@
 
     GET  /v1/roles                                   role names -> ids, role changes still in flight
     GET  /v1/roles/{account}                         the account's roles on every chain
-    POST /v1/roles/grant | /v1/roles/revoke          on the hub (bootstrap key, or a dev account)
+    POST /v1/roles/{account}/grant | .../revoke      on the hub (bootstrap key, or a dev account)
     POST /v1/governance/delegate                     activate a dev account's ERA votes
     POST /v1/governance/proposals                    propose actions on any chain
     GET  /v1/governance/proposals/{id}               state, votes, quorum, each chain's execution
@@ -24,11 +24,11 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import requests
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from services.api.context import Context, Ctx
 from services.api.errors import ApiError, errors
-from services.api.schemas import ACCOUNT_REF, ADDRESS_PATTERN, CHAIN_REF, _Strict
+from services.api.schemas import ACCOUNT_REF, ADDRESS_PATTERN, CHAIN_REF
 from services.governance import client as gc
 from services.governance.args import coerce
 from services.governance.roles import ROLE_NAMES
@@ -39,19 +39,32 @@ router = APIRouter(prefix="/v1", tags=["governance"])
 T = TypeVar("T")
 PROPOSAL_ID_PATTERN = r"^([0-9]{1,78}|0[xX][0-9a-fA-F]{1,64})$"
 MAX_ADVANCE_SECONDS = 30 * 86400  # enough for any voting period or lock; bounded so a fuzzer cannot run away
-MAX_ADVANCE_BLOCKS = 600
+MAX_ADVANCE_BLOCKS = 128  # > the default voting period (50); mining more per request gets slow on a busy host
+SECONDS_PER_BLOCK = 12
 DEPLOYER_LOCK = -1
 
 Account = Annotated[str, Path(description="0x address", pattern=ADDRESS_PATTERN)]
 ProposalId = Annotated[str, Path(description="proposal id: decimal or 0x hex (uint256)", pattern=PROPOSAL_ID_PATTERN)]
 
 
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):  # lax ints take JSON true/false: not an account index or a count
+        raise ValueError("expected an integer, got a boolean")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
 class RoleChange(_Strict):
     role: str = Field(max_length=80, examples=["DAPP_OPERATOR"], description="ADMIN, DAPP_OPERATOR, PUBLIC or a number")
-    account: str = Field(pattern=ADDRESS_PATTERN, description="who gets or loses the role")
-    delay: int = Field(0, ge=0, le=2**32 - 1, description="grant only: AccessManager execution delay (seconds)")
-    signer: int | None = Field(
-        None, ge=0, json_schema_extra=ACCOUNT_REF, description="dev account that sends; null = the bootstrap hub admin"
+    delay: Int = Field(0, ge=0, le=2**32 - 1, description="grant only: AccessManager execution delay (seconds)")
+    signer: Annotated[int, Field(ge=0), BeforeValidator(_not_bool)] | None = Field(
+        None, json_schema_extra=ACCOUNT_REF, description="dev account that sends; null = the bootstrap hub admin"
     )
 
 
@@ -65,27 +78,29 @@ class ActionIn(_Strict):
 class ProposalIn(_Strict):
     description: str = Field(min_length=1, max_length=4000)
     actions: list[ActionIn] = Field(min_length=1, max_length=32)
-    account: int = Field(0, ge=0, json_schema_extra=ACCOUNT_REF, description="dev account that proposes")
+    account: Int = Field(0, ge=0, json_schema_extra=ACCOUNT_REF, description="dev account that proposes")
 
 
 class VoteIn(_Strict):
     support: Literal["for", "against", "abstain"]
     reason: str = Field("", max_length=1000)
-    account: int = Field(0, ge=0, json_schema_extra=ACCOUNT_REF, description="dev account that votes")
+    account: Int = Field(0, ge=0, json_schema_extra=ACCOUNT_REF, description="dev account that votes")
 
 
 class DelegateIn(_Strict):
-    account: int = Field(0, ge=0, json_schema_extra=ACCOUNT_REF, description="dev account whose ERA votes")
+    account: Int = Field(0, ge=0, json_schema_extra=ACCOUNT_REF, description="dev account whose ERA votes")
     to: str | None = Field(None, pattern=ADDRESS_PATTERN, description="delegatee; null = the account itself")
 
 
 class ExecuteIn(_Strict):
-    account: int = Field(0, ge=0, json_schema_extra=ACCOUNT_REF, description="dev account that executes")
+    account: Int = Field(0, ge=0, json_schema_extra=ACCOUNT_REF, description="dev account that executes")
 
 
 class AdvanceIn(_Strict):
-    seconds: int = Field(ge=0, le=MAX_ADVANCE_SECONDS, description="added to every chain's clock")
-    blocks: int | None = Field(None, ge=1, le=MAX_ADVANCE_BLOCKS, description="default: one per 12 s, 1..600")
+    seconds: Int = Field(ge=0, le=MAX_ADVANCE_SECONDS, description="added to every chain's clock")
+    blocks: Annotated[int, Field(ge=1, le=MAX_ADVANCE_BLOCKS), BeforeValidator(_not_bool)] | None = Field(
+        None, description=f"default: one per 12 s, 1..{MAX_ADVANCE_BLOCKS}"
+    )
 
 
 class RoleChangeOut(BaseModel):
@@ -177,27 +192,27 @@ async def account_roles(ctx: Ctx, account: Account) -> dict[str, Any]:
     return await _call(ctx, lambda: gc.role_status(ctx.manifest, account))
 
 
-@router.post("/roles/grant", response_model=RoleChangeOut, responses=errors(409, 503))
-async def grant(ctx: Ctx, change: RoleChange) -> Any:
+@router.post("/roles/{account}/grant", response_model=RoleChangeOut, responses=errors(400, 409, 503))
+async def grant(ctx: Ctx, account: Account, change: RoleChange) -> Any:
     key = _key(ctx, change.signer)
     lock = DEPLOYER_LOCK if change.signer is None else change.signer
-    fn = lambda: gc.grant_role(ctx.manifest, change.role, change.account, key, change.delay)  # noqa: E731
+    fn = lambda: gc.grant_role(ctx.manifest, change.role, account, key, change.delay)  # noqa: E731
     ids = await _call(ctx, fn, lock)
-    return RoleChangeOut(role=gc.role_id(change.role), account=change.account, messages=ids)
+    return RoleChangeOut(role=gc.role_id(change.role), account=account, messages=ids)
 
 
-@router.post("/roles/revoke", response_model=RoleChangeOut, responses=errors(409, 503))
-async def revoke(ctx: Ctx, change: RoleChange) -> Any:
+@router.post("/roles/{account}/revoke", response_model=RoleChangeOut, responses=errors(400, 409, 503))
+async def revoke(ctx: Ctx, account: Account, change: RoleChange) -> Any:
     key = _key(ctx, change.signer)
     lock = DEPLOYER_LOCK if change.signer is None else change.signer
-    ids = await _call(ctx, lambda: gc.revoke_role(ctx.manifest, change.role, change.account, key), lock)
-    return RoleChangeOut(role=gc.role_id(change.role), account=change.account, messages=ids)
+    ids = await _call(ctx, lambda: gc.revoke_role(ctx.manifest, change.role, account, key), lock)
+    return RoleChangeOut(role=gc.role_id(change.role), account=account, messages=ids)
 
 
 # ---------------------------------------------------------------- proposals
 
 
-@router.post("/governance/delegate", responses=errors(409, 503))
+@router.post("/governance/delegate", responses=errors(400, 409, 503))
 async def delegate(ctx: Ctx, body: DelegateIn) -> dict[str, Any]:
     """Activate a dev account's ERA voting power on the hub (ERC20Votes delegation)."""
     key = _key(ctx, body.account)
@@ -205,7 +220,7 @@ async def delegate(ctx: Ctx, body: DelegateIn) -> dict[str, Any]:
     return {"account": ctx.manifest.accounts[body.account].address, "delegated_to": body.to or "self"}
 
 
-@router.post("/governance/proposals", response_model=ProposalCreated, responses=errors(409, 503))
+@router.post("/governance/proposals", response_model=ProposalCreated, responses=errors(400, 409, 503))
 async def propose(ctx: Ctx, proposal: ProposalIn) -> Any:
     key = _key(ctx, proposal.account)
     actions = _actions(ctx, proposal)
@@ -221,7 +236,7 @@ async def proposal(ctx: Ctx, proposal_id: ProposalId) -> dict[str, Any]:
     return _stringify(status)
 
 
-@router.post("/governance/proposals/{proposal_id}/votes", response_model=VoteOut, responses=errors(404, 409, 503))
+@router.post("/governance/proposals/{proposal_id}/votes", response_model=VoteOut, responses=errors(400, 404, 409, 503))
 async def vote(ctx: Ctx, proposal_id: ProposalId, ballot: VoteIn) -> Any:
     pid, key = _proposal_id(proposal_id), _key(ctx, ballot.account)
     fn = lambda: gc.vote(ctx.manifest, pid, SUPPORT[ballot.support], key, ballot.reason)  # noqa: E731
@@ -229,7 +244,7 @@ async def vote(ctx: Ctx, proposal_id: ProposalId, ballot: VoteIn) -> Any:
     return VoteOut(id=str(pid), support=ballot.support, weight=str(weight))
 
 
-@router.post("/governance/proposals/{proposal_id}/execute", responses=errors(404, 409, 503))
+@router.post("/governance/proposals/{proposal_id}/execute", responses=errors(400, 404, 409, 503))
 async def execute(ctx: Ctx, proposal_id: ProposalId, body: ExecuteIn) -> dict[str, Any]:
     """Execute on the hub; the rollups' actions leave as messages (see each chain's `executed`)."""
     pid, key = _proposal_id(proposal_id), _key(ctx, body.account)
@@ -237,10 +252,11 @@ async def execute(ctx: Ctx, proposal_id: ProposalId, body: ExecuteIn) -> dict[st
     return {"id": str(pid), "chains": chains}
 
 
-@router.post("/time/advance", responses=errors(503))
+@router.post("/time/advance", responses=errors(400, 503))
 async def advance(ctx: Ctx, body: AdvanceIn) -> dict[str, Any]:
     """Every chain: evm_increaseTime(seconds) and mine `blocks`; returns each chain's new head."""
-    heads = await _call(ctx, lambda: gc.advance_time(ctx.manifest, body.seconds, body.blocks), DEPLOYER_LOCK)
+    blocks = body.blocks or min(MAX_ADVANCE_BLOCKS, max(1, -(-body.seconds // SECONDS_PER_BLOCK)))
+    heads = await _call(ctx, lambda: gc.advance_time(ctx.manifest, body.seconds, blocks), DEPLOYER_LOCK)
     return {"seconds": body.seconds, "heads": heads}
 
 

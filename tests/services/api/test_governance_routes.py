@@ -33,7 +33,7 @@ def test_roles_lists_names_and_pending(client: TestClient) -> None:
 def test_grant_reaches_every_rollup_and_revoke_takes_it_away(client: TestClient, api_net: Any) -> None:
     account = api_net.manifest.accounts[6].address
     assert not any(_roles(client, account)["chains"][c]["DAPP_OPERATOR"] for c in CHAINS)
-    r = client.post("/v1/roles/grant", json={"role": "DAPP_OPERATOR", "account": account})
+    r = client.post(f"/v1/roles/{account}/grant", json={"role": "DAPP_OPERATOR"})
     assert r.status_code == 200, r.text
     assert r.json()["role"] == 1 and len(r.json()["messages"]) == len(ROLLUPS)
 
@@ -42,7 +42,7 @@ def test_grant_reaches_every_rollup_and_revoke_takes_it_away(client: TestClient,
         return not shown["pending"] and all(shown["chains"][c]["DAPP_OPERATOR"] is member for c in CHAINS)
 
     wait_for("the grant on every rollup", lambda: everywhere(True))
-    assert client.post("/v1/roles/revoke", json={"role": "1", "account": account}).status_code == 200
+    assert client.post(f"/v1/roles/{account}/revoke", json={"role": "1"}).status_code == 200
     wait_for("the revocation on every rollup", lambda: everywhere(False))
 
 
@@ -79,10 +79,10 @@ def test_bad_input_answers_4xx_with_a_reason(client: TestClient) -> None:
     someone = "0x" + "12" * 20
     cases = [
         (client.get("/v1/roles/0x12"), 422, "account"),
-        (client.post("/v1/roles/grant", json={"role": "NOPE", "account": someone}), 422, "unknown role"),
-        (client.post("/v1/roles/grant", json={"role": "1", "account": someone, "signer": 99}), 422, "no dev account"),
+        (client.post(f"/v1/roles/{someone}/grant", json={"role": "NOPE"}), 422, "unknown role"),
+        (client.post(f"/v1/roles/{someone}/grant", json={"role": "1", "signer": 99}), 422, "no dev account"),
         (
-            client.post("/v1/roles/grant", json={"role": "1", "account": someone, "signer": 3}),
+            client.post(f"/v1/roles/{someone}/grant", json={"role": "1", "signer": 3}),
             409,
             "AccessManagerUnauthorizedAccount",
         ),
@@ -124,6 +124,9 @@ def test_bad_input_answers_4xx_with_a_reason(client: TestClient) -> None:
         ),
         (client.post("/v1/time/advance", json={"seconds": -1}), 422, "seconds"),
         (client.post("/v1/time/advance", json={"seconds": 1, "blocks": 10**6}), 422, "blocks"),
+        (client.post("/v1/time/advance", json={"seconds": False}), 422, "seconds"),
+        (client.post("/v1/governance/delegate", json={"account": False}), 422, "account"),
+        (client.get(f"/v1/roles/{someone}/grant"), 405, "Method Not Allowed"),
     ]
     for response, status, reason in cases:
         assert response.status_code == status, (reason, response.text)

@@ -39,8 +39,8 @@ include-name = "{name}"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "404", "409", "422"]
 """
     for name in (
-        "POST /v1/roles/grant",
-        "POST /v1/roles/revoke",
+        "POST /v1/roles/{account}/grant",
+        "POST /v1/roles/{account}/revoke",
         "POST /v1/governance/delegate",
         "POST /v1/governance/proposals",
         "GET /v1/governance/proposals/{proposal_id}",
