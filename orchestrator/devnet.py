@@ -165,7 +165,7 @@ class Devnet:
     def _deploy(self, cached: statecache.CachedState | None) -> dict[str, Any]:
         if cached is not None and self._cached_code_present(cached):
             self._details["deploy"] = (
-                f"{len(cached.contracts)} contracts from cached state, {governance.describe(cached.contracts)}"
+                f"{len(cached.contracts)} contracts, {governance.describe(cached.contracts)}, from cached state"
             )
             return cached.contracts
         from orchestrator.deploy.deployer import deploy
