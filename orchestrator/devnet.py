@@ -23,7 +23,7 @@ from orchestrator.build.toolchain import anvil_version, find_anvil, find_openzep
 from orchestrator.chains import anvil as chain_mod
 from orchestrator.chains.rpc import rpc
 from orchestrator.config import DevnetConfig
-from orchestrator.deploy import statecache
+from orchestrator.deploy import governance, statecache
 from orchestrator.manifest import build_manifest, write_manifest
 from services.common.manifest import Manifest
 
@@ -92,6 +92,8 @@ class Devnet:
             chain_mod.apply_block_times(self.config.chains)
             self.manifest = build_manifest(self.config, contracts, services=services)
             if deploy:
+                section = governance.manifest_section(self.config)
+                self.manifest = self.manifest.model_copy(update={"governance": section})
                 self.manifest = self._stage("instance", self._bind_instance)
             write_manifest(self.manifest_path, self.manifest)
             self._supervise_chains()
@@ -186,14 +188,19 @@ class Devnet:
 
     def _deploy(self, cached: statecache.CachedState | None) -> dict[str, Any]:
         if cached is not None and self._cached_code_present(cached):
-            self._details["deploy"] = f"{len(cached.contracts)} contracts from cached state"
+            self._details["deploy"] = (
+                f"{len(cached.contracts)} contracts, {governance.describe(cached.contracts)}, from cached state"
+            )
             return cached.contracts
         from orchestrator.deploy.deployer import deploy
 
         result = deploy(self.config, log=lambda line: None)
-        section = result.manifest_section()
+        # governance takes ownership before the cache is taken: a cached start is handed over too
+        section = governance.deploy_on(self.config, result.manifest_section())
         statecache.save(self.config, section)
-        self._details["deploy"] = f"{len(section)} contracts on {len(self.config.chains)} chains"
+        self._details["deploy"] = (
+            f"{len(section)} contracts on {len(self.config.chains)} chains, {governance.describe(section)}"
+        )
         return section
 
     def _cached_code_present(self, cached: statecache.CachedState) -> bool:

@@ -57,11 +57,12 @@ def test_twelve_rollups_deploy_and_are_wired_to_each_other(deployed):
 def test_a_step_that_really_reverts_names_the_chain_the_step_and_the_reason(deployed):
     config, manifest = deployed
     abi = Abi(load_abi("StateRootRegistry"))
-    empty_set = Tx("registry.setGuardians(nobody)", manifest.address("StateRootRegistry"),
-                   abi.encode("setGuardians", [], 1))
+    # the deployer handed the registry to governance but still binds instances: a zero id reverts
+    empty_set = Tx("registry.setInstance(zero)", manifest.address("StateRootRegistry"),
+                   abi.encode("setInstance", bytes(32)))
     with RpcClient(config.hub.rpc_url) as node:
         nonce_before = node.call("eth_getTransactionCount", [keys.deployer_key().address, "latest"])
-        with pytest.raises(DeployError, match=r"^chain hub: registry.setGuardians\(nobody\) reverted: InvalidGuardianSet\(\)$"):
+        with pytest.raises(DeployError, match=r"^chain hub: registry.setInstance\(zero\) reverted: InvalidInstance\(\)$"):
             ChainSender(config.hub, node, [abi]).send_all([empty_set])
         # refused at the estimate: nothing was sent, so no nonce was spent
         assert node.call("eth_getTransactionCount", [keys.deployer_key().address, "latest"]) == nonce_before
