@@ -22,7 +22,7 @@ from orchestrator.build.compiler import compile_contracts, describe_compiler
 from orchestrator.build.toolchain import anvil_version, find_anvil, find_openzeppelin
 from orchestrator.chains import anvil as chain_mod
 from orchestrator.chains.rpc import rpc
-from orchestrator.config import DevnetConfig
+from orchestrator.config import DevnetConfig, solver_name
 from orchestrator.deploy import statecache
 from orchestrator.manifest import build_manifest, write_manifest
 from services.common.manifest import Manifest
@@ -168,9 +168,19 @@ class Devnet:
 
         result = deploy(self.config, log=lambda line: None)
         section = result.manifest_section()
+        section.update(self._deploy_intents(section))
         statecache.save(self.config, section)
         self._details["deploy"] = f"{len(section)} contracts on {len(self.config.chains)} chains"
         return section
+
+    def _deploy_intents(self, core: dict[str, Any]) -> dict[str, Any]:
+        """USDC and the ERC-7683 settlers on every chain, solvers funded: before the state cache is saved."""
+        from orchestrator.intents_deploy import IntentsParams, deploy_intents
+
+        s = self.config.solvers
+        params = IntentsParams(solvers=s.count, solver_fee_bps=s.fee_bps)
+        manifest = build_manifest(self.config, core, services=False)
+        return deploy_intents(manifest, params, log=lambda line: None).contracts_section()
 
     def _cached_code_present(self, cached: statecache.CachedState) -> bool:
         """A cache entry is only trusted if the contracts really are on every chain."""
@@ -180,6 +190,8 @@ class Devnet:
     def _start_services(self, skip: tuple[str, ...], guardian_args: tuple[str, ...], relayer_args: tuple[str, ...]) -> str:
         from orchestrator.services.supervisor import ServiceSupervisor
 
+        if self.manifest is None or self.manifest.intents is None:  # no USDC, no settlers: nothing to solve
+            skip = skip + tuple(solver_name(i) for i in range(self.config.solvers.count))
         self.supervisor = ServiceSupervisor(
             self.config, self.manifest_path, self.log_dir,
             skip=skip, guardian_args=guardian_args, relayer_args=relayer_args,

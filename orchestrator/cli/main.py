@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Callable
 
-from orchestrator.cli import build, messages, run, status
+from orchestrator.cli import build, intent, messages, run, status
 from orchestrator.cli.common import DEFAULT_CONFIG_FILE, CliError
 from orchestrator.config import ConfigError
 
@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     trace = add("trace", messages.trace, "show a message's path: sent, attested, delivered, with timings")
     trace.add_argument("message_id", help="message id (0x + 64 hex)")
+
+    intent.register(add)
 
     logs = add("logs", messages.logs, "show service logs")
     logs.add_argument("service", nargs="?", help="one service (e.g. relayer, guardian-0, hub); default all")

@@ -39,11 +39,13 @@ def cache_key(config: DevnetConfig) -> str:
     h.update(artifacts_key.read_bytes() if artifacts_key.is_file() else b"no-artifacts")
     for module in sorted(Path(__file__).parent.glob("*.py")):  # the deployment code shapes the state
         h.update(module.read_bytes())
+    h.update((Path(__file__).parent.parent / "intents_deploy.py").read_bytes())  # USDC, settlers, solver funds
     topology = {
         "chains": [(c.name, c.chain_id, c.role) for c in config.chains],
         "guardians": (config.guardians.count, config.guardians.threshold),
         "accounts": config.accounts,
         "mnemonic": config.mnemonic,
+        "solvers": config.solvers.count,  # funded at deployment
     }
     h.update(json.dumps(topology, sort_keys=True).encode())
     return h.hexdigest()[:16]
