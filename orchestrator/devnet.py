@@ -165,22 +165,14 @@ class Devnet:
             self._details["deploy"] = f"{len(cached.contracts)} contracts from cached state"
             return cached.contracts
         from orchestrator.deploy.deployer import deploy
+        from orchestrator.intents_deploy import deploy_for_config
 
         result = deploy(self.config, log=lambda line: None)
         section = result.manifest_section()
-        section.update(self._deploy_intents(section))
+        section.update(deploy_for_config(self.config, section, log=lambda line: None))  # USDC, settlers
         statecache.save(self.config, section)
         self._details["deploy"] = f"{len(section)} contracts on {len(self.config.chains)} chains"
         return section
-
-    def _deploy_intents(self, core: dict[str, Any]) -> dict[str, Any]:
-        """USDC and the ERC-7683 settlers on every chain, solvers funded: before the state cache is saved."""
-        from orchestrator.intents_deploy import IntentsParams, deploy_intents
-
-        s = self.config.solvers
-        params = IntentsParams(solvers=s.count, solver_fee_bps=s.fee_bps)
-        manifest = build_manifest(self.config, core, services=False)
-        return deploy_intents(manifest, params, log=lambda line: None).contracts_section()
 
     def _cached_code_present(self, cached: statecache.CachedState) -> bool:
         """A cache entry is only trusted if the contracts really are on every chain."""

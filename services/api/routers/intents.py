@@ -108,7 +108,7 @@ async def _plan(ctx: Context, req: IntentRequest) -> IntentPlan:
         raise ApiError(503, f"a chain did not answer while planning: {exc}") from None
 
 
-@router.post("/v1/intents", response_model=IntentAnswer, responses=errors(502, 503))
+@router.post("/v1/intents", response_model=IntentAnswer, responses=errors(400, 502, 503))
 async def create_intent(body: IntentBody, request: Request, ctx: Ctx) -> Any:
     req = _request(ctx, body)
     plan = await _plan(ctx, req)
@@ -153,6 +153,6 @@ async def get_intent(
     return record.to_json()
 
 
-@router.get("/v1/metrics")
+@router.get("/v1/metrics", responses=errors())
 async def metrics(request: Request, ctx: Ctx) -> Any:
     return {"intents": tracker(request, ctx).metrics()}
