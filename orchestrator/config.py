@@ -376,6 +376,15 @@ def validate(config: DevnetConfig) -> None:
     for name, port in service_ports.items():
         if port in seen_ports:
             raise ConfigError(f"{name}: port {port} is already used by chain {seen_ports[port]}")
+    _check_service_ports(service_ports)
+
+
+def _check_service_ports(service_ports: dict[str, int]) -> None:
+    owners: dict[int, str] = {}
+    for name, port in service_ports.items():
+        if port in owners:
+            raise ConfigError(f"{name}: port {port} is already used by {owners[port]}")
+        owners[port] = name
 
 
 def _validate_solvers(s: SolverConfig) -> None:
