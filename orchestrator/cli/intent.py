@@ -76,8 +76,9 @@ def _merge(name: str, sentence: str | None, flag: str | None) -> str:
         raise CliError(f"{name} given twice: {sentence!r} in the sentence and {flag!r} as a flag")
     value = sentence or flag
     if not value:
-        raise CliError(f"missing {name}: add --{'from' if name == 'origin chain' else name.split()[0]} "
-                       f"or say it in the sentence")
+        raise CliError(
+            f"missing {name}: add --{'from' if name == 'origin chain' else name.split()[0]} or say it in the sentence"
+        )
     return value
 
 
@@ -154,15 +155,18 @@ def describe_plan(answer: dict[str, Any]) -> str:
     solver = q.get("solver")
     fee = f"{units(q['solver_fee'])} (solver {solver['index']}, {solver['fee_bps']} bps)" if solver else "none"
     gas = ", ".join(f"{chain} {units_}" for chain, units_ in q["gas"].items())
-    return "\n".join([
-        f"intent   {answer['id']}",
-        f"move     {units(plan['amount'])} {plan['from_chain']['name']} -> {plan['recipient']} "
-        f"on {plan['to_chain']['name']}",
-        f"route    {answer['route']}: {answer['reason']}",
-        f"quote    you pay {units(q['input_amount'])}, recipient gets {units(q['output_amount'])}; solver fee {fee}",
-        f"         ERA message fee {int(q['era_message_fee']) / 10**18:g} ERA ({q['era_fee_payer']}); gas {gas}; "
-        f"expected {q['expected_seconds']} s",
-    ])
+    return "\n".join(
+        [
+            f"intent   {answer['id']}",
+            f"move     {units(plan['amount'])} {plan['from_chain']['name']} -> {plan['recipient']} "
+            f"on {plan['to_chain']['name']}",
+            f"route    {answer['route']}: {answer['reason']}",
+            f"quote    you pay {units(q['input_amount'])}, recipient gets {units(q['output_amount'])}; "
+            f"solver fee {fee}",
+            f"         ERA message fee {int(q['era_message_fee']) / 10**18:g} ERA ({q['era_fee_payer']}); gas {gas}; "
+            f"expected {q['expected_seconds']} s",
+        ]
+    )
 
 
 def follow(

@@ -29,6 +29,7 @@ from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector, keccak
 
 from services.api.context import Context
+from services.common.manifest import Chain
 from services.solver.orders import FillData
 from services.solver.planner import IntentPlan, gasless_order
 
@@ -37,6 +38,8 @@ POLL_SECONDS = 0.05
 MAX_RECORDS = 10_000  # oldest finished records are dropped beyond this
 ESCROW_STATUS = {1: "opened", 2: "settled", 3: "refunded"}
 FINAL = ("settled", "refunded", "failed")
+FILL_RECORD = "(address,address,uint64,bytes32)"  # DestinationSettler.FillRecord: filler first
+ESCROW = "(address,uint32,uint8,address,uint256,uint256)"  # OriginSettler.Escrow: status third
 UNSIGNED_WATCH = 600.0  # seconds an unsigned intent is watched for its openFor
 
 
@@ -146,8 +149,10 @@ class IntentTracker:
         while True:
             now = time.time()
             pending = [
-                r for r in self.records.values()
-                if not r.final and (r.order_id or r.message_nonce is not None)
+                r
+                for r in self.records.values()
+                if not r.final
+                and (r.order_id or r.message_nonce is not None)
                 and ("opened" in r.stages or now - r.created < UNSIGNED_WATCH)
             ]
             for record in pending:
@@ -157,16 +162,18 @@ class IntentTracker:
                     log.debug("refresh %s: %s", record.id, exc)
             await asyncio.sleep(POLL_SECONDS)
 
+    async def _call(self, chain: Chain, to: str, sig: str, types: list[str], args: list[Any], out: str) -> Any:
+        raw = await self.ctx.rpc(
+            chain.rpc_url, "eth_call", [{"to": to, "data": _call_data(sig, types, args)}, "latest"]
+        )
+        return decode([out], bytes.fromhex(raw[2:]))[0]
+
     async def refresh(self, record: IntentRecord) -> None:
         m = self.ctx.manifest
         src, dst = m.chain(record.plan.from_chain["chain_id"]), m.chain(record.plan.to_chain["chain_id"])
         if record.plan.route == "canonical" and record.message_nonce is not None:
-            raw = await self.ctx.rpc(dst.rpc_url, "eth_call", [{
-                "to": m.address("MetalayerGateway"),
-                "data": _call_data("isDelivered(uint256,uint256)", ["uint256", "uint256"],
-                                   [src.chain_id, record.message_nonce]),
-            }, "latest"])
-            if decode(["bool"], bytes.fromhex(raw[2:]))[0]:
+            sig, args = "isDelivered(uint256,uint256)", [src.chain_id, record.message_nonce]
+            if await self._call(dst, m.address("MetalayerGateway"), sig, ["uint256", "uint256"], args, "bool"):
                 now = time.time()
                 record.mark("filled", now)
                 record.mark("settled", now)
@@ -175,18 +182,13 @@ class IntentTracker:
             return
         oid = bytes.fromhex(record.order_id[2:])
         if "filled" not in record.stages:
-            raw = await self.ctx.rpc(dst.rpc_url, "eth_call", [{
-                "to": m.address("DestinationSettler"),
-                "data": _call_data("fillOf(bytes32)", ["bytes32"], [oid]),
-            }, "latest"])
-            filler = decode(["(address,address,uint64,bytes32)"], bytes.fromhex(raw[2:]))[0][0]
-            if int(filler, 16):
+            fill = await self._call(
+                dst, m.address("DestinationSettler"), "fillOf(bytes32)", ["bytes32"], [oid], FILL_RECORD
+            )
+            if int(fill[0], 16):
                 record.mark("filled")
-        raw = await self.ctx.rpc(src.rpc_url, "eth_call", [{
-            "to": m.address("OriginSettler"),
-            "data": _call_data("escrowOf(bytes32)", ["bytes32"], [oid]),
-        }, "latest"])
-        status = decode(["(address,uint32,uint8,address,uint256,uint256)"], bytes.fromhex(raw[2:]))[0][2]
+        escrow = await self._call(src, m.address("OriginSettler"), "escrowOf(bytes32)", ["bytes32"], [oid], ESCROW)
+        status = escrow[2]
         if status in ESCROW_STATUS:
             record.mark("opened")
             if status == 2:  # settled = a proven fill; the fill may have landed since fillOf was read above

@@ -16,10 +16,10 @@ from eth_account import Account
 
 from orchestrator.cli.main import main
 from orchestrator.config import default_config
+from orchestrator.paths import REPO_ROOT
 from orchestrator.pytest_plugin import free_port_offset
 from orchestrator.summary import render_summary, service_rows
 from orchestrator.testing import DevnetHandle
-from orchestrator.paths import REPO_ROOT
 
 A, B = "rollup-a", "rollup-b"
 USDC = 10**6
@@ -49,7 +49,7 @@ def test_up_lists_and_runs_the_solver(net: DevnetHandle):
     solver = net.manifest.intents.solvers[0]  # type: ignore[union-attr]
     for word in ("USDC", "OriginSettler", "DestinationSettler", "solver-0", solver.address):
         assert word in summary
-    rows = dict((name, url) for name, url in service_rows(net.manifest))
+    rows = dict(service_rows(net.manifest))
     assert rows["solver-0"] == solver.url
     assert httpx.get(f"{solver.url}/health", timeout=5).json()["ready"] is True
 
@@ -126,6 +126,7 @@ def test_no_api_is_one_line(tmp_path: Path, net: DevnetHandle, capsys: pytest.Ca
     doc["services"]["api"] = "http://127.0.0.1:9"  # nothing listens on the discard port
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps(doc))
-    assert main(["intent", "move", "1", "USDC", "--from", A, "--to", B, "--recipient", GOOD,
-                 "--manifest", str(path)]) == 1
+    assert (
+        main(["intent", "move", "1", "USDC", "--from", A, "--to", B, "--recipient", GOOD, "--manifest", str(path)]) == 1
+    )
     assert "does not answer" in capsys.readouterr().err
