@@ -7,12 +7,12 @@ naming the offending key, because that line is all the user sees.
 
 from __future__ import annotations
 
-import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.config_toml import to_toml  # noqa: F401  (re-exported: config.to_toml)
 from orchestrator.paths import StateDir
 
 # The first anvil dev accounts (mnemonic "test test ... junk") shown to users.
@@ -87,11 +87,32 @@ class ApiConfig:
 
 
 @dataclass(frozen=True)
+class SolverConfig:
+    """Intent solvers started by `devnet up` (services/solver), each with its own key and inventory."""
+
+    count: int = 1
+    fee_bps: int = 5  # the fee each solver asks, in basis points of the amount
+    base_port: int = 9300
+
+    def port(self, index: int) -> int:
+        return self.base_port + index
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return tuple(self.port(i) for i in range(self.count))
+
+
+def solver_name(index: int) -> str:
+    return f"solver-{index}"
+
+
+@dataclass(frozen=True)
 class DevnetConfig:
     chains: tuple[ChainConfig, ...]
     guardians: GuardianConfig = field(default_factory=GuardianConfig)
     relayer: RelayerConfig = field(default_factory=RelayerConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    solvers: SolverConfig = field(default_factory=SolverConfig)
     accounts: int = 10
     mnemonic: str = DEFAULT_MNEMONIC
     state_dir: str = ".devnet"
@@ -109,7 +130,8 @@ class DevnetConfig:
     def service_ports(self) -> dict[str, int]:
         """Port of every Python service by its name, in start order."""
         ports = {guardian_name(i): port for i, port in enumerate(self.guardians.ports)}
-        return {**ports, "relayer": self.relayer.port, "api": self.api.port}
+        solvers = {solver_name(i): port for i, port in enumerate(self.solvers.ports)}
+        return {**ports, "relayer": self.relayer.port, "api": self.api.port, **solvers}
 
     def ports(self) -> list[int]:
         """Every port the devnet serves on 127.0.0.1: chains, then services."""
@@ -140,6 +162,7 @@ class DevnetConfig:
             guardians=GuardianConfig(**{**self.guardians.__dict__, "base_port": self.guardians.base_port + offset}),
             relayer=RelayerConfig(**{**self.relayer.__dict__, "port": self.relayer.port + offset}),
             api=ApiConfig(port=self.api.port + offset),
+            solvers=SolverConfig(**{**self.solvers.__dict__, "base_port": self.solvers.base_port + offset}),
         )
 
 
@@ -159,11 +182,13 @@ def default_config() -> DevnetConfig:
 
 # ---------------------------------------------------------------- parsing
 
-_TOP_KEYS = {"hub", "rollups", "guardians", "relayer", "api", "accounts", "mnemonic", "state_dir", "governance"}
+_TOP_KEYS = {"hub", "rollups", "guardians", "relayer", "api", "solvers", "accounts", "mnemonic", "state_dir", "governance"}
 _CHAIN_KEYS = {"name", "chain_id", "port", "block_time", "anvil_args"}
 _GUARDIAN_KEYS = {"count", "threshold", "confirmations", "base_port"}
 _RELAYER_KEYS = set(RelayerConfig.__dataclass_fields__)
 _API_KEYS = {"port"}
+_SOLVER_KEYS = {"count", "fee_bps", "base_port"}
+MAX_SOLVERS = 16
 
 
 def load_config(path: str | Path | None) -> DevnetConfig:
@@ -190,6 +215,7 @@ def parse_config(raw: dict[str, Any]) -> DevnetConfig:
     guardians = GuardianConfig(**_parse_section(raw, "guardians", _GUARDIAN_KEYS, GuardianConfig()))
     relayer = RelayerConfig(**_parse_section(raw, "relayer", _RELAYER_KEYS, RelayerConfig()))
     api = ApiConfig(**_parse_section(raw, "api", _API_KEYS, ApiConfig()))
+    solvers = SolverConfig(**_parse_section(raw, "solvers", _SOLVER_KEYS, SolverConfig()))
     if "rollups" in raw and not isinstance(raw["rollups"], list):
         raise ConfigError("rollups: expected an array of tables ([[rollups]])")
     tables = [("hub", "hub", raw["hub"])] if "hub" in raw else []
@@ -197,13 +223,14 @@ def parse_config(raw: dict[str, Any]) -> DevnetConfig:
     parsed = {where: _parse_chain(table, where, role) for where, role, table in tables}
     hub_fields = parsed.pop("hub", None)
     hub = _with_defaults([hub_fields], default.hub, [])[0] if hub_fields else default.hub
-    taken_ports = [*guardians.ports, relayer.port, api.port]
+    taken_ports = [*guardians.ports, relayer.port, api.port, *solvers.ports]
     rollups = tuple(_with_defaults(list(parsed.values()), hub, taken_ports)) if "rollups" in raw else default.rollups
     config = DevnetConfig(
         chains=(hub, *rollups),
         guardians=guardians,
         relayer=relayer,
         api=api,
+        solvers=solvers,
         accounts=_typed(raw.get("accounts", 10), int, "accounts"),
         mnemonic=_typed(raw.get("mnemonic", DEFAULT_MNEMONIC), str, "mnemonic"),
         state_dir=_typed(raw.get("state_dir", ".devnet"), str, "state_dir"),
@@ -345,57 +372,29 @@ def validate(config: DevnetConfig) -> None:
         raise ConfigError(f"relayer.max_attempts: must be at least 1, got {config.relayer.max_attempts}")
     if config.relayer.max_age < 0:
         raise ConfigError(f"relayer.max_age: must be >= 0 seconds (0 = no limit), got {config.relayer.max_age}")
+    _validate_solvers(config.solvers)
     service_ports = {f"guardians (port {port})": port for port in g.ports}
     service_ports["relayer.port"] = config.relayer.port
     service_ports["api.port"] = config.api.port
+    service_ports.update({f"solvers (port {port})": port for port in config.solvers.ports})
     for name, port in service_ports.items():
         if port in seen_ports:
             raise ConfigError(f"{name}: port {port} is already used by chain {seen_ports[port]}")
+    _check_service_ports(service_ports)
 
 
-def to_toml(config: DevnetConfig) -> str:
-    """devnet.toml text that `load_config` reads back as `config` (strings JSON-quoted, valid TOML)."""
+def _check_service_ports(service_ports: dict[str, int]) -> None:
+    owners: dict[int, str] = {}
+    for name, port in service_ports.items():
+        if port in owners:
+            raise ConfigError(f"{name}: port {port} is already used by {owners[port]}")
+        owners[port] = name
 
-    def chain(c: Any) -> list[str]:
-        block = '"instant"' if c.block_time is None else repr(float(c.block_time))
-        return [
-            f"name = {json.dumps(c.name)}",
-            f"chain_id = {c.chain_id}",
-            f"port = {c.port}",
-            f"block_time = {block}",
-            f"anvil_args = [{', '.join(json.dumps(a) for a in c.anvil_args)}]",
-        ]
 
-    g, r = config.guardians, config.relayer
-    lines = [
-        f"accounts = {config.accounts}",
-        f"mnemonic = {json.dumps(config.mnemonic)}",
-        f"state_dir = {json.dumps(config.state_dir)}",
-        "",
-        "[hub]",
-        *chain(config.hub),
-    ]
-    for rollup in config.rollups:
-        lines += ["", "[[rollups]]", *chain(rollup)]
-    lines += [
-        "",
-        "[guardians]",
-        f"count = {g.count}",
-        f"threshold = {g.threshold}",
-        f"confirmations = {g.confirmations}",
-        f"base_port = {g.base_port}",
-        "",
-        "[relayer]",
-        f"port = {r.port}",
-        f"poll_interval = {float(r.poll_interval)!r}",
-        f"root_post_interval = {float(r.root_post_interval)!r}",
-        f"max_batch = {r.max_batch}",
-        f"max_attempts = {r.max_attempts}",
-        f"max_age = {float(r.max_age)!r}",
-        f"error_artifacts = [{', '.join(json.dumps(a) for a in r.error_artifacts)}]",
-        "",
-        "[api]",
-        f"port = {config.api.port}",
-    ]
-    lines += ["", "[governance]", *(f"{k} = {json.dumps(v)}" for k, v in config.governance)] * bool(config.governance)
-    return "\n".join(lines) + "\n"
+def _validate_solvers(s: SolverConfig) -> None:
+    if not 0 <= s.count <= MAX_SOLVERS:
+        raise ConfigError(f"solvers.count: must be between 0 and {MAX_SOLVERS}, got {s.count}")
+    if not 0 <= s.fee_bps <= 1000:
+        raise ConfigError(f"solvers.fee_bps: must be between 0 and 1000 (10%), got {s.fee_bps}")
+    if not 1 <= s.base_port <= 65535 - s.count:
+        raise ConfigError(f"solvers.base_port: must be 1-{65535 - s.count}, got {s.base_port}")

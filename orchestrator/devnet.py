@@ -22,7 +22,7 @@ from orchestrator.build.compiler import compile_contracts, describe_compiler
 from orchestrator.build.toolchain import anvil_version, find_anvil, find_openzeppelin
 from orchestrator.chains import anvil as chain_mod
 from orchestrator.chains.rpc import rpc
-from orchestrator.config import DevnetConfig
+from orchestrator.config import DevnetConfig, solver_name
 from orchestrator.deploy import governance, statecache
 from orchestrator.manifest import build_manifest, write_manifest
 from services.common.manifest import Manifest
@@ -193,10 +193,13 @@ class Devnet:
             )
             return cached.contracts
         from orchestrator.deploy.deployer import deploy
+        from orchestrator.intents_deploy import deploy_for_config
 
         result = deploy(self.config, log=lambda line: None)
+        section = result.manifest_section()
+        section.update(deploy_for_config(self.config, section, log=lambda line: None))  # USDC, settlers
         # governance takes ownership before the cache is taken: a cached start is handed over too
-        section = governance.deploy_on(self.config, result.manifest_section())
+        section = governance.deploy_on(self.config, section)
         statecache.save(self.config, section)
         self._details["deploy"] = (
             f"{len(section)} contracts on {len(self.config.chains)} chains, {governance.describe(section)}"
@@ -231,6 +234,8 @@ class Devnet:
     def _start_services(self, skip: tuple[str, ...], guardian_args: tuple[str, ...], relayer_args: tuple[str, ...]) -> str:
         from orchestrator.services.supervisor import ServiceSupervisor
 
+        if self.manifest is None or self.manifest.intents is None:  # no USDC, no settlers: nothing to solve
+            skip = skip + tuple(solver_name(i) for i in range(self.config.solvers.count))
         self.supervisor = ServiceSupervisor(
             self.config, self.manifest_path, self.log_dir,
             skip=skip, guardian_args=guardian_args, relayer_args=relayer_args,

@@ -261,6 +261,15 @@ def deploy_intents(
     return IntentsDeployment(contracts, solver_entries, params, sent, time.perf_counter() - started)
 
 
+def deploy_for_config(config: Any, core: dict[str, Any], log: Callable[[str], None] = print) -> dict[str, Any]:
+    """What `devnet up` and `devnet deploy` run after the core contracts: the intents contracts with
+    `[solvers]` funded; returns their manifest "contracts" entries. `config` is a DevnetConfig."""
+    from orchestrator.manifest import build_manifest
+
+    params = IntentsParams(solvers=config.solvers.count, solver_fee_bps=config.solvers.fee_bps)
+    return deploy_intents(build_manifest(config, core, services=False), params, log).contracts_section()
+
+
 def add_to_manifest(path: str | Path, deployment: IntentsDeployment) -> None:
     """Merge the deployment into the manifest file (contracts, plus the "intents" section), atomically.
 

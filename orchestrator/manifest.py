@@ -37,9 +37,25 @@ def guardian_entries(config: DevnetConfig) -> models.Guardians:
     return models.Guardians(threshold=g.threshold, confirmations=g.confirmations, members=members)
 
 
-def service_urls(config: DevnetConfig) -> models.ServiceUrls:
+def service_urls(config: DevnetConfig, solvers: bool = True) -> models.ServiceUrls:
     return models.ServiceUrls(api=local_url(config.api.port), relayer=local_url(config.relayer.port),
-                              guardians=[local_url(port) for port in config.guardians.ports])
+                              guardians=[local_url(port) for port in config.guardians.ports],
+                              solvers=[local_url(port) for port in config.solvers.ports] if solvers else [])
+
+
+def intents_entry(config: DevnetConfig, contracts: dict[str, Any], services: bool) -> models.Intents | None:
+    """The `intents` section once USDC and the settlers are deployed: token and the configured solvers."""
+    if "USDC" not in contracts:
+        return None
+    from services.solver.keys import solver_key
+
+    s = config.solvers
+    solvers = [
+        models.SolverEntry(index=i, address=solver_key(i).address, fee_bps=s.fee_bps,
+                           url=local_url(s.port(i)) if services else None)
+        for i in range(s.count)
+    ]
+    return models.Intents(token=models.IntentToken(address=contracts["USDC"]["address"]), solvers=solvers)
 
 
 def build_manifest(config: DevnetConfig, contracts: dict[str, Any] | None = None,
@@ -53,11 +69,12 @@ def build_manifest(config: DevnetConfig, contracts: dict[str, Any] | None = None
         keys=models.Keys(deployer=_key(keys.deployer_key()), relayer=_key(keys.relayer_key())),
         guardians=guardian_entries(config),
         contracts={name: models.Contract(**entry) for name, entry in (contracts or {}).items()},
-        services=service_urls(config) if services else models.ServiceUrls(),
+        services=service_urls(config, "USDC" in (contracts or {})) if services else models.ServiceUrls(),
         relayer=models.RelayerSettings(port=r.port, max_batch=r.max_batch, poll_interval=r.poll_interval,
                                        root_post_interval=r.root_post_interval, max_attempts=r.max_attempts,
                                        max_age=r.max_age, error_artifacts=list(r.error_artifacts)),
         api=models.ApiSettings(port=config.api.port),
+        intents=intents_entry(config, contracts or {}, services),
         state_dir=str(config.state.root),
     )
 

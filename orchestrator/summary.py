@@ -85,6 +85,9 @@ def render_summary(manifest: Manifest, accounts_shown: int = 3) -> str:
             [[i, a.address, a.private_key] for i, a in enumerate(accounts[:accounts_shown])],
         )
     )
+    if manifest.intents is not None:
+        parts += ["", "Intents (ERC-7683; docs/INTENTS.md)"]
+        parts.append(table(["what", "address", "detail"], intent_rows(manifest)))
     rows = service_rows(manifest)
     if rows:
         parts += ["", "Services"]
@@ -92,11 +95,25 @@ def render_summary(manifest: Manifest, accounts_shown: int = 3) -> str:
     return "\n".join(parts)
 
 
+def intent_rows(manifest: Manifest) -> list[list[str]]:
+    """[what, address, detail]: the token, the two settlers and every solver."""
+    intents = manifest.intents
+    assert intents is not None
+    token = intents.token
+    rows = [[token.symbol, token.address, f"{token.decimals} decimals, 1,000,000 per dev account per chain"]]
+    rows += [[n, manifest.address(n), "same address on every chain"] for n in ("OriginSettler", "DestinationSettler")
+             if n in manifest.contracts]
+    rows += [[f"solver-{s.index}", s.address, f"fee {s.fee_bps} bps" + (f", {s.url}" if s.url else ", not running")]
+             for s in intents.solvers]
+    return rows
+
+
 def service_rows(manifest: Manifest) -> list[list[str]]:
     """[name, URL] of every service the manifest lists, API first."""
     svc = manifest.services
     rows = [[name, url] for name, url in (("api", svc.api), ("relayer", svc.relayer)) if url]
-    return rows + [[guardian_name(i), url] for i, url in enumerate(svc.guardians)]
+    rows += [[guardian_name(i), url] for i, url in enumerate(svc.guardians)]
+    return rows + [[f"solver-{i}", url] for i, url in enumerate(svc.solvers)]
 
 
 def artifact_path(name: str, artifact: str | None) -> str:

@@ -38,6 +38,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     from orchestrator.chains.anvil import apply_block_times
     from orchestrator.chains.rpc import chain_id_of
     from orchestrator.deploy.deployer import deploy
+    from orchestrator.intents_deploy import deploy_for_config
     from orchestrator.manifest import build_manifest, write_manifest
 
     config = resolve_config(args)
@@ -48,10 +49,12 @@ def cmd_deploy(args: argparse.Namespace) -> int:
                 raise CliError(f"chain {chain.name} not answering on {chain.rpc_url}")
             time.sleep(0.1)
     result = deploy(config, log=print)
+    contracts = {**result.manifest_section()}
+    contracts.update(deploy_for_config(config, contracts, log=print))  # USDC, settlers: solvers need them
     apply_block_times(config.chains)
     manifest_path = Path(args.manifest) if args.manifest else config.state.manifest
     # a fresh instance id on every chain before the services start (docs/PROTOCOL.md)
-    manifest = instance.bind(config, build_manifest(config, result.manifest_section()))
+    manifest = instance.bind(config, build_manifest(config, contracts))
     write_manifest(manifest_path, manifest)
     print(f"Deployed; manifest written to {manifest_path}")
     return 0

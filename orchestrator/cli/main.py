@@ -10,7 +10,7 @@ import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from orchestrator.cli import build, chaos, gov, logs, messages, read, roles, run, snapshot, status, time
+from orchestrator.cli import build, chaos, gov, intent, logs, messages, read, roles, run, snapshot, status, time
 from orchestrator.cli.common import CliError, Parser, add_command
 from orchestrator.cli.output import error_line
 from orchestrator.config import ConfigError
@@ -32,8 +32,8 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in COMMAND_GROUPS:
         group.register(sub)
-    # roles, gov and time register through an `add(name, handler, help)` callback
-    for legacy in (roles, gov, time):
+    # roles, gov, time and intent register through an `add(name, handler, help)` callback
+    for legacy in (roles, gov, time, intent):
         legacy.register(lambda name, fn, help: add_command(sub, name, fn, help))
     return parser
 

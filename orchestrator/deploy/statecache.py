@@ -40,12 +40,14 @@ def cache_key(config: DevnetConfig) -> str:
     deployment_code = [*sorted(Path(__file__).parent.glob("*.py")), Path(__file__).parents[1] / "governance_deploy.py"]
     for module in deployment_code:  # the deployment code shapes the state
         h.update(module.read_bytes())
+    h.update((Path(__file__).parent.parent / "intents_deploy.py").read_bytes())  # USDC, settlers, solver funds
     topology = {
         "chains": [(c.name, c.chain_id, c.role) for c in config.chains],
         "guardians": (config.guardians.count, config.guardians.threshold),
         "accounts": config.accounts,
         "mnemonic": config.mnemonic,
         "governance": list(config.governance),
+        "solvers": config.solvers.count,  # funded at deployment
     }
     h.update(json.dumps(topology, sort_keys=True).encode())
     return h.hexdigest()[:16]

@@ -200,6 +200,7 @@ def render_compose(
     for chain in config.chains:
         lines.append(f"#   {chain.name:<12} {chain.rpc_url:<24} JSON-RPC + WebSocket (chain id {chain.chain_id})")
     roles = {"relayer": "relayer health and queue", "api": "HTTP API, OpenAPI at /docs, dashboard"}
+    roles.update({n: "intent solver health" for n in config.service_ports() if n.startswith("solver-")})
     for name, port in config.service_ports().items():
         lines.append(f"#   {name:<12} {local_url(port):<24} {roles.get(name, 'guardian attestations')}")
     header = _HEADER.format(ports="\n".join(lines), volume=STATE_VOLUME)

@@ -1,6 +1,6 @@
 """`bench.py intents [--messages N]`: ERC-7683 intents over both routes, "open mined -> recipient credited".
 
-hub + 2 rollups, the real guardians, relayer and one solver process (services/solver). Intents go
+hub + 2 rollups, the real guardians, relayer and the devnet's own solver process (solver-0). Intents go
 one at a time round-robin over all six (from, to) chain pairs; every 4th takes the canonical route
 (USDC.crosschainTransfer over the gateway), the others are ERC-7683 orders filled by the solver.
 "Mined" is when the origin block's newHeads notification reaches this client; "credited" is when the
@@ -13,17 +13,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from benchmarks.relay_common import percentiles, running_devnet
-from orchestrator.intents_deploy import IntentsParams, add_to_manifest, deploy_intents
 from services.common import manifest as manifest_mod
 from services.common.abi import Abi
 from services.common.rpc import WsRpc, hexint
@@ -33,16 +28,6 @@ from services.solver.orders import OrderData, onchain_order
 
 AMOUNT = 10 * 10**6
 FEE_BPS = 5
-
-
-def _port_in_use(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
 
 
 class Bench:
@@ -165,59 +150,16 @@ async def measure(m: Any, n: int) -> dict[str, Any]:
         await bench.close()
 
 
-def _start_solver(manifest_path: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "services.solver",
-        "--manifest",
-        str(manifest_path),
-        "--index",
-        "0",
-        "--port",
-        str(port),
-        "--fee-bps",
-        str(FEE_BPS),
-        "--log-level",
-        "WARNING",
-    ]
-    with open(log, "ab") as out:
-        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-
-
-def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).json().get("ready"):
-                return
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("the solver did not become ready")
-
-
 def run(args: argparse.Namespace) -> dict:
     n = args.messages or 200
     with (
         tempfile.TemporaryDirectory(prefix="bench-intents-") as tmp,
         running_devnet(Path(tmp) / "state", args.block_time) as devnet,
     ):
-        deployment = deploy_intents(
-            devnet.manifest_path, IntentsParams(solvers=1, solver_fee_bps=FEE_BPS), log=lambda _m: None
-        )
-        add_to_manifest(devnet.manifest_path, deployment)
+        # `devnet up` deployed USDC and the settlers and runs solver-0 ([solvers] count = 1, fee 5 bps)
         manifest = manifest_mod.load(devnet.manifest_path)
-        port = next(p for p in range(manifest.api.port + 1300, manifest.api.port + 1400) if not _port_in_use(p))
-        solver = _start_solver(Path(devnet.manifest_path), port, Path(tmp) / "solver.log")
-        try:
-            _wait_ready(port, solver)
-            result = asyncio.run(measure(manifest, n))
-        finally:
-            solver.send_signal(signal.SIGTERM)
-            solver.wait(10)
+        assert manifest.intents is not None and manifest.intents.solvers[0].fee_bps == FEE_BPS
+        result = asyncio.run(measure(manifest, n))
     result.update(
         {
             "chains": 3,

@@ -6,6 +6,7 @@
     m.guardians.members[0].url, m.keys.relayer.private_key
     m.run_dir   -> <state_dir>/run (service databases)
     save(m, path)   # what the orchestrator writes: the same models, so writer and readers agree
+    m.intents.token.address, m.intents.solvers[0].fee_bps   (None before the intents contracts exist)
     m.instance_id  -> "0x.." (32 bytes) the attestation domain's salt, None before contracts are deployed
 """
 
@@ -88,6 +89,28 @@ class ServiceUrls(_Model):
     api: str | None = None
     relayer: str | None = None
     guardians: list[str] = Field(default_factory=list)
+    solvers: list[str] = Field(default_factory=list)
+
+
+class IntentToken(_Model):
+    symbol: str = "USDC"
+    decimals: int = 6
+    address: str
+
+
+class SolverEntry(_Model):
+    index: int
+    address: str
+    fee_bps: int = 5
+    url: str | None = None  # its /health; None when the devnet does not run it
+
+
+class Intents(_Model):
+    """The intents engine (docs/INTENTS.md): the token, the settlement grace and the solvers."""
+
+    token: IntentToken
+    settlement_grace: int = 60
+    solvers: list[SolverEntry] = Field(default_factory=list)
 
 
 class Manifest(_Model):
@@ -102,6 +125,7 @@ class Manifest(_Model):
     services: ServiceUrls = Field(default_factory=ServiceUrls)
     relayer: RelayerSettings = Field(default_factory=RelayerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    intents: Intents | None = None  # None until the intents contracts are deployed
     state_dir: str = ".devnet"
     # the devnet instance id (0x + 64 hex), the salt of the attestation EIP-712 domain; fresh on every `up`
     instance_id: str | None = None

@@ -49,8 +49,7 @@ async def run(args: argparse.Namespace) -> None:
     from services.solver.service import Solver, SolverSettings
 
     m = manifest_mod.load(args.manifest)
-    intents = getattr(m, "intents", None) or {}
-    advertised = {s["index"]: s.get("fee_bps") for s in intents.get("solvers", [])}
+    advertised = {s.index: s.fee_bps for s in m.intents.solvers} if m.intents else {}
     fee = args.fee_bps if args.fee_bps is not None else (advertised.get(args.index) or 5)
     settings = SolverSettings(
         fee_bps=fee, min_margin=args.min_margin, low_watermark=args.low_watermark, target=args.target

@@ -125,8 +125,7 @@ class _Reader:
 
 
 def _solvers(m: Manifest) -> list[dict[str, Any]]:
-    intents = getattr(m, "intents", None) or {}
-    return list(intents.get("solvers", []))
+    return [s.model_dump() for s in m.intents.solvers] if m.intents else []
 
 
 # ------------------------------------------------------------------ planning

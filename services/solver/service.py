@@ -379,7 +379,8 @@ class Solver:
 
         @app.get("/health")
         async def health(_req: Request) -> tuple[int, Any]:
-            return 200, {
+            # 503 until subscribed and approved, so a supervisor's health wait means "can fill now"
+            return 200 if self.ready else 503, {
                 "ready": self.ready,
                 "index": self.index,
                 "address": self.me,

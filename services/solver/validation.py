@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from eth_utils import is_address, to_checksum_address
+from eth_utils import is_address, is_checksum_address, to_checksum_address
 
 from services.common.manifest import Chain, Manifest
 
@@ -29,6 +29,10 @@ def resolve_chain(m: Manifest, key: str | int, name: str) -> Chain:
 def check_address(value: str | None, name: str) -> str:
     if not isinstance(value, str) or not is_address(value) or not value.startswith("0x"):
         raise IntentError(name, f"{name} is not an address (0x + 40 hex digits, valid checksum): {value!r}")
+    digits = value[2:]
+    if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(value):
+        # eth_utils.is_address accepts any mixed case; a wrong EIP-55 checksum means a mistyped address
+        raise IntentError(name, f"{name} is not an address (bad EIP-55 checksum): {value!r}")
     if int(value, 16) == 0:
         raise IntentError(name, f"{name} must not be the zero address")
     return to_checksum_address(value)

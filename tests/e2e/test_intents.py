@@ -23,7 +23,7 @@ import pytest
 from eth_account import Account
 from web3.logs import DISCARD
 
-from orchestrator.config import default_config
+from orchestrator.config import SolverConfig, default_config
 from orchestrator.intents_deploy import IntentsParams, add_to_manifest, deploy_intents
 from orchestrator.pytest_plugin import free_port_offset
 from services.common import manifest as manifest_models
@@ -129,8 +129,13 @@ def _start_offset() -> int:
 def inet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     tmp = tmp_path_factory.mktemp("intents")
     base = default_config()
+    # `up` deploys the intents contracts and funds 3 solver keys; these tests run (and kill) the solver
+    # processes themselves, so the devnet's own supervised solvers are stopped first.
+    base = replace(base, solvers=SolverConfig(count=3))
     config = replace(base.with_port_offset(free_port_offset(base, start=_start_offset())), state_dir=str(tmp / "state"))
     with Net.start(config) as net:
+        for i in range(3):
+            net.supervisor.stop_service(f"solver-{i}")
         deployment = deploy_intents(net.manifest, IntentsParams(solvers=3), log=lambda _m: None)
         add_to_manifest(net.devnet.manifest_path, deployment)
         net.manifest = manifest_models.load(net.devnet.manifest_path)

@@ -121,7 +121,7 @@ def test_foreground_up_shows_stages_and_ctrl_c_stops_everything(workdir, config)
         for expected in (config.chain("rollup-b").rpc_url, "MetalayerGateway", "guardian-2", "Ready in"):
             assert expected in output
         children = children_of(proc.pid)
-        assert len(children) == len(config.chains) + config.guardians.count + 2  # + relayer + api
+        assert len(children) == len(config.chains) + config.guardians.count + 2 + config.solvers.count  # relayer, api
         proc.send_signal(signal.SIGINT)  # what Ctrl-C delivers to the foreground process
         rest, _ = proc.communicate(timeout=30)
     finally:

@@ -56,7 +56,7 @@ def _spec(name: str, argv: list[str], port: int) -> ServiceSpec:
 def test_service_specs_cover_every_service():
     config = default_config()
     specs = service_specs(config, "/m.json")
-    assert [s.name for s in specs] == ["guardian-0", "guardian-1", "guardian-2", "relayer", "api"]
+    assert [s.name for s in specs] == ["guardian-0", "guardian-1", "guardian-2", "relayer", "api", "solver-0"]
     g1 = specs[1]
     assert g1.argv[1:] == ["-m", "services.guardian", "--index", "1", "--manifest", "/m.json"]
     assert g1.health_url == "http://127.0.0.1:9101/health"

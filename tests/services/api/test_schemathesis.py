@@ -12,6 +12,8 @@ Three allowances, each for one operation (schemathesis.toml written below):
   reading chain `on` differing from `chain`, cannot be said in JSON Schema.
 - The governance operations may answer 404/409/422 to schema-valid input (a proposal id that does not
   exist, a role name or action unknown to the devnet, a transaction the contracts refuse).
+- POST /v1/intents likewise: same chain, a wrong EIP-55 checksum, more than the balance, a deadline
+  behind the chain's clock are checks against the running chains.
 - POST /v1/messages/{id}/retry may answer 503 only while the relayer lacks its retry endpoint
   (the API says so in the body); a warning in the test summary shows when that is the case.
 """
@@ -35,6 +37,10 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "409", "422"]
 
 [[operations]]
 include-name = "POST /v1/messages"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "404", "409", "422"]
+
+[[operations]]
+include-name = "POST /v1/intents"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "404", "409", "422"]
 """ + "".join(
     # governance: a schema-valid proposal id need not exist (404), a role name or action need not be
@@ -98,4 +104,4 @@ def test_api_conforms_to_its_schema(api_net, tmp_path: Path):
     done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=540)
     report = done.stdout[-6000:] + done.stderr[-2000:]
     assert done.returncode == 0, report
-    assert "Tested: 20" in done.stdout, report  # every route but /v1/events and the chaos controls
+    assert "Tested: 23" in done.stdout, report  # every route but /v1/events and the chaos controls

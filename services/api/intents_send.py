@@ -1,0 +1,96 @@
+"""Send a planned intent from a dev account (POST /v1/intents with `account`).
+
+Plain path: the plan's transactions in order (approve + open, or crosschainTransfer), signed by the
+dev account. Gasless path (`gasless: true`, solver route): the dev account signs the EIP-712 order
+and the ERC-2612 permit, and the devnet's deployer key submits `openFor`, so the account needs no ETH.
+Each transaction is awaited; its receipt gives the order id (the Open log) or the gateway nonce.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+from eth_account import Account
+
+from services.api.context import Context, RpcFailure
+from services.api.errors import ApiError
+from services.api.intents_track import IntentRecord
+from services.common.abi import Abi
+from services.common.tx import Signer
+from services.solver.planner import IntentPlan, open_for_call
+
+RECEIPT_TIMEOUT = 30.0
+MAX_FEE, PRIORITY_FEE = 100 * 10**9, 10**9
+
+
+async def send_intent(ctx: Context, record: IntentRecord, account: int, gasless: bool) -> None:
+    """Sign and send; marks `opened` and sets the order id or message nonce on `record`."""
+    m, plan = ctx.manifest, record.plan
+    key = m.accounts[account].private_key
+    chain = m.chain(plan.from_chain["chain_id"])
+    if gasless:
+        order_sig = Account.sign_typed_data(key, full_message=plan.typed_data["order"]).signature  # type: ignore[index]
+        permit_sig = Account.sign_typed_data(key, full_message=plan.typed_data["permit"]).signature  # type: ignore[index]
+        data = open_for_call(plan, bytes(order_sig), bytes(permit_sig))
+        if m.keys.deployer is None:
+            raise ApiError(503, "the manifest has no deployer key to submit openFor")
+        submitter = Signer(m.keys.deployer.private_key)
+        gas = int(plan.order["open_for_gas"])  # type: ignore[index]
+        steps = [(submitter, -1, plan.order["origin_settler"], data, gas)]  # type: ignore[index]
+    else:
+        signer = Signer(key)
+        steps = [(signer, account, tx["to"], bytes.fromhex(tx["data"][2:]), int(tx["gas"])) for tx in plan.transactions]
+    receipt: dict[str, Any] = {}
+    for signer, lock_key, to, data, gas in steps:  # lock key: the account index (POST /v1/messages uses it too)
+        lock = ctx.send_locks.setdefault((chain.chain_id, lock_key), asyncio.Lock())
+        async with lock:
+            receipt, tx_hash = await _transact(ctx, chain.rpc_url, chain.chain_id, signer, to, data, gas)
+        record.transactions.append(tx_hash)
+    record.mark("opened")
+    _identify(ctx, record, plan, receipt)
+
+
+def _identify(ctx: Context, record: IntentRecord, plan: IntentPlan, receipt: dict[str, Any]) -> None:
+    m = ctx.manifest
+    if plan.route == "solver":
+        origin = m.address("OriginSettler").lower()
+        topic = Abi(m.abi("OriginSettler")).topic("Open")
+        for lg in receipt["logs"]:
+            if lg["address"].lower() == origin and lg["topics"] and lg["topics"][0] == topic:
+                record.order_id = lg["topics"][1]
+                return
+        raise ApiError(502, f"open transaction {record.transactions[-1]} emitted no Open event")
+    gateway = m.address("MetalayerGateway").lower()
+    abi = Abi(m.abi("MetalayerGateway"))
+    for lg in receipt["logs"]:
+        if lg["address"].lower() != gateway:
+            continue
+        decoded = abi.decode_log(lg)
+        if decoded and decoded[0] == "MessageCommitted":
+            record.message_nonce = int(decoded[1]["nonce"])
+            return
+    raise ApiError(502, f"transfer transaction {record.transactions[-1]} sent no gateway message")
+
+
+async def _transact(
+    ctx: Context, url: str, chain_id: int, signer: Signer, to: str, data: bytes, gas: int
+) -> tuple[dict[str, Any], str]:
+    try:
+        nonce = int(await ctx.rpc(url, "eth_getTransactionCount", [signer.address, "pending"]), 16)
+        raw, tx_hash = signer.sign_1559(chain_id, nonce, to, data, gas, MAX_FEE, PRIORITY_FEE)
+        await ctx.rpc(url, "eth_sendRawTransaction", ["0x" + raw.hex()])
+        deadline = time.monotonic() + RECEIPT_TIMEOUT
+        while (receipt := await ctx.rpc(url, "eth_getTransactionReceipt", [tx_hash])) is None:
+            if time.monotonic() > deadline:
+                raise ApiError(503, f"transaction {tx_hash} not mined after {RECEIPT_TIMEOUT:.0f}s")
+            await asyncio.sleep(0.02)
+    except RpcFailure as exc:
+        raise ApiError(502, f"chain {chain_id}: {exc}") from None
+    except (httpx.HTTPError, ValueError, KeyError) as exc:
+        raise ApiError(503, f"chain {chain_id} does not answer: {type(exc).__name__}") from None
+    if int(receipt["status"], 16) != 1:
+        raise ApiError(502, f"transaction {tx_hash} reverted")
+    return receipt, tx_hash
