@@ -1,1 +1,1 @@
-"""Metalayer Devnet orchestrator: the `devnet` CLI, the pytest plugin, and the parts they drive (docs/ARCHITECTURE.md)."""
+"""Metalayer Devnet orchestrator: the `devnet` CLI, the pytest plugin and what they drive (docs/ARCHITECTURE.md)."""

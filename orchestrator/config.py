@@ -148,12 +148,12 @@ class DevnetConfig:
         known = ", ".join(c.name for c in self.chains)
         raise ConfigError(f"unknown chain {name_or_id!r} (known: {known})")
 
-    def with_block_time(self, block_time: float | None) -> "DevnetConfig":
+    def with_block_time(self, block_time: float | None) -> DevnetConfig:
         """The same topology with every chain mining every `block_time` seconds."""
         chains = tuple(_replace_chain(c, block_time=block_time) for c in self.chains)
         return _replace_config(self, chains=chains)
 
-    def with_port_offset(self, offset: int) -> "DevnetConfig":
+    def with_port_offset(self, offset: int) -> DevnetConfig:
         """The same topology on shifted ports, so several devnets can run side by side."""
         chains = tuple(_replace_chain(c, port=c.port + offset) for c in self.chains)
         return _replace_config(
@@ -175,14 +175,29 @@ def _replace_config(config: DevnetConfig, **changes: Any) -> DevnetConfig:
 
 
 def default_config() -> DevnetConfig:
-    return DevnetConfig(chains=(ChainConfig(name="hub", chain_id=900, port=8545, role="hub"),
-                                ChainConfig(name="rollup-a", chain_id=901, port=8546),
-                                ChainConfig(name="rollup-b", chain_id=902, port=8547)))
+    return DevnetConfig(
+        chains=(
+            ChainConfig(name="hub", chain_id=900, port=8545, role="hub"),
+            ChainConfig(name="rollup-a", chain_id=901, port=8546),
+            ChainConfig(name="rollup-b", chain_id=902, port=8547),
+        )
+    )
 
 
 # ---------------------------------------------------------------- parsing
 
-_TOP_KEYS = {"hub", "rollups", "guardians", "relayer", "api", "solvers", "accounts", "mnemonic", "state_dir", "governance"}
+_TOP_KEYS = {
+    "hub",
+    "rollups",
+    "guardians",
+    "relayer",
+    "api",
+    "solvers",
+    "accounts",
+    "mnemonic",
+    "state_dir",
+    "governance",
+}
 _CHAIN_KEYS = {"name", "chain_id", "port", "block_time", "anvil_args"}
 _GUARDIAN_KEYS = {"count", "threshold", "confirmations", "base_port"}
 _RELAYER_KEYS = set(RelayerConfig.__dataclass_fields__)
@@ -242,6 +257,7 @@ def parse_config(raw: dict[str, Any]) -> DevnetConfig:
 
 def _parse_governance(table: Any) -> tuple[tuple[str, Any], ...]:
     from orchestrator.governance_deploy import GovernanceParams  # web3-heavy: imported only when given
+
     try:
         return tuple(sorted(vars(GovernanceParams.from_table(table)).items()))
     except (ValueError, TypeError, AttributeError) as exc:
@@ -297,7 +313,7 @@ def _parse_chain(raw: Any, where: str, role: str) -> dict[str, Any]:
     else:
         block_time = float(_typed(block_time, (int, float), f"{where}.block_time"))
         if block_time < 0:
-            raise ConfigError(f"{where}.block_time: must be \"instant\" or a positive number of seconds")
+            raise ConfigError(f'{where}.block_time: must be "instant" or a positive number of seconds')
         if block_time < MIN_BLOCK_TIME:
             raise ConfigError(f"{where}.block_time: {block_time} is below the minimum of {MIN_BLOCK_TIME} s")
     anvil_args = raw.get("anvil_args", [])
@@ -331,8 +347,11 @@ def _with_defaults(chains: list[dict[str, Any]], after: ChainConfig, taken_ports
                 ports.add(next_port)
                 fields = {**fields, "port": next_port}
         else:  # the hub: the default hub's values
-            fields = {**fields, "chain_id": after.chain_id if fields["chain_id"] is None else fields["chain_id"],
-                      "port": after.port if fields["port"] is None else fields["port"]}
+            fields = {
+                **fields,
+                "chain_id": after.chain_id if fields["chain_id"] is None else fields["chain_id"],
+                "port": after.port if fields["port"] is None else fields["port"],
+            }
         out.append(ChainConfig(**fields))
     return out
 
@@ -347,7 +366,9 @@ def validate(config: DevnetConfig) -> None:
         if chain.chain_id <= 0:
             raise ConfigError(f"{where}.chain_id: must be positive, got {chain.chain_id}")
         if chain.chain_id in seen_ids:
-            raise ConfigError(f"{where}.chain_id: duplicate chain id {chain.chain_id} (also {seen_ids[chain.chain_id]})")
+            raise ConfigError(
+                f"{where}.chain_id: duplicate chain id {chain.chain_id} (also {seen_ids[chain.chain_id]})"
+            )
         if chain.name in seen_names:
             raise ConfigError(f"{where}.name: duplicate chain name {chain.name!r}")
         if not 1 <= chain.port <= 65535:

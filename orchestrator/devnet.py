@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from orchestrator import instance
 from orchestrator.build.compiler import compile_contracts, describe_compiler
@@ -118,7 +119,7 @@ class Devnet:
             self.chains.stop()
             self.chains = None
 
-    def __enter__(self) -> "Devnet":
+    def __enter__(self) -> Devnet:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -133,6 +134,8 @@ class Devnet:
     # ------------------------------------------------------------ stages
 
     def _bind_instance(self) -> Manifest:
+        if self.manifest is None:  # built just before this stage
+            raise RuntimeError("instance binding needs the manifest")
         manifest = instance.bind(self.config, self.manifest)
         self._details["instance"] = instance.describe(manifest)
         return manifest
@@ -143,7 +146,8 @@ class Devnet:
         store.check_topology(self.config, snapshot)
         store.restore_databases(self.config, snapshot)
         self._details["snapshot"] = f"{snapshot.name}: " + ", ".join(
-            f"{c['name']} at block {c['block']}" for c in snapshot.meta["chains"])
+            f"{c['name']} at block {c['block']}" for c in snapshot.meta["chains"]
+        )
         return statecache.CachedState(snapshot.directory, snapshot.chain_files, snapshot.contracts)
 
     def _stage(self, name: str, fn: Callable[[], Any]) -> Any:
@@ -224,21 +228,31 @@ class Devnet:
 
             depth = DepthMiner(self.manifest.address("MetalayerGateway"), confirmations)
         self.chain_supervisor = ChainSupervisor(
-            self.chains, self.config.state.chain_states, pids=self.config.state.pids,
-            accounts=self.config.accounts, mnemonic=self.config.mnemonic, depth=depth,
+            self.chains,
+            self.config.state.chain_states,
+            pids=self.config.state.pids,
+            accounts=self.config.accounts,
+            mnemonic=self.config.mnemonic,
+            depth=depth,
         )
         self.chain_supervisor.start()
         self.warden = Warden(self.config.state)
         self.warden.start()
 
-    def _start_services(self, skip: tuple[str, ...], guardian_args: tuple[str, ...], relayer_args: tuple[str, ...]) -> str:
+    def _start_services(
+        self, skip: tuple[str, ...], guardian_args: tuple[str, ...], relayer_args: tuple[str, ...]
+    ) -> str:
         from orchestrator.services.supervisor import ServiceSupervisor
 
         if self.manifest is None or self.manifest.intents is None:  # no USDC, no settlers: nothing to solve
             skip = skip + tuple(solver_name(i) for i in range(self.config.solvers.count))
         self.supervisor = ServiceSupervisor(
-            self.config, self.manifest_path, self.log_dir,
-            skip=skip, guardian_args=guardian_args, relayer_args=relayer_args,
+            self.config,
+            self.manifest_path,
+            self.log_dir,
+            skip=skip,
+            guardian_args=guardian_args,
+            relayer_args=relayer_args,
         )
         self.supervisor.start()
         names = ", ".join(self.supervisor.names())

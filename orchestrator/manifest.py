@@ -22,8 +22,15 @@ def _key(key: keys.Key) -> models.Key:
 
 def chain_entries(config: DevnetConfig) -> list[models.Chain]:
     return [
-        models.Chain(name=c.name, chain_id=c.chain_id, role=c.role, port=c.port, rpc_url=c.rpc_url,
-                     ws_url=c.ws_url, block_time=c.block_time)
+        models.Chain(
+            name=c.name,
+            chain_id=c.chain_id,
+            role=c.role,
+            port=c.port,
+            rpc_url=c.rpc_url,
+            ws_url=c.ws_url,
+            block_time=c.block_time,
+        )
         for c in config.chains
     ]
 
@@ -38,9 +45,12 @@ def guardian_entries(config: DevnetConfig) -> models.Guardians:
 
 
 def service_urls(config: DevnetConfig, solvers: bool = True) -> models.ServiceUrls:
-    return models.ServiceUrls(api=local_url(config.api.port), relayer=local_url(config.relayer.port),
-                              guardians=[local_url(port) for port in config.guardians.ports],
-                              solvers=[local_url(port) for port in config.solvers.ports] if solvers else [])
+    return models.ServiceUrls(
+        api=local_url(config.api.port),
+        relayer=local_url(config.relayer.port),
+        guardians=[local_url(port) for port in config.guardians.ports],
+        solvers=[local_url(port) for port in config.solvers.ports] if solvers else [],
+    )
 
 
 def intents_entry(config: DevnetConfig, contracts: dict[str, Any], services: bool) -> models.Intents | None:
@@ -51,15 +61,17 @@ def intents_entry(config: DevnetConfig, contracts: dict[str, Any], services: boo
 
     s = config.solvers
     solvers = [
-        models.SolverEntry(index=i, address=solver_key(i).address, fee_bps=s.fee_bps,
-                           url=local_url(s.port(i)) if services else None)
+        models.SolverEntry(
+            index=i, address=solver_key(i).address, fee_bps=s.fee_bps, url=local_url(s.port(i)) if services else None
+        )
         for i in range(s.count)
     ]
     return models.Intents(token=models.IntentToken(address=contracts["USDC"]["address"]), solvers=solvers)
 
 
-def build_manifest(config: DevnetConfig, contracts: dict[str, Any] | None = None,
-                   services: bool = True) -> models.Manifest:
+def build_manifest(
+    config: DevnetConfig, contracts: dict[str, Any] | None = None, services: bool = True
+) -> models.Manifest:
     """The manifest for `config`; `contracts` is the deployer's manifest section."""
     r = config.relayer
     return models.Manifest(
@@ -70,9 +82,15 @@ def build_manifest(config: DevnetConfig, contracts: dict[str, Any] | None = None
         guardians=guardian_entries(config),
         contracts={name: models.Contract(**entry) for name, entry in (contracts or {}).items()},
         services=service_urls(config, "USDC" in (contracts or {})) if services else models.ServiceUrls(),
-        relayer=models.RelayerSettings(port=r.port, max_batch=r.max_batch, poll_interval=r.poll_interval,
-                                       root_post_interval=r.root_post_interval, max_attempts=r.max_attempts,
-                                       max_age=r.max_age, error_artifacts=list(r.error_artifacts)),
+        relayer=models.RelayerSettings(
+            port=r.port,
+            max_batch=r.max_batch,
+            poll_interval=r.poll_interval,
+            root_post_interval=r.root_post_interval,
+            max_attempts=r.max_attempts,
+            max_age=r.max_age,
+            error_artifacts=list(r.error_artifacts),
+        ),
         api=models.ApiSettings(port=config.api.port),
         intents=intents_entry(config, contracts or {}, services),
         state_dir=str(config.state.root),

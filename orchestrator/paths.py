@@ -1,6 +1,6 @@
 """Where things live: the repository's folders, and the files of a devnet's state directory.
 
-    config.state.manifest    # <state_dir>/manifest.json (DevnetConfig.state is a StateDir)
+config.state.manifest    # <state_dir>/manifest.json (DevnetConfig.state is a StateDir)
 """
 
 from __future__ import annotations

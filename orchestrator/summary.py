@@ -74,9 +74,11 @@ def render_summary(manifest: Manifest, accounts_shown: int = 3) -> str:
         )
         gov = getattr(manifest, "governance", None)
         if gov:  # hub-only / rollup-only contracts have code only there (docs/GOVERNANCE.md)
-            parts.append(f"  roles + governance: {', '.join(gov['hub_only'])} on the hub only, "
-                         f"{', '.join(gov['rollup_only'])} on rollups only; voting delay {gov['voting_delay']}, "
-                         f"period {gov['voting_period']} blocks, quorum {gov['quorum_percent']}%")
+            parts.append(
+                f"  roles + governance: {', '.join(gov['hub_only'])} on the hub only, "
+                f"{', '.join(gov['rollup_only'])} on rollups only; voting delay {gov['voting_delay']}, "
+                f"period {gov['voting_period']} blocks, quorum {gov['quorum_percent']}%"
+            )
     accounts = manifest.accounts
     parts += ["", f"Dev accounts (10000 ETH each; {len(accounts)} in the manifest)"]
     parts.append(
@@ -101,10 +103,15 @@ def intent_rows(manifest: Manifest) -> list[list[str]]:
     assert intents is not None
     token = intents.token
     rows = [[token.symbol, token.address, f"{token.decimals} decimals, 1,000,000 per dev account per chain"]]
-    rows += [[n, manifest.address(n), "same address on every chain"] for n in ("OriginSettler", "DestinationSettler")
-             if n in manifest.contracts]
-    rows += [[f"solver-{s.index}", s.address, f"fee {s.fee_bps} bps" + (f", {s.url}" if s.url else ", not running")]
-             for s in intents.solvers]
+    rows += [
+        [n, manifest.address(n), "same address on every chain"]
+        for n in ("OriginSettler", "DestinationSettler")
+        if n in manifest.contracts
+    ]
+    rows += [
+        [f"solver-{s.index}", s.address, f"fee {s.fee_bps} bps" + (f", {s.url}" if s.url else ", not running")]
+        for s in intents.solvers
+    ]
     return rows
 
 

@@ -1,7 +1,7 @@
 """Assertions about processes that tests share."""
 
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from orchestrator.services.procs import pid_alive
 

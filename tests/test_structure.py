@@ -112,8 +112,11 @@ def test_no_module_over_the_line_limit():
 
 def test_services_never_import_the_orchestrator():
     """Services run alone (in Docker, with only the manifest): the dependency points one way."""
-    wrong = {name: sorted(t for t in targets if t.startswith("orchestrator"))
-             for name, targets in import_graph().items() if name.startswith("services")}
+    wrong = {
+        name: sorted(t for t in targets if t.startswith("orchestrator"))
+        for name, targets in import_graph().items()
+        if name.startswith("services")
+    }
     assert not {name: t for name, t in wrong.items() if t}
 
 

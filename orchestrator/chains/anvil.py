@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from orchestrator.build.toolchain import find_anvil
 from orchestrator.chains.rpc import chain_id_of, rpc
@@ -35,12 +35,18 @@ def anvil_args(
 ) -> list[str]:
     """anvil's arguments for one chain (without the binary), shared with docker-compose."""
     args = [
-        "--host", host,
-        "--port", str(chain.port),
-        "--chain-id", str(chain.chain_id),
-        "--accounts", str(accounts),
-        "--mnemonic", mnemonic,
-        "--balance", "10000",
+        "--host",
+        host,
+        "--port",
+        str(chain.port),
+        "--chain-id",
+        str(chain.chain_id),
+        "--accounts",
+        str(accounts),
+        "--mnemonic",
+        mnemonic,
+        "--balance",
+        "10000",
     ]
     if load_state is not None:
         args += ["--load-state", str(load_state)]
@@ -78,7 +84,7 @@ class ChainGroup:
 
     chains: dict[str, ChainProcess] = field(default_factory=dict)
 
-    def __enter__(self) -> "ChainGroup":
+    def __enter__(self) -> ChainGroup:
         return self
 
     def __exit__(self, *exc: object) -> None:

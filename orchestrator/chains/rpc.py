@@ -15,7 +15,8 @@ from __future__ import annotations
 import http.client
 import json
 import urllib.parse
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 class RpcError(RuntimeError):
@@ -39,7 +40,7 @@ class RpcClient:
         self._path = parsed.path or "/"
         self._conn: http.client.HTTPConnection | None = None
 
-    def __enter__(self) -> "RpcClient":
+    def __enter__(self) -> RpcClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

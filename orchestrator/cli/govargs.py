@@ -31,7 +31,9 @@ def leaf(sub: Any, name: str, fn: Command, help: str, *, json_flag: bool = True)
     # SUPPRESS: given here or before the sub-command, never reset by the other
     p.add_argument("--config", default=argparse.SUPPRESS, help="topology file (default: ./devnet.toml or built-in)")
     p.add_argument("--manifest", default=argparse.SUPPRESS, help="manifest of the devnet (default: from the config)")
-    p.add_argument("--state-dir", default=argparse.SUPPRESS, help="the devnet's state directory (default: the running one)")
+    p.add_argument(
+        "--state-dir", default=argparse.SUPPRESS, help="the devnet's state directory (default: the running one)"
+    )
     if json_flag:
         p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=one_line(fn))

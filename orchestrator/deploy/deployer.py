@@ -33,9 +33,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from eth_account import Account
 from eth_utils import to_checksum_address
@@ -93,17 +94,21 @@ class ChainSender:
         while pending:
             ready = self._estimated_prefix(pending)
             self._send(ready)
-            pending = pending[len(ready):]
+            pending = pending[len(ready) :]
         return len(txs)
 
     def _estimated_prefix(self, txs: list[Tx]) -> list[Tx]:
-        calls = [("eth_estimateGas", [{"from": self.sender.address, "to": tx.to, "data": "0x" + tx.data.hex()}])
-                 for tx in txs]
+        calls = [
+            ("eth_estimateGas", [{"from": self.sender.address, "to": tx.to, "data": "0x" + tx.data.hex()}])
+            for tx in txs
+        ]
         ready: list[Tx] = []
-        for tx, est in zip(txs, self.node.batch(calls)):
+        for tx, est in zip(txs, self.node.batch(calls), strict=False):
             if isinstance(est, Exception):
                 if not ready:  # nothing sent before it could change the answer: a real revert
-                    reason = describe_error(getattr(est, "data", None), self.abis) if getattr(est, "data", None) else est
+                    reason = (
+                        describe_error(getattr(est, "data", None), self.abis) if getattr(est, "data", None) else est
+                    )
                     raise self.fail(f"{tx.label} reverted: {reason}")
                 break
             tx.gas = int(int(est, 16) * GAS_MARGIN) + GAS_EXTRA
@@ -111,8 +116,9 @@ class ChainSender:
         return ready
 
     def _send(self, txs: list[Tx]) -> None:
-        nonce_hex, price_hex = self.node.batch([
-            ("eth_getTransactionCount", [self.sender.address, "pending"]), ("eth_gasPrice", [])])
+        nonce_hex, price_hex = self.node.batch(
+            [("eth_getTransactionCount", [self.sender.address, "pending"]), ("eth_gasPrice", [])]
+        )
         if isinstance(nonce_hex, Exception) or isinstance(price_hex, Exception):
             raise self.fail("cannot read nonce/gas price")
         nonce, gas_price = int(nonce_hex, 16), 2 * int(price_hex, 16) + 10**9
@@ -121,10 +127,18 @@ class ChainSender:
         # batch may reach anvil's pool out of order, and a transaction that becomes ready late is
         # not automined until the next block
         for i, tx in enumerate(txs):
-            signed = Account.sign_transaction({
-                "nonce": nonce + i, "gasPrice": gas_price, "gas": tx.gas, "to": to_checksum_address(tx.to),
-                "value": 0, "data": tx.data, "chainId": self.chain.chain_id,
-            }, self.sender.private_key)
+            signed = Account.sign_transaction(
+                {
+                    "nonce": nonce + i,
+                    "gasPrice": gas_price,
+                    "gas": tx.gas,
+                    "to": to_checksum_address(tx.to),
+                    "value": 0,
+                    "data": tx.data,
+                    "chainId": self.chain.chain_id,
+                },
+                self.sender.private_key,
+            )
             try:
                 tx_hash = self.node.call("eth_sendRawTransaction", ["0x" + bytes(signed.raw_transaction).hex()])
             except RpcError as exc:
@@ -137,7 +151,7 @@ class ChainSender:
         polls = 0
         while pending:
             hs = list(pending)
-            for h, r in zip(hs, self.node.batch([("eth_getTransactionReceipt", [h]) for h in hs])):
+            for h, r in zip(hs, self.node.batch([("eth_getTransactionReceipt", [h]) for h in hs]), strict=False):
                 if r is None or isinstance(r, Exception):
                     continue
                 tx = pending.pop(h)
@@ -155,8 +169,15 @@ class ChainSender:
                 time.sleep(0.02)
 
 
-def _deploy_chain(chain: ChainConfig, config: DevnetConfig, addresses: dict[str, str], codes: dict[str, bytes],
-                  abis: dict[str, Abi], devs: list[str], params: DeployParams) -> int:
+def _deploy_chain(
+    chain: ChainConfig,
+    config: DevnetConfig,
+    addresses: dict[str, str],
+    codes: dict[str, bytes],
+    abis: dict[str, Abi],
+    devs: list[str],
+    params: DeployParams,
+) -> int:
     with RpcClient(chain.rpc_url) as node:
         try:
             node.call("anvil_setBalance", [keys.deployer_key().address, hex(DEPLOYER_BALANCE)])
@@ -196,8 +217,11 @@ def deploy(
         sent = _deploy_chain(chain, config, addresses, codes, abis, devs, params)
         seconds = time.perf_counter() - t0
         with lock:
-            log(f"deploy {chain.name}: {sent} transactions in {seconds * 1000:.0f} ms" if sent
-                else f"deploy {chain.name}: already deployed, reused")
+            log(
+                f"deploy {chain.name}: {sent} transactions in {seconds * 1000:.0f} ms"
+                if sent
+                else f"deploy {chain.name}: already deployed, reused"
+            )
         return chain.name, {"transactions": sent, "seconds": seconds}
 
     # a bounded pool: on a 2-core machine more threads only add contention (32 rollups and up)

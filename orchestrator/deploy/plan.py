@@ -11,8 +11,9 @@ deployer estimates every transaction against the chain (deployer.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from orchestrator import keys
 from orchestrator.chains.rpc import RpcClient, RpcError
@@ -58,9 +59,17 @@ class _Read:
 
 
 class ChainPlanner:
-    def __init__(self, chain: ChainConfig, config: DevnetConfig, addresses: dict[str, str],
-                 codes: dict[str, bytes], abis: dict[str, Abi], node: RpcClient, devs: Sequence[str],
-                 params: DeployParams) -> None:
+    def __init__(
+        self,
+        chain: ChainConfig,
+        config: DevnetConfig,
+        addresses: dict[str, str],
+        codes: dict[str, bytes],
+        abis: dict[str, Abi],
+        node: RpcClient,
+        devs: Sequence[str],
+        params: DeployParams,
+    ) -> None:
         self.chain, self.config, self.addr, self.codes = chain, config, addresses, codes
         self.abis, self.node, self.devs, self.params = abis, node, list(devs), params
         self.is_hub = chain.role == "hub"
@@ -81,7 +90,7 @@ class ChainPlanner:
         if self.node.call("eth_getCode", [CREATE2_FACTORY, "latest"]) in (None, "0x"):
             raise RpcError("eth_getCode", f"no CREATE2 deployer at {CREATE2_FACTORY}")
         fresh = set()
-        for name, code in zip(names, found):
+        for name, code in zip(names, found, strict=False):
             if isinstance(code, Exception):
                 raise code
             if code in (None, "0x"):
@@ -107,17 +116,51 @@ class ChainPlanner:
             if need(f"tracked:{cid}"):
                 txs.append(tx(f"registry.setTrackedChain({cid})", "StateRootRegistry", "setTrackedChain", cid, True))
         if need("registry.hub"):
-            txs.append(tx("registry.configureHub", "StateRootRegistry", "configureHub",
-                          a["MetalayerGateway"], cfg.hub.chain_id, a["GuardianStaking"]))
-        if state is None or state.get("guardians") != (sorted(g.lower() for g in self.guardians), cfg.guardians.threshold):
-            txs.append(tx("registry.setGuardians", "StateRootRegistry", "setGuardians", self.guardians,
-                          cfg.guardians.threshold))
+            txs.append(
+                tx(
+                    "registry.configureHub",
+                    "StateRootRegistry",
+                    "configureHub",
+                    a["MetalayerGateway"],
+                    cfg.hub.chain_id,
+                    a["GuardianStaking"],
+                )
+            )
+        if state is None or state.get("guardians") != (
+            sorted(g.lower() for g in self.guardians),
+            cfg.guardians.threshold,
+        ):
+            txs.append(
+                tx(
+                    "registry.setGuardians",
+                    "StateRootRegistry",
+                    "setGuardians",
+                    self.guardians,
+                    cfg.guardians.threshold,
+                )
+            )
         if need("gateway.configure"):
-            txs.append(tx("gateway.configure", "MetalayerGateway", "configure", a["StateRootRegistry"],
-                          a["EraToken"], cfg.hub.chain_id, a["GuardianStaking"]))
+            txs.append(
+                tx(
+                    "gateway.configure",
+                    "MetalayerGateway",
+                    "configure",
+                    a["StateRootRegistry"],
+                    a["EraToken"],
+                    cfg.hub.chain_id,
+                    a["GuardianStaking"],
+                )
+            )
         if need("gateway.fees"):
-            fees = (p.base_fee, p.fee_per_byte, p.relayer_bps, p.guardian_bps, p.operator_bps,
-                    keys.relayer_key().address, self.operator)
+            fees = (
+                p.base_fee,
+                p.fee_per_byte,
+                p.relayer_bps,
+                p.guardian_bps,
+                p.operator_bps,
+                keys.relayer_key().address,
+                self.operator,
+            )
             txs.append(tx("gateway.setFeeConfig", "MetalayerGateway", "setFeeConfig", fees))
         for exempt in (a["GuardianStaking"],):  # ERA transfers pay their fee like any message
             if need(f"exempt:{exempt}"):
@@ -129,11 +172,29 @@ class ChainPlanner:
         if self.is_hub:
             if need("staking.configure"):
                 rollups = [c.chain_id for c in cfg.rollups]
-                txs.append(tx("staking.configure", "GuardianStaking", "configure", a["EraToken"],
-                              a["StateRootRegistry"], a["MetalayerGateway"], rollups))
+                txs.append(
+                    tx(
+                        "staking.configure",
+                        "GuardianStaking",
+                        "configure",
+                        a["EraToken"],
+                        a["StateRootRegistry"],
+                        a["MetalayerGateway"],
+                        rollups,
+                    )
+                )
             if need("staking.params"):
-                txs.append(tx("staking.setParams", "GuardianStaking", "setParams", p.min_stake,
-                              p.unbonding_delay, p.slash_bps, p.reporter_bps))
+                txs.append(
+                    tx(
+                        "staking.setParams",
+                        "GuardianStaking",
+                        "setParams",
+                        p.min_stake,
+                        p.unbonding_delay,
+                        p.slash_bps,
+                        p.reporter_bps,
+                    )
+                )
         txs += self._funding(need, to_stake)
         return txs
 
@@ -153,8 +214,15 @@ class ChainPlanner:
         if stake_total:
             txs.append(tx("era.approve(staking)", "EraToken", "approve", a["GuardianStaking"], stake_total))
         if amounts:
-            txs.append(tx("gateway.depositFees(dev accounts, examples)", "MetalayerGateway", "depositFees",
-                          to_deposit, amounts))
+            txs.append(
+                tx(
+                    "gateway.depositFees(dev accounts, examples)",
+                    "MetalayerGateway",
+                    "depositFees",
+                    to_deposit,
+                    amounts,
+                )
+            )
         for g in to_stake:
             txs.append(tx(f"staking.stakeFor({g})", "GuardianStaking", "stakeFor", g, p.guardian_stake))
         return txs
@@ -167,25 +235,41 @@ class ChainPlanner:
         for cid in self.others:
             reads.append(_Read(f"tracked:{cid}", reg, "isTracked", (cid,)))
             reads.append(_Read(f"link:{cid}", era, "getLink", (encode_evm_chain(cid),)))
-        reads += [_Read("registry.hub", reg, "hubStaking"), _Read("guardians", reg, "getGuardians"),
-                  _Read("threshold", reg, "threshold"), _Read("gateway.configure", gw, "registry"),
-                  _Read("gateway.fees", gw, "feeConfig")]
-        reads += [_Read(f"exempt:{ex}", gw, "feeExempt", (ex,)) for ex in (self.addr[era], self.addr["GuardianStaking"])]
+        reads += [
+            _Read("registry.hub", reg, "hubStaking"),
+            _Read("guardians", reg, "getGuardians"),
+            _Read("threshold", reg, "threshold"),
+            _Read("gateway.configure", gw, "registry"),
+            _Read("gateway.fees", gw, "feeConfig"),
+        ]
+        reads += [
+            _Read(f"exempt:{ex}", gw, "feeExempt", (ex,)) for ex in (self.addr[era], self.addr["GuardianStaking"])
+        ]
         reads += [_Read(f"era:{d}", era, "balanceOf", (d,)) for d in self.devs]
         reads += [_Read(f"fee:{d}", gw, "feeBalance", (d,)) for d in (*self.devs, *self.examples)]
         if self.is_hub:
-            reads += [_Read("staking.configure", "GuardianStaking", "registry"),
-                      _Read("staking.params", "GuardianStaking", "minStake")]
+            reads += [
+                _Read("staking.configure", "GuardianStaking", "registry"),
+                _Read("staking.params", "GuardianStaking", "minStake"),
+            ]
             reads += [_Read(f"stake:{g}", "GuardianStaking", "stakeOf", (g,)) for g in self.guardians]
         return reads
 
     def _read_state(self) -> dict[str, Any]:
         """What is already in place (True = still needed); "guardians" holds the current set."""
         reads = self._reads()
-        calls = [("eth_call", [{"to": self.addr[r.contract], "data": "0x" + self.abis[r.contract].encode(r.fn, *r.args).hex()},
-                               "latest"]) for r in reads]
+        calls = [
+            (
+                "eth_call",
+                [
+                    {"to": self.addr[r.contract], "data": "0x" + self.abis[r.contract].encode(r.fn, *r.args).hex()},
+                    "latest",
+                ],
+            )
+            for r in reads
+        ]
         results: dict[str, Any] = {}
-        for r, raw in zip(reads, self.node.batch(calls)):
+        for r, raw in zip(reads, self.node.batch(calls), strict=False):
             ok = not isinstance(raw, Exception) and raw not in (None, "0x")
             results[r.key] = self.abis[r.contract].decode_output(r.fn, raw) if ok else None
         need: dict[str, Any] = {}

@@ -19,9 +19,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 from orchestrator.services import procs
 
@@ -69,9 +69,7 @@ def ensure_installed(log: Log = _log) -> list[str]:
     if not missing:
         return []
     if os.geteuid() != 0:
-        raise DockerEngineError(
-            f"missing {', '.join(missing)}: run `sudo apt-get install {' '.join(APT_PACKAGES)}`"
-        )
+        raise DockerEngineError(f"missing {', '.join(missing)}: run `sudo apt-get install {' '.join(APT_PACKAGES)}`")
     if shutil.which("apt-get") is None:
         raise DockerEngineError(f"missing {', '.join(missing)} and no apt-get to install them")
     log(f"installing {' '.join(missing)} with apt-get")
@@ -102,9 +100,7 @@ def compose_command(env: dict[str, str] | None = None) -> list[str] | None:
     cli = docker_cli()
     if cli is not None:
         try:
-            proc = subprocess.run(
-                [cli, "compose", "version"], capture_output=True, text=True, timeout=20, env=env
-            )
+            proc = subprocess.run([cli, "compose", "version"], capture_output=True, text=True, timeout=20, env=env)
             if proc.returncode == 0 and "version" in proc.stdout.lower():
                 return [cli, "compose"]
         except (OSError, subprocess.TimeoutExpired):
@@ -211,7 +207,7 @@ class PrivateDaemon:
         self.log(f"stopped dockerd pid {pid}")
         return True
 
-    def start(self) -> "PrivateDaemon":
+    def start(self) -> PrivateDaemon:
         running = self._stale_pid()
         if running is not None and self.is_ours(running):
             if self.reuse and self.ping():
@@ -261,7 +257,7 @@ class PrivateDaemon:
             return False
 
         class _Conn(http.client.HTTPConnection):
-            def connect(conn_self) -> None:  # noqa: N805
+            def connect(conn_self) -> None:
                 s = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
                 s.settimeout(2)
                 s.connect(str(self.socket))
@@ -288,7 +284,7 @@ class PrivateDaemon:
         self.log(f"dockerd pid {self.process.pid} stopped")
         self.process = None
 
-    def __enter__(self) -> "PrivateDaemon":
+    def __enter__(self) -> PrivateDaemon:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -296,16 +292,16 @@ class PrivateDaemon:
 
     # -- client helpers -------------------------------------------------
 
-    def docker(self, *args: str, timeout: float = 600, check: bool = True,
-               input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    def docker(
+        self, *args: str, timeout: float = 600, check: bool = True, input: bytes | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
         cli = docker_cli()
         if cli is None:
             raise DockerEngineError("no docker client on PATH: install docker.io")
         proc = subprocess.run([cli, *args], env=self.env(), capture_output=True, timeout=timeout, input=input)
         if check and proc.returncode != 0:
             raise DockerEngineError(
-                f"docker {' '.join(args)} failed ({proc.returncode}): "
-                f"{proc.stderr.decode(errors='replace')[-3000:]}"
+                f"docker {' '.join(args)} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-3000:]}"
             )
         return proc
 

@@ -43,8 +43,9 @@ def engine_reachable(env: dict[str, str]) -> bool:
     if cli is None:
         return False
     try:
-        proc = subprocess.run([cli, "version", "--format", "{{.Server.Version}}"], env=env,
-                              capture_output=True, text=True, timeout=15)
+        proc = subprocess.run(
+            [cli, "version", "--format", "{{.Server.Version}}"], env=env, capture_output=True, text=True, timeout=15
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return proc.returncode == 0 and bool(proc.stdout.strip())
@@ -57,8 +58,9 @@ def select_engine(log: Log = _default_log) -> Engine:
     `devnet down --docker`."""
     env = dict(os.environ)
     if engine_reachable(env):
-        return Engine(env, base_image=os.environ.get("METALAYER_BASE_IMAGE"),
-                      anvil_image=os.environ.get("METALAYER_ANVIL_IMAGE"))
+        return Engine(
+            env, base_image=os.environ.get("METALAYER_BASE_IMAGE"), anvil_image=os.environ.get("METALAYER_ANVIL_IMAGE")
+        )
     if not sys.platform.startswith("linux") or os.geteuid() != 0:
         raise ComposeError("no Docker engine answers (check DOCKER_HOST or start Docker Desktop / dockerd)")
     log("no Docker engine answers: starting a private one (host networking, images built locally)")
@@ -71,12 +73,23 @@ def select_engine(log: Log = _default_log) -> Engine:
     except BaseException:
         daemon.stop()
         raise
-    return Engine(daemon.env(), private=True, base_image=bases.python, anvil_image=bases.anvil,
-                  host_network=True, build_network="host")
+    return Engine(
+        daemon.env(),
+        private=True,
+        base_image=bases.python,
+        anvil_image=bases.anvil,
+        host_network=True,
+        build_network="host",
+    )
 
 
-def compose_up(config: DevnetConfig, project: str = PROJECT, timeout: float = 300,
-               log: Log = _default_log, engine: Engine | None = None) -> int:
+def compose_up(
+    config: DevnetConfig,
+    project: str = PROJECT,
+    timeout: float = 300,
+    log: Log = _default_log,
+    engine: Engine | None = None,
+) -> int:
     """`devnet up --docker`: build, start, wait healthy, copy the manifest out, print the summary.
 
     Uses the environment's engine, or a private one when none answers (see
@@ -87,11 +100,16 @@ def compose_up(config: DevnetConfig, project: str = PROJECT, timeout: float = 30
     state = config.state
     try:
         proj, timings = start_project(
-            config, project=project, env=engine.env, host_network=engine.host_network,
-            base_image=engine.base_image, anvil_image=engine.anvil_image,
+            config,
+            project=project,
+            env=engine.env,
+            host_network=engine.host_network,
+            base_image=engine.base_image,
+            anvil_image=engine.anvil_image,
             build_network=engine.build_network,
             work_dir=state.root if engine.host_network else None,
-            timeout=timeout, log=log,
+            timeout=timeout,
+            log=log,
         )
         manifest_path = state.manifest
         proj.copy_manifest(manifest_path)
@@ -101,17 +119,24 @@ def compose_up(config: DevnetConfig, project: str = PROJECT, timeout: float = 30
             PrivateDaemon(log=log).stop_running()
             (PrivateDaemon().run_dir / CLI_OWNED).unlink(missing_ok=True)
         raise
-    state.engine_record.write_text(json.dumps({
-        "project": project,
-        "docker_host": engine.env.get("DOCKER_HOST"),
-        "private": engine.private,
-        "files": [str(f) for f in proj.files],
-    }, indent=1))
+    state.engine_record.write_text(
+        json.dumps(
+            {
+                "project": project,
+                "docker_host": engine.env.get("DOCKER_HOST"),
+                "private": engine.private,
+                "files": [str(f) for f in proj.files],
+            },
+            indent=1,
+        )
+    )
     log(render_summary(manifest))
     log("")
     where = "a private Docker engine, host network" if engine.private else "Docker"
-    log(f"Devnet up in {where} (compose project {project}): healthy {timings['up_to_healthy']:.1f}s "
-        f"after `compose up` (image build {timings['image_build']:.1f}s); manifest copied to {manifest_path}")
+    log(
+        f"Devnet up in {where} (compose project {project}): healthy {timings['up_to_healthy']:.1f}s "
+        f"after `compose up` (image build {timings['image_build']:.1f}s); manifest copied to {manifest_path}"
+    )
     log("Stop it with `devnet down --docker`.")
     return 0
 

@@ -9,9 +9,11 @@ in the image before anything else.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 FORWARD_ENV = "METALAYER_NET_FORWARDER"  # set only on the `net` service
 
@@ -37,10 +39,8 @@ async def _pipe(reader: Any, writer: Any) -> None:
     except (ConnectionError, OSError):
         pass
     finally:
-        try:
+        with contextlib.suppress(Exception):
             writer.close()
-        except Exception:
-            pass
 
 
 async def _forward(ports: Sequence[int], listen: Sequence[str] | None = None) -> None:
@@ -74,8 +74,9 @@ async def _forward(ports: Sequence[int], listen: Sequence[str] | None = None) ->
     for addr in addrs:
         for port in ports:
             servers.append(await asyncio.start_server(handler(port), addr, port))
-    print(f"forwarding {', '.join(addrs) or '(no address)'} ports {', '.join(map(str, ports))} "
-          "to 127.0.0.1", flush=True)
+    print(
+        f"forwarding {', '.join(addrs) or '(no address)'} ports {', '.join(map(str, ports))} to 127.0.0.1", flush=True
+    )
     try:
         await asyncio.Event().wait()
     finally:

@@ -16,9 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from orchestrator.build.toolchain import find_anvil
 from orchestrator.docker.daemon import DockerEngineError, Log, PrivateDaemon, _log, docker_cli
@@ -32,8 +32,9 @@ DEBIAN_MIRROR = os.environ.get("METALAYER_DEBIAN_MIRROR", "http://deb.debian.org
 DEBOOTSTRAP_PACKAGES = ("python3", "python3-venv", "ca-certificates")
 
 
-def build_python_base(daemon: PrivateDaemon, tag: str = PYTHON_BASE_TAG, rebuild: bool = False,
-                      log: Log = _log) -> float:
+def build_python_base(
+    daemon: PrivateDaemon, tag: str = PYTHON_BASE_TAG, rebuild: bool = False, log: Log = _log
+) -> float:
     """A Debian bookworm rootfs with python3 + venv, imported as `tag`. Returns seconds spent (0 if cached)."""
     if not rebuild and daemon.image_exists(tag):
         return 0.0
@@ -45,8 +46,12 @@ def build_python_base(daemon: PrivateDaemon, tag: str = PYTHON_BASE_TAG, rebuild
         rootfs = Path(tmp) / "rootfs"
         log(f"debootstrap {DEBIAN_SUITE} (minbase + {', '.join(DEBOOTSTRAP_PACKAGES)}) ...")
         argv = [
-            debootstrap, "--variant=minbase", f"--include={','.join(DEBOOTSTRAP_PACKAGES)}",
-            DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR,
+            debootstrap,
+            "--variant=minbase",
+            f"--include={','.join(DEBOOTSTRAP_PACKAGES)}",
+            DEBIAN_SUITE,
+            str(rootfs),
+            DEBIAN_MIRROR,
         ]
         for attempt in (1, 2):  # a mirror hiccup should not fail a CI run
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
@@ -71,8 +76,15 @@ def build_python_base(daemon: PrivateDaemon, tag: str = PYTHON_BASE_TAG, rebuild
 
 def _slim_rootfs(rootfs: Path) -> None:
     """Drop what an image never needs: apt lists and caches, docs, man pages, locales."""
-    for rel in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man",
-                "usr/share/info", "usr/share/locale", "debootstrap"):
+    for rel in (
+        "var/cache/apt/archives",
+        "var/lib/apt/lists",
+        "usr/share/doc",
+        "usr/share/man",
+        "usr/share/info",
+        "usr/share/locale",
+        "debootstrap",
+    ):
         target = rootfs / rel
         if target.is_dir():
             for child in target.iterdir():
@@ -92,8 +104,7 @@ def _import_dir(daemon: PrivateDaemon, directory: Path, tag: str, changes: Seque
     for change in changes:
         args += ["--change", change]
     args += ["-", tag]
-    tar = subprocess.Popen(["tar", "--numeric-owner", "-C", str(directory), "-cf", "-", "."],
-                           stdout=subprocess.PIPE)
+    tar = subprocess.Popen(["tar", "--numeric-owner", "-C", str(directory), "-cf", "-", "."], stdout=subprocess.PIPE)
     try:
         proc = subprocess.run(args, stdin=tar.stdout, env=daemon.env(), capture_output=True, timeout=900)
     finally:
@@ -121,8 +132,7 @@ def _shared_libs(binary: Path) -> list[Path]:
     return libs
 
 
-def build_anvil_image(daemon: PrivateDaemon, tag: str = ANVIL_TAG, rebuild: bool = False,
-                      log: Log = _log) -> float:
+def build_anvil_image(daemon: PrivateDaemon, tag: str = ANVIL_TAG, rebuild: bool = False, log: Log = _log) -> float:
     """A from-scratch image with /usr/local/bin/anvil (the npm binary) and its libraries."""
     if not rebuild and daemon.image_exists(tag):
         return 0.0
@@ -167,7 +177,9 @@ def build_wheelhouse(dest: Path, log: Log = _log) -> float:
     reqs = _project_dependencies()
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(dest), *reqs],
-        capture_output=True, text=True, timeout=1800,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     if proc.returncode != 0:
         raise DockerEngineError(f"pip wheel failed: {proc.stderr[-3000:]}")

@@ -1,18 +1,20 @@
 """Driving one compose project: build the image, `up`, wait until healthy, logs, `down`.
 
-    proj, timings = start_project(config)     # build, up, healthy (taken down again on failure)
-    proj.containers(), proj.logs("relayer"), proj.copy_manifest(dest), proj.down()
+proj, timings = start_project(config)     # build, up, healthy (taken down again on failure)
+proj.containers(), proj.logs("relayer"), proj.copy_manifest(dest), proj.down()
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from orchestrator.build.compiler import compile_contracts
 from orchestrator.config import DevnetConfig, default_config
@@ -62,11 +64,13 @@ class ComposeProject:
 
     def compose(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
         argv = [*self.compose_argv(), *args]
-        proc = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=timeout,
-                              cwd=self.files[0].parent)
+        proc = subprocess.run(
+            argv, env=self.env, capture_output=True, text=True, timeout=timeout, cwd=self.files[0].parent
+        )
         if check and proc.returncode != 0:
-            raise ComposeError(f"compose {' '.join(args)} failed ({proc.returncode}): "
-                               f"{(proc.stderr or proc.stdout).strip()[-3000:]}")
+            raise ComposeError(
+                f"compose {' '.join(args)} failed ({proc.returncode}): {(proc.stderr or proc.stdout).strip()[-3000:]}"
+            )
         return proc
 
     def docker(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -80,8 +84,9 @@ class ComposeProject:
 
     def containers(self) -> dict[str, ContainerState]:
         """Every container of the project by service (found by compose labels, v1 and v2 alike)."""
-        ids = self.docker("ps", "-a", "-q", "--no-trunc", "--filter",
-                          f"label=com.docker.compose.project={self.project}").stdout.split()
+        ids = self.docker(
+            "ps", "-a", "-q", "--no-trunc", "--filter", f"label=com.docker.compose.project={self.project}"
+        ).stdout.split()
         if not ids:
             return {}
         docs = json.loads(self.docker("inspect", *ids).stdout)
@@ -102,8 +107,7 @@ class ComposeProject:
         """`up -d --no-build` (images are built beforehand by `build_image`); all services by default."""
         self.compose("up", "-d", "--no-build", *(services or []), timeout=timeout)
 
-    def wait_healthy(self, timeout: float = 180, poll: float = 0.25,
-                     services: Sequence[str] | None = None) -> float:
+    def wait_healthy(self, timeout: float = 180, poll: float = 0.25, services: Sequence[str] | None = None) -> float:
         """Until the deployer exited 0 and every long-running service (or those of `services`)
         is healthy. Fails fast, with the logs, on an exited or unhealthy service. Returns seconds waited."""
         started = time.monotonic()
@@ -183,8 +187,9 @@ def build_image(
     argv.append(str(context))
     started = time.monotonic()
     log(f"building {tag} ...")
-    proc = subprocess.run(argv, env=env if env is not None else dict(os.environ),
-                          capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        argv, env=env if env is not None else dict(os.environ), capture_output=True, text=True, timeout=1800
+    )
     if proc.returncode != 0:
         raise ComposeError(f"docker build failed ({proc.returncode}):\n{(proc.stdout + proc.stderr)[-4000:]}")
     seconds = time.monotonic() - started
@@ -234,8 +239,9 @@ def start_project(
         )
     env = dict(env if env is not None else os.environ)
     timings: dict[str, float] = {}
-    timings["image_build"] = build_image(env, base_image=base_image, anvil_image=anvil_image,
-                                         network=build_network, compile=compile, log=log)
+    timings["image_build"] = build_image(
+        env, base_image=base_image, anvil_image=anvil_image, network=build_network, compile=compile, log=log
+    )
     if work_dir is None and not host_network:
         files = [compose_file_for(config)]
     else:
@@ -255,10 +261,8 @@ def start_project(
         proj.wait_healthy(timeout=timeout, services=services)
         timings["up_to_healthy"] = time.monotonic() - started
     except BaseException:
-        try:
+        with contextlib.suppress(Exception):
             log(proj.logs(tail=30))
-        except Exception:
-            pass
         try:
             proj.down()
         except Exception as exc:  # keep the original error

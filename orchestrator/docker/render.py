@@ -33,7 +33,8 @@ orchestrator/services/specs.py, the ones the native supervisor runs.
 from __future__ import annotations
 
 import shlex
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from orchestrator.chains.anvil import anvil_args
 from orchestrator.config import DevnetConfig, default_config, local_url, to_toml
@@ -70,7 +71,8 @@ def long_running_services(config: DevnetConfig) -> list[str]:
 _RPC_BODY = '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}'
 _RPC_CHECK = (
     "exec 3<>/dev/tcp/127.0.0.1/$1"
-    " && printf 'POST / HTTP/1.0\\r\\nContent-Type: application/json\\r\\nContent-Length: %s\\r\\n\\r\\n%s' ${#2} \"$2\" >&3"
+    " && printf 'POST / HTTP/1.0\\r\\nContent-Type: application/json"
+    '\\r\\nContent-Length: %s\\r\\n\\r\\n%s\' ${#2} "$2" >&3'
     " && { IFS= read -r -d '' r <&3; [[ $r == *'\"result\":\"'$3'\"'* ]]; }"
 )
 _HTTP_CHECK = (
@@ -147,7 +149,10 @@ def compose_services(
     else:
         # The deployer needs the topology; ship it in the environment so the file
         # stays self-contained (no bind mount, works with a remote engine too).
-        script = f'printf "%s" "$${CONFIG_ENV}" > /tmp/devnet.toml && exec {shlex.join(deploy[:2])} --config /tmp/devnet.toml {shlex.join(deploy[2:])}'
+        script = (
+            f'printf "%s" "$${CONFIG_ENV}" > /tmp/devnet.toml'
+            f" && exec {shlex.join(deploy[:2])} --config /tmp/devnet.toml {shlex.join(deploy[2:])}"
+        )
         deployer = app(command=["sh", "-c", script], environment={CONFIG_ENV: to_toml(config)})
     deployer["volumes"] = state
     deployer["restart"] = "no"
@@ -194,8 +199,9 @@ def render_compose(
 
     host_network=True renders the Linux host-network variant (used by the Docker test).
     """
-    services = compose_services(config, context=context, image=image, health_interval=health_interval,
-                                host_network=host_network)
+    services = compose_services(
+        config, context=context, image=image, health_interval=health_interval, host_network=host_network
+    )
     lines = []
     for chain in config.chains:
         lines.append(f"#   {chain.name:<12} {chain.rpc_url:<24} JSON-RPC + WebSocket (chain id {chain.chain_id})")
@@ -206,7 +212,9 @@ def render_compose(
     header = _HEADER.format(ports="\n".join(lines), volume=STATE_VOLUME)
     if host_network:
         header = header.replace(
-            "Every service shares the network\n# namespace of `net`, so they talk over 127.0.0.1; `net` publishes the ports on\n# the host's 127.0.0.1 only:",
-            "HOST NETWORK variant (Linux): every\n# service runs on the host network and listens on 127.0.0.1 only:")
+            "Every service shares the network\n# namespace of `net`, so they talk over 127.0.0.1; "
+            "`net` publishes the ports on\n# the host's 127.0.0.1 only:",
+            "HOST NETWORK variant (Linux): every\n# service runs on the host network and listens on 127.0.0.1 only:",
+        )
     body = to_yaml({"services": services, "volumes": {STATE_VOLUME: {}}})
     return header + "\n" + body

@@ -7,6 +7,7 @@ stops them in order) and, on Linux, get SIGKILL if the orchestrator itself dies
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import json
@@ -16,18 +17,16 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Sequence
 
 _PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        except OSError:
-            pass
 
 
 def spawn(
@@ -39,8 +38,7 @@ def spawn(
 ) -> subprocess.Popen[bytes]:
     """Start argv with stdout+stderr appended to log_path."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    log: IO[bytes] = open(log_path, "ab")
-    try:
+    with open(log_path, "ab") as log:  # the child keeps its own descriptor after Popen
         return subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
@@ -51,8 +49,6 @@ def spawn(
             start_new_session=True,
             preexec_fn=_die_with_parent if tie_to_parent else None,
         )
-    finally:
-        log.close()  # the child holds its own descriptor
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:

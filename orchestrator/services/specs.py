@@ -11,18 +11,18 @@ modes start the same modules with the same arguments.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from orchestrator.config import DevnetConfig, local_url
 
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    name: str                 # "guardian-0", "relayer", "api", "solver-0"
-    module: str               # python module run with -m
-    args: tuple[str, ...]     # its arguments (manifest path included)
+    name: str  # "guardian-0", "relayer", "api", "solver-0"
+    module: str  # python module run with -m
+    args: tuple[str, ...]  # its arguments (manifest path included)
     port: int
     health_url: str
     python: str = sys.executable

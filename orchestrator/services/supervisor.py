@@ -13,6 +13,7 @@ one crashes in a loop); callers such as the CLI may call `check()` too.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import subprocess
 import sys
@@ -20,9 +21,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, TextIO
+from typing import TextIO
 
 from orchestrator.config import DevnetConfig
 from orchestrator.paths import REPO_ROOT
@@ -53,7 +55,7 @@ class Service:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
-    stopped: bool = False          # stopped on purpose: do not restart
+    stopped: bool = False  # stopped on purpose: do not restart
     next_restart: float = 0.0
     started_at: float = 0.0
 
@@ -72,9 +74,9 @@ class ServiceSupervisor:
     log_dir: Path
     specs: list[ServiceSpec] | None = None
     relayer: bool = True
-    skip: tuple[str, ...] = ()                     # service names to leave out (e.g. ("relayer",))
-    guardian_args: tuple[str, ...] = ()            # e.g. ("--allow-equivocation-for-tests",)
-    relayer_args: tuple[str, ...] = ()             # e.g. ("--root-post-interval", "1")
+    skip: tuple[str, ...] = ()  # service names to leave out (e.g. ("relayer",))
+    guardian_args: tuple[str, ...] = ()  # e.g. ("--allow-equivocation-for-tests",)
+    relayer_args: tuple[str, ...] = ()  # e.g. ("--root-post-interval", "1")
     auto_restart: bool = True
     on_event: Callable[[str], None] | None = None  # restart lines etc. (the CLI prints them)
     services: dict[str, Service] = field(default_factory=dict)
@@ -83,8 +85,13 @@ class ServiceSupervisor:
         self.manifest_path = Path(self.manifest_path)
         self.log_dir = Path(self.log_dir)
         if self.specs is None:
-            self.specs = service_specs(self.config, self.manifest_path, relayer=self.relayer,
-                                       guardian_args=self.guardian_args, relayer_args=self.relayer_args)
+            self.specs = service_specs(
+                self.config,
+                self.manifest_path,
+                relayer=self.relayer,
+                guardian_args=self.guardian_args,
+                relayer_args=self.relayer_args,
+            )
         self.specs = [s for s in self.specs if s.name not in self.skip]
         self.services = {s.name: Service(s, self.log_dir / f"{s.name}.log") for s in self.specs}
         self.startup_seconds: dict[str, float] = {}  # spawn -> first healthy answer, per service
@@ -132,7 +139,9 @@ class ServiceSupervisor:
             if waiting:
                 if time.monotonic() > deadline:
                     detail = "; ".join(f"{n}: {procs.tail(self.services[n].log_path, 3)}" for n in waiting)
-                    raise ServiceStartError(f"services not healthy after {timeout:.0f}s: {', '.join(waiting)} ({detail})")
+                    raise ServiceStartError(
+                        f"services not healthy after {timeout:.0f}s: {', '.join(waiting)} ({detail})"
+                    )
                 time.sleep(0.02)
 
     def stop(self) -> None:
@@ -141,17 +150,15 @@ class ServiceSupervisor:
             running = [s for s in self.services.values() if s.alive()]
             for svc in running:
                 svc.stopped = True
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     svc.process.terminate()  # type: ignore[union-attr]
-                except ProcessLookupError:
-                    pass
             for svc in running:
                 procs.stop(svc.process)  # type: ignore[arg-type]
         if self._monitor is not None and self._monitor is not threading.current_thread():
             self._monitor.join(timeout=2)
             self._monitor = None
 
-    def __enter__(self) -> "ServiceSupervisor":
+    def __enter__(self) -> ServiceSupervisor:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -209,8 +216,10 @@ class ServiceSupervisor:
                     quick = now - svc.started_at < 2.0
                     delay = min(5.0, 0.25 * 2 ** min(svc.restarts, 5)) if quick else 0.0
                     svc.next_restart = now + delay
-                    line = (f"service {svc.name} exited with code {svc.process.returncode}; "
-                            f"restarting (restart #{svc.restarts})" + (f" in {delay:.1f}s" if delay else ""))
+                    line = (
+                        f"service {svc.name} exited with code {svc.process.returncode}; "
+                        f"restarting (restart #{svc.restarts})" + (f" in {delay:.1f}s" if delay else "")
+                    )
                     self._event(svc, line)
                 if now < svc.next_restart:
                     continue
@@ -223,7 +232,7 @@ class ServiceSupervisor:
         while not self._stopping.wait(0.25):
             try:
                 self.check()
-            except Exception as exc:  # noqa: BLE001 - the monitor must keep running
+            except Exception as exc:
                 print(f"supervisor: check failed: {exc}", file=sys.stderr)
 
     def _spawn(self, svc: Service) -> None:
@@ -242,11 +251,17 @@ class ServiceSupervisor:
 
     # ------------------------------------------------------------ logs
 
-    def stream_logs(self, stop: threading.Event, names: Iterable[str] | None = None,
-                    out: TextIO | None = None, from_start: bool = False) -> threading.Thread:
+    def stream_logs(
+        self,
+        stop: threading.Event,
+        names: Iterable[str] | None = None,
+        out: TextIO | None = None,
+        from_start: bool = False,
+    ) -> threading.Thread:
         """A thread printing new lines of each service log as `name | line` until `stop` is set."""
         paths = {n: self.services[n].log_path for n in (names or self.services)}
-        thread = threading.Thread(target=follow_logs, args=(paths, stop, out or sys.stdout, from_start),
-                                  name="log-stream", daemon=True)
+        thread = threading.Thread(
+            target=follow_logs, args=(paths, stop, out or sys.stdout, from_start), name="log-stream", daemon=True
+        )
         thread.start()
         return thread

@@ -5,9 +5,9 @@ from __future__ import annotations
 import statistics
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
 
 from orchestrator.config import DevnetConfig, default_config, to_toml
 from orchestrator.pytest_plugin import free_port_offset

@@ -51,8 +51,12 @@ def docker_runs(runs: int, log=_quiet) -> dict:
         bases = images.build_base_images(daemon, wheelhouse=REPO_ROOT / "build" / "wheelhouse", log=log)
         result["base_images_s"] = {k: round(v, 2) for k, v in bases.seconds.items()}
         result["base_images_cached"] = all(v == 0.0 for v in bases.seconds.values())
-        result["image_build_s"] = round(compose_project.build_image(
-            daemon.env(), base_image=bases.python, anvil_image=bases.anvil, network="host", log=log), 2)
+        result["image_build_s"] = round(
+            compose_project.build_image(
+                daemon.env(), base_image=bases.python, anvil_image=bases.anvil, network="host", log=log
+            ),
+            2,
+        )
         result["setup_total_s"] = round(time.monotonic() - t0, 2)
         up_to_healthy, compose_up, down = [], [], []
         with tempfile.TemporaryDirectory(prefix="bench-docker-") as tmp:
@@ -61,9 +65,11 @@ def docker_runs(runs: int, log=_quiet) -> dict:
                 files = Path(tmp) / "compose"
                 files.mkdir(exist_ok=True)
                 (files / "docker-compose.yml").write_text(
-                    render.render_compose(config, context=str(REPO_ROOT), host_network=True))
-                proj = compose_project.ComposeProject(config, [files / "docker-compose.yml"], project=PROJECT,
-                                              env=daemon.env(), log=log)
+                    render.render_compose(config, context=str(REPO_ROOT), host_network=True)
+                )
+                proj = compose_project.ComposeProject(
+                    config, [files / "docker-compose.yml"], project=PROJECT, env=daemon.env(), log=log
+                )
                 started = time.monotonic()
                 try:
                     proj.up()

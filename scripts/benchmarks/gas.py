@@ -27,8 +27,8 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from orchestrator import instance, keys
-from orchestrator.chains.anvil import start_chains
 from orchestrator.build.compiler import compile_contracts
+from orchestrator.chains.anvil import start_chains
 from orchestrator.config import DevnetConfig, default_config
 from orchestrator.deploy.deployer import deploy
 from services.protocol import (
@@ -55,13 +55,14 @@ def _config(tmp: Path) -> DevnetConfig:
         from benchmarks.common import bench_config
 
         return bench_config(tmp)
-    except Exception:  # noqa: BLE001 - fall back to a fixed offset when run standalone
+    except Exception:
         return default_config().with_port_offset(2400)
 
 
 class _Bench:
-    def __init__(self, config: DevnetConfig, contracts: dict[str, str], artifacts: dict[str, Any],
-                 instance_id: str) -> None:
+    def __init__(
+        self, config: DevnetConfig, contracts: dict[str, str], artifacts: dict[str, Any], instance_id: str
+    ) -> None:
         self.config = config
         self.instance_id = instance_id
         self.addr = contracts
@@ -93,7 +94,9 @@ class _Bench:
         to = encode_evm(self.cid[dst], self.addr["CrossChainCounter"])
         last = None
         for i in range(count):
-            last = gw.functions.sendMessage(to, i.to_bytes(32, "big"), []).transact({"from": self.dev[1 + i % 8].address})
+            last = gw.functions.sendMessage(to, i.to_bytes(32, "big"), []).transact(
+                {"from": self.dev[1 + i % 8].address}
+            )
         if last is not None:
             self.w3[src].eth.wait_for_transaction_receipt(last)
 
@@ -132,7 +135,9 @@ def run(args: argparse.Namespace | None = None) -> dict[str, Any]:
             msg, _ = b.send(a, bb, (1).to_bytes(32, "big"))
             att, attest2 = b.attest(a, bb, 2)
             acct, sps = fetch_message_proofs(b.w3[a], b.addr["MetalayerGateway"], [msg], att.block_number)
-            one = b.tx(bb, gw_b.functions.deliverMessage(msg.as_tuple(), att.block_number, acct, sps[0]), b.dev[9].address)
+            one = b.tx(
+                bb, gw_b.functions.deliverMessage(msg.as_tuple(), att.block_number, acct, sps[0]), b.dev[9].address
+            )
 
             # a batch of 10
             msgs = [b.send(a, bb, (i + 1).to_bytes(32, "big"), sender_index=i % 10)[0] for i in range(10)]
@@ -154,8 +159,10 @@ def run(args: argparse.Namespace | None = None) -> dict[str, Any]:
             msgs2 = [b.send(a, bb, (i + 1).to_bytes(32, "big"), sender_index=i % 10)[0] for i in range(10)]
             blk = b.w3[a].eth.get_block("latest")
             att2 = Attestation.from_block(b.cid[a], blk)
-            sigs2 = [sign_attestation(att2, keys.guardian_key(i).private_key, b.instance_id)
-                     for i in range(config.guardians.threshold)]
+            sigs2 = [
+                sign_attestation(att2, keys.guardian_key(i).private_key, b.instance_id)
+                for i in range(config.guardians.threshold)
+            ]
             acct2, sps2 = fetch_message_proofs(b.w3[a], b.addr["MetalayerGateway"], msgs2, att2.block_number)
             combined = b.tx(
                 bb,

@@ -60,23 +60,28 @@ async def one(probe: Probe, signer: Any, src: int, dst: int) -> float:
 
 def run(args: argparse.Namespace) -> dict:
     n = args.messages or 200
-    with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
-        with running_devnet(Path(tmp) / "state", args.block_time) as devnet:
-            manifest = manifest_mod.load(devnet.manifest_path)
-            sampler = RssSampler(devnet.pids())
-            with sampler.running():
-                result = asyncio.run(measure(manifest, n, args.block_time))
-            rss_now = process_rss(devnet.pids())
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp,
+        running_devnet(Path(tmp) / "state", args.block_time) as devnet,
+    ):
+        manifest = manifest_mod.load(devnet.manifest_path)
+        sampler = RssSampler(devnet.pids())
+        with sampler.running():
+            result = asyncio.run(measure(manifest, n, args.block_time))
+        rss_now = process_rss(devnet.pids())
     base = result["baseline_plain_tx_roundtrip_ms"]["p50"]
-    result.update({
-        "messages": n,
-        "chains": 3,
-        "block_time_s": args.block_time,
-        "p50_ratio_to_baseline": round(result["latency_ms"]["p50"] / base, 2) if base else None,
-        "rss_mb": rss_now,
-        "rss_total_mb": round(sum(rss_now.values()), 1),
-        "rss_peak": sampler.report(),
-        "targets": ({"p50_ms": 100, "p99_ms": 250} if not args.block_time
-                    else {"max_ms": args.block_time * 1000 + 150}),
-    })
+    result.update(
+        {
+            "messages": n,
+            "chains": 3,
+            "block_time_s": args.block_time,
+            "p50_ratio_to_baseline": round(result["latency_ms"]["p50"] / base, 2) if base else None,
+            "rss_mb": rss_now,
+            "rss_total_mb": round(sum(rss_now.values()), 1),
+            "rss_peak": sampler.report(),
+            "targets": (
+                {"p50_ms": 100, "p99_ms": 250} if not args.block_time else {"max_ms": args.block_time * 1000 + 150}
+            ),
+        }
+    )
     return result

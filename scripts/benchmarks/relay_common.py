@@ -14,10 +14,11 @@ import asyncio
 import os
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from benchmarks.common import rss_mb
 from services.common.abi import Abi
@@ -36,7 +37,7 @@ class Sent:
     src: int
     dst: int
     tx: str
-    sent_at: float              # perf_counter when broadcast
+    sent_at: float  # perf_counter when broadcast
     mined_at: float | None = None
     block: int | None = None
 
@@ -51,7 +52,7 @@ class Probe:
     waiters: dict[str, asyncio.Future[float]] = field(default_factory=dict)
     nonces: dict[tuple[int, str], int] = field(default_factory=dict)
 
-    async def start(self) -> "Probe":
+    async def start(self) -> Probe:
         self.abi = Abi(load_abi("MetalayerGateway"))
         self.gateway = self.manifest.address("MetalayerGateway")
         self.counter = self.manifest.address("CrossChainCounter")
@@ -61,8 +62,10 @@ class Probe:
             await rpc.connect()
             self.rpcs[c.chain_id] = rpc
             await rpc.subscribe(["newHeads"], lambda h, cid=c.chain_id: self._on_head(cid, h))
-            await rpc.subscribe(["logs", {"address": self.gateway, "topics": [topic]}],
-                                lambda lg, cid=c.chain_id: self._on_delivered(cid, lg))
+            await rpc.subscribe(
+                ["logs", {"address": self.gateway, "topics": [topic]}],
+                lambda lg, cid=c.chain_id: self._on_delivered(cid, lg),
+            )
         return self
 
     async def close(self) -> None:
@@ -89,8 +92,9 @@ class Probe:
         signer = Signer(self.manifest.accounts[index].private_key)
         key = (chain_id, signer.address)
         if key not in self.nonces:
-            self.nonces[key] = hexint(await self.rpcs[chain_id].call(
-                "eth_getTransactionCount", [signer.address, "pending"]))
+            self.nonces[key] = hexint(
+                await self.rpcs[chain_id].call("eth_getTransactionCount", [signer.address, "pending"])
+            )
         return signer
 
     def sign_send(self, signer: Signer, src: int, dst: int, payload: bytes = b"") -> tuple[bytes, str, str]:
@@ -134,8 +138,9 @@ class Probe:
             key = (chain_id, signer.address)
             nonce = self.nonces[key]
             self.nonces[key] = nonce + 1
-            raw, tx_hash = signer.sign_1559(chain_id, nonce, self.manifest.accounts[7].address, b"", 21_000,
-                                            MAX_FEE, PRIORITY, value=1)
+            raw, tx_hash = signer.sign_1559(
+                chain_id, nonce, self.manifest.accounts[7].address, b"", 21_000, MAX_FEE, PRIORITY, value=1
+            )
             t0 = time.perf_counter()
             await self.broadcast(chain_id, raw)
             r = await self.rpcs[chain_id].call("eth_getTransactionReceipt", [tx_hash])
@@ -181,7 +186,7 @@ class RssSampler:
                 return
 
     @contextmanager
-    def running(self) -> Iterator["RssSampler"]:
+    def running(self) -> Iterator[RssSampler]:
         self._thread.start()
         try:
             yield self
@@ -191,8 +196,12 @@ class RssSampler:
 
     def report(self) -> dict[str, Any]:
         peak = {k: round(v, 1) for k, v in sorted(self.peak.items())}
-        return {"peak_mb": peak, "peak_total_mb": round(sum(peak.values()), 1),
-                "relayer_mb": peak.get("relayer"), "cores": os.cpu_count()}
+        return {
+            "peak_mb": peak,
+            "peak_total_mb": round(sum(peak.values()), 1),
+            "relayer_mb": peak.get("relayer"),
+            "cores": os.cpu_count(),
+        }
 
 
 @contextmanager
@@ -218,6 +227,12 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     def pct(p: float) -> float:
         return round(ordered[min(len(ordered) - 1, max(0, round(p * (len(ordered) - 1))))], 2)
 
-    return {"n": len(ordered), "p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99),
-            "min": round(ordered[0], 2), "max": round(ordered[-1], 2),
-            "mean": round(sum(ordered) / len(ordered), 2)}
+    return {
+        "n": len(ordered),
+        "p50": pct(0.5),
+        "p90": pct(0.9),
+        "p99": pct(0.99),
+        "min": round(ordered[0], 2),
+        "max": round(ordered[-1], 2),
+        "mean": round(sum(ordered) / len(ordered), 2),
+    }

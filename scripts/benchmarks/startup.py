@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from benchmarks.common import bench_config, devnet_cli, stats, write_toml
-from orchestrator.services import procs
-from orchestrator.chains.rpc import chain_id_of
 from orchestrator.build.toolchain import find_anvil
+from orchestrator.chains.rpc import chain_id_of
+from orchestrator.services import procs
 
 
 def bare_anvil_seconds(port: int, log: Path) -> float:

@@ -64,8 +64,9 @@ async def measure(manifest: Any, n: int) -> dict[str, Any]:
         events: Counter[str] = Counter()
         topic = probe.abi.topic("MessageDelivered")
         for cid in chains:
-            logs = await probe.rpcs[cid].call("eth_getLogs", [{"address": probe.gateway, "topics": [topic],
-                                                               "fromBlock": "0x0", "toBlock": "latest"}])
+            logs = await probe.rpcs[cid].call(
+                "eth_getLogs", [{"address": probe.gateway, "topics": [topic], "fromBlock": "0x0", "toBlock": "latest"}]
+            )
             events.update(lg["topics"][1] for lg in logs)
         counts = Counter(events[m] for m in ids)
         lat = [(probe.delivered_at[m] - ids[m][1]) * 1000 for m in delivered]
@@ -90,24 +91,36 @@ def run(args: argparse.Namespace) -> dict:
     import urllib.request
 
     n = args.messages or 1000
-    with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp:
-        with running_devnet(Path(tmp) / "state", args.block_time) as devnet:
-            manifest = manifest_mod.load(devnet.manifest_path)
-            pids = devnet.pids()
-            sampler = RssSampler(pids)
-            cpu_before = cpu_seconds(pids)
-            with sampler.running():
-                result = asyncio.run(measure(manifest, n))
-            cpu_after = cpu_seconds(pids)
-            with urllib.request.urlopen(f"http://127.0.0.1:{manifest.relayer.port}/health", timeout=5) as r:
-                health = json.loads(r.read())
-    result.update({
-        "chains": 3,
-        "block_time_s": args.block_time,
-        "relayer": {"batches": health["counters"]["batches"], "queue": health["queue"]["messages"],
-                    "messages_per_batch": round(result["delivered"] / max(1, health["counters"]["batches"]), 2)},
-        "rss": sampler.report(),
-        "cpu_seconds_during_run": {k: round(cpu_after[k] - cpu_before.get(k, 0.0), 2) for k in sorted(cpu_after)},
-        "targets": {"delivered_per_s": 100, "exactly_once": True, "whole_devnet_rss_mb": 600, "relayer_rss_mb": 150},
-    })
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp,
+        running_devnet(Path(tmp) / "state", args.block_time) as devnet,
+    ):
+        manifest = manifest_mod.load(devnet.manifest_path)
+        pids = devnet.pids()
+        sampler = RssSampler(pids)
+        cpu_before = cpu_seconds(pids)
+        with sampler.running():
+            result = asyncio.run(measure(manifest, n))
+        cpu_after = cpu_seconds(pids)
+        with urllib.request.urlopen(f"http://127.0.0.1:{manifest.relayer.port}/health", timeout=5) as r:
+            health = json.loads(r.read())
+    result.update(
+        {
+            "chains": 3,
+            "block_time_s": args.block_time,
+            "relayer": {
+                "batches": health["counters"]["batches"],
+                "queue": health["queue"]["messages"],
+                "messages_per_batch": round(result["delivered"] / max(1, health["counters"]["batches"]), 2),
+            },
+            "rss": sampler.report(),
+            "cpu_seconds_during_run": {k: round(cpu_after[k] - cpu_before.get(k, 0.0), 2) for k in sorted(cpu_after)},
+            "targets": {
+                "delivered_per_s": 100,
+                "exactly_once": True,
+                "whole_devnet_rss_mb": 600,
+                "relayer_rss_mb": 150,
+            },
+        }
+    )
     return result

@@ -7,7 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import JsonDict
 
-Status = Literal["pending", "submitted", "delivered", "retrying", "failed", "invalid", "orphaned"]  # = relayer queue STATUSES
+Status = Literal[
+    "pending", "submitted", "delivered", "retrying", "failed", "invalid", "orphaned"
+]  # = relayer queue STATUSES
 
 MESSAGE_ID_PATTERN = r"^0[xX][0-9a-fA-F]{64}$"
 ADDRESS_PATTERN = r"^0[xX][0-9a-fA-F]{40}$"

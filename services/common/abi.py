@@ -13,7 +13,8 @@ hot path.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from eth_abi import decode, encode
 from eth_utils import keccak
@@ -67,10 +68,14 @@ class Event:
 
     def decode(self, log: dict[str, Any]) -> dict[str, Any]:
         args: dict[str, Any] = {}
-        for (name, typ), topic in zip(self.indexed, log["topics"][1:]):
-            args[name] = decode([typ], _hex(topic))[0] if not typ.endswith("]") and typ not in ("bytes", "string") else _hex(topic)
+        for (name, typ), topic in zip(self.indexed, log["topics"][1:], strict=False):
+            args[name] = (
+                decode([typ], _hex(topic))[0]
+                if not typ.endswith("]") and typ not in ("bytes", "string")
+                else _hex(topic)
+            )
         values = decode([t for _, t in self.data], _hex(log["data"]))
-        args.update({name: v for (name, _), v in zip(self.data, values)})
+        args.update({name: v for (name, _), v in zip(self.data, values, strict=False)})
         return args
 
 
@@ -126,6 +131,6 @@ def describe_error(data: str | bytes | None, abis: Iterable[Abi] = ()) -> str:
                 name, types = abi.errors[sel]
                 values = decode(types, body) if types else ()
                 return f"{name}({', '.join(str(_jsonable(v)) for v in values)})"
-    except Exception:  # noqa: BLE001 - fall through to hex
+    except Exception:
         pass
     return "0x" + raw.hex()

@@ -39,8 +39,13 @@ class Domain:
         self.separator = keccak(DOMAIN_TYPEHASH + keccak(b"Metalayer") + keccak(b"1") + self.instance_id)
 
     def digest(self, chain_id: int, block_number: int, block_hash: bytes, state_root: bytes) -> bytes:
-        struct = keccak(ATTESTATION_TYPEHASH + chain_id.to_bytes(32, "big") + block_number.to_bytes(32, "big")
-                        + bytes(block_hash) + bytes(state_root))
+        struct = keccak(
+            ATTESTATION_TYPEHASH
+            + chain_id.to_bytes(32, "big")
+            + block_number.to_bytes(32, "big")
+            + bytes(block_hash)
+            + bytes(state_root)
+        )
         return keccak(b"\x19\x01" + self.separator + struct)
 
 

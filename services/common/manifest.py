@@ -1,20 +1,20 @@
 """The devnet manifest (`.devnet/manifest.json`, docs/PROTOCOL.md) as pydantic models.
 
-    m = load(path)
-    m.chain(901).ws_url, m.chain("rollup-a").rpc_url, m.hub
-    m.address("MetalayerGateway"), m.abi("MetalayerGateway")
-    m.guardians.members[0].url, m.keys.relayer.private_key
-    m.run_dir   -> <state_dir>/run (service databases)
-    save(m, path)   # what the orchestrator writes: the same models, so writer and readers agree
-    m.intents.token.address, m.intents.solvers[0].fee_bps   (None before the intents contracts exist)
-    m.instance_id  -> "0x.." (32 bytes) the attestation domain's salt, None before contracts are deployed
+m = load(path)
+m.chain(901).ws_url, m.chain("rollup-a").rpc_url, m.hub
+m.address("MetalayerGateway"), m.abi("MetalayerGateway")
+m.guardians.members[0].url, m.keys.relayer.private_key
+m.run_dir   -> <state_dir>/run (service databases)
+save(m, path)   # what the orchestrator writes: the same models, so writer and readers agree
+m.intents.token.address, m.intents.solvers[0].fee_bps   (None before the intents contracts exist)
+m.instance_id  -> "0x.." (32 bytes) the attestation domain's salt, None before contracts are deployed
 """
 
 from __future__ import annotations
 
 import json
 import os
-from functools import cached_property, lru_cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -159,7 +159,9 @@ class Manifest(_Model):
         try:
             return self.contracts[contract].address
         except KeyError:
-            raise KeyError(f"contract {contract} is not in the manifest (deployed: {', '.join(self.contracts)})") from None
+            raise KeyError(
+                f"contract {contract} is not in the manifest (deployed: {', '.join(self.contracts)})"
+            ) from None
 
     def abi(self, contract: str) -> list[dict[str, Any]]:
         return load_abi(contract, self.contracts[contract].artifact if contract in self.contracts else None)
@@ -169,7 +171,7 @@ class Manifest(_Model):
         return [g.url for g in self.guardians.members]
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_abi(contract: str, artifact: str | None = None) -> list[dict[str, Any]]:
     candidates = []
     if artifact:

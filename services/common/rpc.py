@@ -18,13 +18,15 @@ alive across reconnects, and hands raw JSON results (hex strings) back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import itertools
 import json
 import logging
 import os
 import socket
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -66,21 +68,26 @@ class WsRpc:
 
     # ------------------------------------------------------------ lifecycle
 
-    async def connect(self, timeout: float = 10.0) -> "WsRpc":
+    async def connect(self, timeout: float = 10.0) -> WsRpc:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             try:
                 await self._open()
                 return self
-            except (OSError, asyncio.TimeoutError, ConnectionClosed) as exc:
+            except (TimeoutError, OSError, ConnectionClosed) as exc:
                 if asyncio.get_running_loop().time() > deadline:
                     raise ConnectionError(f"{self.name}: cannot connect to {self.url}: {exc}") from None
                 await asyncio.sleep(0.05)
 
     async def _open(self) -> None:
         self._ws = await connect(
-            self.url, proxy=None, compression=None, max_size=None, max_queue=None,
-            ping_interval=None, open_timeout=5,
+            self.url,
+            proxy=None,
+            compression=None,
+            max_size=None,
+            max_queue=None,
+            ping_interval=None,
+            open_timeout=5,
         )
         self.connected.set()
         self._reader = asyncio.create_task(self._read_loop(self._ws), name=f"rpc-reader-{self.name}")
@@ -92,13 +99,11 @@ class WsRpc:
             await self._ws.close()
         if self._reader is not None:
             self._reader.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
-            except (asyncio.CancelledError, Exception):
-                pass
         self._fail_pending(RpcDisconnected(f"{self.name}: closed"))
 
-    async def __aenter__(self) -> "WsRpc":
+    async def __aenter__(self) -> WsRpc:
         return await self.connect()
 
     async def __aexit__(self, *exc: object) -> None:
@@ -110,7 +115,7 @@ class WsRpc:
         if not self.connected.is_set():
             try:
                 await asyncio.wait_for(self.connected.wait(), timeout or self.timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise RpcDisconnected(f"{self.name}: not connected") from None
         ws = self._ws
         assert ws is not None
@@ -187,7 +192,7 @@ class WsRpc:
             try:
                 await self._open()
                 break
-            except Exception as exc:  # noqa: BLE001 - any failure (e.g. a node mid-restart) retries;
+            except Exception as exc:
                 log.debug("%s: reconnect failed: %r", self.name, exc)  # only giving up loses the chain
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
@@ -224,10 +229,8 @@ def _quickack(ws: ClientConnection) -> Callable[[], None]:
     raw = socket.socket(fileno=os.dup(fd))  # a handle we may call setsockopt on
 
     def ack() -> None:
-        try:
+        with contextlib.suppress(OSError):
             raw.setsockopt(socket.IPPROTO_TCP, opt, 1)
-        except OSError:
-            pass
 
     return ack
 

@@ -23,8 +23,17 @@ class Signer:
         self.key = keys.PrivateKey(raw)
         self.address = self.key.public_key.to_checksum_address()
 
-    def sign_1559(self, chain_id: int, nonce: int, to: str | None, data: bytes, gas: int,
-                  max_fee: int, priority_fee: int, value: int = 0) -> tuple[bytes, str]:
+    def sign_1559(
+        self,
+        chain_id: int,
+        nonce: int,
+        to: str | None,
+        data: bytes,
+        gas: int,
+        max_fee: int,
+        priority_fee: int,
+        value: int = 0,
+    ) -> tuple[bytes, str]:
         """(raw transaction bytes, 0x tx hash); `to=None` creates a contract."""
         fields = [chain_id, nonce, priority_fee, max_fee, gas, _addr(to) if to else b"", value, data, []]
         digest = keccak(b"\x02" + rlp.encode(fields))

@@ -20,8 +20,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--manifest", default=".devnet/manifest.json")
     p.add_argument("--port", type=int, help="HTTP port (default: from the guardian's manifest url)")
     p.add_argument("--db", help="SQLite file (default: <state_dir>/run/guardian-<index>.sqlite)")
-    p.add_argument("--allow-equivocation-for-tests", action="store_true",
-                   help="TEST ONLY: enable POST /v1/test/equivocate/{chain}/{block}, which signs a conflicting root")
+    p.add_argument(
+        "--allow-equivocation-for-tests",
+        action="store_true",
+        help="TEST ONLY: enable POST /v1/test/equivocate/{chain}/{block}, which signs a conflicting root",
+    )
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
 

@@ -24,6 +24,7 @@ Signatures are made under the EIP-712 domain salted with the manifest's `instanc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -52,7 +53,7 @@ def bounded(name: str, value: int) -> int:
 class ChainFollower:
     """One chain: its own WebSocket, the newest head, and waiters for the next one."""
 
-    def __init__(self, guardian: "Guardian", chain: Chain):
+    def __init__(self, guardian: Guardian, chain: Chain):
         self.guardian = guardian
         self.chain = chain
         self.rpc = WsRpc(chain.ws_url, name=chain.name)
@@ -97,11 +98,12 @@ class ChainFollower:
             number = hexint(header["number"])
             try:
                 if conf == 0:
-                    self.guardian.sign_block(self.chain.chain_id, number, hexbytes(header["hash"]),
-                                             hexbytes(header["stateRoot"]))
+                    self.guardian.sign_block(
+                        self.chain.chain_id, number, hexbytes(header["hash"]), hexbytes(header["stateRoot"])
+                    )
                 elif number - conf >= 0:
                     await self._sign_at(number - conf)
-            except Exception:  # noqa: BLE001 - keep signing later heads
+            except Exception:
                 log.exception("%s: signing head %d failed", self.chain.name, number)
             await asyncio.sleep(0)
 
@@ -111,7 +113,9 @@ class ChainFollower:
         block = await self.rpc.call("eth_getBlockByNumber", [hex(number), False])
         if block is None:
             return None
-        return self.guardian.sign_block(self.chain.chain_id, number, hexbytes(block["hash"]), hexbytes(block["stateRoot"]))
+        return self.guardian.sign_block(
+            self.chain.chain_id, number, hexbytes(block["hash"]), hexbytes(block["stateRoot"])
+        )
 
     async def wait_head(self, timeout: float) -> None:
         await asyncio.wait_for(self._next_head.wait(), timeout)
@@ -136,19 +140,18 @@ class ChainFollower:
             elif not refreshed:
                 # The head notification may still be on its way: ask the node once.
                 refreshed = True
-                try:
+                with contextlib.suppress(RpcError, ConnectionError):
                     self.head = max(self.head, hexint(await self.rpc.call("eth_blockNumber")))
-                except (RpcError, ConnectionError):
-                    pass
                 continue
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise HttpError(404, f"block {number} of chain {self.chain.chain_id} is not signable yet "
-                                     f"(head {self.head}, confirmations {conf})")
-            try:
+                raise HttpError(
+                    404,
+                    f"block {number} of chain {self.chain.chain_id} is not signable yet "
+                    f"(head {self.head}, confirmations {conf})",
+                )
+            with contextlib.suppress(asyncio.TimeoutError):
                 await self.wait_head(remaining)
-            except asyncio.TimeoutError:
-                pass
 
 
 class Guardian:
@@ -157,8 +160,10 @@ class Guardian:
         self.index = index
         member = next((m for m in manifest.guardians.members if m.index == index), None)
         if member is None:
-            raise SystemExit(f"guardian index {index} is not in the manifest "
-                             f"(members: {[m.index for m in manifest.guardians.members]})")
+            raise SystemExit(
+                f"guardian index {index} is not in the manifest "
+                f"(members: {[m.index for m in manifest.guardians.members]})"
+            )
         self.member = member
         self.private_key = member.private_key
         if manifest.instance_id is None:
@@ -182,8 +187,13 @@ class Guardian:
         if stored is not None:
             if stored.state_root != state_root or stored.block_hash != block_hash:
                 self.refusals += 1
-                log.error("refusing to sign a second root for chain %d block %d (signed 0x%s, now 0x%s)",
-                          chain_id, number, stored.state_root.hex(), state_root.hex())
+                log.error(
+                    "refusing to sign a second root for chain %d block %d (signed 0x%s, now 0x%s)",
+                    chain_id,
+                    number,
+                    stored.state_root.hex(),
+                    state_root.hex(),
+                )
             return stored
         signature = self.signer.sign(chain_id, number, block_hash, state_root)
         return self.store.put_once(chain_id, number, block_hash, state_root, signature)
@@ -197,9 +207,14 @@ class Guardian:
     async def start(self) -> None:
         await asyncio.gather(*(f.start() for f in self.followers.values()))
         await self._check_instance()
-        log.info("guardian %d (%s) following %s, confirmations %d, instance %s", self.index, self.address,
-                 ", ".join(f"{c.name}@{c.ws_url}" for c in self.manifest.chains), self.confirmations,
-                 self.manifest.instance_id)
+        log.info(
+            "guardian %d (%s) following %s, confirmations %d, instance %s",
+            self.index,
+            self.address,
+            ", ".join(f"{c.name}@{c.ws_url}" for c in self.manifest.chains),
+            self.confirmations,
+            self.manifest.instance_id,
+        )
 
     async def _check_instance(self) -> None:
         """Every registry must be bound to the manifest's instance, else our signatures verify nowhere."""
@@ -216,8 +231,12 @@ class Guardian:
             if onchain != self.domain.instance_id:
                 self.instance_errors[cid] = f"registry is bound to instance 0x{onchain.hex()}"
         for cid, err in self.instance_errors.items():
-            log.error("chain %d: %s, the manifest says %s: signatures of this guardian will not verify there",
-                      cid, err, self.manifest.instance_id)
+            log.error(
+                "chain %d: %s, the manifest says %s: signatures of this guardian will not verify there",
+                cid,
+                err,
+                self.manifest.instance_id,
+            )
 
     async def close(self) -> None:
         for f in self.followers.values():
@@ -242,15 +261,24 @@ class Guardian:
                 last = self.store.latest(cid)
                 connected = f.rpc.connected.is_set()
                 ok = ok and connected and f.head >= 0
-                chains[str(cid)] = {"name": f.chain.name, "connected": connected, "head": f.head,
-                                    "last_signed": last.block_number if last else None}
+                chains[str(cid)] = {
+                    "name": f.chain.name,
+                    "connected": connected,
+                    "head": f.head,
+                    "last_signed": last.block_number if last else None,
+                }
             status = "ok" if ok else "starting"
             if self.instance_errors:
                 ok, status = False, "wrong instance"
             return (200 if ok else 503), {
-                "status": status, "guardian": self.index, "address": self.address,
-                "confirmations": self.confirmations, "chains": chains, "signed": self.store.count(),
-                "refused_second_roots": self.refusals, "uptime": round(time.time() - self.started_at, 3),
+                "status": status,
+                "guardian": self.index,
+                "address": self.address,
+                "confirmations": self.confirmations,
+                "chains": chains,
+                "signed": self.store.count(),
+                "refused_second_roots": self.refusals,
+                "uptime": round(time.time() - self.started_at, 3),
                 "instance_id": self.manifest.instance_id,
                 "instance_errors": {str(c): e for c, e in self.instance_errors.items()},
             }
@@ -276,21 +304,35 @@ class Guardian:
             limit = req.query_int("limit", 1000, 1, 10000)
             cid = req.query_int("chain_id", -1, 0, MAX_INT) if "chain_id" in req.query else None
             rows = self.store.feed(after, limit, cid)
-            return 200, {"guardian": self.index, "signer": self.address,
-                         "attestations": [r.as_json(self.address) | {"forced": r.forced} for r in rows],
-                         "next": rows[-1].seq if rows else after}
+            return 200, {
+                "guardian": self.index,
+                "signer": self.address,
+                "attestations": [r.as_json(self.address) | {"forced": r.forced} for r in rows],
+                "next": rows[-1].seq if rows else after,
+            }
 
         if self.allow_equivocation:
+
             @app.post("/v1/test/equivocate/{chain_id:int}/{block:int}")
             async def equivocate(req: Request) -> tuple[int, Any]:
                 """TEST ONLY: sign a second, conflicting root for a block (to be slashed)."""
                 cid, number = bounded("chain_id", req.params["chain_id"]), bounded("block", req.params["block"])
                 honest = await self.follower(cid).attestation(number, 5.0)
                 fake_root = keccak(b"equivocation" + honest.state_root)
-                forced = self.store.add_forced(cid, number, honest.block_hash, fake_root,
-                                               self.signer.sign(cid, number, honest.block_hash, fake_root))
-                log.warning("TEST ONLY: equivocated on chain %d block %d (root 0x%s besides 0x%s)",
-                            cid, number, fake_root.hex(), honest.state_root.hex())
+                forced = self.store.add_forced(
+                    cid,
+                    number,
+                    honest.block_hash,
+                    fake_root,
+                    self.signer.sign(cid, number, honest.block_hash, fake_root),
+                )
+                log.warning(
+                    "TEST ONLY: equivocated on chain %d block %d (root 0x%s besides 0x%s)",
+                    cid,
+                    number,
+                    fake_root.hex(),
+                    honest.state_root.hex(),
+                )
                 return 200, {"honest": self.json(honest), "conflicting": self.json(forced)}
 
         return app

@@ -65,8 +65,16 @@ class Signed:
 def _row(r: sqlite3.Row | None) -> Signed | None:
     if r is None:
         return None
-    return Signed(r["seq"], r["chain_id"], r["block_number"], bytes(r["block_hash"]), bytes(r["state_root"]),
-                  bytes(r["signature"]), r["signed_at"], bool(r["forced"]))
+    return Signed(
+        r["seq"],
+        r["chain_id"],
+        r["block_number"],
+        bytes(r["block_hash"]),
+        bytes(r["state_root"]),
+        bytes(r["signature"]),
+        r["signed_at"],
+        bool(r["forced"]),
+    )
 
 
 class SignedStore:
@@ -89,17 +97,22 @@ class SignedStore:
         self.conn.close()
 
     def get(self, chain_id: int, block_number: int) -> Signed | None:
-        return _row(self.conn.execute(
-            "SELECT * FROM signed WHERE chain_id=? AND block_number=? AND forced=0", (chain_id, block_number)
-        ).fetchone())
+        return _row(
+            self.conn.execute(
+                "SELECT * FROM signed WHERE chain_id=? AND block_number=? AND forced=0", (chain_id, block_number)
+            ).fetchone()
+        )
 
     def latest(self, chain_id: int) -> Signed | None:
-        return _row(self.conn.execute(
-            "SELECT * FROM signed WHERE chain_id=? AND forced=0 ORDER BY block_number DESC LIMIT 1", (chain_id,)
-        ).fetchone())
+        return _row(
+            self.conn.execute(
+                "SELECT * FROM signed WHERE chain_id=? AND forced=0 ORDER BY block_number DESC LIMIT 1", (chain_id,)
+            ).fetchone()
+        )
 
-    def put_once(self, chain_id: int, block_number: int, block_hash: bytes, state_root: bytes,
-                 signature: bytes) -> Signed:
+    def put_once(
+        self, chain_id: int, block_number: int, block_hash: bytes, state_root: bytes, signature: bytes
+    ) -> Signed:
         """Store the signature unless one exists for (chain, block); return what is stored."""
         now = time.time()
         cur = self.conn.execute(
@@ -113,8 +126,9 @@ class SignedStore:
         assert stored is not None
         return stored
 
-    def add_forced(self, chain_id: int, block_number: int, block_hash: bytes, state_root: bytes,
-                   signature: bytes) -> Signed:
+    def add_forced(
+        self, chain_id: int, block_number: int, block_hash: bytes, state_root: bytes, signature: bytes
+    ) -> Signed:
         cur = self.conn.execute(
             "INSERT INTO signed(chain_id, block_number, block_hash, state_root, signature, signed_at, forced) "
             "VALUES (?,?,?,?,?,?,1)",

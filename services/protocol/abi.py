@@ -1,15 +1,15 @@
 """ABIs of the compiled contracts (contracts/out/<Name>.json, see docs/PROTOCOL.md).
 
-    artifact_path(name) -> Path
-    load_abi(name) -> list[dict]          # cached
-    load_artifact(name) -> dict           # {"abi", "bytecode", "deployedBytecode"}
-    contract(w3, name, address)           # w3.eth.contract(address=..., abi=...) (sync or async web3)
+artifact_path(name) -> Path
+load_abi(name) -> list[dict]          # cached
+load_artifact(name) -> dict           # {"abi", "bytecode", "deployedBytecode"}
+contract(w3, name, address)           # w3.eth.contract(address=..., abi=...) (sync or async web3)
 """
 
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ def artifact_path(name: str, out_dir: Path | None = None) -> Path:
     return (out_dir or ARTIFACTS_DIR) / f"{name}.json"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_artifact(name: str, out_dir: Path | None = None) -> dict[str, Any]:
     path = artifact_path(name, out_dir)
     if not path.is_file():

@@ -17,15 +17,18 @@ Type `Attestation(uint256 chainId,uint256 blockNumber,bytes32 blockHash,bytes32 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from eth_abi import encode
 from eth_account import Account
 from eth_utils import keccak
 
 DOMAIN_TYPEHASH = keccak(text="EIP712Domain(string name,string version,bytes32 salt)")
-ATTESTATION_TYPEHASH = keccak(text="Attestation(uint256 chainId,uint256 blockNumber,bytes32 blockHash,bytes32 stateRoot)")
+ATTESTATION_TYPEHASH = keccak(
+    text="Attestation(uint256 chainId,uint256 blockNumber,bytes32 blockHash,bytes32 stateRoot)"
+)
 
 
 def _b32(value: bytes | str) -> bytes:
@@ -49,7 +52,7 @@ class Attestation:
         object.__setattr__(self, "state_root", _b32(self.state_root))
 
     @classmethod
-    def from_block(cls, chain_id: int, block: Mapping[str, Any]) -> "Attestation":
+    def from_block(cls, chain_id: int, block: Mapping[str, Any]) -> Attestation:
         return cls(chain_id, int(block["number"]), bytes(block["hash"]), bytes(block["stateRoot"]))
 
     def as_tuple(self) -> tuple[int, int, bytes, bytes]:
@@ -60,8 +63,12 @@ class Attestation:
 
 
 def domain_separator(instance_id: bytes | str) -> bytes:
-    return keccak(encode(["bytes32", "bytes32", "bytes32", "bytes32"],
-                         [DOMAIN_TYPEHASH, keccak(text="Metalayer"), keccak(text="1"), _b32(instance_id)]))
+    return keccak(
+        encode(
+            ["bytes32", "bytes32", "bytes32", "bytes32"],
+            [DOMAIN_TYPEHASH, keccak(text="Metalayer"), keccak(text="1"), _b32(instance_id)],
+        )
+    )
 
 
 def attestation_digest(att: Attestation, instance_id: bytes | str) -> bytes:

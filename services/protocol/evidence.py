@@ -21,8 +21,9 @@ from eth_utils import keccak, to_checksum_address
 
 from services.protocol.attestation import Attestation, recover_signer
 
-ATTESTATION_SUBMITTED_TOPIC = "0x" + keccak(
-    text="AttestationSubmitted(uint256,uint256,bytes32,bytes32,address[],bytes[])").hex()
+ATTESTATION_SUBMITTED_TOPIC = (
+    "0x" + keccak(text="AttestationSubmitted(uint256,uint256,bytes32,bytes32,address[],bytes[])").hex()
+)
 
 
 def _bytes(value: Any) -> bytes:
@@ -42,8 +43,9 @@ class StoredRoot:
         topics = [_bytes(t) for t in log["topics"]]
         if len(topics) != 3 or "0x" + topics[0].hex() != ATTESTATION_SUBMITTED_TOPIC:
             raise ValueError("not an AttestationSubmitted log")
-        block_hash, state_root, signers, sigs = decode(["bytes32", "bytes32", "address[]", "bytes[]"],
-                                                       _bytes(log["data"]))
+        block_hash, state_root, signers, sigs = decode(
+            ["bytes32", "bytes32", "address[]", "bytes[]"], _bytes(log["data"])
+        )
         att = Attestation(int.from_bytes(topics[1], "big"), int.from_bytes(topics[2], "big"), block_hash, state_root)
         return cls(att, tuple(to_checksum_address(s) for s in signers), tuple(bytes(s) for s in sigs))
 
@@ -70,11 +72,13 @@ class Evidence:
 
 def conflicting(a: Attestation, b: Attestation) -> bool:
     return (a.chain_id, a.block_number) == (b.chain_id, b.block_number) and (
-        (a.block_hash, a.state_root) != (b.block_hash, b.state_root))
+        (a.block_hash, a.state_root) != (b.block_hash, b.state_root)
+    )
 
 
-def equivocations(stored: StoredRoot, others: Iterable[tuple[Attestation, bytes]],
-                  instance_id: bytes | str) -> Iterator[Evidence]:
+def equivocations(
+    stored: StoredRoot, others: Iterable[tuple[Attestation, bytes]], instance_id: bytes | str
+) -> Iterator[Evidence]:
     """Evidence against every signer of `stored` that also signed a conflicting attestation in `others`.
 
     Signatures that do not recover under `instance_id` (another run, garbage) yield nothing.

@@ -24,8 +24,9 @@ Slots may be given as bytes32 or int; in the bundle they are normalised to 32 by
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import rlp
 from eth_utils import keccak, to_canonical_address, to_checksum_address
@@ -72,7 +73,9 @@ class ProofBundle:
 
         try:
             account_rlp = HexaryTrie.get_from_proof(
-                bytes(state_root), keccak(to_canonical_address(self.address)), [rlp.decode(n) for n in self.account_proof]
+                bytes(state_root),
+                keccak(to_canonical_address(self.address)),
+                [rlp.decode(n) for n in self.account_proof],
             )
             if not account_rlp:
                 return False
@@ -151,5 +154,5 @@ def compress_storage_proofs(storage_proofs: Sequence[Sequence[bytes]]) -> list[l
         nodes = [bytes(n) for n in proof]
         out.append([b"" if j < len(previous) and node == previous[j] else node for j, node in enumerate(nodes)])
         # the gateway remembers, per position, the last node it was given (or reused)
-        previous = nodes + previous[len(nodes):]
+        previous = nodes + previous[len(nodes) :]
     return out

@@ -104,8 +104,11 @@ def test_healthchecks_answer_like_docker_runs_them():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     chain_id = config.hub.chain_id
-    anvil = subprocess.Popen([str(find_anvil()), "--host", "127.0.0.1", "--port", str(port),
-                              "--chain-id", str(chain_id)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    anvil = subprocess.Popen(
+        [str(find_anvil()), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         check = render._rpc_health(port, chain_id, "1s")["test"]
         wrong = render._rpc_health(port, chain_id + 1, "1s")["test"]
@@ -121,7 +124,7 @@ def test_healthchecks_answer_like_docker_runs_them():
     assert run(check) != 0  # nothing listening
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(200 if self.path == "/health" else 404)
             self.end_headers()
 

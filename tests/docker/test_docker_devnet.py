@@ -65,8 +65,9 @@ def engine():
 def test_checked_in_compose_file_is_valid_for_compose(engine):
     """`compose config` (v2 when the plugin exists, else v1) accepts docker-compose.yml as checked in."""
     daemon, _, _ = engine
-    proj = compose_project.ComposeProject(default_config(), [REPO_ROOT / "docker-compose.yml"],
-                                  project=PROJECT, env=daemon.env(), log=_log)
+    proj = compose_project.ComposeProject(
+        default_config(), [REPO_ROOT / "docker-compose.yml"], project=PROJECT, env=daemon.env(), log=_log
+    )
     proc = proj.compose("config", "-q")
     assert proc.returncode == 0
 
@@ -75,7 +76,9 @@ def test_a_crashing_service_fails_the_wait_with_its_logs(engine, tmp_path: Path)
     """wait_healthy fails fast, naming the service and showing its logs, when one dies."""
     daemon, bases, _ = engine
     config = _free_config()
-    compose_project.build_image(daemon.env(), base_image=bases.python, anvil_image=bases.anvil, network="host", log=_log)
+    compose_project.build_image(
+        daemon.env(), base_image=bases.python, anvil_image=bases.anvil, network="host", log=_log
+    )
     services = render.compose_services(config, context=str(REPO_ROOT), host_network=True)
     broken = {"hub": {**services["hub"], "command": ["sh", "-c", "echo anvil-is-broken; exit 3"]}}
     path = tmp_path / "docker-compose.yml"
@@ -100,8 +103,9 @@ def test_devnet_up_and_down_docker(engine, tmp_path: Path, capsys):
     daemon, bases, _ = engine
     config = replace(_free_config(), state_dir=str(tmp_path / "state"))
     project = PROJECT + "-cli"
-    chosen = docker_engine.Engine(daemon.env(), base_image=bases.python, anvil_image=bases.anvil,
-                            host_network=True, build_network="host")
+    chosen = docker_engine.Engine(
+        daemon.env(), base_image=bases.python, anvil_image=bases.anvil, host_network=True, build_network="host"
+    )
     try:
         assert docker_engine.compose_up(config, project=project, engine=chosen) == 0
         out = capsys.readouterr().out
@@ -113,8 +117,9 @@ def test_devnet_up_and_down_docker(engine, tmp_path: Path, capsys):
                 assert resp.status == 200, url
     finally:
         assert docker_engine.compose_down(config) == 0  # finds project and engine from the state dir
-    proj = compose_project.ComposeProject(config, [tmp_path / "state" / "docker-compose.yml"], project=project,
-                                  env=daemon.env())
+    proj = compose_project.ComposeProject(
+        config, [tmp_path / "state" / "docker-compose.yml"], project=project, env=daemon.env()
+    )
     assert proj.containers() == {}
     assert daemon.ping(), "down must not stop an engine it did not start"
 
@@ -200,8 +205,12 @@ def _send(manifest: dict, source: str, destination: str, payload: bytes) -> dict
     from web3.logs import DISCARD
 
     (committed,) = gateway.events.MessageCommitted().process_receipt(receipt, errors=DISCARD)
-    return {"source_chain_id": src["chain_id"], "destination": destination,
-            "nonce": committed["args"]["nonce"], "block": receipt["blockNumber"]}
+    return {
+        "source_chain_id": src["chain_id"],
+        "destination": destination,
+        "nonce": committed["args"]["nonce"],
+        "block": receipt["blockNumber"],
+    }
 
 
 def _wait_delivered(manifest: dict, sent: dict, timeout: float) -> None:

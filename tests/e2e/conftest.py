@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -72,16 +73,24 @@ class Net(DevnetHandle):
         from services.common.abi import Abi
 
         topic = Abi(load_abi("MetalayerGateway")).topic("MessageDelivered")
-        logs = self.w3[dst].eth.get_logs({"address": self.manifest.address("MetalayerGateway"), "topics": [topic],
-                                          "fromBlock": 0, "toBlock": "latest"})
+        logs = self.w3[dst].eth.get_logs(
+            {
+                "address": self.manifest.address("MetalayerGateway"),
+                "topics": [topic],
+                "fromBlock": 0,
+                "toBlock": "latest",
+            }
+        )
         return Counter("0x" + bytes(lg["topics"][1]).hex() for lg in logs)
 
 
-def _start_net(tmp: Path, start_offset: int, relayer_args: tuple[str, ...] = (),
-               block_time: float | None = None) -> Net:
+def _start_net(
+    tmp: Path, start_offset: int, relayer_args: tuple[str, ...] = (), block_time: float | None = None
+) -> Net:
     base = default_config().with_block_time(block_time)
-    config = replace(base.with_port_offset(free_port_offset(base, start=start_offset, step=100)),
-                     state_dir=str(tmp / "state"))
+    config = replace(
+        base.with_port_offset(free_port_offset(base, start=start_offset, step=100)), state_dir=str(tmp / "state")
+    )
     return Net.start(config, guardian_args=("--allow-equivocation-for-tests",), relayer_args=relayer_args)
 
 

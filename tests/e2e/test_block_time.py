@@ -25,9 +25,12 @@ def test_interval_mining_delivery_and_crash_with_pending_transactions(interval_n
     th = threading.Thread(target=sender)
     th.start()
     # kill while deliveries are broadcast but not yet mined (they wait for the next block)
-    net.wait_for("a delivery in flight",
-                 lambda: any(net.relayer_health()["chains"][c]["inflight"] for c in net.relayer_health()["chains"]),
-                 timeout=30, interval=0.01)
+    net.wait_for(
+        "a delivery in flight",
+        lambda: any(net.relayer_health()["chains"][c]["inflight"] for c in net.relayer_health()["chains"]),
+        timeout=30,
+        interval=0.01,
+    )
     net.supervisor.kill("relayer")
     th.join()
     net.wait_delivered(sent, timeout=60)

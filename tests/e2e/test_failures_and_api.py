@@ -15,8 +15,9 @@ def test_reverting_recipient_shows_retrying_with_reason_then_delivers_after_fix(
     toggle = net.deploy("rollup-b", "ToggleRecipient", net.manifest.address("MetalayerGateway"))
     net.transact("rollup-b", toggle.functions.setFailing(True))
     msg = net.send("rollup-a", "rollup-b", b"try me", recipient=toggle.address)
-    trace = net.wait_for("the failure to be recorded",
-                         lambda: (t := net.trace(msg.id)) and t["status"] == "retrying" and t, timeout=20)
+    trace = net.wait_for(
+        "the failure to be recorded", lambda: (t := net.trace(msg.id)) and t["status"] == "retrying" and t, timeout=20
+    )
     assert "Refused(42)" in trace["revert_reason"]
     assert not net.is_delivered(msg)
     # `devnet trace <id>` shows the reason
@@ -52,11 +53,12 @@ def test_api_answers_and_rejects_bad_input(net):
     assert r.status_code == 422 and "unknown chain" in r.json()["error"]["message"]
     assert httpx.get(f"{api}/v1/messages", params={"limit": 0}).status_code == 422
 
-    listed = httpx.get(f"{api}/v1/messages", params={"source": "hub", "destination": "rollup-b",
-                                                     "status": "delivered"}).json()
+    listed = httpx.get(
+        f"{api}/v1/messages", params={"source": "hub", "destination": "rollup-b", "status": "delivered"}
+    ).json()
     assert msg.id in {m["id"] for m in listed["messages"]}
     assert all(m["source"]["name"] == "hub" for m in listed["messages"])
-    by_id = httpx.get(f"{api}/v1/messages", params={"chain": str(net.manifest.chain('hub').chain_id)}).json()
+    by_id = httpx.get(f"{api}/v1/messages", params={"chain": str(net.manifest.chain("hub").chain_id)}).json()
     assert by_id["total"] >= 1
 
     chains = httpx.get(f"{api}/v1/chains").json()
@@ -75,8 +77,16 @@ def test_api_answers_and_rejects_bad_input(net):
 
 
 def test_cli_send_wait_trace_and_logs(net, capsys):
-    args = argparse.Namespace(source="rollup-b", destination="rollup-a", payload="hello", recipient=None,
-                              account=4, wait=True, timeout=20.0, manifest=net.manifest.path)
+    args = argparse.Namespace(
+        source="rollup-b",
+        destination="rollup-a",
+        payload="hello",
+        recipient=None,
+        account=4,
+        wait=True,
+        timeout=20.0,
+        manifest=net.manifest.path,
+    )
     assert messaging.send(args) == 0
     out = capsys.readouterr().out
     mid = re.search(r"sent (0x[0-9a-f]{64})", out).group(1)
@@ -88,8 +98,7 @@ def test_cli_send_wait_trace_and_logs(net, capsys):
         raise AssertionError("malformed id accepted")
     except messaging.MessagingError as exc:
         assert "malformed" in str(exc)
-    assert messaging.logs(argparse.Namespace(service="relayer", follow=False, lines=5,
-                                             manifest=net.manifest.path)) == 0
+    assert messaging.logs(argparse.Namespace(service="relayer", follow=False, lines=5, manifest=net.manifest.path)) == 0
     assert "relayer |" in capsys.readouterr().out
 
 

@@ -45,14 +45,16 @@ def test_signatures_proofs_and_evidence_of_a_previous_up_are_refused(tmp_path: P
         att = signed[0][0]
         assert signed[1][0] == att
         account_proof, storage_proofs = fetch_message_proofs(
-            first.w3["rollup-a"], first.addresses["MetalayerGateway"], messages, sent.block)
+            first.w3["rollup-a"], first.addresses["MetalayerGateway"], messages, sent.block
+        )
         first_instance = first.manifest.instance_id
 
     with Net.start(config, relayer=False) as second:
         assert second.manifest.instance_id != first_instance
         gateway = second.contract("rollup-b", "MetalayerGateway")
         replay = gateway.functions.attestAndDeliverBatch(
-            att.as_tuple(), [s for _, s in signed], account_proof, [m.as_tuple() for m in messages], storage_proofs)
+            att.as_tuple(), [s for _, s in signed], account_proof, [m.as_tuple() for m in messages], storage_proofs
+        )
         try:
             replay.call({"from": second.account(9)})
             raise AssertionError("a previous run's attestation was accepted")
@@ -94,9 +96,23 @@ def test_a_guardian_whose_manifest_names_another_instance_reports_it(net: Net, t
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = procs.spawn([sys.executable, "-m", "services.guardian", "--index", "0", "--manifest", str(stale),
-                        "--port", str(port), "--db", str(tmp_path / "g.sqlite")],
-                       tmp_path / "guardian.log", cwd=Path(__file__).resolve().parents[2])
+    proc = procs.spawn(
+        [
+            sys.executable,
+            "-m",
+            "services.guardian",
+            "--index",
+            "0",
+            "--manifest",
+            str(stale),
+            "--port",
+            str(port),
+            "--db",
+            str(tmp_path / "g.sqlite"),
+        ],
+        tmp_path / "guardian.log",
+        cwd=Path(__file__).resolve().parents[2],
+    )
     try:
         deadline = time.monotonic() + 20
         health: dict = {}

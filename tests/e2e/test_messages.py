@@ -45,8 +45,10 @@ def test_100_messages_both_directions_exactly_once(net):
         for _ in range(50):
             sent[dst].append(send_message(net.manifest, src, dst, b"", account=account))
 
-    threads = [threading.Thread(target=send_many, args=("rollup-a", "rollup-b", 1)),
-               threading.Thread(target=send_many, args=("rollup-b", "rollup-a", 2))]
+    threads = [
+        threading.Thread(target=send_many, args=("rollup-a", "rollup-b", 1)),
+        threading.Thread(target=send_many, args=("rollup-b", "rollup-a", 2)),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -97,17 +99,27 @@ def test_relayer_kill9_mid_stream_no_loss_no_duplicate(net):
             sent[dst].append(send_message(net.manifest, src, dst, b"", account=account))
             time.sleep(0.01)
 
-    threads = [threading.Thread(target=sender, args=("rollup-a", "rollup-b", 3)),
-               threading.Thread(target=sender, args=("rollup-b", "rollup-a", 3))]
+    threads = [
+        threading.Thread(target=sender, args=("rollup-a", "rollup-b", 3)),
+        threading.Thread(target=sender, args=("rollup-b", "rollup-a", 3)),
+    ]
     for t in threads:
         t.start()
     for kill_at in (10, 40, 70):
-        net.wait_for(f"{kill_at} messages sent", lambda k=kill_at: len(sent["rollup-a"]) + len(sent["rollup-b"]) >= k,
-                     timeout=30, interval=0.005)
+        net.wait_for(
+            f"{kill_at} messages sent",
+            lambda k=kill_at: len(sent["rollup-a"]) + len(sent["rollup-b"]) >= k,
+            timeout=30,
+            interval=0.005,
+        )
         old_pid = net.supervisor.pids()["relayer"]
         net.supervisor.kill("relayer")  # SIGKILL, as a crash; the supervisor restarts it
-        net.wait_for("the relayer to be back", lambda old=old_pid: net.supervisor.pids().get("relayer") not in (None, old),
-                     timeout=30, interval=0.02)
+        net.wait_for(
+            "the relayer to be back",
+            lambda old=old_pid: net.supervisor.pids().get("relayer") not in (None, old),
+            timeout=30,
+            interval=0.02,
+        )
     for t in threads:
         t.join()
     all_msgs = sent["rollup-a"] + sent["rollup-b"]

@@ -17,8 +17,11 @@ def test_roots_are_posted_then_the_network_goes_quiet(root_posting_net):
     block = net.w3["rollup-a"].eth.wait_for_transaction_receipt(tx).blockNumber
     for other in ("hub", "rollup-b"):
         reg = net.contract(other, "StateRootRegistry")
-        net.wait_for(f"a root of rollup-a >= {block} on {other}",
-                     lambda reg=reg: reg.functions.latestRoot(a).call()[0] >= block, timeout=15)
+        net.wait_for(
+            f"a root of rollup-a >= {block} on {other}",
+            lambda reg=reg: reg.functions.latestRoot(a).call()[0] >= block,
+            timeout=15,
+        )
     # no self-feeding: once the posts settle, no chain makes blocks any more
     deadline = time.monotonic() + 20
     before = heads(net)

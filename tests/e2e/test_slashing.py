@@ -23,17 +23,24 @@ def test_equivocating_guardian_is_slashed_and_removed_everywhere(fresh_net):
     assert r.status_code == 200
     assert r.json()["honest"]["state_root"] != r.json()["conflicting"]["state_root"]
 
-    net.wait_for("the guardian to be slashed on the hub", lambda: staking.functions.stakeOf(bad.address).call()[3],
-                 timeout=30)
+    net.wait_for(
+        "the guardian to be slashed on the hub", lambda: staking.functions.stakeOf(bad.address).call()[3], timeout=30
+    )
     assert not registries["hub"].functions.isGuardian(bad.address).call()
     # removal travels to the rollups as hub messages, delivered by the relayer
     for name in ("rollup-a", "rollup-b"):
-        net.wait_for(f"removal on {name}", lambda r=registries[name]: not r.functions.isGuardian(bad.address).call(),
-                     timeout=30)
+        net.wait_for(
+            f"removal on {name}", lambda r=registries[name]: not r.functions.isGuardian(bad.address).call(), timeout=30
+        )
     # the relayer records the slash once it has read the receipt (it may lag the chain by a moment)
-    net.wait_for("the relayer to record the slash", lambda: any(
-        s["guardian"] == bad.address and s["status"] == "slashed"
-        for s in httpx.get(f"{net.relayer_url}/health").json()["slashes"]), timeout=10)
+    net.wait_for(
+        "the relayer to record the slash",
+        lambda: any(
+            s["guardian"] == bad.address and s["status"] == "slashed"
+            for s in httpx.get(f"{net.relayer_url}/health").json()["slashes"]
+        ),
+        timeout=10,
+    )
 
     # the two honest guardians still carry the network
     after = net.send("rollup-b", "rollup-a")
@@ -51,8 +58,11 @@ def _slash_and_wait(net, index: int) -> None:
     net.wait_for(f"guardian {index} slashed", lambda: staking.functions.stakeOf(bad.address).call()[3], timeout=30)
     for c in net.manifest.chains:
         reg = net.contract(c.name, "StateRootRegistry")
-        net.wait_for(f"removal of guardian {index} on {c.name}",
-                     lambda r=reg: not r.functions.isGuardian(bad.address).call(), timeout=30)
+        net.wait_for(
+            f"removal of guardian {index} on {c.name}",
+            lambda r=reg: not r.functions.isGuardian(bad.address).call(),
+            timeout=30,
+        )
 
 
 def test_two_slashes_clamp_the_threshold_and_the_last_guardian_still_delivers(fresh_net):

@@ -16,8 +16,10 @@ def store_forged_root(net: Any, registry_chain: str, att: Attestation, keys: tup
     """A quorum of guardian keys (from the manifest) stores `att`; returns when its receipt arrived."""
     members = net.manifest.guardians.members
     sigs = [sign_attestation(att, members[i].private_key, net.manifest.instance_id) for i in keys]
-    net.transact(registry_chain, net.contract(registry_chain, "StateRootRegistry").functions.submitAttestation(
-        att.as_tuple(), sigs))
+    net.transact(
+        registry_chain,
+        net.contract(registry_chain, "StateRootRegistry").functions.submitAttestation(att.as_tuple(), sigs),
+    )
     return time.monotonic()
 
 
@@ -32,11 +34,14 @@ def test_a_root_forged_far_ahead_of_the_source_is_flagged_within_a_second(fresh_
     forged = Attestation(src, 10**12, keccak(text="made-up hash"), keccak(text="made-up root"))
     assert relayer_flag(net, 10**12) is None
     mined = store_forged_root(net, "rollup-b", forged)
-    flag = net.wait_for("the flag on the relayer's /health", lambda: relayer_flag(net, 10**12), timeout=10,
-                        interval=0.01)
+    flag = net.wait_for(
+        "the flag on the relayer's /health", lambda: relayer_flag(net, 10**12), timeout=10, interval=0.01
+    )
     seen_after = time.monotonic() - mined
-    print(f"\nforged root flagged {flag['delay']:.3f}s after its block reached the relayer; "
-          f"seen on /health {seen_after:.3f}s after the receipt")
+    print(
+        f"\nforged root flagged {flag['delay']:.3f}s after its block reached the relayer; "
+        f"seen on /health {seen_after:.3f}s after the receipt"
+    )
     assert flag["delay"] is not None and flag["delay"] <= 1.0  # the relayer's own measure (issue 10)
     assert seen_after < 3.0  # tolerant: includes this test's polling and HTTP
     members = net.manifest.guardians.members
@@ -78,14 +83,19 @@ def test_a_prestored_fake_root_gets_its_signers_slashed_everywhere_and_the_messa
         net.wait_for(f"{g} slashed", lambda g=g: staking.functions.stakeOf(g).call()[3], timeout=30)
     for c in net.manifest.chains:
         reg = net.contract(c.name, "StateRootRegistry")
-        net.wait_for(f"the forgers removed on {c.name}",
-                     lambda r=reg: r.functions.getGuardians().call() == [members[2].address], timeout=30)
+        net.wait_for(
+            f"the forgers removed on {c.name}",
+            lambda r=reg: r.functions.getGuardians().call() == [members[2].address],
+            timeout=30,
+        )
     flag = relayer_flag(net, nxt)
     assert flag is not None and flag["kind"] == "forged" and flag["real_hash"]
     # the relayer records each slash once its receipt is in (the chain may show it first)
-    net.wait_for("both slashes recorded by the relayer", lambda: {
-        s["guardian"] for s in net.relayer_health().get("slashes", []) if s["status"] == "slashed"} == forgers,
-        timeout=10)
+    net.wait_for(
+        "both slashes recorded by the relayer",
+        lambda: {s["guardian"] for s in net.relayer_health().get("slashes", []) if s["status"] == "slashed"} == forgers,
+        timeout=10,
+    )
 
     net.wait_delivered(msg, timeout=30)
     trace = net.trace(msg.id)

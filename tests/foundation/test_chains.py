@@ -96,7 +96,11 @@ def test_failing_test_still_stops_its_chains(tmp_path):
     env = {**os.environ, "PIDS_FILE": str(pids_file), "PORT_OFFSET": str(free_port_offset(default_config()))}
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "deliberate failure" in proc.stdout
@@ -117,7 +121,12 @@ def test_killed_parent_takes_its_chains_along(tmp_path):
         time.sleep(60)
         """
     )
-    parent = subprocess.Popen([sys.executable, "-c", script, str(tmp_path), str(free_port_offset(default_config()))], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path), str(free_port_offset(default_config()))],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         pids = json.loads(parent.stdout.readline())
         assert all(pid_alive(p) for p in pids)

@@ -78,7 +78,9 @@ def test_port_taken_is_one_clear_line(workdir, config):
     assert result.returncode == 1
     assert f"chain rollup-a: port {port} on 127.0.0.1 is already in use" in result.stderr
     assert "Traceback" not in result.stderr
-    assert not (workdir / "state" / "devnet.pid").exists() or not pid_alive(int((workdir / "state" / "devnet.pid").read_text()))
+    assert not (workdir / "state" / "devnet.pid").exists() or not pid_alive(
+        int((workdir / "state" / "devnet.pid").read_text())
+    )
 
 
 def test_bad_config_is_one_clear_line(tmp_path):
@@ -104,8 +106,12 @@ def test_foreground_up_shows_stages_and_ctrl_c_stops_everything(workdir, config)
     import signal
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator.cli", "up"], cwd=workdir,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        [sys.executable, "-m", "orchestrator.cli", "up"],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     lines: list[str] = []
     try:

@@ -216,7 +216,10 @@ def test_a_cached_up_rebinds_every_registry_to_a_new_instance(cli: Cli) -> None:
     before = cli.manifest.instance_id
     ok(cli.workdir, "down")
     out = ok(cli.workdir, "up", "--detach")
-    assert "roles + governance (6 contracts), from cached state" in (cli.workdir / "state" / "logs" / "devnet.log").read_text()
+    assert (
+        "roles + governance (6 contracts), from cached state"
+        in (cli.workdir / "state" / "logs" / "devnet.log").read_text()
+    )
     again = Cli(cli.workdir, out)
     assert again.manifest.instance_id != before and all(n in again.manifest.contracts for n in GOVERNANCE)
     for chain in ("hub", *ROLLUPS):

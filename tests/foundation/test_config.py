@@ -65,10 +65,16 @@ def test_partial_file_keeps_defaults():
 @pytest.mark.parametrize(
     "raw, message",
     [
-        ({"rollups": [{"name": "a", "chain_id": 900, "port": 9001}]}, r"rollups\[0\]\.chain_id: duplicate chain id 900"),
+        (
+            {"rollups": [{"name": "a", "chain_id": 900, "port": 9001}]},
+            r"rollups\[0\]\.chain_id: duplicate chain id 900",
+        ),
         ({"rollups": [{"name": "a", "chain_id": 950, "port": 8545}]}, r"rollups\[0\]\.port: duplicate port 8545"),
         ({"rollups": [{"name": "hub", "chain_id": 950, "port": 9001}]}, r"rollups\[0\]\.name: duplicate chain name"),
-        ({"guardians": {"count": 2, "threshold": 3}}, r"guardians\.threshold: must be between 1 and guardians\.count \(2\)"),
+        (
+            {"guardians": {"count": 2, "threshold": 3}},
+            r"guardians\.threshold: must be between 1 and guardians\.count \(2\)",
+        ),
         ({"guardians": {"threshold": 0}}, r"guardians\.threshold"),
         ({"colour": "blue"}, r"^colour: unknown key"),
         ({"solvers": {"count": -1}}, r"^solvers\.count: must be between 0 and 16, got -1"),
@@ -82,8 +88,14 @@ def test_partial_file_keeps_defaults():
         ({"hub": {"chain_id": "900", "port": 8545}}, r"^hub\.chain_id: expected int, got str"),
         ({"hub": {"chain_id": 900, "port": True}}, r"^hub\.port: expected int, got boolean"),
         ({"guardians": {"count": 2.5}}, r"^guardians\.count: expected int"),
-        ({"rollups": [{"name": "a", "chain_id": 950, "port": 9001, "block_time": "fast"}]}, r"rollups\[0\]\.block_time"),
-        ({"rollups": [{"name": "a", "chain_id": 950, "port": 9001, "anvil_args": "--x"}]}, r"rollups\[0\]\.anvil_args: expected an array"),
+        (
+            {"rollups": [{"name": "a", "chain_id": 950, "port": 9001, "block_time": "fast"}]},
+            r"rollups\[0\]\.block_time",
+        ),
+        (
+            {"rollups": [{"name": "a", "chain_id": 950, "port": 9001, "anvil_args": "--x"}]},
+            r"rollups\[0\]\.anvil_args: expected an array",
+        ),
         ({"rollups": [{"chain_id": 950, "port": 9001}]}, r"rollups\[0\]\.name: missing"),
         ({"rollups": [{"name": "a", "chain_id": 0}]}, r"rollups\[0\]\.chain_id: must be positive"),
         ({"rollups": []}, r"rollups: at least one rollup"),
@@ -102,8 +114,14 @@ def test_chain_keys_but_a_rollup_name_are_optional():
     config = parse_config({"hub": {}, "rollups": [{"name": "a"}, {"name": "b", "chain_id": 901}, {"name": "c"}]})
     # the next free chain id and port after the hub's, skipping the ones given explicitly
     assert [(c.name, c.chain_id, c.port) for c in config.chains] == [
-        ("hub", 900, 8545), ("a", 902, 8546), ("b", 901, 8547), ("c", 903, 8548)]
-    config = parse_config({"hub": {"chain_id": 7000, "port": 7545}, "rollups": [{"name": "x", "port": 7546}, {"name": "y"}]})
+        ("hub", 900, 8545),
+        ("a", 902, 8546),
+        ("b", 901, 8547),
+        ("c", 903, 8548),
+    ]
+    config = parse_config(
+        {"hub": {"chain_id": 7000, "port": 7545}, "rollups": [{"name": "x", "port": 7546}, {"name": "y"}]}
+    )
     assert [(c.chain_id, c.port) for c in config.chains] == [(7000, 7545), (7001, 7546), (7002, 7547)]
 
 
@@ -132,7 +150,10 @@ def test_to_toml_round_trips(tmp_path):
     from orchestrator.config import to_toml
 
     config = replace(default_config().with_port_offset(3).with_block_time(2), state_dir=str(tmp_path))
-    config = replace(config, chains=(config.chains[0], replace(config.chains[1], anvil_args=("--code-size-limit", "9")), config.chains[2]))
+    config = replace(
+        config,
+        chains=(config.chains[0], replace(config.chains[1], anvil_args=("--code-size-limit", "9")), config.chains[2]),
+    )
     path = tmp_path / "devnet.toml"
     path.write_text(to_toml(config))
     assert load_config(path) == config

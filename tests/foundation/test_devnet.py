@@ -51,7 +51,9 @@ def test_deploy_then_cached_start_gives_the_same_devnet(config):
         assert again.instance_id != manifest.instance_id
         for chain in again.chains:
             w3 = Web3(Web3.HTTPProvider(chain.rpc_url))
-            reg = w3.eth.contract(address=again.contracts["StateRootRegistry"].address, abi=load_abi("StateRootRegistry"))
+            reg = w3.eth.contract(
+                address=again.contracts["StateRootRegistry"].address, abi=load_abi("StateRootRegistry")
+            )
             assert "0x" + reg.functions.instanceId().call().hex() == again.instance_id
         for chain in again.chains:
             w3 = Web3(Web3.HTTPProvider(chain.rpc_url))

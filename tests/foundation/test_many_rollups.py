@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
-from typing import Iterator
 
 import pytest
 from web3 import Web3
@@ -58,11 +58,14 @@ def test_a_step_that_really_reverts_names_the_chain_the_step_and_the_reason(depl
     config, manifest = deployed
     abi = Abi(load_abi("StateRootRegistry"))
     # the deployer handed the registry to governance but still binds instances: a zero id reverts
-    empty_set = Tx("registry.setInstance(zero)", manifest.address("StateRootRegistry"),
-                   abi.encode("setInstance", bytes(32)))
+    empty_set = Tx(
+        "registry.setInstance(zero)", manifest.address("StateRootRegistry"), abi.encode("setInstance", bytes(32))
+    )
     with RpcClient(config.hub.rpc_url) as node:
         nonce_before = node.call("eth_getTransactionCount", [keys.deployer_key().address, "latest"])
-        with pytest.raises(DeployError, match=r"^chain hub: registry.setInstance\(zero\) reverted: InvalidInstance\(\)$"):
+        with pytest.raises(
+            DeployError, match=r"^chain hub: registry.setInstance\(zero\) reverted: InvalidInstance\(\)$"
+        ):
             ChainSender(config.hub, node, [abi]).send_all([empty_set])
         # refused at the estimate: nothing was sent, so no nonce was spent
         assert node.call("eth_getTransactionCount", [keys.deployer_key().address, "latest"]) == nonce_before

@@ -57,7 +57,11 @@ def run_inner(tmp_path: Path, source: str, *options: str) -> tuple[subprocess.Co
     env = {**os.environ, "PIDS_FILE": str(pids_file)}
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", str(test_file), *options],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     pids = json.loads(pids_file.read_text()) if pids_file.exists() else []
     return proc, pids

@@ -6,7 +6,7 @@ import http.server
 import json
 import socket
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -43,8 +43,13 @@ def health_server() -> Iterator[tuple[str, dict]]:
 def test_a_service_waiting_for_a_dead_chain_is_up_and_names_the_chain(health_server):
     url, answer = health_server
     assert probe_service(url).label() == "up"
-    answer.update(status=503, body={"status": "starting", "chains": {
-        "901": {"name": "rollup-a", "connected": True}, "902": {"name": "rollup-b", "connected": False}}})
+    answer.update(
+        status=503,
+        body={
+            "status": "starting",
+            "chains": {"901": {"name": "rollup-a", "connected": True}, "902": {"name": "rollup-b", "connected": False}},
+        },
+    )
     state = probe_service(url)
     assert state.answered and not state.healthy
     assert state.label() == "up, no link to rollup-b"

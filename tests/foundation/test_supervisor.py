@@ -40,8 +40,11 @@ def fake_spec(tmp_path: Path, name: str, *extra: str) -> ServiceSpec:
     script = tmp_path / "fake.py"
     script.write_text(FAKE)
     port = free_port()
-    return ServiceSpec(name, "runpy", (), port, f"http://127.0.0.1:{port}/health", python=sys.executable) \
-        if False else _spec(name, [str(script), str(port), *extra], port)
+    return (
+        ServiceSpec(name, "runpy", (), port, f"http://127.0.0.1:{port}/health", python=sys.executable)
+        if False
+        else _spec(name, [str(script), str(port), *extra], port)
+    )
 
 
 def _spec(name: str, argv: list[str], port: int) -> ServiceSpec:
@@ -62,7 +65,12 @@ def test_service_specs_cover_every_service():
     assert g1.health_url == "http://127.0.0.1:9101/health"
     assert specs[3].port == 9200 and specs[4].port == 8000
     assert specs[3].command("python3", "/shared/manifest.json") == [
-        "python3", "-m", "services.relayer", "--manifest", "/shared/manifest.json"]
+        "python3",
+        "-m",
+        "services.relayer",
+        "--manifest",
+        "/shared/manifest.json",
+    ]
     assert "relayer" not in [s.name for s in service_specs(config, "/m.json", relayer=False)]
     assert service_specs(config, "/m.json", guardian_args=["--x"])[0].args[-1] == "--x"
 
@@ -70,8 +78,9 @@ def test_service_specs_cover_every_service():
 def test_start_restart_stop(tmp_path):
     specs = [fake_spec(tmp_path, "svc-a"), fake_spec(tmp_path, "svc-b")]
     events: list[str] = []
-    sup = ServiceSupervisor(default_config(), tmp_path / "m.json", tmp_path / "logs", specs=specs,
-                            on_event=events.append)
+    sup = ServiceSupervisor(
+        default_config(), tmp_path / "m.json", tmp_path / "logs", specs=specs, on_event=events.append
+    )
     with sup:
         sup.start(timeout=20)
         pids = sup.pids()

@@ -6,18 +6,18 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
 
-from orchestrator.services import procs
 from orchestrator.chains.anvil import start_chains
 from orchestrator.config import DevnetConfig, GuardianConfig, default_config
 from orchestrator.manifest import build_manifest, write_manifest
 from orchestrator.pytest_plugin import free_port_offset
+from orchestrator.services import procs
 
 REPO = Path(__file__).resolve().parents[2]
 INSTANCE = "0x" + "ab" * 32  # the instance id of test manifests (what `devnet up` draws at random)
@@ -38,7 +38,7 @@ class ServiceProc:
         self.argv, self.log, self.health_url = argv, log, health_url
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 20.0) -> "ServiceProc":
+    def start(self, timeout: float = 20.0) -> ServiceProc:
         self.proc = procs.spawn(self.argv, self.log, cwd=REPO)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

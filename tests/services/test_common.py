@@ -22,8 +22,16 @@ def test_local_1559_signing_matches_eth_account():
     assert signer.address == Account.from_key(key).address
     for to, data in (("0x" + "22" * 20, b"\x01\x02"), (None, b"\x60\x00")):
         raw, tx_hash = signer.sign_1559(901, 7, to, data, 90_000, 10**10, 10**9, value=5)
-        tx = {"chainId": 901, "nonce": 7, "maxPriorityFeePerGas": 10**9, "maxFeePerGas": 10**10, "gas": 90_000,
-              "value": 5, "data": data, "type": 2}
+        tx = {
+            "chainId": 901,
+            "nonce": 7,
+            "maxPriorityFeePerGas": 10**9,
+            "maxFeePerGas": 10**10,
+            "gas": 90_000,
+            "value": 5,
+            "data": data,
+            "type": 2,
+        }
         if to:
             tx["to"] = to
         ref = Account.sign_transaction(tx, key)
@@ -31,25 +39,32 @@ def test_local_1559_signing_matches_eth_account():
 
 
 def test_fast_import_constant_and_lazy_bls():
-    code = ("import py_ecc.bls12_381 as b; print(b.curve_order)")
+    code = "import py_ecc.bls12_381 as b; print(b.curve_order)"
     real = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert real == BLS12_381_CURVE_ORDER
-    code = ("from services.common import fastimport; fastimport.install(); import eth_account, sys; "
-            "assert 'py_ecc.optimized_bls12_381' not in sys.modules; "
-            "from eth_keyfile.keyfile import bls; print(len(bls.SkToPk(5)))")
+    code = (
+        "from services.common import fastimport; fastimport.install(); import eth_account, sys; "
+        "assert 'py_ecc.optimized_bls12_381' not in sys.modules; "
+        "from eth_keyfile.keyfile import bls; print(len(bls.SkToPk(5)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "48"  # the real BLS code still works when asked for
 
 
 def test_manifest_model(tmp_path):
     doc = {
-        "chains": [{"name": "hub", "chain_id": 900, "role": "hub", "port": 1, "rpc_url": "http://x:1", "ws_url": "ws://x:1"},
-                   {"name": "rollup-a", "chain_id": 901, "port": 2, "rpc_url": "http://x:2", "ws_url": "ws://x:2"}],
+        "chains": [
+            {"name": "hub", "chain_id": 900, "role": "hub", "port": 1, "rpc_url": "http://x:1", "ws_url": "ws://x:1"},
+            {"name": "rollup-a", "chain_id": 901, "port": 2, "rpc_url": "http://x:2", "ws_url": "ws://x:2"},
+        ],
         "keys": {"relayer": {"address": "0xr", "private_key": "0x01"}},
-        "guardians": {"threshold": 1, "members": [{"index": 0, "address": "0xg", "private_key": "0x02",
-                                                   "url": "http://127.0.0.1:9100"}]},
+        "guardians": {
+            "threshold": 1,
+            "members": [{"index": 0, "address": "0xg", "private_key": "0x02", "url": "http://127.0.0.1:9100"}],
+        },
         "contracts": {"MetalayerGateway": {"address": "0xgw", "artifact": "contracts/out/MetalayerGateway.json"}},
-        "state_dir": str(tmp_path / "st"), "extra": {"kept": True},
+        "state_dir": str(tmp_path / "st"),
+        "extra": {"kept": True},
     }
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps(doc))

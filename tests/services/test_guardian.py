@@ -28,8 +28,16 @@ def test_store_keeps_the_first_root_across_reopen(tmp_path):
 
 def _guardian(spawn_service, config, manifest_path, *extra):
     port = config.guardians.base_port
-    return spawn_service("services.guardian", "--index", "0", "--manifest", str(manifest_path), *extra,
-                         health_url=f"http://127.0.0.1:{port}/health", log_name="guardian-0"), f"http://127.0.0.1:{port}"
+    return spawn_service(
+        "services.guardian",
+        "--index",
+        "0",
+        "--manifest",
+        str(manifest_path),
+        *extra,
+        health_url=f"http://127.0.0.1:{port}/health",
+        log_name="guardian-0",
+    ), f"http://127.0.0.1:{port}"
 
 
 def test_guardian_signs_heads_and_on_demand_and_never_twice(chains_only, spawn_service):
@@ -59,6 +67,7 @@ def test_guardian_signs_heads_and_on_demand_and_never_twice(chains_only, spawn_s
 
     # A long poll for the next block is answered as soon as it is mined.
     import threading
+
     timer = threading.Timer(0.2, lambda: rpc(rollup.rpc_url, "evm_mine"))
     timer.start()
     nxt = httpx.get(f"{url}/v1/attestations/{rollup.chain_id}/{head + 1}", params={"wait": 5}, timeout=10)
@@ -87,6 +96,7 @@ def test_guardian_signs_heads_and_on_demand_and_never_twice(chains_only, spawn_s
 
 def _wait_for(pred, timeout=5.0):
     import time
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():
@@ -113,7 +123,6 @@ def test_forced_equivocation_is_test_only_and_visible_in_feed(chains_only, spawn
     roots = {a["state_root"] for a in feed["attestations"] if a["block_number"] == head}
     assert roots == {honest["state_root"], bad["state_root"]}
 
-
     for bad in ("after=x", "limit=0", "chain_id=zz"):
         assert httpx.get(f"{url}/v1/attestations?{bad}").status_code == 422, bad
 
@@ -131,8 +140,15 @@ def test_confirmations_depth(tmp_path, spawn_service):
         two_chains = build_manifest(replace(config, chains=config.chains[:2]))
         write_manifest(manifest_path, two_chains.model_copy(update={"instance_id": INSTANCE}))
         port = config.guardians.base_port
-        spawn_service("services.guardian", "--index", "0", "--manifest", str(manifest_path),
-                      health_url=f"http://127.0.0.1:{port}/health", log_name="guardian-0")
+        spawn_service(
+            "services.guardian",
+            "--index",
+            "0",
+            "--manifest",
+            str(manifest_path),
+            health_url=f"http://127.0.0.1:{port}/health",
+            log_name="guardian-0",
+        )
         url = f"http://127.0.0.1:{port}"
         hub = config.chain("hub")
         for _ in range(3):
@@ -169,8 +185,13 @@ def test_guardian_refuses_to_start_without_an_instance_id(chains_only, tmp_path)
     del doc["instance_id"]
     bare = tmp_path / "bare.json"
     bare.write_text(json.dumps(doc))
-    done = subprocess.run([sys.executable, "-m", "services.guardian", "--index", "0", "--manifest", str(bare)],
-                          capture_output=True, text=True, timeout=30, cwd=REPO)
+    done = subprocess.run(
+        [sys.executable, "-m", "services.guardian", "--index", "0", "--manifest", str(bare)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
+    )
     assert done.returncode != 0 and "instance_id" in done.stderr
 
 
@@ -184,9 +205,13 @@ def test_every_number_in_paths_and_queries_is_bounded(chains_only, spawn_service
     rollup = config.chain("rollup-a").chain_id
     client = httpx.Client(base_url=url, timeout=10)
     big = 2**63
-    for path, params in ((f"/v1/attestations/{rollup}/{big}", {}), ("/v1/attestations", {"chain_id": 2**64}),
-                         (f"/v1/attestations/{big}/1", {}), (f"/v1/attestations/{big}/latest", {}),
-                         ("/v1/attestations", {"after": big})):
+    for path, params in (
+        (f"/v1/attestations/{rollup}/{big}", {}),
+        ("/v1/attestations", {"chain_id": 2**64}),
+        (f"/v1/attestations/{big}/1", {}),
+        (f"/v1/attestations/{big}/latest", {}),
+        ("/v1/attestations", {"after": big}),
+    ):
         r = client.get(path, params=params)
         assert r.status_code == 422 and "between 0 and" in r.json()["detail"], (path, r.text)
     assert client.post(f"/v1/test/equivocate/{rollup}/{big}").status_code == 422
@@ -195,8 +220,11 @@ def test_every_number_in_paths_and_queries_is_bounded(chains_only, spawn_service
     texts = st.one_of(ints.map(str), st.text(max_size=30))
 
     @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(chain=ints, block=ints, query=st.dictionaries(st.sampled_from(["chain_id", "after", "limit", "wait"]),
-                                                          texts, max_size=4))
+    @given(
+        chain=ints,
+        block=ints,
+        query=st.dictionaries(st.sampled_from(["chain_id", "after", "limit", "wait"]), texts, max_size=4),
+    )
     def check(chain: int, block: int, query: dict[str, str]) -> None:
         if "wait" in query:
             query["wait"] = "0"  # a long poll would only slow the test down

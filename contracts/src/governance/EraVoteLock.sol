@@ -74,24 +74,24 @@ contract EraVoteLock is IERC5805, Ownable {
         if (amount == 0) revert ZeroAmount();
         if (duration < minLockDuration) revert LockTooShort(duration, minLockDuration);
         IERC20(address(era)).safeTransferFrom(msg.sender, address(this), amount);
-        Lock storage l = _locks[msg.sender];
+        Lock storage lk = _locks[msg.sender];
         uint64 until = uint64(block.timestamp) + duration;
-        if (until > l.unlockTime) l.unlockTime = until;
-        l.amount += amount;
+        if (until > lk.unlockTime) lk.unlockTime = until;
+        lk.amount += amount;
         _addWeight(msg.sender, amount * LOCK_MULTIPLIER, true);
-        emit Locked(msg.sender, amount, l.unlockTime);
+        emit Locked(msg.sender, amount, lk.unlockTime);
     }
 
     /// @notice Withdraw all of the caller's ERA once its lock expired.
     /// @param to receiver of the ERA
     function unlock(address to) external {
-        Lock memory l = _locks[msg.sender];
-        if (l.amount == 0) revert NothingLocked();
-        if (block.timestamp < l.unlockTime) revert StillLocked(l.unlockTime);
+        Lock memory lk = _locks[msg.sender];
+        if (lk.amount == 0) revert NothingLocked();
+        if (block.timestamp < lk.unlockTime) revert StillLocked(lk.unlockTime);
         delete _locks[msg.sender];
-        _addWeight(msg.sender, l.amount * LOCK_MULTIPLIER, false);
-        IERC20(address(era)).safeTransfer(to, l.amount);
-        emit Unlocked(msg.sender, to, l.amount);
+        _addWeight(msg.sender, lk.amount * LOCK_MULTIPLIER, false);
+        IERC20(address(era)).safeTransfer(to, lk.amount);
+        emit Unlocked(msg.sender, to, lk.amount);
     }
 
     /// @notice Set the shortest accepted lock (owner: governance). Existing locks are unaffected.
@@ -104,8 +104,8 @@ contract EraVoteLock is IERC5805, Ownable {
     /// @notice The lock of `account`: amount of ERA and unlock time.
     /// @param account the locker
     function lockOf(address account) external view returns (uint256 amount, uint64 unlockTime) {
-        Lock memory l = _locks[account];
-        return (l.amount, l.unlockTime);
+        Lock memory lk = _locks[account];
+        return (lk.amount, lk.unlockTime);
     }
 
     /// @notice Current voting weight from locks alone (LOCK_MULTIPLIER x locked ERA).

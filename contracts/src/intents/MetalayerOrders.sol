@@ -33,12 +33,14 @@ library MetalayerOrders {
     }
 
     bytes internal constant ORDER_DATA_TYPE =
-        "OrderData(address inputToken,uint256 inputAmount,address outputToken,uint256 outputAmount,address recipient,uint256 destinationChainId)";
+        "OrderData(address inputToken,uint256 inputAmount,address outputToken,uint256 outputAmount,"
+        "address recipient,uint256 destinationChainId)";
     /// @dev The ERC-7683 `orderDataType` of Metalayer orders (the EIP-712 type hash of OrderData).
     bytes32 internal constant ORDER_DATA_TYPEHASH = keccak256(ORDER_DATA_TYPE);
     bytes32 internal constant GASLESS_ORDER_TYPEHASH = keccak256(
         abi.encodePacked(
-            "GaslessCrossChainOrder(address originSettler,address user,uint256 nonce,uint256 originChainId,uint32 openDeadline,uint32 fillDeadline,bytes32 orderDataType,OrderData orderData)",
+            "GaslessCrossChainOrder(address originSettler,address user,uint256 nonce,uint256 originChainId,"
+            "uint32 openDeadline,uint32 fillDeadline,bytes32 orderDataType,OrderData orderData)",
             ORDER_DATA_TYPE
         )
     );

@@ -10,9 +10,13 @@ from services.relayer.settlement import Settlement
 
 
 def att_doc(att: Attestation, key: str, instance_id: str) -> dict:
-    return {"chain_id": att.chain_id, "block_number": att.block_number, "block_hash": "0x" + att.block_hash.hex(),
-            "state_root": "0x" + att.state_root.hex(),
-            "signature": "0x" + sign_attestation(att, key, instance_id).hex()}
+    return {
+        "chain_id": att.chain_id,
+        "block_number": att.block_number,
+        "block_hash": "0x" + att.block_hash.hex(),
+        "state_root": "0x" + att.state_root.hex(),
+        "signature": "0x" + sign_attestation(att, key, instance_id).hex(),
+    }
 
 
 def test_feeds_are_recorded_without_false_conflicts(stage_net, stages):
