@@ -13,8 +13,9 @@ own end-to-end tests build on the same class (tests/e2e/conftest.py).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import httpx
 from web3 import Web3
@@ -27,7 +28,17 @@ from orchestrator.devnet import Devnet
 from services.common import manifest as manifest_models
 from services.protocol import Attestation, Message, fetch_message_proofs, load_abi, sign_attestation
 
-__all__ = ["DevnetHandle", "SentMessage"]
+__all__ = ["DeliveryFailed", "DevnetHandle", "SentMessage"]
+
+_FINALLY_FAILED = ("failed", "invalid")
+
+
+class DeliveryFailed(RuntimeError):
+    """`wait_delivered` gave up early: the relayer finally failed this message (no more attempts)."""
+
+    def __init__(self, message_id: str, status: str, reason: str | None, trace: dict[str, Any] | None) -> None:
+        super().__init__(f"message {message_id} {status}: {reason or 'no reason recorded'}")
+        self.message_id, self.status, self.reason, self.trace = message_id, status, reason, trace
 
 
 @dataclass
@@ -45,7 +56,7 @@ class DevnetHandle:
         relayer: bool = True,
         guardian_args: tuple[str, ...] = (),
         relayer_args: tuple[str, ...] = (),
-    ) -> "DevnetHandle":
+    ) -> DevnetHandle:
         devnet = Devnet(config)
         devnet.start(
             skip_services=() if relayer else ("relayer",), guardian_args=guardian_args, relayer_args=relayer_args
@@ -62,7 +73,7 @@ class DevnetHandle:
     def stop(self) -> None:
         self.devnet.stop()
 
-    def __enter__(self) -> "DevnetHandle":
+    def __enter__(self) -> DevnetHandle:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -115,18 +126,39 @@ class DevnetHandle:
         return response.json() if response.status_code == 200 else None
 
     def wait_delivered(self, sent: SentMessage | Sequence[SentMessage], timeout: float = 30.0) -> None:
+        """Returns once every message is delivered; raises `DeliveryFailed` as soon as one is finally
+        failed (with the decoded reason), `TimeoutError` when `timeout` passes first."""
         pending = [sent] if isinstance(sent, SentMessage) else list(sent)
         deadline = time.monotonic() + timeout
+        next_check = 0.0
         while pending:
             pending = [s for s in pending if not self.is_delivered(s)]
-            if pending and time.monotonic() > deadline:
+            if not pending:
+                return
+            if time.monotonic() >= next_check and self.supervisor is not None:
+                self._raise_if_finally_failed(pending)
+                next_check = time.monotonic() + 0.25
+            if time.monotonic() > deadline:
                 first = pending[0]
                 trace = self.trace(first.id) if self.supervisor is not None else None
                 raise TimeoutError(
                     f"{len(pending)} message(s) not delivered after {timeout:.0f}s, e.g. {first.id}: {trace}"
                 )
-            if pending:
-                time.sleep(0.02)
+            time.sleep(0.02)
+
+    def _raise_if_finally_failed(self, pending: Sequence[SentMessage]) -> None:
+        ids = {s.id for s in pending}
+        for status in _FINALLY_FAILED:
+            try:
+                r = httpx.get(f"{self.api}/v1/messages", params={"status": status, "limit": 1000}, timeout=5)
+                listed = r.json().get("messages", []) if r.status_code == 200 else []
+            except (httpx.HTTPError, ValueError):  # the API is restarting: check again next round
+                return
+            for row in listed:
+                if row.get("id") in ids:
+                    trace = self.trace(row["id"]) or row
+                    reason = trace.get("revert_reason") or trace.get("last_error")
+                    raise DeliveryFailed(row["id"], status, reason, trace)
 
     # ------------------------------------------------------------ manual relay
 
