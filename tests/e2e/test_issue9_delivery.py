@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rlp
+from eth_utils import keccak, to_canonical_address, to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
@@ -24,7 +26,7 @@ from web3.logs import DISCARD
 from orchestrator.config import default_config
 from orchestrator.pytest_plugin import free_port_offset
 from orchestrator.testing import DeliveryFailed, SentMessage
-from services.protocol import Message, fetch_message_proofs
+from services.protocol import Message, fetch_message_proofs, load_artifact
 from services.protocol.erc7930 import encode_evm
 from services.protocol.messages import request_relay
 from tests.e2e.conftest import Net
@@ -252,3 +254,85 @@ def test_wait_delivered_raises_as_soon_as_the_message_finally_failed(dnet: Net) 
         net.wait_delivered(msg, timeout=120)
     assert err.value.message_id == msg.id and err.value.status == "failed"
     assert "InvalidRecipientReturn()" in str(err.value) and "0x6811ca2b" not in str(err.value)
+
+
+# ---------------------------------------------------------------- unmodified OpenZeppelin clients
+
+
+def _fresh_deployer(net: Net, tag: str) -> str:
+    """An account with nonce 0 on both rollups, so its CREATE addresses are known in advance."""
+    addr = to_checksum_address(keccak(text=f"issue9-oz-{tag}")[:20])
+    for chain in ("rollup-a", "rollup-b"):
+        net.w3[chain].provider.make_request("anvil_setBalance", [addr, hex(10**20)])
+        net.w3[chain].provider.make_request("anvil_impersonateAccount", [addr])
+    return addr
+
+
+def _deploy_as(net: Net, chain: str, deployer: str, name: str, *args: Any) -> Any:
+    art = load_artifact(name)
+    factory = net.w3[chain].eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    receipt = net.w3[chain].eth.wait_for_transaction_receipt(factory.constructor(*args).transact({"from": deployer}))
+    assert receipt.status == 1
+    return net.contract(chain, name, receipt.contractAddress)
+
+
+def _at(deployer: str, nonce: int) -> str:
+    return to_checksum_address(keccak(rlp.encode([to_canonical_address(deployer), nonce]))[12:])
+
+
+def _link(net: Net, chain: str, address: str) -> tuple[str, bytes]:
+    return (net.manifest.address("MetalayerGateway"), encode_evm(net.chain(chain).chain_id, address))
+
+
+def test_oz_erc20_crosschain_and_bridge_move_tokens_with_supply_conserved(dnet: Net) -> None:
+    net = dnet
+    a, b = net.chain("rollup-a").chain_id, net.chain("rollup-b").chain_id
+    alice, bob = net.account(1), net.account(2)
+    deployer = _fresh_deployer(net, "erc20")
+    addr = _at(deployer, 0)
+    supply = 1_000 * 10**18
+    tok_a = _deploy_as(net, "rollup-a", deployer, "OzCrosschainToken", [_link(net, "rollup-b", addr)], alice, supply)
+    tok_b = _deploy_as(net, "rollup-b", deployer, "OzCrosschainToken", [_link(net, "rollup-a", addr)], alice, 0)
+    net.transact("rollup-a", tok_a.functions.crosschainTransfer(encode_evm(b, bob), 300), account=1)
+    net.wait_for("300 on rollup-b", lambda: tok_b.functions.balanceOf(bob).call() == 300, timeout=30)
+    net.transact("rollup-b", tok_b.functions.crosschainTransfer(encode_evm(a, bob), 100), account=2)
+    net.wait_for("100 back on rollup-a", lambda: tok_a.functions.balanceOf(bob).call() == 100, timeout=30)
+    assert tok_a.functions.totalSupply().call() + tok_b.functions.totalSupply().call() == supply
+
+    # BridgeERC20 locks a plain token on rollup-a; an ERC20Crosschain mints it on rollup-b
+    deployer = _fresh_deployer(net, "bridge")
+    plain = _deploy_as(net, "rollup-a", deployer, "OzPlainToken", alice, 10**21)
+    _deploy_as(net, "rollup-b", deployer, "OzPlainToken", alice, 1)  # nonce 0 on rollup-b too
+    bridge_addr, wrapped_addr = _at(deployer, 1), _at(deployer, 1)
+    bridge = _deploy_as(
+        net, "rollup-a", deployer, "OzTokenBridge", [_link(net, "rollup-b", wrapped_addr)], plain.address
+    )
+    wrapped = _deploy_as(
+        net, "rollup-b", deployer, "OzCrosschainToken", [_link(net, "rollup-a", bridge_addr)], alice, 0
+    )
+    net.transact("rollup-a", plain.functions.approve(bridge.address, 500), account=1)
+    net.transact("rollup-a", bridge.functions.crosschainTransfer(encode_evm(b, bob), 500), account=1)
+    net.wait_for("500 minted on rollup-b", lambda: wrapped.functions.balanceOf(bob).call() == 500, timeout=30)
+    net.transact("rollup-b", wrapped.functions.crosschainTransfer(encode_evm(a, bob), 200), account=2)
+    net.wait_for("200 released on rollup-a", lambda: plain.functions.balanceOf(bob).call() == 200, timeout=30)
+    assert plain.functions.balanceOf(bridge.address).call() == wrapped.functions.totalSupply().call() == 300
+
+
+def test_oz_remote_executor_runs_its_controllers_call_and_refuses_others(dnet: Net) -> None:
+    net = dnet
+    controller = net.account(5)
+    gw_b = net.manifest.address("MetalayerGateway")
+    executor = net.deploy("rollup-b", "OzRemoteExecutor", gw_b, encode_evm(net.chain("rollup-a").chain_id, controller))
+    fixture = net.deploy("rollup-b", "StorageFixture")
+    slot, value = keccak(text="remote"), keccak(text="executed")
+    call = bytes.fromhex(fixture.functions.set(slot, value)._encode_transaction_data()[2:])
+    # ERC-7579 single call, default exec type: mode (32 zero bytes) | target | value | calldata
+    payload = b"\0" * 32 + bytes.fromhex(fixture.address[2:]) + (0).to_bytes(32, "big") + call
+    ok = sent_of(net, "rollup-a", submit(net, "rollup-a", "rollup-b", executor.address, payload, account=5), payload)
+    net.wait_delivered(ok, timeout=30)
+    assert fixture.functions.get(slot).call() == value
+    other = payload[:-32] + b"\1" * 32
+    bad = sent_of(net, "rollup-a", submit(net, "rollup-a", "rollup-b", executor.address, other, account=6), other)
+    with pytest.raises(DeliveryFailed):
+        net.wait_delivered(bad, timeout=120)
+    assert fixture.functions.get(slot).call() == value
