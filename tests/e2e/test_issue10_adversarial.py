@@ -1,5 +1,5 @@
 """Issue 10, "Done when", against one running devnet (real anvil, guardians, relayer process, API):
-source rewinds between sends, and no free rides."""
+source rewinds between sends, no free rides, inline trie leaves, and rewards after a slash."""
 
 from __future__ import annotations
 
@@ -18,7 +18,10 @@ from web3.exceptions import ContractCustomError
 from orchestrator.config import default_config
 from orchestrator.pytest_plugin import free_port_offset
 from orchestrator.testing import SentMessage
+from services.protocol import Message, fetch_message_proofs
 from services.protocol.erc7930 import encode_evm
+from services.protocol.messages import commitment_slot
+from tests.contracts.test_calldata_trie import _colliding, _has_inline_node
 from tests.e2e.conftest import Net
 
 INSUFFICIENT_FEE = Web3.keccak(text="InsufficientFee(uint256,uint256,uint256)")[:4]
@@ -32,7 +35,7 @@ def anet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         base.with_port_offset(free_port_offset(base, start=1500, step=100)),
         state_dir=str(tmp_path_factory.mktemp("issue10") / "state"),
     )
-    with Net.start(config) as n:
+    with Net.start(config, guardian_args=("--allow-equivocation-for-tests",)) as n:
         n.devnet.config.state.pid_file.write_text(str(os.getpid()))  # so the `devnet` CLI finds it
         yield n
 
@@ -185,3 +188,60 @@ def _float(net: Net, chain: str) -> int:
     pp = net.addresses["PingPong"]
     era, gw = net.contract(chain, "EraToken"), net.contract(chain, "MetalayerGateway")
     return era.functions.balanceOf(pp).call() + gw.functions.feeBalance(pp).call()
+
+
+def test_two_messages_whose_commitment_leaves_are_inline_nodes_are_delivered(anet: Net) -> None:
+    net = anet
+    src, dst = net.chain("rollup-a").chain_id, net.chain("rollup-b").chain_id
+    sender, recipient = net.account(0), net.manifest.address("CrossChainCounter")
+    gw = net.contract("rollup-a", "MetalayerGateway")
+    nonce = gw.functions.outboundNonce().call() + 1
+
+    def keys(n: int) -> dict[bytes, bytes]:
+        """commitment trie key -> payload, for the message with nonce `n` and each candidate payload."""
+        words = b"".join(x.to_bytes(32, "big") for x in (src, dst, n))
+        head = words + bytes(12) + bytes.fromhex(sender[2:]) + bytes(12) + bytes.fromhex(recipient[2:])
+        return {
+            keccak(commitment_slot(keccak(head + keccak(p)))): p for p in (i.to_bytes(4, "big") for i in range(150_000))
+        }
+
+    p1, p2 = _colliding(keys(nonce), keys(nonce + 1))
+    sent = [net.send("rollup-a", "rollup-b", p, recipient=recipient, account=0) for p in (p1, p2)]
+    assert [m.nonce for m in sent] == [nonce, nonce + 1]
+    messages = [Message(m.source, m.destination, m.nonce, m.sender, m.recipient, m.payload) for m in sent]
+    _, storage_proofs = fetch_message_proofs(net.w3["rollup-a"], gw.address, messages, sent[1].block)
+    assert all(_has_inline_node(p) for p in storage_proofs), "the pair does not make inline leaves"
+    net.wait_delivered(sent, timeout=60)
+    counts = net.delivered_counts("rollup-b")
+    assert all(counts[m.id] == 1 for m in sent)
+
+
+def test_a_whale_outside_the_set_earns_nothing_from_a_slash_and_the_network_still_delivers(anet: Net) -> None:
+    """Last in this module: it slashes guardian 2 (the relayer's equivocation watcher does)."""
+    net = anet
+    staking, era = net.contract("hub", "GuardianStaking"), net.contract("hub", "EraToken")
+    whale, stake = net.account(4), 900_000 * 10**18
+    net.transact("hub", era.functions.approve(staking.address, stake), account=4)
+    net.transact("hub", staking.functions.stake(stake), account=4)
+    honest = [g.address for g in net.manifest.guardians.members[:2]]
+    bad = net.manifest.guardians.members[2]
+    net.transact("hub", staking.functions.syncRewards(), account=9)
+    before = [staking.functions.pendingRewards(g).call() for g in honest]
+
+    msg = net.send("rollup-a", "rollup-b", b"to equivocate on")
+    net.wait_delivered(msg, timeout=30)
+    answer = httpx.post(f"{bad.url}/v1/test/equivocate/{src_id(net)}/{msg.block}", timeout=10)
+    assert answer.status_code == 200, answer.text
+    net.wait_for("the slash", lambda: staking.functions.stakeOf(bad.address).call()[3], timeout=30)
+    net.transact("hub", staking.functions.syncRewards(), account=9)
+    assert staking.functions.pendingRewards(whale).call() == 0
+    gained = [staking.functions.pendingRewards(g).call() - b for g, b in zip(honest, before, strict=True)]
+    assert all(g >= 4_500 * 10**18 for g in gained), gained  # 90% of the 10,000 ERA slashed, split by stake
+    for c in net.manifest.chains:
+        reg = net.contract(c.name, "StateRootRegistry")
+        net.wait_for(f"removal on {c.name}", lambda r=reg: not r.functions.isGuardian(bad.address).call(), timeout=30)
+    net.wait_delivered(net.send("rollup-b", "rollup-a", b"after the slash"), timeout=30)
+
+
+def src_id(net: Net) -> int:
+    return net.chain("rollup-a").chain_id
