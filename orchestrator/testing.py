@@ -1,7 +1,8 @@
 """What the `devnet` pytest fixture hands to a test: clients, accounts, addresses, helpers.
 
     sent = devnet.send("rollup-a", "rollup-b", b"hi")   # from dev account 0, to the example counter
-    devnet.wait_delivered(sent)                        # polls the destination gateway
+    devnet.wait_delivered(sent)                        # polls the destination gateway; raises
+                                                       # DeliveryFailed once the relayer gave it up
     devnet.relay(sent)                                 # manual-relay mode: attest + prove + deliver now
 
 Everything goes through real transactions on the real chains; `relay` does by
