@@ -95,6 +95,7 @@ class DevnetConfig:
     accounts: int = 10
     mnemonic: str = DEFAULT_MNEMONIC
     state_dir: str = ".devnet"
+    governance: tuple[tuple[str, Any], ...] = ()  # the validated [governance] table; () = defaults
 
     @property
     def hub(self) -> ChainConfig:
@@ -151,22 +152,17 @@ def _replace_config(config: DevnetConfig, **changes: Any) -> DevnetConfig:
 
 
 def default_config() -> DevnetConfig:
-    return DevnetConfig(
-        chains=(
-            ChainConfig(name="hub", chain_id=900, port=8545, role="hub"),
-            ChainConfig(name="rollup-a", chain_id=901, port=8546),
-            ChainConfig(name="rollup-b", chain_id=902, port=8547),
-        )
-    )
+    return DevnetConfig(chains=(ChainConfig(name="hub", chain_id=900, port=8545, role="hub"),
+                                ChainConfig(name="rollup-a", chain_id=901, port=8546),
+                                ChainConfig(name="rollup-b", chain_id=902, port=8547)))
 
 
 # ---------------------------------------------------------------- parsing
 
-_TOP_KEYS = {"hub", "rollups", "guardians", "relayer", "api", "accounts", "mnemonic", "state_dir"}
+_TOP_KEYS = {"hub", "rollups", "guardians", "relayer", "api", "accounts", "mnemonic", "state_dir", "governance"}
 _CHAIN_KEYS = {"name", "chain_id", "port", "block_time", "anvil_args"}
 _GUARDIAN_KEYS = {"count", "threshold", "confirmations", "base_port"}
-_RELAYER_KEYS = {"port", "poll_interval", "root_post_interval", "max_batch", "max_attempts", "max_age",
-                 "error_artifacts"}
+_RELAYER_KEYS = set(RelayerConfig.__dataclass_fields__)
 _API_KEYS = {"port"}
 
 
@@ -211,9 +207,18 @@ def parse_config(raw: dict[str, Any]) -> DevnetConfig:
         accounts=_typed(raw.get("accounts", 10), int, "accounts"),
         mnemonic=_typed(raw.get("mnemonic", DEFAULT_MNEMONIC), str, "mnemonic"),
         state_dir=_typed(raw.get("state_dir", ".devnet"), str, "state_dir"),
+        governance=_parse_governance(raw["governance"]) if "governance" in raw else (),
     )
     validate(config)
     return config
+
+
+def _parse_governance(table: Any) -> tuple[tuple[str, Any], ...]:
+    from orchestrator.governance_deploy import GovernanceParams  # web3-heavy: imported only when given
+    try:
+        return tuple(sorted(vars(GovernanceParams.from_table(table)).items()))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"governance: {exc}" if not isinstance(exc, ValueError) else str(exc)) from None
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
@@ -224,18 +229,13 @@ def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
 
 
 def _typed(value: Any, kind: type | tuple[type, ...], key: str) -> Any:
+    name = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
     # bool is an int in Python; a TOML `true` where a number belongs is a mistake.
     if isinstance(value, bool) and kind is not bool:
-        raise ConfigError(f"{key}: expected {_kind_name(kind)}, got boolean")
+        raise ConfigError(f"{key}: expected {name}, got boolean")
     if not isinstance(value, kind):
-        raise ConfigError(f"{key}: expected {_kind_name(kind)}, got {type(value).__name__} {value!r}")
+        raise ConfigError(f"{key}: expected {name}, got {type(value).__name__} {value!r}")
     return value
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    if isinstance(kind, tuple):
-        return " or ".join(k.__name__ for k in kind)
-    return kind.__name__
 
 
 def _parse_section(raw: dict[str, Any], name: str, keys: set[str], default: Any) -> dict[str, Any]:
@@ -397,4 +397,5 @@ def to_toml(config: DevnetConfig) -> str:
         "[api]",
         f"port = {config.api.port}",
     ]
+    lines += ["", "[governance]", *(f"{k} = {json.dumps(v)}" for k, v in config.governance)] * bool(config.governance)
     return "\n".join(lines) + "\n"

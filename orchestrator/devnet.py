@@ -23,7 +23,7 @@ from orchestrator.build.toolchain import anvil_version, find_anvil, find_openzep
 from orchestrator.chains import anvil as chain_mod
 from orchestrator.chains.rpc import rpc
 from orchestrator.config import DevnetConfig
-from orchestrator.deploy import statecache
+from orchestrator.deploy import governance, statecache
 from orchestrator.manifest import build_manifest, write_manifest
 from services.common.manifest import Manifest
 
@@ -40,6 +40,8 @@ class Devnet:
     progress: ProgressFn = _quiet
     chains: chain_mod.ChainGroup | None = None
     supervisor: Any = None  # orchestrator.services.supervisor.ServiceSupervisor once services run
+    chain_supervisor: Any = None  # orchestrator.chains.supervision.ChainSupervisor once deployed
+    warden: Any = None  # orchestrator.chaos.warden.Warden: ends timed faults
     manifest: Manifest | None = None
     timings: dict[str, float] = field(default_factory=dict)
     _details: dict[str, str] = field(default_factory=dict)  # stage -> summary for stages returning data
@@ -66,8 +68,12 @@ class Devnet:
         skip_services: tuple[str, ...] = (),
         guardian_args: tuple[str, ...] = (),
         relayer_args: tuple[str, ...] = (),
+        snapshot: Any = None,
     ) -> Manifest:
         """Bring everything up; on any failure, stop what was started and re-raise.
+
+        `snapshot` (an orchestrator.snapshots.store.Snapshot) starts from a saved cut instead of a
+        fresh deployment: its chain states and service databases, under a fresh instance id.
 
         `skip_services` leaves out services by name (e.g. "relayer" for manual relaying);
         `guardian_args` / `relayer_args` are extra command-line flags for those services.
@@ -77,6 +83,8 @@ class Devnet:
             self._stage("toolchain", self._check_toolchain)
             self._stage("compile", self._compile)
             cached = statecache.lookup(self.config) if (deploy and use_cache) else None
+            if snapshot is not None:
+                cached = self._stage("snapshot", lambda: self._restore(snapshot))
             self._stage("chains", lambda: self._start_chains(cached))
             contracts: dict[str, Any] = {}
             if deploy:
@@ -84,8 +92,11 @@ class Devnet:
             chain_mod.apply_block_times(self.config.chains)
             self.manifest = build_manifest(self.config, contracts, services=services)
             if deploy:
+                section = governance.manifest_section(self.config)
+                self.manifest = self.manifest.model_copy(update={"governance": section})
                 self.manifest = self._stage("instance", self._bind_instance)
             write_manifest(self.manifest_path, self.manifest)
+            self._supervise_chains()
             if services:
                 self._stage("services", lambda: self._start_services(skip_services, guardian_args, relayer_args))
             return self.manifest
@@ -94,6 +105,12 @@ class Devnet:
             raise
 
     def stop(self) -> None:
+        if self.warden is not None:
+            self.warden.stop()  # SIGCONT anything paused before stopping it
+            self.warden = None
+        if self.chain_supervisor is not None:
+            self.chain_supervisor.stop()  # before the chains stop: a stopped chain is not a crash
+            self.chain_supervisor = None
         if self.supervisor is not None:
             self.supervisor.stop()
             self.supervisor = None
@@ -119,6 +136,15 @@ class Devnet:
         manifest = instance.bind(self.config, self.manifest)
         self._details["instance"] = instance.describe(manifest)
         return manifest
+
+    def _restore(self, snapshot: Any) -> statecache.CachedState:
+        from orchestrator.snapshots import store
+
+        store.check_topology(self.config, snapshot)
+        store.restore_databases(self.config, snapshot)
+        self._details["snapshot"] = f"{snapshot.name}: " + ", ".join(
+            f"{c['name']} at block {c['block']}" for c in snapshot.meta["chains"])
+        return statecache.CachedState(snapshot.directory, snapshot.chain_files, snapshot.contracts)
 
     def _stage(self, name: str, fn: Callable[[], Any]) -> Any:
         started = time.perf_counter()
@@ -162,20 +188,45 @@ class Devnet:
 
     def _deploy(self, cached: statecache.CachedState | None) -> dict[str, Any]:
         if cached is not None and self._cached_code_present(cached):
-            self._details["deploy"] = f"{len(cached.contracts)} contracts from cached state"
+            self._details["deploy"] = (
+                f"{len(cached.contracts)} contracts, {governance.describe(cached.contracts)}, from cached state"
+            )
             return cached.contracts
         from orchestrator.deploy.deployer import deploy
 
         result = deploy(self.config, log=lambda line: None)
-        section = result.manifest_section()
+        # governance takes ownership before the cache is taken: a cached start is handed over too
+        section = governance.deploy_on(self.config, result.manifest_section())
         statecache.save(self.config, section)
-        self._details["deploy"] = f"{len(section)} contracts on {len(self.config.chains)} chains"
+        self._details["deploy"] = (
+            f"{len(section)} contracts on {len(self.config.chains)} chains, {governance.describe(section)}"
+        )
         return section
 
     def _cached_code_present(self, cached: statecache.CachedState) -> bool:
         """A cache entry is only trusted if the contracts really are on every chain."""
         address = next(iter(cached.contracts.values()))["address"]
         return all(rpc(c.rpc_url, "eth_getCode", [address, "latest"]) not in ("0x", "0x0") for c in self.config.chains)
+
+    def _supervise_chains(self) -> None:
+        from orchestrator.chains.supervision import ChainSupervisor
+        from orchestrator.chaos.warden import Warden
+
+        if self.chains is None:
+            return
+        depth = None
+        confirmations = self.config.guardians.confirmations
+        if confirmations > 0 and self.manifest is not None and "MetalayerGateway" in self.manifest.contracts:
+            from orchestrator.chains.depth import DepthMiner
+
+            depth = DepthMiner(self.manifest.address("MetalayerGateway"), confirmations)
+        self.chain_supervisor = ChainSupervisor(
+            self.chains, self.config.state.chain_states, pids=self.config.state.pids,
+            accounts=self.config.accounts, mnemonic=self.config.mnemonic, depth=depth,
+        )
+        self.chain_supervisor.start()
+        self.warden = Warden(self.config.state)
+        self.warden.start()
 
     def _start_services(self, skip: tuple[str, ...], guardian_args: tuple[str, ...], relayer_args: tuple[str, ...]) -> str:
         from orchestrator.services.supervisor import ServiceSupervisor

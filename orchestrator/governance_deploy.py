@@ -38,16 +38,13 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
 from orchestrator.build.compiler import Artifact, compile_contracts
-from orchestrator.governance_tx import TxSender, create2_address
 from orchestrator.paths import ARTIFACTS_DIR, REPO_ROOT
 from services.common.manifest import Key, Manifest
+from services.governance.roles import ADMIN_ROLE, DAPP_OPERATOR_ROLE, PUBLIC_ROLE, ROLE_NAMES  # noqa: F401
+from services.governance.tx import TxSender, create2_address
 from services.protocol.erc7930 import encode_evm
 
 SALT = keccak(text="metalayer-devnet/governance/v1")
-ADMIN_ROLE = 0
-PUBLIC_ROLE = 2**64 - 1
-DAPP_OPERATOR_ROLE = 1
-ROLE_NAMES = {"ADMIN": ADMIN_ROLE, "DAPP_OPERATOR": DAPP_OPERATOR_ROLE, "PUBLIC": PUBLIC_ROLE}
 ARTIFACT_OF = {"RoleExecutor": "MetalayerRemoteExecutor", "GovernanceExecutor": "MetalayerRemoteExecutor"}
 HUB_ONLY = ("EraVoteLock", "MetalayerGovernor")
 ROLLUP_ONLY = ("RoleExecutor", "GovernanceExecutor")

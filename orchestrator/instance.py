@@ -5,7 +5,8 @@
 
 Attestations are EIP-712 signed under a domain salted with this id (docs/PROTOCOL.md), so
 signatures, proofs and slashing evidence of one run are worthless in the next, cached state
-included: the id is drawn here, not stored with the state.
+included: the id is drawn here, not stored with the state. The deployer key binds as the
+registries' `instanceBinder`, which it stays after governance took ownership (docs/GOVERNANCE.md).
 """
 
 from __future__ import annotations

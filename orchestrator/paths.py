@@ -37,6 +37,16 @@ class StateDir:
         return self.root / "run"
 
     @property
+    def pids(self) -> Path:
+        """Every supervised process's current pid (rewritten at each (re)start): `devnet chaos`."""
+        return self.run / "pids.json"
+
+    @property
+    def chain_states(self) -> Path:
+        """The chains' latest state dumps, from which a crashed chain is restarted."""
+        return self.run / "chains"
+
+    @property
     def pid_file(self) -> Path:
         return self.root / "devnet.pid"
 

@@ -1,22 +1,30 @@
-"""pytest plugin (entry point `metalayer_devnet`): a `devnet` fixture with a running devnet.
+"""pytest plugin (entry point `metalayer_devnet`): `devnet` and `clean_devnet` fixtures.
 
-    def test_roundtrip(devnet):
-        msg = devnet.send("rollup-a", "rollup-b", b"hello")
+    def test_roundtrip(devnet):                     # session-wide devnet: state carries over
+        msg = devnet.send("rollup-a", "rollup-b", "hello")
         devnet.wait_delivered(msg)
+
+    @pytest.mark.devnet(manual_relay=True, block_time=1)
+    def test_step_by_step(clean_devnet):            # the same devnet, reset to its clean point first
+        ...
 
 The devnet starts once per session, on ports that are free (so a `make devnet`
 running on the default ports is left alone), from cached state when possible,
 and is always stopped at the end of the session, even when tests fail.
 Options: `--devnet-config PATH`, `--devnet-block-time N`, `--devnet-manual-relay`
-(no relayer: the test relays step by step with `devnet.relay(...)`).
+(no relayer for the whole session). The `devnet` marker sets per test: `manual_relay`
+(relayer stopped during the test), `block_time` (interval mining during the test), `clean`
+(reset first, as `clean_devnet` does). A failing test's report carries the relayer's and the
+guardians' log lines written during that test. docs/TESTING.md has the details.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -32,6 +40,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--devnet-config", default=None, help="devnet.toml for the `devnet` fixture")
     group.addoption("--devnet-block-time", type=float, default=None, help="block time for the `devnet` fixture")
     group.addoption("--devnet-manual-relay", action="store_true", help="start the `devnet` fixture without a relayer")
+
+
+LOG_MARKS = pytest.StashKey[tuple[object, dict[str, int]]]()  # (DevnetHandle, log sizes at test start)
+MARKER = (
+    "devnet(manual_relay=False, block_time=None, clean=False): per-test devnet settings "
+    "(relayer stopped, interval mining, reset to the clean point first)"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER)
 
 
 def free_port_offset(config: DevnetConfig, start: int = 100, step: int = 100, tries: int = 50) -> int:
@@ -56,7 +75,7 @@ def isolated_config(base: DevnetConfig, state_dir: Path, cache_dir: Path | None 
 
 
 @pytest.fixture(scope="session")
-def devnet(request: pytest.FixtureRequest) -> Iterator["DevnetHandle"]:
+def devnet(request: pytest.FixtureRequest) -> Iterator[DevnetHandle]:
     from orchestrator.testing import DevnetHandle
 
     base = load_config(request.config.getoption("--devnet-config"))
@@ -64,6 +83,62 @@ def devnet(request: pytest.FixtureRequest) -> Iterator["DevnetHandle"]:
     if block_time is not None:
         base = base.with_block_time(block_time or None)
     manual = bool(request.config.getoption("--devnet-manual-relay"))
-    with tempfile.TemporaryDirectory(prefix="devnet-") as tmp:
-        with DevnetHandle.start(isolated_config(base, Path(tmp)), relayer=not manual) as handle:
-            yield handle
+    with (
+        tempfile.TemporaryDirectory(prefix="devnet-") as tmp,
+        DevnetHandle.start(isolated_config(base, Path(tmp)), relayer=not manual) as handle,
+    ):
+        handle.mark_clean()
+        yield handle
+
+
+@pytest.fixture
+def clean_devnet(devnet: DevnetHandle) -> DevnetHandle:
+    """The session's devnet, reset to its clean point before the test (see `_devnet_per_test`)."""
+    return devnet
+
+
+@pytest.fixture(autouse=True)
+def _devnet_per_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """For tests that use the devnet: reset when asked, apply the marker, note where the logs are."""
+    names = request.fixturenames
+    if "devnet" not in names and "clean_devnet" not in names:
+        yield
+        return
+    handle = request.getfixturevalue("devnet")
+    marker = request.node.get_closest_marker("devnet")
+    options = dict(marker.kwargs) if marker else {}
+    manual = bool(options.get("manual_relay", False))
+    # marks first: the services' restart lines of this test's reset belong to its report
+    request.node.stash[LOG_MARKS] = (handle, handle.log_marks())
+    if ("clean_devnet" in names or options.get("clean")) and handle.dirty:
+        handle.reset(relayer=not manual)
+    if manual:
+        handle.pause_relayer()
+    if options.get("block_time") is not None:
+        handle.set_block_time(float(options["block_time"]))
+    try:
+        yield
+    finally:
+        handle.dirty = True
+        if options.get("block_time") is not None:
+            handle.set_block_time(None)
+        if manual:
+            handle.resume_relayer()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    found = item.stash.get(LOG_MARKS, None)
+    if found is None or not report.failed or report.when != "call":
+        return report
+    handle, marks = found
+    try:
+        logs = handle.logs_since(marks)  # type: ignore[attr-defined]
+    except OSError as exc:
+        logs = {"devnet": f"logs unavailable: {exc}"}
+    for name, text in logs.items():
+        report.sections.append((f"devnet log: {name}", text))
+    return report

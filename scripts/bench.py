@@ -6,6 +6,8 @@
     python scripts/bench.py latency [--messages 200] [--block-time 1]
     python scripts/bench.py throughput [--messages 1000]
     python scripts/bench.py intents [--messages 200]
+    python scripts/bench.py scale [--messages 20]       # 2, 8, 32 rollups: up-time, RSS, latency
+    python scripts/bench.py fixture [--runs 5]
     python scripts/bench.py all
 
 Each subcommand lives in scripts/benchmarks/<name>.py as `run(args) -> dict`.
@@ -23,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-SUBCOMMANDS = ["startup", "gas", "latency", "throughput", "intents"]
+SUBCOMMANDS = ["startup", "gas", "latency", "throughput", "intents", "scale", "fixture"]
 
 
 def build_parser() -> argparse.ArgumentParser:

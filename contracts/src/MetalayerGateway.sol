@@ -313,8 +313,9 @@ contract MetalayerGateway is IERC7786GatewaySource, GatewayFees, DeliveryLedger 
             // up with less than MAX_GAS_LIMIT, the delivery was underfunded; revert the whole delivery
             // so that gas estimation finds the gas it needs and no relayer can starve it. With
             // MAX_GAS_LIMIT or more it is the recipient's own failure (isolated, like any other).
-            // "Used up": less than 1/16 left here, not 1/63: a call *inside* the recipient that runs
-            // out leaves the recipient 1/64 of its gas to revert with (PingPong's reply, estimated).
+            // "Used it up" is under 1/16 left, not 1/64: a recipient whose own sub-call ran out of gas
+            // keeps its 1/64 reserve to revert with, and so do each of its callers (seen: PingPong's
+            // reply send starved inside an estimated delivery, ~2/64 left).
             if (gasLimit == 0 && gasleft() < before / 16 && before < MAX_GAS_LIMIT) revert InsufficientGas(id, 0, before);
             revert RecipientFailed(_returnData());
         }

@@ -13,8 +13,11 @@ import {Attestation, AttestationLib, IStateRootRegistry} from "./MetalayerTypes.
  * `threshold` distinct guardians (EIP-712, same digest on every chain).
  *
  * Instance: every attestation is signed under an EIP-712 domain salted with the devnet instance id
- * (`setInstance`, bootstrap owner, fresh on every `devnet up` and identical on every chain), so
- * signatures of another run never verify here. Nothing is accepted before an instance is set.
+ * (`setInstance`, fresh on every `devnet up` and identical on every chain), so signatures of another
+ * run never verify here. Nothing is accepted before an instance is set. Binding is a devnet run
+ * boundary, not a protocol power, so it has its own authority: the `instanceBinder` (the bootstrap
+ * deployer key, set by the owner) may bind as well as the owner, and keeps that right after
+ * governance took ownership. It can do nothing else: no guardian, threshold, chain or fund change.
  *
  * Tracked chains: an attestation is accepted only for a chain the registry tracks
  * (`setTrackedChain`, bootstrap owner), and never for the chain the registry lives on
@@ -58,6 +61,8 @@ contract StateRootRegistry is IStateRootRegistry, Ownable, ERC7786Recipient {
     /// @notice The devnet instance id: the salt of the EIP-712 domain (0 = not set, nothing accepted).
     bytes32 public instanceId;
     bytes32 private _domainSeparator;
+    /// @notice Who may bind the registry to a devnet instance besides the owner (the bootstrap key).
+    address public instanceBinder;
 
     event AttestationSubmitted(
         uint256 indexed chainId,
@@ -68,6 +73,7 @@ contract StateRootRegistry is IStateRootRegistry, Ownable, ERC7786Recipient {
         bytes[] signatures
     );
     event InstanceSet(bytes32 indexed instanceId, bytes32 domainSeparator);
+    event InstanceBinderSet(address indexed previousBinder, address indexed newBinder);
     event ThresholdClamped(uint256 previous, uint256 clamped);
     event GuardianSetChanged(address[] guardians, uint256 threshold);
     event GuardianRemoved(address indexed guardian);
@@ -86,9 +92,13 @@ contract StateRootRegistry is IStateRootRegistry, Ownable, ERC7786Recipient {
     error UnknownHubMessage(bytes4 selector);
     error InstanceNotSet();
     error InvalidInstance();
+    error UnauthorizedInstanceBinder(address caller);
 
-    /// @param initialOwner the bootstrap owner (the devnet deployer)
-    constructor(address initialOwner) Ownable(initialOwner) {}
+    /// @param initialOwner the bootstrap owner (the devnet deployer), also the first instance binder
+    constructor(address initialOwner) Ownable(initialOwner) {
+        instanceBinder = initialOwner;
+        emit InstanceBinderSet(address(0), initialOwner);
+    }
 
     // ------------------------------------------------------------------ attestations
 
@@ -150,15 +160,23 @@ contract StateRootRegistry is IStateRootRegistry, Ownable, ERC7786Recipient {
         return _domainSeparator;
     }
 
-    /// @notice Bind this registry to a devnet instance (bootstrap owner, at every `devnet up`): from now on
-    /// only signatures under the domain salted with `instanceId` verify.
+    /// @notice Bind this registry to a devnet instance (instance binder or owner, at every `devnet up`):
+    /// from now on only signatures under the domain salted with `instanceId` verify.
     /// @param instanceId_ the instance id (non-zero; the same on every chain of the devnet)
-    function setInstance(bytes32 instanceId_) external onlyOwner {
+    function setInstance(bytes32 instanceId_) external {
+        if (msg.sender != instanceBinder && msg.sender != owner()) revert UnauthorizedInstanceBinder(msg.sender);
         if (instanceId_ == bytes32(0)) revert InvalidInstance();
         instanceId = instanceId_;
         bytes32 separator = AttestationLib.domainSeparator(instanceId_);
         _domainSeparator = separator;
         emit InstanceSet(instanceId_, separator);
+    }
+
+    /// @notice Name who may bind the registry to an instance besides the owner (owner only).
+    /// @param binder the new binder (address(0): only the owner binds)
+    function setInstanceBinder(address binder) external onlyOwner {
+        emit InstanceBinderSet(instanceBinder, binder);
+        instanceBinder = binder;
     }
 
     function _digest(Attestation calldata att) private view returns (bytes32) {

@@ -122,6 +122,11 @@ def start_chains(
     return group
 
 
+def wait_chain(chain: ChainProcess, timeout: float = START_TIMEOUT) -> None:
+    """Wait until one (re)started chain answers its chain id."""
+    _wait_healthy(ChainGroup({chain.config.name: chain}), timeout)
+
+
 def _wait_healthy(group: ChainGroup, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     waiting = dict(group.chains)

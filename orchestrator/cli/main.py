@@ -10,13 +10,13 @@ import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from orchestrator.cli import build, logs, messages, run, status
-from orchestrator.cli.common import CliError, Parser
+from orchestrator.cli import build, chaos, gov, logs, messages, read, roles, run, snapshot, status, time
+from orchestrator.cli.common import CliError, Parser, add_command
 from orchestrator.cli.output import error_line
 from orchestrator.config import ConfigError
 
 # A command group is added with one line here: its module's register(subparsers).
-COMMAND_GROUPS = (run, status, messages, logs, build)
+COMMAND_GROUPS = (run, status, messages, logs, build, snapshot, read, chaos)
 
 
 def package_version() -> str:
@@ -32,6 +32,9 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in COMMAND_GROUPS:
         group.register(sub)
+    # roles, gov and time register through an `add(name, handler, help)` callback
+    for legacy in (roles, gov, time):
+        legacy.register(lambda name, fn, help: add_command(sub, name, fn, help))
     return parser
 
 

@@ -29,6 +29,7 @@ from orchestrator.cli.output import emit_json, tick
 from orchestrator.config import DevnetConfig
 from orchestrator.services import procs
 from orchestrator.services.logs import rotate_logs
+from orchestrator.snapshots.startup import persist_on_stop, starting_snapshot
 
 
 def register(subparsers: Any) -> None:
@@ -45,6 +46,8 @@ def register(subparsers: Any) -> None:
         "--timeout", type=positive_seconds, default=120.0, help="seconds to wait for --detach (default 120)"
     )
     up.add_argument("--detached-child", action="store_true", help=argparse.SUPPRESS)
+    up.add_argument("--from", dest="from_snapshot", metavar="NAME", help="start from a saved snapshot")
+    up.add_argument("--persist", action="store_true", help="start from the state the last --persist run kept; keep it")
 
     down = add_command(subparsers, "down", cmd_down, "stop a devnet started with --detach")
     down.add_argument("--docker", action="store_true", help="remove the docker compose devnet")
@@ -66,6 +69,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if existing is not None:
         raise CliError(f"a devnet is already running (pid {existing}); stop it with `devnet down`")
     check_ports(config)
+    starting_snapshot(args, config)  # a wrong --from fails here, not in the detached child
     if not args.detached_child:
         rotate_logs(config.state.logs)
     if args.detach:
@@ -98,6 +102,7 @@ def _up_foreground(args: argparse.Namespace, config: DevnetConfig) -> int:
     registry.register(state.root, os.getpid())
     devnet = Devnet(config, progress=_print_stage)
     try:
+        snapshot = starting_snapshot(args, config)
         print(
             f"Metalayer Devnet: starting {len(config.chains)} chains, "
             f"{config.guardians.count} guardians (threshold {config.guardians.threshold})",
@@ -108,6 +113,7 @@ def _up_foreground(args: argparse.Namespace, config: DevnetConfig) -> int:
             deploy=not args.no_deploy,
             services=not (args.no_services or args.no_deploy),  # services need the contracts
             use_cache=not args.no_cache,
+            snapshot=snapshot,
         )
         print(render_summary(manifest), flush=True)
         print(f"\nReady in {time.perf_counter() - started:.2f}s. Manifest: {devnet.manifest_path}", flush=True)
@@ -126,6 +132,7 @@ def _up_foreground(args: argparse.Namespace, config: DevnetConfig) -> int:
         print("\nStopping...", flush=True)
         return 0
     finally:
+        persist_on_stop(args, devnet)
         devnet.stop()
         state.ready_file.unlink(missing_ok=True)
         state.pid_file.unlink(missing_ok=True)
@@ -145,8 +152,10 @@ def _up_detached(args: argparse.Namespace, config: DevnetConfig) -> int:
         argv += ["--config", os.path.abspath(args.config)]
     if args.block_time is not None:
         argv += ["--block-time", str(args.block_time)]
-    for flag in ("no_services", "no_deploy", "no_cache"):
-        if getattr(args, flag):
+    if getattr(args, "from_snapshot", None):
+        argv += ["--from", args.from_snapshot]
+    for flag in ("no_services", "no_deploy", "no_cache", "persist"):
+        if getattr(args, flag, False):
             argv.append(f"--{flag.replace('_', '-')}")
     log_path = state.logs / "devnet.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,13 +10,16 @@ every service reports healthy.
 from __future__ import annotations
 
 import argparse
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.chains.rpc import chain_id_of
 from orchestrator.cli.common import NOT_RUNNING, CliError, add_command, find_devnet, running_pid
 from orchestrator.cli.output import emit_json, status_label
+from orchestrator.paths import StateDir
 from orchestrator.summary import service_rows, table
+from services.common.faults import FaultBook
 
 
 def register(subparsers: Any) -> None:
@@ -96,4 +99,22 @@ def cmd_status(args: argparse.Namespace) -> int:
     if services:
         print()
         print(table(["service", "URL", "state"], [[n, u, status_label(s.label())] for n, u, s in services]))
+    print_faults(state)
     return 0 if healthy else 1
+
+
+def print_faults(state: StateDir) -> None:
+    """Faults in force (`devnet chaos`): a paused process answers nothing, this says why."""
+    active = FaultBook(state.run).active()
+    if active:
+        print()
+        rows = [
+            [
+                f"#{f.id} {f.kind}",
+                f.target,
+                time.strftime("%H:%M:%S", time.localtime(f.started_at)),
+                "at heal" if f.until is None else f"in {max(0.0, f.until - time.time()):.1f}s",
+            ]
+            for f in active
+        ]
+        print(table(["fault", "target", "since", "ends"], rows))

@@ -22,7 +22,7 @@ from orchestrator.chains.rpc import rpc
 from orchestrator.config import DevnetConfig
 from orchestrator.paths import ARTIFACTS_DIR, REPO_ROOT
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: roles + governance deployed and handed over before the dump
 
 
 @dataclass(frozen=True)
@@ -37,13 +37,15 @@ def cache_key(config: DevnetConfig) -> str:
     h.update(f"format={CACHE_FORMAT}".encode())
     artifacts_key = ARTIFACTS_DIR / CACHE_FILE
     h.update(artifacts_key.read_bytes() if artifacts_key.is_file() else b"no-artifacts")
-    for module in sorted(Path(__file__).parent.glob("*.py")):  # the deployment code shapes the state
+    deployment_code = [*sorted(Path(__file__).parent.glob("*.py")), Path(__file__).parents[1] / "governance_deploy.py"]
+    for module in deployment_code:  # the deployment code shapes the state
         h.update(module.read_bytes())
     topology = {
         "chains": [(c.name, c.chain_id, c.role) for c in config.chains],
         "guardians": (config.guardians.count, config.guardians.threshold),
         "accounts": config.accounts,
         "mnemonic": config.mnemonic,
+        "governance": list(config.governance),
     }
     h.update(json.dumps(topology, sort_keys=True).encode())
     return h.hexdigest()[:16]

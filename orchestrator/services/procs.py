@@ -8,6 +8,8 @@ stops them in order) and, on Linux, get SIGKILL if the orchestrator itself dies
 from __future__ import annotations
 
 import ctypes
+import fcntl
+import json
 import os
 import signal
 import socket
@@ -118,3 +120,21 @@ def tail(path: Path, lines: int = 5) -> str:
     except OSError:
         return ""
     return " | ".join(text[-lines:])
+
+
+def record_pid(path: Path, name: str, pid: int | None) -> None:
+    """Set (or with None remove) one name's pid in a JSON file other processes read (`devnet chaos`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            pids = json.loads(path.read_text())
+        except (FileNotFoundError, ValueError):
+            pids = {}
+        if pid is None:
+            pids.pop(name, None)
+        else:
+            pids[name] = pid
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(pids))
+        os.replace(tmp, path)

@@ -126,7 +126,7 @@ class ServiceSupervisor:
                         f"service {name} exited at start with code {svc.process.returncode}: "
                         f"{procs.tail(svc.log_path, 5)}"
                     )
-                if http_ok(svc.spec.health_url, timeout=0.3):
+                if http_ok(svc.spec.health_url, timeout=2.0):  # the API asks every chain: slow at 32 rollups
                     waiting.remove(name)
                     self.startup_seconds[name] = round(time.monotonic() - svc.started_at, 3)
             if waiting:
@@ -229,6 +229,7 @@ class ServiceSupervisor:
     def _spawn(self, svc: Service) -> None:
         svc.process = procs.spawn(svc.spec.argv, svc.log_path, cwd=REPO_ROOT)
         svc.started_at = time.monotonic()
+        procs.record_pid(self.config.state.pids, svc.name, svc.process.pid)
 
     def _event(self, svc: Service, line: str) -> None:
         stamp = time.strftime("%H:%M:%S")

@@ -9,6 +9,8 @@
     GET  /v1/messages/{id}             the trace: sent, attested, proved, submitted, delivered, attempts
     POST /v1/messages/{id}/retry       ask the relayer to deliver a failed message now
     GET  /v1/events                    Server-Sent Events: message status changes
+    GET  /v1/roles[/{account}]         roles per chain; POST /v1/roles/{account}/grant|revoke
+    *    /v1/governance/...            proposals, votes, execution; POST /v1/time/advance
     GET  /docs, /redoc, /openapi.json  Swagger UI and ReDoc served from local files (no CDN)
     GET  /                             the live dashboard
 
@@ -29,7 +31,7 @@ from fastapi_offline import FastAPIOffline
 
 from services.api import errors
 from services.api.context import Context
-from services.api.routers import chains, events, guardians, messages, meta
+from services.api.routers import chains, chaos, events, governance, guardians, messages, meta, read, watchtower
 from services.api.traces import STATUSES
 from services.common.manifest import Manifest
 
@@ -50,7 +52,7 @@ def create_app(manifest: Manifest, queue_path: Path) -> FastAPI:
     )
     app.state.context = context
     errors.install(app)
-    for module in (meta, chains, guardians, messages, events):
+    for module in (meta, chains, guardians, messages, events, watchtower, read, governance, chaos):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app, context)  # type: ignore[method-assign]
     return app

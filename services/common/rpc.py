@@ -187,7 +187,8 @@ class WsRpc:
             try:
                 await self._open()
                 break
-            except (OSError, asyncio.TimeoutError, ConnectionClosed):
+            except Exception as exc:  # noqa: BLE001 - any failure (e.g. a node mid-restart) retries;
+                log.debug("%s: reconnect failed: %r", self.name, exc)  # only giving up loses the chain
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
         if self._closing:

@@ -50,6 +50,7 @@ class ChainLink:
         self.own_txs: deque[str] = deque(maxlen=5000)
         self.own_tx_set: set[str] = set()
         self.on_head: Callable[[int], None] | None = None
+        self.on_regress: Callable[[int], None] | None = None  # head went back (restart from a dump)
 
     async def start(self) -> None:
         await self.rpc.connect(timeout=30)
@@ -60,6 +61,10 @@ class ChainLink:
 
     async def _resync(self) -> None:
         header = await self.rpc.call("eth_getBlockByNumber", ["latest", False])
+        number = hexint(header["number"])
+        self.head = min(self.head, number)
+        if self.on_regress is not None:  # a node restarted from an older state lost later blocks
+            self.on_regress(number)  # (its last heads may not have reached us: check always)
         self._on_head(header)
         self._nonce = None
 

@@ -64,6 +64,8 @@ class Context:
     hub_id: int
     message_fields: tuple[str, ...] = MESSAGE_FIELDS
     sets: dict[int, GuardianSet] = field(default_factory=dict)
+    # (source chain, block) whose stored root some registry holds wrongly (watchtower): never attested again
+    suspect_blocks: set[tuple[int, int]] = field(default_factory=set)
     counters: Counters = field(default_factory=Counters)
 
     @property

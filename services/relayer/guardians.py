@@ -47,6 +47,10 @@ class GuardianPool:
         self._cache: OrderedDict[tuple[int, int], dict[tuple[bytes, bytes], dict[str, bytes]]] = OrderedDict()
         self._asking: dict[tuple[int, int, str], asyncio.Future[None]] = {}
         self.down: dict[str, str] = {}
+        # signers of roots the watchtower flagged: counted only for a root the relayer read from
+        # the source itself (`vouch`), so they can never carry a forgery but do not stall the network
+        self.distrusted: set[str] = set()
+        self._vouched: OrderedDict[tuple[int, int], tuple[bytes, bytes]] = OrderedDict()
 
     @property
     def client(self) -> aiohttp.ClientSession:
@@ -72,8 +76,28 @@ class GuardianPool:
         group[signer] = sig
         return group
 
+    def vouch(self, chain_id: int, block: int, block_hash: bytes, state_root: bytes) -> None:
+        """The relayer read this block from the source: distrusted signers may count for it."""
+        self._vouched[(chain_id, block)] = (block_hash, state_root)
+        if len(self._vouched) > 2048:
+            self._vouched.popitem(last=False)
+
+    def known(self, chain_id: int, block: int) -> list[tuple[Attestation, bytes]]:
+        """Every verified signature the pool holds for (chain, block) (slash evidence)."""
+        return [
+            (Attestation(chain_id, block, bh, sr), sig)
+            for (bh, sr), sigs in self._cache.get((chain_id, block), {}).items()
+            for sig in sigs.values()
+        ]
+
+    async def ask_all(self, chain_id: int, block: int, wait: float) -> None:
+        """Ask every guardian for (chain, block) now; answers land in the cache (`known`)."""
+        await asyncio.gather(*(self._ask(url, chain_id, block, wait) for url in self.urls))
+
     def cached(self, chain_id: int, block: int, guardians: set[str], threshold: int) -> Quorum | None:
         for (bh, sr), sigs in self._cache.get((chain_id, block), {}).items():
+            if self.distrusted and self._vouched.get((chain_id, block)) != (bh, sr):
+                sigs = {g: s for g, s in sigs.items() if g.lower() not in self.distrusted}
             q = Quorum(Attestation(chain_id, block, bh, sr), dict(sigs))
             if q.for_set(guardians, threshold):
                 return q

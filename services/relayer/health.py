@@ -25,7 +25,13 @@ def _message_id(raw: str) -> str:
     return raw.lower()
 
 
-def build_app(ctx: Context, deliveries: Mapping[int, Delivery], is_ready: Callable[[], bool], started_at: float) -> App:
+def build_app(
+    ctx: Context,
+    deliveries: Mapping[int, Delivery],
+    is_ready: Callable[[], bool],
+    started_at: float,
+    watchtower: Callable[[], dict[str, Any]] | None = None,
+) -> App:
     app = App()
 
     @app.get("/health")
@@ -44,8 +50,11 @@ def build_app(ctx: Context, deliveries: Mapping[int, Delivery], is_ready: Callab
         for cid, cur in stats.pop("cursors").items():
             if cid in chains:
                 chains[cid]["cursor"] = cur
+        watch = watchtower() if watchtower is not None else None
+        # a flagged root degrades the relayer without failing its health check (it still relays)
+        status = "starting" if not ok else ("degraded" if watch and watch["flags"] else "ok")
         return (200 if ok else 503), {
-            "status": "ok" if ok else "starting",
+            "status": status,
             "address": ctx.signer.address,
             "chains": chains,
             "queue": stats,
@@ -57,6 +66,7 @@ def build_app(ctx: Context, deliveries: Mapping[int, Delivery], is_ready: Callab
                 str(c): {"members": sorted(s.members), "threshold": s.threshold} for c, s in ctx.sets.items()
             },
             "slashes": ctx.queue.slashes(),
+            "watchtower": watch,
             "uptime": round(time.time() - started_at, 3),
         }
 

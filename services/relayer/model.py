@@ -127,6 +127,7 @@ class Counters:
     deferred: int = 0
     lost_txs: int = 0
     rewinds: int = 0
+    flagged_roots: int = 0  # stored roots the watchtower found not to be the source's block
     extra: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, int]:

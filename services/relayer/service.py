@@ -6,6 +6,7 @@ This module only wires the stages and runs their lifecycle:
     delivery (per destination)   queue -> batch -> quorum + proof -> tx   delivery.py
     settlement                   receipt -> message statuses        settlement.py
     equivocation watcher         guardian feeds -> slash on the hub equivocation.py
+    watchtower                   stored roots vs source blocks -> flag, slash  watchtower.py
     root poster (optional)       interval root posting              roots.py
     HTTP                         /health, /v1/messages/{id}         health.py
 
@@ -17,6 +18,7 @@ it resumes from its durable queue.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
@@ -33,6 +35,7 @@ from services.relayer.queue import Queue
 from services.relayer.roots import RootPoster
 from services.relayer.scanner import Scanner
 from services.relayer.settlement import Settlement
+from services.relayer.watchtower import Watchtower
 
 log = logging.getLogger("relayer")
 
@@ -62,11 +65,27 @@ class Relayer:
         self.deliveries = {cid: Delivery(ctx, cid, self.settlement, batch) for cid in ctx.links}
         self.scanners = {cid: Scanner(ctx, cid, self._wake_delivery) for cid in ctx.links}
         self.equivocation = EquivocationWatcher(ctx, self.settlement, watch_interval)
+        self.watchtower = Watchtower(ctx, self.equivocation)
         interval = manifest.relayer.root_post_interval if root_post_interval is None else root_post_interval
         self.roots = RootPoster(ctx, interval) if interval > 0 else None
         self._tasks: list[asyncio.Task[Any]] = []
         self.started_at = time.time()
         self.ready = False
+
+    def _on_head(self, chain_id: int, number: int) -> None:
+        self.scanners[chain_id].wake.set()
+        self.watchtower.saw_head(chain_id, number)
+
+    def _regressed(self, dst: int, head: int) -> None:
+        ids = self.ctx.queue.redeliver_after(dst, head)
+        if ids:
+            log.warning(
+                "%s restarted at block %d: %d delivery(ies) after it are gone; delivering again",
+                self.ctx.links[dst].name,
+                head,
+                len(ids),
+            )
+            self._wake_delivery(dst)
 
     def _wake_delivery(self, dst: int) -> None:
         self.deliveries[dst].wake.set()
@@ -76,11 +95,13 @@ class Relayer:
         await asyncio.gather(*(link.start() for link in ctx.links.values()))
         await asyncio.gather(*(ctx.load_set(cid) for cid in ctx.links))
         for cid, link in ctx.links.items():
-            link.on_head = lambda _n, s=self.scanners[cid]: s.wake.set()
+            link.on_head = functools.partial(self._on_head, cid)
+            link.on_regress = functools.partial(self._regressed, cid)
         await self.settlement.recover_submitted()
         loops = [(s.run(), f"scan-{cid}") for cid, s in self.scanners.items()]
         loops += [(d.run(), f"deliver-{cid}") for cid, d in self.deliveries.items()]
         loops.append((self.equivocation.run(), "equivocation"))
+        loops += [(self.watchtower.run(), "watchtower"), (self.watchtower.run_evidence(), "watchtower-evidence")]
         if self.roots is not None:
             loops.append((self.roots.run(), "roots"))
         for coro, name in loops:
@@ -104,4 +125,4 @@ class Relayer:
         self.ctx.queue.close()
 
     def app(self) -> App:
-        return build_app(self.ctx, self.deliveries, lambda: self.ready, self.started_at)
+        return build_app(self.ctx, self.deliveries, lambda: self.ready, self.started_at, self.watchtower.status)

@@ -139,14 +139,14 @@ def test_hub_message_from_wrong_sender_is_refused(net):
 
 
 def test_instance_binds_signatures_to_one_run(net, artifacts):
-    """Signatures of a previous `devnet up` (another instance id) are refused; only the owner binds."""
+    """Signatures of a previous `devnet up` (another instance id) are refused; only the binder or owner binds."""
     reg = net.c(B, "StateRootRegistry")
     assert reg.functions.instanceId().call() == bytes.fromhex(net.instance_id[2:])
     att = net.attestation(A)
     old_sigs = net.signatures(att)
     next_run = "0x" + "42" * 32
     by_stranger = reg.functions.setInstance(bytes.fromhex(next_run[2:]))
-    assert net.revert_error(B, by_stranger, DEV[0].address) == "OwnableUnauthorizedAccount"
+    assert net.revert_error(B, by_stranger, DEV[0].address) == "UnauthorizedInstanceBinder"
     assert net.revert_error(B, reg.functions.setInstance(b"\0" * 32), DEPLOYER) == "InvalidInstance"
     receipt = net.transact(B, reg.functions.setInstance(bytes.fromhex(next_run[2:])), DEPLOYER)
     ev = reg.events.InstanceSet().process_receipt(receipt, errors=DISCARD)[0].args

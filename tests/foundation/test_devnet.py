@@ -24,6 +24,8 @@ def contract_codes(manifest):
         for name, entry in manifest.contracts.items():
             if name == "GuardianStaking" and chain.role != "hub":
                 continue  # staking and slashing live on the hub only
+            if name in manifest.governance["hub_only" if chain.role != "hub" else "rollup_only"]:
+                continue  # the governor and its vote lock on the hub, the remote executors on rollups
             codes[(chain.name, name)] = bytes(w3.eth.get_code(entry.address))
     return codes
 

@@ -57,11 +57,30 @@ def test_twelve_rollups_deploy_and_are_wired_to_each_other(deployed):
 def test_a_step_that_really_reverts_names_the_chain_the_step_and_the_reason(deployed):
     config, manifest = deployed
     abi = Abi(load_abi("StateRootRegistry"))
-    empty_set = Tx("registry.setGuardians(nobody)", manifest.address("StateRootRegistry"),
-                   abi.encode("setGuardians", [], 1))
+    # the deployer handed the registry to governance but still binds instances: a zero id reverts
+    empty_set = Tx("registry.setInstance(zero)", manifest.address("StateRootRegistry"),
+                   abi.encode("setInstance", bytes(32)))
     with RpcClient(config.hub.rpc_url) as node:
         nonce_before = node.call("eth_getTransactionCount", [keys.deployer_key().address, "latest"])
-        with pytest.raises(DeployError, match=r"^chain hub: registry.setGuardians\(nobody\) reverted: InvalidGuardianSet\(\)$"):
+        with pytest.raises(DeployError, match=r"^chain hub: registry.setInstance\(zero\) reverted: InvalidInstance\(\)$"):
             ChainSender(config.hub, node, [abi]).send_all([empty_set])
         # refused at the estimate: nothing was sent, so no nonce was spent
         assert node.call("eth_getTransactionCount", [keys.deployer_key().address, "latest"]) == nonce_before
+
+
+def test_thirty_two_rollups_start_with_services_and_a_message_crosses_first_to_last(tmp_path):
+    """The whole devnet (chains, deploy, guardians, relayer, API) at 32 rollups, within a bounded budget."""
+    import httpx
+
+    from orchestrator.testing import DevnetHandle
+
+    config = many_rollups(32, str(tmp_path / "state"))
+    with DevnetHandle.start(config) as net:
+        first, last = config.rollups[0].name, config.rollups[-1].name
+        sent = net.send(first, last, b"across 32 rollups")
+        net.wait_delivered(sent, timeout=90)
+        assert net.receive_counts(last) == {sent.id: 1}
+        listed = httpx.get(f"{net.api}/v1/chains", timeout=10).json()
+        names = {c["name"] for c in (listed if isinstance(listed, list) else listed.get("chains", []))}
+        assert names == {c.name for c in config.chains}
+        assert len(net.devnet.chain_supervisor.records) == 33  # every chain supervised

@@ -43,7 +43,8 @@ MANUAL = textwrap.dedent(
         receipt = devnet.relay(sent)
         assert receipt["status"] == 1
         assert devnet.is_delivered(sent)
-        with pytest.raises(Exception, match="0x"):  # AlreadyDelivered: a replay reverts
+        from orchestrator.testing import DeliveryFailed
+        with pytest.raises(DeliveryFailed, match=r"AlreadyDelivered\\(902, \\d+\\)"):  # a replay reverts, decoded
             devnet.relay(sent)
     """
 )

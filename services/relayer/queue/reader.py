@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -90,3 +91,16 @@ class QueueReader:
         finally:
             conn.close()
         return [dict(r) for r in rows]
+
+    def watch_flags(self) -> builtins.list[dict[str, Any]]:
+        """Roots the relayer's watchtower flagged (not the source's block), oldest first."""
+        conn = self._connect()
+        if conn is None:
+            return []
+        try:
+            rows = conn.execute("SELECT * FROM watch_flags ORDER BY detected_at").fetchall()
+        except sqlite3.OperationalError:  # a queue written before the watchtower existed
+            return []
+        finally:
+            conn.close()
+        return [dict(r, signers=json.loads(r["signers"])) for r in rows]

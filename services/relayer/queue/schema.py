@@ -83,6 +83,23 @@ CREATE TABLE IF NOT EXISTS slashes (
     detected_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
+-- watchtower: registry log cursors and flagged roots (queue/watch.py)
+CREATE TABLE IF NOT EXISTS watch_cursors (chain_id INTEGER PRIMARY KEY, block INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS watch_flags (
+    registry_chain INTEGER NOT NULL,   -- the chain whose registry stored the root
+    chain_id    INTEGER NOT NULL,      -- the attested (source) chain
+    block       INTEGER NOT NULL,
+    block_hash  TEXT NOT NULL,
+    state_root  TEXT NOT NULL,
+    signers     TEXT NOT NULL,         -- JSON list of addresses
+    kind        TEXT NOT NULL,         -- ahead | forged
+    tx          TEXT,                  -- the registry transaction that stored it
+    real_hash   TEXT,                  -- the source's block hash, once the block exists
+    mined_at    REAL,                  -- the registry block's newHeads reached the relayer
+    detected_at REAL NOT NULL,
+    updated_at  REAL NOT NULL,
+    PRIMARY KEY (registry_chain, chain_id, block)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS attempts (
     message_id   TEXT NOT NULL,

@@ -10,13 +10,14 @@ from typing import Any
 from services.common import db
 from services.relayer.queue.evidence import EvidenceStore
 from services.relayer.queue.schema import COLUMNS, migrate
+from services.relayer.queue.watch import WatchStore
 
 READY = "('pending','retrying')"
 # the attempt a message is on: its row in `attempts`
 _CURRENT = "message_id=? AND attempt=(SELECT attempts FROM messages WHERE id=?)"
 
 
-class Queue(EvidenceStore):
+class Queue(EvidenceStore, WatchStore):
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.conn = db.connect(self.path)
@@ -283,6 +284,23 @@ class Queue(EvidenceStore):
                 (message_id,),
             )
         return "pending" if status != "submitted" else "submitted"
+
+    def redeliver_after(self, dst: int, block: int) -> list[str]:
+        """A destination restarted from an older state (blocks after `block` are gone): deliveries
+        in lost blocks are pending again (their ids returned). Source-side rewinds: `rewind`."""
+        with db.Tx(self.conn) as c:
+            ids = [
+                r[0]
+                for r in c.execute(
+                    "SELECT id FROM messages WHERE dst=? AND status='delivered' AND delivered_block>?", (dst, block)
+                )
+            ]
+            c.executemany(
+                "UPDATE messages SET status='pending', next_attempt=0, "
+                "last_error='the destination lost the block of its delivery (chain restart)' WHERE id=?",
+                [(i,) for i in ids],
+            )
+        return ids
 
     def _status(self, message_id: str) -> str | None:
         row = self.conn.execute("SELECT status FROM messages WHERE id=?", (message_id,)).fetchone()

@@ -1,0 +1,172 @@
+"""Chains supervised like services: state saved as blocks come, a crashed anvil restarted with it.
+
+    sup = ChainSupervisor(group, state_dir=config.state.chain_states, pids=config.state.pids)
+    sup.start()     # a thread: dump each chain's state when its head moves; restart dead chains
+    sup.stop()
+
+What a SIGKILL can lose: the blocks mined after the last dump. The thread polls every
+`interval` (0.2 s) and dumps (`anvil_dumpState`, ~2 ms for a devnet's state) whenever the
+head moved, so at most the blocks of the last ~0.2 s are lost (`saved_block` tells which).
+A restarted chain comes back on the same port with the same arguments plus
+`--load-state` of the dump (accounts, storage, blocks up to `saved_block`), so it never
+answers without its state.
+A chain paused on purpose (SIGSTOP) is alive: it is neither dumped nor restarted.
+"""
+
+from __future__ import annotations
+
+import gzip
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestrator.build.toolchain import find_anvil
+from orchestrator.chains.anvil import ChainGroup, ChainProcess, anvil_args, wait_chain
+from orchestrator.chains.depth import DepthMiner
+from orchestrator.chains.rpc import rpc
+from orchestrator.config import DEFAULT_MNEMONIC
+from orchestrator.services import procs
+
+
+@dataclass
+class ChainRecord:
+    saved_block: int = -1
+    saved_at: float = 0.0
+    restarts: int = 0
+    lost_blocks: list[int] = field(default_factory=list)  # per restart: head seen before the crash - saved block
+    head: int = -1
+
+
+@dataclass
+class ChainSupervisor:
+    group: ChainGroup
+    state_dir: Path
+    pids: Path | None = None
+    accounts: int = 10
+    mnemonic: str = DEFAULT_MNEMONIC
+    interval: float = 0.2
+    on_event: Callable[[str], None] | None = None
+    depth: DepthMiner | None = None  # mines blocks a waiting message needs (instant mining, confirmations > 0)
+    records: dict[str, ChainRecord] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.state_dir = Path(self.state_dir)
+        self.records = {name: ChainRecord() for name in self.group.chains}
+        self._stopping = threading.Event()
+        self._lock = threading.RLock()
+        self._hold = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        for name, chain in self.group.chains.items():
+            self._record_pid(name, chain)
+            self.save(name)
+        self._thread = threading.Thread(target=self._loop, name="chain-supervisor", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=3)
+        self._thread = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """No dump nor restart while inside (tests look at a crashed chain before it comes back)."""
+        self._hold.set()
+        with self._lock:  # a round in progress ends first
+            pass
+        try:
+            yield
+        finally:
+            self._hold.clear()
+
+    def state_file(self, name: str) -> Path:
+        return self.state_dir / f"{name}.state"
+
+    # ------------------------------------------------------------ the loop
+
+    def _loop(self) -> None:
+        # Restarts spawn from this thread, which lives as long as the supervisor (PR_SET_PDEATHSIG).
+        while not self._stopping.wait(self.interval):
+            for name in list(self.group.chains):
+                try:
+                    self.check(name)
+                except Exception as exc:
+                    print(f"chain supervisor: {name}: {exc}", file=sys.stderr)
+
+    def check(self, name: str) -> None:
+        with self._lock:
+            if self._stopping.is_set() or self._hold.is_set():
+                return
+            chain = self.group.chains[name]
+            if chain.alive():
+                if self.save(name) and self.depth is not None and not chain.config.block_time:
+                    self.depth.step(chain.rpc_url, self.records[name].head)
+            else:
+                self.restart(name)
+
+    def save(self, name: str) -> bool:
+        """Dump the chain's state if its head moved since the last dump; False if it did not answer."""
+        chain, record = self.group.chains[name], self.records[name]
+        try:
+            head = int(rpc(chain.rpc_url, "eth_blockNumber", [], timeout=0.5), 16)
+            record.head = head
+            if head == record.saved_block:
+                return True
+            dump = rpc(chain.rpc_url, "anvil_dumpState", [], timeout=5)
+        except Exception:
+            return False
+        path = self.state_file(name)
+        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+        tmp.write_bytes(gzip.decompress(bytes.fromhex(dump.removeprefix("0x"))))  # what --load-state reads
+        tmp.replace(path)
+        record.saved_block, record.saved_at = head, time.time()
+        return True
+
+    def restart(self, name: str) -> None:
+        """Start the chain again on its port and load its last dump."""
+        old, record = self.group.chains[name], self.records[name]
+        code = old.process.poll()
+        lost = max(0, record.head - record.saved_block)
+        state = self.state_file(name)
+        # --load-state: the chain never answers without its state
+        argv = [
+            str(find_anvil()),
+            *anvil_args(old.config, self.accounts, self.mnemonic, load_state=state if state.is_file() else None),
+        ]
+        fresh = ChainProcess(old.config, procs.spawn(argv, old.log_path), old.log_path)
+        self.group.chains[name] = fresh
+        self._record_pid(name, fresh)
+        wait_chain(fresh, timeout=15)
+        if old.config.block_time and float(old.config.block_time).is_integer():
+            rpc(fresh.rpc_url, "evm_setAutomine", [False])
+            rpc(fresh.rpc_url, "evm_setIntervalMining", [int(old.config.block_time)])
+        record.head = record.saved_block
+        record.restarts += 1
+        record.lost_blocks.append(lost)
+        self._event(
+            name,
+            f"chain {name} exited with code {code}; restarted on port {old.config.port} "
+            f"from its state at block {record.saved_block} ({lost} newer block(s) lost; "
+            f"restart #{record.restarts})",
+        )
+
+    # ------------------------------------------------------------ reporting
+
+    def _record_pid(self, name: str, chain: ChainProcess) -> None:
+        if self.pids is not None:
+            procs.record_pid(self.pids, name, chain.pid)
+
+    def _event(self, name: str, line: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        log_path = self.group.chains[name].log_path
+        with open(log_path.parent / "supervisor.log", "a") as f:
+            f.write(f"{stamp} {line}\n")
+        if self.on_event is not None:
+            self.on_event(line)

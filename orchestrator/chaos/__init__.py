@@ -1,0 +1,1 @@
+"""Fault injection: `devnet chaos ...`, the test handle's chaos helpers, and the devnet's warden."""

@@ -1,0 +1,43 @@
+"""One chain's state in and out of anvil, and stopping its clock while a cut is taken.
+
+A chain is anything with `name`, `rpc_url` and `block_time`: a config's Any or a manifest's Chain.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Sequence
+from typing import Any
+
+from orchestrator.chains.rpc import rpc
+
+
+def freeze(chains: Sequence[Any]) -> None:
+    """No more blocks on any chain: transactions sent meanwhile wait in the pool until `thaw`."""
+    for chain in chains:
+        rpc(chain.rpc_url, "evm_setIntervalMining", [0])
+        rpc(chain.rpc_url, "evm_setAutomine", [False])
+
+
+def thaw(chains: Sequence[Any]) -> None:
+    """Back to each chain's configured mining: its block time, else automine.
+
+    evm_setIntervalMining takes whole seconds: a fractional block time (set by `anvil --block-time`
+    at start) comes back rounded, at least 1 s."""
+    for chain in chains:
+        if chain.block_time:
+            rpc(chain.rpc_url, "evm_setIntervalMining", [max(1, round(float(chain.block_time)))])
+        else:
+            rpc(chain.rpc_url, "evm_setAutomine", [True])
+
+
+def dump(chain: Any) -> bytes:
+    """The chain's state as the JSON `anvil --load-state` reads."""
+    raw = str(rpc(chain.rpc_url, "anvil_dumpState", timeout=60))
+    return gzip.decompress(bytes.fromhex(raw.removeprefix("0x")))
+
+
+def head(chain: Any) -> tuple[int, str]:
+    """The newest block's number and hash."""
+    block = rpc(chain.rpc_url, "eth_getBlockByNumber", ["latest", False])
+    return int(block["number"], 16), str(block["hash"])

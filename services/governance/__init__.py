@@ -1,0 +1,9 @@
+"""Cross-chain roles and ERA governance from the outside: what the CLI and the API call (docs/GOVERNANCE.md).
+
+    services.governance.client   grant/revoke/show roles, propose/vote/lock/execute, time travel
+    services.governance.tx       signed transactions with readable reverts
+    services.governance.roles    role ids by name
+
+It lives among the services because the API uses it, and services never import the orchestrator;
+orchestrator.governance_client / orchestrator.governance_tx re-export it.
+"""

@@ -1,0 +1,370 @@
+"""What `devnet roles ...`, `devnet gov ...` and `devnet time advance` call (and the API can too).
+
+    grant_role(manifest, "DAPP_OPERATOR", account)           # on the hub; mirrored to every rollup
+    role_status(manifest, account)                           # per chain, with pending propagation
+    pid = propose(manifest, [Action("rollup-a", "MetalayerGateway", "setFeeConfig(...)", [cfg])], "why", key)
+    vote(manifest, pid, FOR, key); advance_time(manifest, blocks=60); execute(manifest, pid, key)
+    proposal_status(manifest, pid)                           # hub state, votes, each chain's execution
+
+`manifest` is a services.common.manifest.Manifest with the governance contracts in it
+(orchestrator.governance_deploy.write_into_manifest, or `devnet up`). `key` is a 0x private key (the CLI maps
+`--account N` to a dev account; role changes default to the deployer, the bootstrap hub admin).
+An action on the hub is a plain call by the governor; actions on a rollup are sent, one message
+per chain (an ERC-7579 batch when there are several), through the governor's `relayCrosschain`
+to that rollup's GovernanceExecutor.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_abi.grammar import parse as parse_abi_type
+from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+from web3 import Web3
+from web3.logs import DISCARD
+
+from services.common.manifest import Key, Manifest
+from services.governance.roles import ROLE_NAMES
+from services.governance.tx import ChainTxError, TxSender
+from services.protocol.erc7930 import encode_evm
+
+AGAINST, FOR, ABSTAIN = 0, 1, 2
+STATES = ("Pending", "Active", "Canceled", "Defeated", "Succeeded", "Queued", "Expired", "Executed")
+SECONDS_PER_BLOCK = 12  # `advance_time` mines one block per 12 s of advanced time unless told otherwise,
+MAX_DEFAULT_BLOCKS = 600  # but no more than this (anvil mines ~10k blocks/s; a week would be 50k)
+MODE_SINGLE = bytes(32)
+MODE_BATCH = b"\x01" + bytes(31)
+
+
+class GovernanceError(ValueError):
+    """Bad input (unknown chain, contract, role, proposal) or a refused transaction; one line for the CLI."""
+
+
+def deployer_key(manifest: Manifest) -> Key:
+    """The bootstrap key: ADMIN on the hub manager while `keep_bootstrap_admin` (the default)."""
+    if manifest.keys.deployer is None:
+        raise GovernanceError("the manifest has no deployer key")
+    return manifest.keys.deployer
+
+
+@dataclass(frozen=True)
+class Action:
+    """One call of a proposal: `contract` is a manifest name or a 0x address on `chain`."""
+
+    chain: str | int
+    contract: str
+    signature: str  # e.g. "setGuardians(address[],uint256)"
+    args: Sequence[Any] = ()
+
+
+# ---------------------------------------------------------------- plumbing
+
+
+def _w3(manifest: Manifest, chain: str | int) -> Web3:
+    return Web3(Web3.HTTPProvider(_chain(manifest, chain).rpc_url, request_kwargs={"timeout": 30}))
+
+
+def _chain(manifest: Manifest, chain: str | int) -> Any:
+    try:
+        return manifest.chain(chain)
+    except KeyError as exc:
+        raise GovernanceError(str(exc.args[0])) from None
+
+
+def _contract(manifest: Manifest, chain: str | int, name: str) -> Any:
+    try:
+        return _w3(manifest, chain).eth.contract(
+            address=to_checksum_address(manifest.address(name)), abi=manifest.abi(name)
+        )
+    except KeyError as exc:
+        raise GovernanceError(f"{exc.args[0]} (deploy governance first)") from None
+
+
+def _send(manifest: Manifest, chain: str | int, fn: Any, key: str, label: str) -> Any:
+    try:
+        return TxSender(_w3(manifest, chain), key).send(fn, label)
+    except ChainTxError as exc:
+        raise GovernanceError(str(exc)) from None
+
+
+def role_id(role: str | int) -> int:
+    """A role by name (ADMIN, DAPP_OPERATOR, PUBLIC) or number."""
+    if isinstance(role, int):
+        return role
+    if role.upper() in ROLE_NAMES:
+        return ROLE_NAMES[role.upper()]
+    try:
+        return int(role, 0)
+    except ValueError:
+        raise GovernanceError(f"unknown role {role!r} (known: {', '.join(ROLE_NAMES)}, or a number)") from None
+
+
+def _address(text: str) -> str:
+    try:
+        return to_checksum_address(text)
+    except ValueError:
+        raise GovernanceError(f"{text!r} is not a 0x address") from None
+
+
+# ---------------------------------------------------------------- roles
+
+
+def grant_role(
+    manifest: Manifest, role: str | int, account: str, key: str | None = None, execution_delay: int = 0
+) -> list[str]:
+    """Grant on the hub manager; returns the ids of the messages that carry it to the rollups."""
+    manager = _contract(manifest, "hub", "CrosschainAccessManager")
+    receipt = _send(
+        manifest,
+        "hub",
+        manager.functions.grantRole(role_id(role), _address(account), execution_delay),
+        key or deployer_key(manifest).private_key,
+        "grantRole",
+    )
+    return _mirrored_ids(manager, receipt)
+
+
+def revoke_role(manifest: Manifest, role: str | int, account: str, key: str | None = None) -> list[str]:
+    """Revoke on the hub manager; returns the ids of the messages that carry it to the rollups."""
+    manager = _contract(manifest, "hub", "CrosschainAccessManager")
+    receipt = _send(
+        manifest,
+        "hub",
+        manager.functions.revokeRole(role_id(role), _address(account)),
+        key or deployer_key(manifest).private_key,
+        "revokeRole",
+    )
+    return _mirrored_ids(manager, receipt)
+
+
+def _mirrored_ids(manager: Any, receipt: Any) -> list[str]:
+    events = manager.events.RoleChangeMirrored().process_receipt(receipt, errors=DISCARD)
+    return ["0x" + bytes(e.args.sendId).hex() for e in events]
+
+
+def role_status(manifest: Manifest, account: str, roles: Sequence[str | int] | None = None) -> dict[str, Any]:
+    """{"chains": {name: {role: member?}}, "pending": {chain: [message ids not yet executed]}}."""
+    account = _address(account)
+    wanted = [r for r in (roles or ROLE_NAMES) if role_id(r) != ROLE_NAMES["PUBLIC"]]
+    chains: dict[str, dict[str, bool]] = {}
+    for chain in manifest.chains:
+        manager = _contract(manifest, chain.name, "CrosschainAccessManager")
+        chains[chain.name] = {str(r): bool(manager.functions.hasRole(role_id(r), account).call()[0]) for r in wanted}
+    return {"account": account, "chains": chains, "pending": pending_role_messages(manifest)}
+
+
+def pending_role_messages(manifest: Manifest) -> dict[str, list[str]]:
+    """Role changes sent by the hub manager that a rollup's RoleExecutor has not executed yet."""
+    manager = _contract(manifest, "hub", "CrosschainAccessManager")
+    pending: dict[str, list[str]] = {}
+    for event in manager.events.RoleChangeMirrored().get_logs(from_block=0):
+        chain = _chain(manifest, int(event.args.destinationChainId)).name
+        send_id = bytes(event.args.sendId)
+        if not _contract(manifest, chain, "RoleExecutor").functions.executed(send_id).call():
+            pending.setdefault(chain, []).append("0x" + send_id.hex())
+    return pending
+
+
+# ---------------------------------------------------------------- proposals
+
+
+def encode_call(signature: str, args: Sequence[Any]) -> bytes:
+    """Selector + ABI-encoded `args` for a signature such as "setFeeConfig((uint128,uint128,...))"."""
+    try:
+        name_end = signature.index("(")
+        params = signature[name_end:]
+        types = [] if params == "()" else [c.to_type_str() for c in parse_abi_type(params).components]
+        return function_signature_to_4byte_selector(signature) + abi_encode(types, list(args))
+    except Exception as exc:  # eth_abi raises several unrelated types for bad input
+        raise GovernanceError(f"cannot encode {signature} with {list(args)!r}: {exc}") from None
+
+
+def _target(manifest: Manifest, contract: str) -> str:
+    if contract.startswith("0x"):
+        return _address(contract)
+    try:
+        return to_checksum_address(manifest.address(contract))
+    except KeyError as exc:
+        raise GovernanceError(str(exc.args[0])) from None
+
+
+def proposal_operations(manifest: Manifest, actions: Sequence[Action]) -> tuple[list[str], list[int], list[bytes]]:
+    """The governor's (targets, values, calldatas) for `actions`: hub calls, then one relay per rollup."""
+    if not actions:
+        raise GovernanceError("a proposal needs at least one action")
+    hub = manifest.hub
+    governor = _target(manifest, "MetalayerGovernor")
+    targets: list[str] = []
+    calldatas: list[bytes] = []
+    per_rollup: dict[int, list[tuple[str, bytes]]] = {}
+    for action in actions:
+        chain = _chain(manifest, action.chain)
+        call = (_target(manifest, action.contract), encode_call(action.signature, action.args))
+        if chain.chain_id == hub.chain_id:
+            targets.append(call[0])
+            calldatas.append(call[1])
+        else:
+            per_rollup.setdefault(chain.chain_id, []).append(call)
+    gateway = _target(manifest, "MetalayerGateway")
+    executor = _target(manifest, "GovernanceExecutor")
+    for chain_id, calls in per_rollup.items():
+        if len(calls) == 1:
+            mode, execution = MODE_SINGLE, bytes.fromhex(calls[0][0][2:]) + bytes(32) + calls[0][1]
+        else:
+            mode, execution = MODE_BATCH, abi_encode(["(address,uint256,bytes)[]"], [[(t, 0, d) for t, d in calls]])
+        relay = encode_call(
+            "relayCrosschain(address,bytes,bytes32,bytes)", [gateway, encode_evm(chain_id, executor), mode, execution]
+        )
+        targets.append(governor)
+        calldatas.append(relay)
+    return targets, [0] * len(targets), calldatas
+
+
+def every_chain(manifest: Manifest, contract: str, signature: str, args: Sequence[Any]) -> list[Action]:
+    """The same call on every chain (e.g. setFeeConfig on every gateway)."""
+    return [Action(c.name, contract, signature, args) for c in manifest.chains]
+
+
+def propose(manifest: Manifest, actions: Sequence[Action], description: str, key: str) -> int:
+    """Submit a proposal on the hub governor; returns its id."""
+    governor = _contract(manifest, "hub", "MetalayerGovernor")
+    targets, values, calldatas = proposal_operations(manifest, actions)
+    receipt = _send(
+        manifest, "hub", governor.functions.propose(targets, values, calldatas, description), key, "propose"
+    )
+    return int(governor.events.ProposalCreated().process_receipt(receipt, errors=DISCARD)[0].args.proposalId)
+
+
+def vote(manifest: Manifest, proposal_id: int, support: int, key: str, reason: str = "") -> int:
+    """Cast a vote (AGAINST 0, FOR 1, ABSTAIN 2); returns the weight counted."""
+    if support not in (AGAINST, FOR, ABSTAIN):
+        raise GovernanceError(f"support must be 0 (against), 1 (for) or 2 (abstain), not {support}")
+    governor = _contract(manifest, "hub", "MetalayerGovernor")
+    fn = (
+        governor.functions.castVoteWithReason(proposal_id, support, reason)
+        if reason
+        else governor.functions.castVote(proposal_id, support)
+    )
+    receipt = _send(manifest, "hub", fn, key, "vote")
+    return int(governor.events.VoteCast().process_receipt(receipt, errors=DISCARD)[0].args.weight)
+
+
+def delegate(manifest: Manifest, key: str, to: str | None = None) -> None:
+    """Activate ERA voting power (ERC20Votes): delegate the key's ERA on the hub to itself or `to`."""
+    era = _contract(manifest, "hub", "EraToken")
+    sender = TxSender(_w3(manifest, "hub"), key)
+    _send(manifest, "hub", era.functions.delegate(_address(to) if to else sender.address), key, "delegate")
+
+
+def lock(manifest: Manifest, amount: int, duration: int, key: str) -> tuple[int, int]:
+    """Approve and lock `amount` ERA for `duration` seconds; returns (locked amount, unlock time)."""
+    era = _contract(manifest, "hub", "EraToken")
+    vote_lock = _contract(manifest, "hub", "EraVoteLock")
+    _send(manifest, "hub", era.functions.approve(vote_lock.address, amount), key, "approve ERA")
+    receipt = _send(manifest, "hub", vote_lock.functions.lock(amount, duration), key, "lock")
+    event = vote_lock.events.Locked().process_receipt(receipt, errors=DISCARD)[0]
+    return int(vote_lock.functions.lockOf(event.args.account).call()[0]), int(event.args.unlockTime)
+
+
+def _proposal_created(manifest: Manifest, proposal_id: int) -> Any:
+    governor = _contract(manifest, "hub", "MetalayerGovernor")
+    for event in governor.events.ProposalCreated().get_logs(from_block=0):
+        if int(event.args.proposalId) == proposal_id:
+            return event.args
+    raise GovernanceError(f"no proposal {proposal_id} on the hub governor")
+
+
+def execute(manifest: Manifest, proposal_id: int, key: str) -> list[dict[str, Any]]:
+    """Execute a succeeded proposal; returns the messages it sent to rollups."""
+    created = _proposal_created(manifest, proposal_id)
+    governor = _contract(manifest, "hub", "MetalayerGovernor")
+    fn = governor.functions.execute(
+        list(created.targets), list(created.values), list(created.calldatas), keccak(text=created.description)
+    )
+    _send(manifest, "hub", fn, key, "execute")
+    return proposal_status(manifest, proposal_id)["chains"]
+
+
+def proposal_status(manifest: Manifest, proposal_id: int) -> dict[str, Any]:
+    """State, votes, quorum and, per chain, whether its actions ran ("executed") or are in flight."""
+    governor = _contract(manifest, "hub", "MetalayerGovernor")
+    created = _proposal_created(manifest, proposal_id)
+    state = STATES[governor.functions.state(proposal_id).call()]
+    against, for_, abstain = governor.functions.proposalVotes(proposal_id).call()
+    snapshot = governor.functions.proposalSnapshot(proposal_id).call()
+    hub_id = manifest.hub.chain_id
+    gov_address = to_checksum_address(manifest.address("MetalayerGovernor"))
+    hub_actions = any(to_checksum_address(t) != gov_address for t in created.targets)
+    chains: list[dict[str, Any]] = []
+    if hub_actions:
+        chains.append({"chain": manifest.hub.name, "chain_id": hub_id, "executed": state == "Executed"})
+    for chain_id, _executor, send_id in governor.functions.crosschainSends(proposal_id).call():
+        name = _chain(manifest, int(chain_id)).name
+        done = _contract(manifest, name, "GovernanceExecutor").functions.executed(send_id).call()
+        chains.append(
+            {
+                "chain": name,
+                "chain_id": int(chain_id),
+                "message_id": "0x" + bytes(send_id).hex(),
+                "executed": bool(done),
+            }
+        )
+    current = governor.functions.clock().call()
+    return {
+        "id": proposal_id,
+        "state": state,
+        "description": created.description,
+        "votes": {"against": against, "for": for_, "abstain": abstain},
+        "quorum": governor.functions.quorum(snapshot).call() if snapshot < current else None,
+        "snapshot": snapshot,
+        "deadline": governor.functions.proposalDeadline(proposal_id).call(),
+        "clock": current,
+        "chains": chains,
+    }
+
+
+def voting_power(manifest: Manifest, account: str) -> dict[str, int]:
+    """Current votes of `account`: delegated ERA, lock weight, and their sum."""
+    vote_lock = _contract(manifest, "hub", "EraVoteLock")
+    era = _contract(manifest, "hub", "EraToken")
+    account = _address(account)
+    locked = int(vote_lock.functions.lockedVotes(account).call())
+    return {
+        "era": int(era.functions.getVotes(account).call()),
+        "locked": locked,
+        "total": int(vote_lock.functions.getVotes(account).call()),
+    }
+
+
+# ---------------------------------------------------------------- time
+
+
+def advance_time(manifest: Manifest, seconds: int = 0, blocks: int | None = None) -> dict[str, int]:
+    """Move every chain's clock by `seconds` and mine `blocks` (default: one per 12 s, 1..600)."""
+    if seconds < 0 or (blocks is not None and blocks < 1):
+        raise GovernanceError("time only moves forward: seconds >= 0, blocks >= 1")
+    count = blocks if blocks is not None else min(MAX_DEFAULT_BLOCKS, max(1, math.ceil(seconds / SECONDS_PER_BLOCK)))
+    heads: dict[str, int] = {}
+    for chain in manifest.chains:
+        w3 = _w3(manifest, chain.name)
+        if seconds:
+            w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+        w3.provider.make_request("anvil_mine", [hex(count)])  # type: ignore[arg-type]
+        heads[chain.name] = w3.eth.block_number
+    return heads
+
+
+def parse_duration(text: str) -> int:
+    """ "90", "90s", "15m", "2h", "7d" -> seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    text = text.strip().lower()
+    try:
+        if text and text[-1] in units:
+            return int(text[:-1]) * units[text[-1]]
+        return int(text)
+    except ValueError:
+        raise GovernanceError(f"bad duration {text!r}: use e.g. 90, 90s, 15m, 2h, 7d") from None

@@ -1,0 +1,207 @@
+"""Each `devnet chaos` fault on one shared devnet: applied, its effect seen, healed, and every
+message still delivered exactly once (receive counts per id on the destination gateway)."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from orchestrator.chains.rpc import rpc
+from orchestrator.config import default_config
+from orchestrator.pytest_plugin import free_port_offset
+from orchestrator.testing import DevnetHandle, SentMessage
+
+
+@pytest.fixture(scope="module")
+def net() -> Iterator[DevnetHandle]:
+    base = default_config()
+    with tempfile.TemporaryDirectory(prefix="devnet-chaos-") as tmp:
+        config = replace(base.with_port_offset(free_port_offset(base, start=800)), state_dir=tmp)
+        with DevnetHandle.start(config, guardian_args=("--allow-equivocation-for-tests",)) as handle:
+            yield handle
+
+
+@pytest.fixture(autouse=True)
+def healed(net: DevnetHandle) -> Iterator[None]:
+    yield
+    net.heal()
+
+
+def wait_for(what: str, pred: Callable[[], object], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def send(net: DevnetHandle, n: int = 3) -> list[SentMessage]:
+    return [net.send("rollup-a", "rollup-b", bytes([i])) for i in range(n)]
+
+
+def assert_once(net: DevnetHandle, sent: list[SentMessage], timeout: float = 30.0) -> None:
+    net.wait_delivered(sent, timeout=timeout)
+    counts = net.receive_counts("rollup-b")
+    assert [counts.get(s.id, 0) for s in sent] == [1] * len(sent)
+
+
+def proc_state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+
+
+def relayer_nonce(net: DevnetHandle) -> int:
+    return net.w3["rollup-b"].eth.get_transaction_count(net.manifest.keys.relayer.address)
+
+
+def test_pause_stops_a_guardian_until_resume(net):
+    pid = net.devnet.pids()["guardian-1"]
+    fault = net.chaos("pause", "guardian-1")
+    assert proc_state(pid) == "T" and fault.status == "active"
+    sent = send(net)  # two of three guardians are a quorum
+    assert_once(net, sent)
+    net.chaos("resume", "guardian-1")
+    assert proc_state(pid) != "T"
+    assert [f.status for f in net.faults() if f.id == fault.id] == ["healed"]
+
+
+def test_partition_ends_on_its_own(net):
+    pid = net.devnet.pids()["guardian-1"]
+    fault = net.chaos("partition", "guardian-1", duration=3.0)
+    assert proc_state(pid) == "T"
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{net.manifest.guardians.members[1].url}/health", timeout=0.5)
+    sent = send(net)
+    wait_for("the warden to end the partition", lambda: proc_state(pid) != "T", 10)
+    assert [f.status for f in net.faults() if f.id == fault.id] == ["healed"]
+    assert httpx.get(f"{net.manifest.guardians.members[1].url}/health", timeout=2).status_code == 200
+    assert_once(net, sent)
+
+
+def test_delay_holds_deliveries_until_healed(net):
+    net.chaos("delay", "relayer", seconds=60.0)
+    sent = send(net, 2)
+    time.sleep(1.0)
+    assert not any(net.is_delivered(s) for s in sent)  # held: 60 s per batch
+    net.heal()
+    assert_once(net, sent)
+
+
+def test_drop_loses_deliveries_which_are_retried_after_heal(net):
+    net.chaos("drop", "relayer")
+    sent = send(net, 2)
+    wait_for("a dropped attempt in the trace", lambda: "chaos: delivery dropped" in str(net.trace(sent[0].id)))
+    assert not net.is_delivered(sent[0])
+    net.heal()
+    assert_once(net, sent, timeout=40)
+
+
+def test_duplicate_sends_each_delivery_twice_and_the_gateway_refuses_the_copy(net):
+    before = relayer_nonce(net)
+    net.chaos("duplicate", "relayer", duration=30)
+    sent = send(net, 1)
+    assert_once(net, sent)
+    wait_for("the duplicate transaction", lambda: relayer_nonce(net) >= before + 2)
+    net.heal()
+    assert_once(net, sent)
+
+
+def test_reorg_replaces_blocks_and_later_messages_still_arrive_once(net):
+    rollup_a = net.chain("rollup-a").rpc_url
+    rpc(rollup_a, "anvil_mine", ["0x3"])
+    head = int(rpc(rollup_a, "eth_blockNumber"), 16)
+    before = rpc(rollup_a, "eth_getBlockByNumber", [hex(head - 1), False])["hash"]
+    fault = net.chaos("reorg", "rollup-a", depth=2)
+    assert rpc(rollup_a, "eth_getBlockByNumber", [hex(head - 1), False])["hash"] != before
+    assert "replaced" in fault.detail
+    assert_once(net, send(net))
+
+
+def test_kill_relayer_is_restarted_and_loses_nothing(net):
+    pid = net.devnet.pids()["relayer"]
+    sent = send(net, 5)
+    net.chaos("kill", "relayer")
+    wait_for("a new relayer", lambda: net.devnet.pids().get("relayer", pid) != pid)
+    assert_once(net, sent + send(net, 2), timeout=40)
+
+
+def test_unknown_targets_are_refused_with_a_reason(net):
+    from orchestrator.chaos.actions import ChaosError
+
+    with pytest.raises(ChaosError, match="unknown process"):
+        net.chaos("pause", "guardian-9")
+    with pytest.raises(ChaosError, match="relayer"):
+        net.chaos("drop", "guardian-0")
+    with pytest.raises(ChaosError, match="depth"):
+        net.chaos("reorg", "hub", depth=10**6)
+
+
+def test_api_requests_faults_that_the_devnet_applies_and_heals(net):
+    pid = net.devnet.pids()["guardian-0"]
+    r = httpx.post(f"{net.api}/v1/chaos", json={"kind": "pause", "target": "guardian-0", "duration": 60}, timeout=5)
+    assert r.status_code == 202 and r.json()["status"] == "requested"
+    fault_id = r.json()["id"]
+
+    def status() -> str:
+        return next(f["status"] for f in httpx.get(f"{net.api}/v1/chaos", timeout=5).json() if f["id"] == fault_id)
+
+    wait_for("the warden to apply the request", lambda: status() == "active", 10)
+    assert proc_state(pid) == "T"
+    sent = send(net, 2)
+    assert httpx.post(f"{net.api}/v1/chaos/heal", timeout=5).status_code == 202
+    wait_for("the heal", lambda: status() == "healed", 10)
+    assert proc_state(pid) != "T"
+    assert_once(net, sent)
+    bad = httpx.post(f"{net.api}/v1/chaos", json={"kind": "meteor", "target": "hub"}, timeout=5)
+    assert bad.status_code == 422
+    r = httpx.post(f"{net.api}/v1/chaos", json={"kind": "pause", "target": "guardian-9"}, timeout=5)
+    wait_for(
+        "the refusal",
+        lambda: (
+            next(f for f in httpx.get(f"{net.api}/v1/chaos", timeout=5).json() if f["id"] == r.json()["id"])["status"]
+            == "failed"
+        ),
+        10,
+    )
+
+
+def test_equivocation_is_slashed_by_the_relayer(net):  # last: the slashed guardian leaves the set
+    head = int(rpc(net.chain("hub").rpc_url, "eth_blockNumber"), 16)
+    fault = net.chaos("equivocate", "guardian-2", chain="hub", block=head)
+    assert fault.status == "healed" and "signed root" in fault.detail
+    relayer = f"http://127.0.0.1:{net.manifest.relayer.port}/health"
+
+    def slashed() -> bool:
+        return any(s.get("status") == "slashed" for s in httpx.get(relayer, timeout=2).json().get("slashes", []))
+
+    wait_for("the relayer to slash guardian-2", slashed, 30)
+    assert_once(net, send(net))
+
+
+def test_cli_applies_lists_and_heals_faults_and_refuses_bad_ones_in_one_line(net, tmp_path, capsys):
+    from orchestrator.cli.main import main
+    from orchestrator.config import to_toml
+
+    toml = tmp_path / "devnet.toml"
+    toml.write_text(to_toml(net.devnet.config))
+    pid = net.devnet.pids()["guardian-1"]
+    assert main(["chaos", "--config", str(toml), "pause", "guardian-1", "--for", "30s"]) == 0
+    assert "pause guardian-1 [active for" in capsys.readouterr().out
+    assert proc_state(pid) == "T"
+    assert main(["chaos", "--config", str(toml), "list"]) == 0
+    assert "pause guardian-1" in capsys.readouterr().out
+    assert main(["chaos", "--config", str(toml), "heal", "guardian-1"]) == 0
+    assert proc_state(pid) != "T"
+    capsys.readouterr()
+    assert main(["chaos", "--config", str(toml), "kill", "guardian-7"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: unknown process 'guardian-7'")
+    with pytest.raises(SystemExit):
+        main(["chaos", "--config", str(toml), "delay", "--relayer", "soon"])
+    assert "not a duration" in capsys.readouterr().err
+    assert_once(net, send(net, 1))

@@ -1,0 +1,119 @@
+"""`clean_devnet` and the `devnet` marker, used as a user's suite uses them (an inner pytest run)."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Ten tests, each changes the state (a delivered message, a mined block, an account nonce);
+# each must still start from the same state as the first.
+TEN_CLEAN = textwrap.dedent(
+    """
+    import json, os, pytest
+    from pathlib import Path
+
+    SEEN = Path(os.environ["SEEN_FILE"])
+
+    def state(devnet):
+        counter = devnet.contract("rollup-b", "CrossChainCounter")
+        return {
+            "count": counter.functions.count().call(),
+            "blocks": {c.name: devnet.w3[c.name].eth.block_number for c in devnet.manifest.chains},
+            "nonce": devnet.w3["rollup-a"].eth.get_transaction_count(devnet.accounts[0].address),
+        }
+
+    @pytest.mark.parametrize("n", range(10))
+    def test_each_sees_the_clean_state(clean_devnet, n):
+        before = state(clean_devnet)
+        with SEEN.open("a") as f:
+            f.write(json.dumps(before) + "\\n")
+        sent = clean_devnet.send("rollup-a", "rollup-b", (n + 1).to_bytes(32, "big"))
+        clean_devnet.wait_delivered(sent, timeout=30)
+        assert state(clean_devnet)["count"] == before["count"] + n + 1
+    """
+)
+
+MARKED = textwrap.dedent(
+    """
+    import time, pytest
+    from orchestrator.testing import DeliveryFailed
+
+    @pytest.mark.devnet(manual_relay=True)
+    def test_manual_in_one_test(clean_devnet):
+        a = clean_devnet.send("rollup-a", "hub", "from a")
+        b = clean_devnet.send("rollup-b", "hub", "0x0102")
+        assert b.payload == bytes([1, 2]) and a.payload == b"from a"
+        time.sleep(1.0)
+        assert not clean_devnet.is_delivered(a)        # the relayer is stopped for this test
+        clean_devnet.relay([a, b])                     # two source chains in one call
+        assert clean_devnet.is_delivered(a) and clean_devnet.is_delivered(b)
+        with pytest.raises(DeliveryFailed, match=r"AlreadyDelivered\\(901, "):
+            clean_devnet.relay(a)
+
+    def test_relayer_back_in_the_next(clean_devnet):
+        sent = clean_devnet.send("rollup-a", "hub", "auto")
+        clean_devnet.wait_delivered(sent, timeout=30)
+    """
+)
+
+FAILING = textwrap.dedent(
+    """
+    def test_passes_first(clean_devnet):
+        sent = clean_devnet.send("rollup-a", "rollup-b", b"")
+        clean_devnet.wait_delivered(sent, timeout=30)
+        print("FIRST " + sent.id)
+
+    def test_fails_with_logs(clean_devnet):
+        sent = clean_devnet.send("rollup-a", "rollup-b", b"")
+        clean_devnet.wait_delivered(sent, timeout=30)
+        assert False, "deliberate failure " + sent.id
+    """
+)
+
+
+def run_inner(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
+    test_file = tmp_path / "test_inner.py"
+    test_file.write_text(source)
+    env = {**os.environ, "SEEN_FILE": str(tmp_path / "seen.jsonl")}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-rA", str(test_file)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_ten_function_scoped_tests_see_the_same_clean_state(tmp_path):
+    import json
+
+    proc = run_inner(tmp_path, TEN_CLEAN)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    seen = [json.loads(line) for line in (tmp_path / "seen.jsonl").read_text().splitlines()]
+    assert len(seen) == 10
+    assert all(s == seen[0] for s in seen), seen
+
+
+def test_marker_per_test_typed_errors_and_str_payloads(tmp_path):
+    proc = run_inner(tmp_path, MARKED)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "2 passed" in proc.stdout
+
+
+def test_failing_test_report_has_that_tests_service_logs(tmp_path):
+    proc = run_inner(tmp_path, FAILING)
+    assert proc.returncode == 1, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "1 failed, 1 passed" in proc.stdout
+    out = proc.stdout
+    failure = out.split("test_fails_with_logs", 1)[1]
+    assert "deliberate failure" in failure
+    # the guardians restarted at this test's reset: their lines are this test's
+    assert "devnet log: guardian-0" in failure and "guardian 0 (" in failure, failure[:4000]
+    relayer = failure.split("devnet log: relayer", 1)[1].split("devnet log:", 1)[0]
+    assert "delivered 1 message(s) rollup-a -> rollup-b" in relayer, relayer[:3000]
+    # only this test's lines: the first test's delivery is not in them
+    assert relayer.count("delivered 1 message(s)") == 1, relayer[:3000]
