@@ -187,9 +187,11 @@ def send_message(
 def is_delivered(manifest: Manifest, message: SentMessage) -> bool:
     gateway, abi = _gateway(manifest)
     dst = manifest.chain(message.destination)
-    data = "0x" + abi.encode("isDelivered", message.source, message.nonce).hex()
+    # by id, not by nonce: after a rewind of the source a new message reuses a delivered one's nonce
+    args = (message.source, message.nonce, bytes.fromhex(message.id[2:]))
+    data = "0x" + abi.encode("isMessageDelivered", *args).hex()
     out = _call(dst.rpc_url, "eth_call", [{"to": gateway, "data": data}, "latest"], dst.name)
-    return bool(abi.decode_output("isDelivered", str(out))[0])
+    return bool(abi.decode_output("isMessageDelivered", str(out))[0])
 
 
 def wait_delivered(manifest: Manifest, message: SentMessage, timeout: float = 30.0, interval: float = 0.02) -> bool:

@@ -43,9 +43,10 @@ class DevnetError(RuntimeError):
 class DeliveryFailed(DevnetError):
     """A manual delivery reverted; `reason` is decoded with the devnet's ABIs, e.g. "AlreadyDelivered(901, 4)"."""
 
-    def __init__(self, reason: str, tx: str | None = None):
-        self.reason, self.tx = reason, tx
-        super().__init__(reason if tx is None else f"{reason} (tx {tx})")
+    def __init__(self, reason: str, tx: str | None = None, message_id: str | None = None, status: str | None = None):
+        self.reason, self.tx, self.message_id, self.status = reason, tx, message_id, status
+        text = reason if tx is None else f"{reason} (tx {tx})"
+        super().__init__(text if message_id is None else f"message {message_id} {status}: {text}")
 
 
 class NotDelivered(DevnetError, TimeoutError):
@@ -232,11 +233,19 @@ class DevnetHandle:
         return response.json() if response.status_code == 200 else None
 
     def wait_delivered(self, sent: SentMessage | Sequence[SentMessage], timeout: float = 30.0) -> None:
+        """Returns once every message is delivered; raises `DeliveryFailed` as soon as the relayer
+        finally failed one (decoded reason), `NotDelivered` when `timeout` passes first."""
         pending = [sent] if isinstance(sent, SentMessage) else list(sent)
         deadline = time.monotonic() + timeout
+        next_check = 0.0
         while pending:
             pending = [s for s in pending if not self.is_delivered(s)]
-            if pending and time.monotonic() > deadline:
+            if not pending:
+                return
+            if time.monotonic() >= next_check and self.supervisor is not None:
+                self._raise_if_finally_failed(pending)
+                next_check = time.monotonic() + 0.25
+            if time.monotonic() > deadline:
                 first = pending[0]
                 trace = self.trace(first.id) if self.supervisor is not None else None
                 brief = (
@@ -245,8 +254,21 @@ class DevnetHandle:
                 raise NotDelivered(
                     f"{len(pending)} message(s) not delivered after {timeout:.0f}s, e.g. {first.id}: {brief}"
                 )
-            if pending:
-                time.sleep(0.02)
+            time.sleep(0.02)
+
+    def _raise_if_finally_failed(self, pending: Sequence[SentMessage]) -> None:
+        ids = {s.id for s in pending}
+        for status in ("failed", "invalid"):
+            try:
+                r = httpx.get(f"{self.api}/v1/messages", params={"status": status, "limit": 1000}, timeout=5)
+                listed = r.json().get("messages", []) if r.status_code == 200 else []
+            except (httpx.HTTPError, ValueError):  # the API is restarting: check again next round
+                return
+            for row in listed:
+                if row.get("id") in ids:
+                    trace = self.trace(row["id"]) or row
+                    reason = trace.get("revert_reason") or trace.get("last_error") or "no reason recorded"
+                    raise DeliveryFailed(reason, message_id=row["id"], status=status)
 
     # ------------------------------------------------------------ chaos
 

@@ -19,13 +19,13 @@ import contextlib
 import logging
 import time
 
-from services.common.rpc import hexbytes
+from services.common.rpc import hexbytes, hexint
 from services.protocol.messages import commitment_slot
 from services.relayer import backoff, chaos
 from services.relayer.chain import TxLost
 from services.relayer.context import Context
-from services.relayer.guardians import NoQuorum
-from services.relayer.model import Batch, QueuedMessage
+from services.relayer.guardians import NoQuorum, Quorum
+from services.relayer.model import Batch, GuardianSet, QueuedMessage
 from services.relayer.proving import consistent_proof, get_proof, proof_matches
 from services.relayer.settlement import Settlement
 from services.relayer.simulation import Simulator, isolate, recipient_gas
@@ -35,6 +35,7 @@ log = logging.getLogger("relayer")
 
 INFLIGHT_PER_DST = 4  # concurrent batches per destination chain (instant mining)
 INFLIGHT_PER_DST_INTERVAL = 16  # with a block time, batches wait for the next block together
+MAX_REWOUND_HEIGHTS = 64  # later blocks tried when the guardians' signature is of a rewound block
 
 
 def make_batches(ready: list[QueuedMessage], max_batch: int) -> list[Batch]:
@@ -177,6 +178,8 @@ class Delivery:
         attested_at = time.time()
         proof = await proof_task
         if not proof_matches(proof, quorum.attestation.state_root):
+            if await self._rewound(batch.src, block, quorum.attestation.block_hash):
+                block, quorum = await self._attest_later(batch.src, block, gset)
             proof = await consistent_proof(
                 ctx.links[batch.src], ctx.gateway, list(slots.values()), block, quorum.attestation.state_root
             )
@@ -227,6 +230,31 @@ class Delivery:
             await self._submit(
                 Batch(batch.src, batch.dst, tuple(msgs)), data, gas, block, started_at, attested_at, proved_at
             )
+
+    async def _rewound(self, src: int, block: int, signed_hash: bytes) -> bool:
+        """The source's block `block` is no longer the one the guardians signed (it was rewound)."""
+        header = await self.ctx.links[src].rpc.call("eth_getBlockByNumber", [hex(block), False])
+        return header is None or hexbytes(header["hash"]) != bytes(signed_hash)
+
+    async def _attest_later(self, src: int, block: int, gset: GuardianSet) -> tuple[int, Quorum]:
+        """A quorum for the first later block the guardians signed as the source has it now.
+
+        After `evm_revert`/`anvil_reorg` the source re-mines heights the guardians already signed,
+        and an honest guardian never signs a second root for a height (that is slashable), so a
+        message in such a block is proven at a later one (commitments are never deleted). When
+        the source has no later block yet, one 0-value transaction of the relayer's makes one."""
+        link = self.ctx.links[src]
+        for _ in range(MAX_REWOUND_HEIGHTS):
+            block += 1
+            while hexint(await link.rpc.call("eth_blockNumber", [])) < block:
+                tx_hash = await link.send(self.ctx.signer.address, b"", 21_000)
+                await link.receipt(tx_hash)
+            quorum = await self.ctx.guardians.quorum(
+                src, block, gset.members, gset.threshold, wait=self.quorum_wait(src)
+            )
+            if not await self._rewound(src, block, quorum.attestation.block_hash):
+                return block, quorum
+        raise RuntimeError(f"{link.name}: guardians signed {MAX_REWOUND_HEIGHTS} blocks the source no longer has")
 
     async def _set_aside(self, offenders: dict[str, str], deferred: list[QueuedMessage], batch: Batch) -> None:
         """Offenders become failed attempts (found delivered meanwhile: settled); deferred wait a batch."""
