@@ -60,10 +60,14 @@ def test_100_messages_both_directions_exactly_once(net):
         counts = net.delivered_counts(dst)
         assert all(counts[m.id] == 1 for m in msgs), "a message was delivered more than once (or not at all)"
         assert counters[dst].functions.count().call() == before[dst] + 50
-    # the relayer's own record agrees
-    listed = httpx.get(f"{net.api}/v1/messages", params={"status": "delivered", "limit": 1000}).json()
-    ids = {m["id"] for m in listed["messages"]}
-    assert all(m.id in ids for m in all_msgs)
+
+    # the relayer's own record agrees (it settles from the receipt, a moment after the chain)
+    def recorded() -> bool:
+        listed = httpx.get(f"{net.api}/v1/messages", params={"status": "delivered", "limit": 1000}).json()
+        ids = {m["id"] for m in listed["messages"]}
+        return all(m.id in ids for m in all_msgs)
+
+    net.wait_for("the relayer to record every delivery", recorded, timeout=10)
 
 
 def test_one_guardian_down_delivery_continues(guardians_restored):
