@@ -1,7 +1,7 @@
 """Where every contract lands: CREATE2 through anvil's deployer, same address on every chain.
 
 Constructor arguments are identical on every chain (the deployer address for the
-core contracts, the gateway for the examples), so addresses are the same
+core contracts, the gateway for the examples, plus the deployer as PingPong's owner), so addresses are the same
 everywhere and across runs.
 """
 
@@ -21,7 +21,8 @@ SALT = keccak(text="metalayer-devnet/v1")
 
 # Core contracts, deployed on every chain except GuardianStaking (hub only). Constructor arg: owner.
 CORE = ("StateRootRegistry", "MetalayerGateway", "EraToken", "GuardianStaking")
-EXAMPLES = ("PingPong", "CrossChainCounter")  # constructor arg: gateway
+EXAMPLES = ("PingPong", "CrossChainCounter")  # constructor args: gateway (PingPong: and owner)
+OWNED_EXAMPLES = ("PingPong",)  # its rallies spend its float, so only the owner may start them
 HUB_ONLY = ("GuardianStaking",)
 
 
@@ -50,6 +51,7 @@ def plan_addresses(artifacts: dict[str, Artifact]) -> tuple[dict[str, str], dict
         codes[name] = init_code(artifacts[name], [owner])
         addresses[name] = create2_address(codes[name])
     for name in EXAMPLES:
-        codes[name] = init_code(artifacts[name], [addresses["MetalayerGateway"]])
+        args = [addresses["MetalayerGateway"], *([owner] if name in OWNED_EXAMPLES else [])]
+        codes[name] = init_code(artifacts[name], args)
         addresses[name] = create2_address(codes[name])
     return addresses, codes

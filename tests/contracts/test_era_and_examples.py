@@ -7,7 +7,7 @@ from eth_account.messages import encode_typed_data
 from web3.logs import DISCARD
 
 from services.protocol import encode_evm, encode_evm_chain
-from tests.contracts.conftest import DEV
+from tests.contracts.conftest import DEPLOYER, DEV
 
 A, B, HUB = "rollup-a", "rollup-b", "hub"
 
@@ -95,7 +95,13 @@ def test_era_permit_and_votes(net):
 
 def test_ping_pong_round_trip(net):
     pp = {n: net.c(n, "PingPong") for n in (A, B)}
-    receipt = net.transact(A, pp[A].functions.start(net.chain_id[B], 2), DEV[0].address)
+    # a rally's returns are paid from the floats: only the owner (the deployer) may start one
+    assert net.revert_error(A, pp[A].functions.start(net.chain_id[B], 2), DEV[0].address) == "RallyNeedsOwner"
+    assert pp[A].functions.owner().call() == pp[B].functions.owner().call() == DEPLOYER
+    era_a, gw_a = net.c(A, "EraToken"), net.c(A, "MetalayerGateway")
+    net.transact(A, era_a.functions.approve(gw_a.address, 10**18), DEV[0].address)
+    net.transact(A, gw_a.functions.depositFees([DEPLOYER], [10**18]), DEV[0].address)  # the owner pays the serve
+    receipt = net.transact(A, pp[A].functions.start(net.chain_id[B], 2), DEPLOYER)
     (ping,) = net.messages_in(A, receipt)
     receipt = net.deliver(A, B, ping)
     assert pp[B].functions.received().call() == 1
@@ -162,8 +168,20 @@ def test_examples_charge_the_caller_and_cannot_be_drained(net):
     assert net.revert_error(A, pp.functions.start(net.chain_id[B], 2**255)) == "TooManyRounds"
     float_before = gw.functions.feeBalance(pp.address).call()
     before = gw.functions.feeBalance(DEV[3].address).call()
-    net.transact(A, pp.functions.start(net.chain_id[B], 2), DEV[3].address)
+    # a rally's returns would be paid from the floats: a third party may only serve a single ball
+    assert net.revert_error(A, pp.functions.start(net.chain_id[B], 2), DEV[3].address) == "RallyNeedsOwner"
+    receipt = net.transact(A, pp.functions.start(net.chain_id[B], 1), DEV[3].address)
     assert gw.functions.feeBalance(DEV[3].address).call() == before - _fee(net, A, B)
+    (ball,) = net.messages_in(A, receipt)
+    float_b = _float(net, B, pp.address)
+    assert not net.messages_in(B, net.deliver(A, B, ball))  # no return: B's float pays nothing
+    assert _float(net, B, pp.address) == float_b
     # the float moved from a prepaid balance (anyone's sends could use it) to ERA held by PingPong
     assert gw.functions.feeBalance(pp.address).call() == 0
     assert net.c(A, "EraToken").functions.balanceOf(pp.address).call() == float_before
+
+
+def _float(net, chain, pp):
+    """What PingPong can pay returns with: ERA it holds plus any prepaid balance."""
+    era, gw = net.c(chain, "EraToken"), net.c(chain, "MetalayerGateway")
+    return era.functions.balanceOf(pp).call() + gw.functions.feeBalance(pp).call()

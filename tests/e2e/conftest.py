@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from orchestrator import keys
 from orchestrator.config import default_config
 from orchestrator.pytest_plugin import free_port_offset
 from orchestrator.testing import DevnetHandle
@@ -46,6 +47,18 @@ class Net(DevnetHandle):
 
     def transact(self, chain: str, fn: Any, account: int = 9) -> Any:
         tx = fn.transact({"from": self.account(account)})
+        receipt = self.w3[chain].eth.wait_for_transaction_receipt(tx, timeout=30)
+        assert receipt.status == 1, f"transaction {tx.hex()} reverted"
+        return receipt
+
+    def transact_as_owner(self, chain: str, fn: Any, prepaid: int = 10**18) -> Any:
+        """`fn` sent by the deployer (owner of the contracts), after account 9 prepays its fees."""
+        owner = keys.deployer_key().address
+        gw = self.contract(chain, "MetalayerGateway")
+        self.transact(chain, self.contract(chain, "EraToken").functions.approve(gw.address, prepaid))
+        self.transact(chain, gw.functions.depositFees([owner], [prepaid]))
+        self.w3[chain].provider.make_request("anvil_impersonateAccount", [owner])
+        tx = fn.transact({"from": owner})
         receipt = self.w3[chain].eth.wait_for_transaction_receipt(tx, timeout=30)
         assert receipt.status == 1, f"transaction {tx.hex()} reverted"
         return receipt

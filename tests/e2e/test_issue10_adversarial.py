@@ -26,6 +26,7 @@ from tests.e2e.conftest import Net
 
 INSUFFICIENT_FEE = Web3.keccak(text="InsufficientFee(uint256,uint256,uint256)")[:4]
 TOO_MANY_ROUNDS = Web3.keccak(text="TooManyRounds(uint256,uint256)")[:4]
+RALLY_NEEDS_OWNER = Web3.keccak(text="RallyNeedsOwner(address)")[:4]
 
 
 @pytest.fixture(scope="module")
@@ -163,24 +164,39 @@ def test_zero_amount_era_transfers_and_the_examples_give_no_free_rides(anet: Net
     _refused(pp_a.functions.start(b, 2**255), net.account(3), TOO_MANY_ROUNDS)
     assert gw.functions.outboundNonce().call() == nonce
 
-    # the longest rally a caller can start: the caller pays the serve, the floats at most MAX_ROUNDS - 1 returns
-    rounds = pp_a.functions.MAX_ROUNDS().call()
+    # a third party cannot start a rally (its returns would be paid by the floats) ...
+    _refused(pp_a.functions.start(b, 2), net.account(3), RALLY_NEEDS_OWNER)
+    assert gw.functions.outboundNonce().call() == nonce
     gw_b = net.contract("rollup-b", "MetalayerGateway")
     fee_ab, fee_ba = gw.functions.quoteFee(b, 32).call(), gw_b.functions.quoteFee(a, 32).call()
+    # ... but may serve a single ball: one fee for them, nothing from the floats
     before = _float(net, "rollup-a") + _float(net, "rollup-b")
     received = pp_a.functions.received().call() + pp_b.functions.received().call()
     caller_before = gw.functions.feeBalance(net.account(3)).call()
-    net.transact("rollup-a", pp_a.functions.start(b, rounds), account=3)
+    net.transact("rollup-a", pp_a.functions.start(b, 1), account=3)
     assert gw.functions.feeBalance(net.account(3)).call() == caller_before - fee_ab
-    net.wait_for(
-        "the rally to end",
-        lambda: pp_a.functions.received().call() + pp_b.functions.received().call() == received + rounds,
-        timeout=60,
-    )
-    time.sleep(2)  # room for a ball that should not exist
-    assert pp_a.functions.received().call() + pp_b.functions.received().call() == received + rounds
+    _rally_ends(net, pp_a, pp_b, received + 1)
+    assert _float(net, "rollup-a") + _float(net, "rollup-b") == before
+
+    # the owner's longest rally: the owner pays the serve, the floats exactly MAX_ROUNDS - 1 returns
+    rounds = pp_a.functions.MAX_ROUNDS().call()
+    before = _float(net, "rollup-a") + _float(net, "rollup-b")
+    received = pp_a.functions.received().call() + pp_b.functions.received().call()
+    net.transact_as_owner("rollup-a", pp_a.functions.start(b, rounds))
+    _rally_ends(net, pp_a, pp_b, received + rounds)
     # rollup-b replied twice, rollup-a once: rounds - 1 returns paid by the floats
-    assert before - _float(net, "rollup-a") - _float(net, "rollup-b") == fee_ab + 2 * fee_ba
+    assert rounds == 4 and before - _float(net, "rollup-a") - _float(net, "rollup-b") == fee_ab + 2 * fee_ba
+
+
+def _rally_ends(net: Net, pp_a: Any, pp_b: Any, total: int) -> None:
+    """Both twins together reach `total` balls received, and no ball follows."""
+
+    def received() -> int:
+        return int(pp_a.functions.received().call() + pp_b.functions.received().call())
+
+    net.wait_for("the rally to end", lambda: received() == total, timeout=60)
+    time.sleep(2)  # room for a ball that should not exist
+    assert received() == total
 
 
 def _float(net: Net, chain: str) -> int:

@@ -31,7 +31,7 @@ def test_pingpong_round_trip(net):
     pp_a = net.contract("rollup-a", "PingPong")
     pp_b = net.contract("rollup-b", "PingPong")
     a0, b0 = pp_a.functions.received().call(), pp_b.functions.received().call()
-    net.transact("rollup-a", pp_a.functions.start(net.manifest.chain("rollup-b").chain_id, 2))
+    net.transact_as_owner("rollup-a", pp_a.functions.start(net.manifest.chain("rollup-b").chain_id, 2))
     net.wait_for("the ball to reach rollup-b", lambda: pp_b.functions.received().call() == b0 + 1, timeout=20)
     net.wait_for("the ball to come back to rollup-a", lambda: pp_a.functions.received().call() == a0 + 1, timeout=20)
 

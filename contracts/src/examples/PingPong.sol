@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.27;
 
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {ERC7786Recipient} from "@openzeppelin/contracts/crosschain/ERC7786Recipient.sol";
 import {IERC7786GatewaySource} from "@openzeppelin/contracts/interfaces/draft-IERC7786.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
@@ -22,10 +23,12 @@ interface IGatewayFees {
  * Fees: the serve (`start`) is paid by the caller: this contract keeps no prepaid fee balance (it
  * turns any into ERA it holds), so the gateway charges `tx.origin`'s prepaid balance (docs/PROTOCOL.md,
  * sponsor rule). Returns are sent while a relayer delivers, so they are paid from the ERA this
- * contract holds (the float), approved to the gateway for exactly one fee at a time: each serve
- * costs its caller one fee and the float at most MAX_ROUNDS - 1.
+ * contract holds (the float), approved to the gateway for exactly one fee at a time. So that nobody
+ * can spend the float by paying only serves, a rally with returns (`rounds > 1`) may only be started
+ * by the owner (the deployer, the same on every chain); anyone else may serve a single ball
+ * (`rounds == 1`), which costs its caller one fee and the float nothing.
  */
-contract PingPong is ERC7786Recipient {
+contract PingPong is ERC7786Recipient, Ownable {
     /// @notice Most deliveries of one rally.
     uint256 public constant MAX_ROUNDS = 4;
     /// @notice The local gateway.
@@ -38,19 +41,24 @@ contract PingPong is ERC7786Recipient {
 
     error NoRounds();
     error TooManyRounds(uint256 rounds, uint256 max);
+    /// @notice Only the owner may start a rally with returns (they are paid from the float).
+    error RallyNeedsOwner(address caller);
 
     /// @param gateway_ the local MetalayerGateway
-    constructor(address gateway_) {
+    /// @param owner_ who may start rallies of more than one delivery (the deployer)
+    constructor(address gateway_, address owner_) Ownable(owner_) {
         gateway = gateway_;
     }
 
     /// @notice Serve a ball to the twin on `destinationChainId`; it bounces `rounds` times in total.
-    /// The caller (tx.origin) pays this first message's fee from its prepaid gateway balance.
+    /// The caller (tx.origin) pays this first message's fee from its prepaid gateway balance; the
+    /// returns are paid from the float, so only the owner may ask for more than one delivery.
     /// @param destinationChainId the other chain
-    /// @param rounds number of deliveries (1..MAX_ROUNDS)
+    /// @param rounds number of deliveries (1..MAX_ROUNDS; above 1 only for the owner)
     function start(uint256 destinationChainId, uint256 rounds) external returns (bytes32 sendId) {
         if (rounds == 0) revert NoRounds();
         if (rounds > MAX_ROUNDS) revert TooManyRounds(rounds, MAX_ROUNDS);
+        if (rounds > 1 && msg.sender != owner()) revert RallyNeedsOwner(msg.sender);
         IGatewayFees gw = IGatewayFees(gateway);
         uint256 prepaid = gw.feeBalance(address(this));
         if (prepaid != 0) gw.withdrawFee(address(this), prepaid); // the float is held as ERA, not prepaid
