@@ -9,7 +9,6 @@ Each transaction is awaited; its receipt gives the order id (the Open log) or th
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import httpx
@@ -18,11 +17,11 @@ from eth_account import Account
 from services.api.context import Context, RpcFailure
 from services.api.errors import ApiError
 from services.api.intents_track import IntentRecord
+from services.api.sending import mined_receipt
 from services.common.abi import Abi
 from services.common.tx import Signer
 from services.solver.planner import IntentPlan, open_for_call
 
-RECEIPT_TIMEOUT = 30.0
 MAX_FEE, PRIORITY_FEE = 100 * 10**9, 10**9
 
 
@@ -82,11 +81,7 @@ async def _transact(
         nonce = int(await ctx.rpc(url, "eth_getTransactionCount", [signer.address, "pending"]), 16)
         raw, tx_hash = signer.sign_1559(chain_id, nonce, to, data, gas, MAX_FEE, PRIORITY_FEE)
         await ctx.rpc(url, "eth_sendRawTransaction", ["0x" + raw.hex()])
-        deadline = time.monotonic() + RECEIPT_TIMEOUT
-        while (receipt := await ctx.rpc(url, "eth_getTransactionReceipt", [tx_hash])) is None:
-            if time.monotonic() > deadline:
-                raise ApiError(503, f"transaction {tx_hash} not mined after {RECEIPT_TIMEOUT:.0f}s")
-            await asyncio.sleep(0.02)
+        receipt = await mined_receipt(ctx, url, tx_hash)
     except RpcFailure as exc:
         raise ApiError(502, f"chain {chain_id}: {exc}") from None
     except (httpx.HTTPError, ValueError, KeyError) as exc:

@@ -23,6 +23,16 @@ from services.protocol.erc7930 import encode_evm
 RECEIPT_TIMEOUT = 30.0
 
 
+async def mined_receipt(ctx: Context, url: str, tx_hash: str, what: str = "transaction") -> dict[str, Any]:
+    """Poll until `tx_hash` is mined (both the send and the intents routes wait this way)."""
+    deadline = time.monotonic() + RECEIPT_TIMEOUT
+    while (receipt := await ctx.rpc(url, "eth_getTransactionReceipt", [tx_hash])) is None:
+        if time.monotonic() > deadline:
+            raise ApiError(503, f"{what} {tx_hash} not mined after {RECEIPT_TIMEOUT:.0f}s")
+        await asyncio.sleep(0.02)
+    return dict(receipt)
+
+
 @dataclass
 class Sent:
     id: str
@@ -96,11 +106,7 @@ async def _transact(
             raise ApiError(422, f"sendMessage would revert: {exc}") from None
         raw, tx_hash = signer.sign_1559(chain_id, nonce, to, data, gas * 2, 100 * 10**9, 10**9)
         await ctx.rpc(url, "eth_sendRawTransaction", ["0x" + raw.hex()])
-        deadline = time.monotonic() + RECEIPT_TIMEOUT
-        while (receipt := await ctx.rpc(url, "eth_getTransactionReceipt", [tx_hash])) is None:
-            if time.monotonic() > deadline:
-                raise ApiError(503, f"send transaction {tx_hash} not mined after {RECEIPT_TIMEOUT:.0f}s")
-            await asyncio.sleep(0.02)
+        receipt = await mined_receipt(ctx, url, tx_hash, "send transaction")
     except RpcFailure as exc:
         raise ApiError(502, f"chain {chain_id}: {exc}") from None
     except (httpx.HTTPError, ValueError, KeyError) as exc:
