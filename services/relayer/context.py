@@ -13,11 +13,11 @@ from typing import Any
 
 from services.common import attest
 from services.common.abi import Abi
+from services.common.chain import ChainLink
 from services.common.errors import ErrorDecoder
 from services.common.manifest import Manifest
 from services.common.tx import Signer
 from services.relayer.backoff import RetryCap
-from services.relayer.chain import ChainLink
 from services.relayer.guardians import GuardianPool
 from services.relayer.model import MESSAGE_FIELDS, Counters, GuardianSet
 from services.relayer.queue import Queue

@@ -19,10 +19,10 @@ import contextlib
 import logging
 import time
 
+from services.common.chain import TxLost
 from services.common.rpc import hexbytes, hexint
 from services.protocol.messages import commitment_slot
 from services.relayer import backoff, chaos
-from services.relayer.chain import TxLost
 from services.relayer.context import Context
 from services.relayer.guardians import NoQuorum, Quorum
 from services.relayer.model import Batch, GuardianSet, QueuedMessage

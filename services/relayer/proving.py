@@ -7,8 +7,8 @@ from typing import Any
 
 from eth_hash.auto import keccak
 
+from services.common.chain import ChainLink
 from services.protocol.proofs import parse_proof
-from services.relayer.chain import ChainLink
 
 RETRIES = 20
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from services.relayer.chain import ChainLink
+from services.common.chain import ChainLink
 from services.relayer.context import Context
 
 log = logging.getLogger("relayer")

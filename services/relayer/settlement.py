@@ -14,9 +14,9 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from services.common.chain import TxLost
 from services.common.rpc import RpcError, hexbytes, hexint
 from services.relayer import backoff
-from services.relayer.chain import TxLost
 from services.relayer.context import Context
 from services.relayer.model import Batch, QueuedMessage
 

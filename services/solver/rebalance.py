@@ -52,7 +52,7 @@ class Rebalancer:
 
     async def track(self) -> None:
         for rb in self.store.rebalances(("sent",)):
-            raw = await self.chains[rb["dst"]].call(
+            raw = await self.chains[rb["dst"]].read(
                 self.gateway, self.gw_abi.encode("isDelivered", rb["src"], rb["nonce"])
             )
             if int.from_bytes(raw, "big"):

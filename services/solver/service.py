@@ -30,6 +30,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from services.common.abi import Abi, describe_error
+from services.common.chain import TxLost
 from services.common.http import App, Request
 from services.common.manifest import Manifest
 from services.common.rpc import RpcError, hexint
@@ -128,7 +129,7 @@ class Solver:
         self.store.close()
 
     async def _approve(self, chain: SolverChain) -> None:
-        raw = await chain.call(self.usdc, self.usdc_abi.encode("allowance", self.me, self.dest))
+        raw = await chain.read(self.usdc, self.usdc_abi.encode("allowance", self.me, self.dest))
         if int.from_bytes(raw, "big") < 2**200:
             receipt = await chain.transact(self.usdc, self.usdc_abi.encode("approve", self.dest, 2**256 - 1), 100_000)
             if receipt is None or hexint(receipt["status"]) != 1:
@@ -285,7 +286,7 @@ class Solver:
         self._awaited.add(tx_hash)
         try:
             await self._conclude(row, chain, await chain.receipt(tx_hash))
-        except (TimeoutError, RpcError, ConnectionError) as exc:
+        except (TimeoutError, RpcError, ConnectionError, TxLost) as exc:
             log.warning("order %s: waiting for fill %s failed (%s); maintenance resolves it", row["id"], tx_hash, exc)
         finally:
             self.reserved[chain.chain_id] -= amount
@@ -318,14 +319,14 @@ class Solver:
     async def _revert_reason(self, chain: SolverChain, row: dict[str, Any]) -> str:
         data = self.dest_abi.encode("fill", bytes.fromhex(row["id"][2:]), row["origin_data"], b"")
         try:
-            await chain.call(self.dest, data)
+            await chain.read(self.dest, data)
             return "reverted (succeeds now)"
         except RpcError as exc:
             raw = exc.data if isinstance(exc.data, str) else None
             return describe_error(raw, [self.dest_abi, self.usdc_abi, self.gw_abi]) if raw else exc.message
 
     async def _balance(self, chain: SolverChain) -> int:
-        value = int.from_bytes(await chain.call(self.usdc, self.usdc_abi.encode("balanceOf", self.me)), "big")
+        value = int.from_bytes(await chain.read(self.usdc, self.usdc_abi.encode("balanceOf", self.me)), "big")
         self.balances[chain.chain_id] = value
         return value
 
@@ -334,11 +335,11 @@ class Solver:
         return {cid: amount - self.reserved[cid] for cid, amount in zip(self.chains, amounts, strict=True)}
 
     async def _escrow_status(self, origin: int, oid: str) -> int:
-        raw = await self.chains[origin].call(self.origin, self.origin_abi.encode("escrowOf", bytes.fromhex(oid[2:])))
+        raw = await self.chains[origin].read(self.origin, self.origin_abi.encode("escrowOf", bytes.fromhex(oid[2:])))
         return int.from_bytes(raw[64:96], "big")  # (user, fillDeadline, status, ...)
 
     async def _filler(self, chain: SolverChain, oid: str) -> str:
-        raw = await chain.call(self.dest, self.dest_abi.encode("fillOf", bytes.fromhex(oid[2:])))
+        raw = await chain.read(self.dest, self.dest_abi.encode("fillOf", bytes.fromhex(oid[2:])))
         return to_checksum_address(raw[12:32])
 
     # ------------------------------------------------------------ maintenance
@@ -350,7 +351,7 @@ class Solver:
                 await self._resolve_filling(min_age=10.0)
                 await self.rebalancer.track()
                 await self.rebalancer.rebalance(await self._balances())
-            except (TimeoutError, RpcError, ConnectionError) as exc:
+            except (TimeoutError, RpcError, ConnectionError, TxLost) as exc:
                 log.warning("maintenance: %s", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._maint_wake.wait(), self.settings.interval)

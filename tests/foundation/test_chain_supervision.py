@@ -3,7 +3,7 @@
 The chain supervisor dumps a chain's state whenever its head moves (polled every 0.2 s), so a
 crash loses the blocks of the last moments (~0.2 s: measured 5-13 blocks of a 60-message
 stream). Deliveries in lost blocks are found by the relayer when it reconnects (the chain's
-head went back: services/relayer/chain.py `on_regress`) and sent again. A relayer transaction
+head went back: services/common/chain.py `on_regress`) and sent again. A relayer transaction
 on the wire at the crash is lost with it, and the relayer waits 60 s for its receipt until it
 detects lost transactions (issue 11's relayer part): until then this test kills with the relayer
 held (SIGSTOP) right after a fresh dump, so nothing is in flight and the test is deterministic.

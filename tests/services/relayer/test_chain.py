@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from services.common.chain import TxLost
 from services.common.rpc import hexint
-from services.relayer.chain import TxLost
 
 
 def test_a_dropped_transaction_is_detected_and_the_next_one_mines(stage_net, stages):

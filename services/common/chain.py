@@ -1,11 +1,11 @@
-"""One chain as the relayer sees it: a WebSocket, its head, and a transaction sender.
+"""One chain as a service sees it: a WebSocket, its head, and a transaction sender.
 
-Transactions are signed locally (services.common.tx) with locally tracked
-nonces; the send lock keeps nonces in order on the wire. Receipts are awaited
-without sleeping: with instant mining the receipt exists when
-eth_sendRawTransaction returns; otherwise each new head wakes the waiter. A
-transaction the node dropped or holds behind a nonce gap is detected on the first
-receipt miss (`TxLost`) and the next send takes its nonce from the chain again.
+The relayer and the solver both reach their chains through a ChainLink. Transactions are signed
+locally (services.common.tx) with locally tracked nonces; the send lock keeps nonces in order on
+the wire. Receipts are awaited without sleeping: with instant mining the receipt exists when
+eth_sendRawTransaction returns; otherwise each new head wakes the waiter. A transaction the node
+dropped or holds behind a nonce gap is detected on the first receipt miss (`TxLost`) and the next
+send takes its nonce from the chain again.
 """
 
 from __future__ import annotations
@@ -22,11 +22,8 @@ from services.common.manifest import Chain
 from services.common.rpc import RpcError, WsRpc, hexint
 from services.common.tx import Signer
 
-log = logging.getLogger("relayer")
-
 MAX_FEE = 100 * 10**9  # devnet: a flat 100 gwei cap; only gas used x base fee is charged
 PRIORITY_FEE = 10**9
-MIN_BALANCE = 1_000 * 10**18
 
 
 class TxLost(RuntimeError):
@@ -34,13 +31,20 @@ class TxLost(RuntimeError):
 
 
 class ChainLink:
-    def __init__(self, chain: Chain, signer: Signer):
+    min_balance = 1_000 * 10**18  # ensure_funds tops the key up to `top_up` below this
+    top_up = 10**6 * 10**18
+    receipt_timeout = 60.0  # seconds receipt() waits by default
+
+    def __init__(self, chain: Chain, signer: Signer, role: str = "relayer"):
+        self.role = role  # who holds the key: names the log and the funding message
+        self.log = logging.getLogger(role)
         self.chain = chain
         self.chain_id = chain.chain_id
         self.name = chain.name
         self.signer = signer
         self.rpc = WsRpc(chain.ws_url, name=chain.name)
         self.head = -1
+        self.head_time = 0  # timestamp of the newest head (this chain's clock, time travel included)
         self.head_times: dict[int, float] = {}  # block -> block timestamp (recent heads)
         self.head_arrivals: dict[int, float] = {}  # block -> when its newHeads reached us (unix time)
         self.head_hashes: dict[int, str | None] = {}  # block -> hash of the newest header seen for it
@@ -59,6 +63,9 @@ class ChainLink:
         await self._resync()
         await self.ensure_funds()
 
+    async def close(self) -> None:
+        await self.rpc.close()
+
     async def _resync(self) -> None:
         header = await self.rpc.call("eth_getBlockByNumber", ["latest", False])
         number = hexint(header["number"])
@@ -71,7 +78,7 @@ class ChainLink:
     def _on_head(self, header: dict[str, Any]) -> None:
         number = hexint(header["number"])
         self.head_arrivals.setdefault(number, time.time())
-        self.head_times[number] = hexint(header.get("timestamp"))
+        self.head_time = self.head_times[number] = hexint(header.get("timestamp"))
         if len(self.head_times) > 4096:
             for k in sorted(self.head_times)[:1024]:
                 del self.head_times[k]
@@ -95,15 +102,22 @@ class ChainLink:
             return False
 
     async def ensure_funds(self) -> None:
-        """Devnet: top up the relayer key with anvil_setBalance when it runs low."""
+        """Devnet: top up the key with anvil_setBalance when it runs low."""
         balance = hexint(await self.rpc.call("eth_getBalance", [self.signer.address, "latest"]))
-        if balance < MIN_BALANCE:
-            await self.rpc.call("anvil_setBalance", [self.signer.address, hex(10**6 * 10**18)])
-            log.info("%s: funded relayer %s with anvil_setBalance", self.name, self.signer.address)
+        if balance < self.min_balance:
+            await self.rpc.call("anvil_setBalance", [self.signer.address, hex(self.top_up)])
+            self.log.info("%s: funded %s %s with anvil_setBalance", self.name, self.role, self.signer.address)
 
     async def call(self, to: str, data: bytes, block: str | int = "latest") -> str:
         tag = block if isinstance(block, str) else hex(block)
         return await self.rpc.call("eth_call", [{"to": to, "data": "0x" + data.hex()}, tag])
+
+    async def read(self, to: str, data: bytes) -> bytes:
+        """eth_call at the newest block from our own address (msg.sender is the key's holder)."""
+        raw = await self.rpc.call(
+            "eth_call", [{"from": self.signer.address, "to": to, "data": "0x" + data.hex()}, "latest"]
+        )
+        return bytes.fromhex(raw[2:])
 
     async def send(self, to: str, data: bytes, gas: int, before_broadcast: Callable[[str], None] | None = None) -> str:
         """Sign and broadcast; `before_broadcast(tx_hash)` runs (durably) before the node sees it."""
@@ -131,10 +145,11 @@ class ChainLink:
                 self.own_tx_set = set(self.own_txs)
             return tx_hash
 
-    async def receipt(self, tx_hash: str, timeout: float = 60.0) -> dict[str, Any] | None:
-        """The transaction's receipt; raises TxLost at once when the node no longer has it, or
-        holds it behind a nonce gap (it would never be mined), after resyncing the nonce."""
-        deadline = time.monotonic() + timeout
+    async def receipt(self, tx_hash: str, timeout: float | None = None) -> dict[str, Any] | None:
+        """The transaction's receipt (None after `timeout`, default receipt_timeout); raises TxLost at
+        once when the node no longer has it, or holds it behind a nonce gap (it would never be
+        mined), after resyncing the nonce."""
+        deadline = time.monotonic() + (self.receipt_timeout if timeout is None else timeout)
         while True:
             r = await self.rpc.call("eth_getTransactionReceipt", [tx_hash])
             if r is not None:
@@ -144,6 +159,12 @@ class ChainLink:
             if remaining <= 0:
                 return None
             await self.wait_head(min(remaining, 1.0))
+
+    async def transact(
+        self, to: str, data: bytes, gas: int, record: Callable[[str], None] | None = None
+    ) -> dict[str, Any] | None:
+        """send() then receipt(): `record(tx_hash)` runs before the broadcast."""
+        return await self.receipt(await self.send(to, data, gas, record))
 
     async def check_alive(self, tx_hash: str) -> None:
         """Raise TxLost if `tx_hash` is neither mined nor executable in the node's pool.
