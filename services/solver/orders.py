@@ -125,6 +125,27 @@ class GaslessOrder:
         )
 
 
+EIP712_DOMAIN = (
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+)
+
+
+def _typed_data(
+    primary: str, types: dict[str, list[dict[str, str]]], domain: tuple[str, str, int, str], message: dict[str, Any]
+) -> dict[str, Any]:
+    """EIP-712 typed data under a (name, version, chainId, verifyingContract) domain."""
+    name, version, chain_id, contract = domain
+    return {
+        "types": {"EIP712Domain": [dict(f) for f in EIP712_DOMAIN], **types},
+        "primaryType": primary,
+        "domain": {"name": name, "version": version, "chainId": chain_id, "verifyingContract": contract},
+        "message": message,
+    }
+
+
 def onchain_order(fill_deadline: int, data: OrderData) -> tuple[Any, ...]:
     """The OnchainCrossChainOrder tuple for OriginSettler.open."""
     return (fill_deadline, ORDER_DATA_TYPEHASH, data.encode())
@@ -132,14 +153,9 @@ def onchain_order(fill_deadline: int, data: OrderData) -> tuple[Any, ...]:
 
 def gasless_typed_data(order: GaslessOrder) -> dict[str, Any]:
     """EIP-712 typed data of a gasless order (sign with eth_account.sign_typed_data(full_message=...))."""
-    return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
+    return _typed_data(
+        "GaslessCrossChainOrder",
+        {
             "GaslessCrossChainOrder": [
                 {"name": "originSettler", "type": "address"},
                 {"name": "user", "type": "address"},
@@ -159,14 +175,8 @@ def gasless_typed_data(order: GaslessOrder) -> dict[str, Any]:
                 {"name": "destinationChainId", "type": "uint256"},
             ],
         },
-        "primaryType": "GaslessCrossChainOrder",
-        "domain": {
-            "name": ORIGIN_DOMAIN[0],
-            "version": ORIGIN_DOMAIN[1],
-            "chainId": order.origin_chain_id,
-            "verifyingContract": order.origin_settler,
-        },
-        "message": {
+        (*ORIGIN_DOMAIN, order.origin_chain_id, order.origin_settler),
+        {
             "originSettler": order.origin_settler,
             "user": order.user,
             "nonce": order.nonce,
@@ -176,7 +186,7 @@ def gasless_typed_data(order: GaslessOrder) -> dict[str, Any]:
             "orderDataType": ORDER_DATA_TYPEHASH,
             "orderData": order.data.typed(),
         },
-    }
+    )
 
 
 def permit_typed_data(
@@ -190,26 +200,15 @@ def permit_typed_data(
     token_name: str = USDC_NAME,
 ) -> dict[str, Any]:
     """ERC-2612 permit typed data (OZ ERC20Permit, version "1")."""
-    return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Permit": [
-                {"name": "owner", "type": "address"},
-                {"name": "spender", "type": "address"},
-                {"name": "value", "type": "uint256"},
-                {"name": "nonce", "type": "uint256"},
-                {"name": "deadline", "type": "uint256"},
-            ],
-        },
-        "primaryType": "Permit",
-        "domain": {"name": token_name, "version": "1", "chainId": chain_id, "verifyingContract": token},
-        "message": {"owner": owner, "spender": spender, "value": value, "nonce": nonce, "deadline": deadline},
-    }
+    permit = [
+        {"name": "owner", "type": "address"},
+        {"name": "spender", "type": "address"},
+        {"name": "value", "type": "uint256"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ]
+    message = {"owner": owner, "spender": spender, "value": value, "nonce": nonce, "deadline": deadline}
+    return _typed_data("Permit", {"Permit": permit}, (token_name, "1", chain_id, token), message)
 
 
 def permit_filler_data(deadline: int, signature: bytes) -> bytes:
