@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +31,8 @@ SUPPORT = {"against": 0, "for": 1, "abstain": 2}  # GovernorCountingSimple
 MAX_FILE_BYTES = 1_000_000
 
 
-def register(add: Callable[..., argparse.ArgumentParser]) -> None:
-    sub = group(add, "gov", "ERA governance: one vote on the hub, execution on every chain")
+def register(subparsers: Any) -> None:
+    sub = group(subparsers, "gov", "ERA governance: one vote on the hub, execution on every chain")
     p = leaf(sub, "propose", cmd_propose, "submit a proposal whose actions may target any chain")
     p.add_argument("description", metavar="DESCRIPTION", help="what the proposal does (part of its id)")
     p.add_argument(

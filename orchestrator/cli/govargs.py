@@ -20,7 +20,7 @@ from typing import Any
 
 import requests
 
-from orchestrator.cli.common import CliError, find_devnet
+from orchestrator.cli.common import CliError, add_command, find_devnet
 from services.common import manifest as models
 
 Command = Callable[[argparse.Namespace], int]
@@ -40,8 +40,9 @@ def leaf(sub: Any, name: str, fn: Command, help: str, *, json_flag: bool = True)
     return p
 
 
-def group(add: Callable[..., argparse.ArgumentParser], name: str, help: str) -> Any:
-    parser = add(name, _usage, help)
+def group(subparsers: Any, name: str, help: str) -> Any:
+    """`devnet <name> ACTION`: the command (added like every other) and its sub-command parsers."""
+    parser = add_command(subparsers, name, _usage, help)
     parser.add_argument("--manifest", help="manifest of the devnet (default: from the config)")
     return parser.add_subparsers(dest=f"{name}_command", required=True, metavar="ACTION")
 

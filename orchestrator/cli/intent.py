@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from orchestrator.cli.common import CliError, resolve_config
+from orchestrator.cli.common import CliError, add_command, resolve_config
 from services.common import manifest as models
 
 SENTENCE = re.compile(
@@ -44,9 +44,9 @@ class Wanted:
     recipient: str | None
 
 
-def register(add: Callable[..., argparse.ArgumentParser]) -> None:
-    """Adds `devnet intent` through main.py's `add(name, fn, help)`."""
-    p = add("intent", cmd_intent, "move tokens to another chain: a solver fills it, or the canonical bridge")
+def register(subparsers: Any) -> None:
+    help = "move tokens to another chain: a solver fills it, or the canonical bridge"
+    p = add_command(subparsers, "intent", cmd_intent, help)
     p.add_argument("words", nargs="+", help='"move 100 USDC" (with --from/--to/--recipient), or the whole sentence')
     p.add_argument("--from", dest="source", help="origin chain (name or id)")
     p.add_argument("--to", dest="destination", help="destination chain (name or id)")

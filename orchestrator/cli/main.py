@@ -11,12 +11,12 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 
 from orchestrator.cli import build, chaos, gov, intent, logs, messages, read, roles, run, snapshot, status, time
-from orchestrator.cli.common import CliError, Parser, add_command
+from orchestrator.cli.common import CliError, Parser
 from orchestrator.cli.output import error_line
 from orchestrator.config import ConfigError
 
 # A command group is added with one line here: its module's register(subparsers).
-COMMAND_GROUPS = (run, status, messages, logs, build, snapshot, read, chaos)
+COMMAND_GROUPS = (run, status, messages, logs, build, snapshot, read, chaos, roles, gov, time, intent)
 
 
 def package_version() -> str:
@@ -32,9 +32,6 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in COMMAND_GROUPS:
         group.register(sub)
-    # roles, gov, time and intent register through an `add(name, handler, help)` callback
-    for legacy in (roles, gov, time, intent):
-        legacy.register(lambda name, fn, help: add_command(sub, name, fn, help))
     return parser
 
 

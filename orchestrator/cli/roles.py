@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.cli.common import CliError
 from orchestrator.cli.govargs import emit, governance_client, group, key_of, leaf, manifest_of
@@ -19,8 +18,8 @@ if TYPE_CHECKING:
     from services.common.manifest import Manifest
 
 
-def register(add: Callable[..., argparse.ArgumentParser]) -> None:
-    sub = group(add, "roles", "cross-chain roles: grant or revoke on the hub, mirrored to every rollup")
+def register(subparsers: Any) -> None:
+    sub = group(subparsers, "roles", "cross-chain roles: grant or revoke on the hub, mirrored to every rollup")
     for name, fn, verb in (("grant", grant, "grant ROLE to ACCOUNT"), ("revoke", revoke, "revoke ROLE from ACCOUNT")):
         p = leaf(sub, name, fn, f"{verb} on the hub; every rollup follows within the message latency")
         p.add_argument("role", metavar="ROLE", help="ADMIN, DAPP_OPERATOR, PUBLIC or a role number")

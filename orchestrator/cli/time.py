@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from typing import Any
 
 from orchestrator.cli.govargs import emit, governance_client, group, leaf, manifest_of
 
@@ -11,8 +11,8 @@ MAX_SECONDS = 10 * 365 * 86400  # a typo like 7000d should not push every chain 
 MAX_BLOCKS = 100_000
 
 
-def register(add: Callable[..., argparse.ArgumentParser]) -> None:
-    sub = group(add, "time", "move every chain's clock together (governance periods, lock expiry)")
+def register(subparsers: Any) -> None:
+    sub = group(subparsers, "time", "move every chain's clock together (governance periods, lock expiry)")
     p = leaf(sub, "advance", cmd_advance, "advance every chain by DURATION and mine blocks (one per 12 s)")
     p.add_argument("duration", metavar="DURATION", help="90, 90s, 15m, 2h, 7d, 1w")
     p.add_argument("--blocks", type=int, help="blocks to mine on every chain (default: DURATION/12 s, 1..600)")
