@@ -25,8 +25,6 @@ Every step reads state first, so a re-run sends nothing new.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
@@ -39,7 +37,7 @@ from web3 import Web3
 
 from orchestrator.build.compiler import Artifact, compile_contracts
 from orchestrator.paths import ARTIFACTS_DIR, REPO_ROOT
-from services.common.manifest import Key, Manifest
+from services.common.manifest import Key, Manifest, merge
 from services.governance.roles import ADMIN_ROLE, DAPP_OPERATOR_ROLE, PUBLIC_ROLE, ROLE_NAMES  # noqa: F401
 from services.governance.tx import TxSender, create2_address
 from services.protocol.erc7930 import encode_evm
@@ -263,10 +261,4 @@ def deploy_governance(
 
 def write_into_manifest(path: str | Path, deployment: GovernanceDeployment) -> None:
     """Add the deployment's contracts and "governance" section to the manifest file (atomic replace)."""
-    path = Path(path)
-    doc = json.loads(path.read_text())
-    doc.setdefault("contracts", {}).update(deployment.manifest_contracts())
-    doc["governance"] = deployment.manifest_section()
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, indent=2))
-    os.replace(tmp, path)
+    merge(path, deployment.manifest_contracts(), "governance", deployment.manifest_section())

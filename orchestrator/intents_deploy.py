@@ -15,8 +15,6 @@ messages). Re-running on a deployed devnet sends nothing.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -60,7 +58,7 @@ class IntentsParams:
 @dataclass
 class IntentsDeployment:
     contracts: dict[str, str]
-    solvers: list[dict[str, Any]]
+    solvers: list[str]  # solver i's address
     params: IntentsParams
     transactions: dict[str, int] = field(default_factory=dict)  # chain name -> sent
     seconds: float = 0.0
@@ -69,11 +67,10 @@ class IntentsDeployment:
         return {n: {"address": a, "artifact": f"contracts/out/{n}.json"} for n, a in self.contracts.items()}
 
     def intents_section(self) -> dict[str, Any]:
-        return {
-            "token": {"symbol": "USDC", "decimals": 6, "address": self.contracts["USDC"]},
-            "settlement_grace": self.params.settlement_grace,
-            "solvers": self.solvers,
-        }
+        section = manifest_models.Intents.of(
+            self.contracts["USDC"], self.solvers, self.params.solver_fee_bps, self.params.settlement_grace
+        )
+        return section.model_dump(mode="json")
 
 
 def _selector_call(signature: str, types: Sequence[str] = (), args: Sequence[Any] = ()) -> bytes:
@@ -256,9 +253,8 @@ def deploy_intents(
 
     with ThreadPoolExecutor(max_workers=len(m.chains)) as pool:
         sent = dict(pool.map(one, m.chains))
-    solver_entries = [{"index": i, "address": a, "fee_bps": params.solver_fee_bps} for i, a in enumerate(solvers)]
     contracts = {n: addrs[n] for n in CONTRACTS}
-    return IntentsDeployment(contracts, solver_entries, params, sent, time.perf_counter() - started)
+    return IntentsDeployment(contracts, solvers, params, sent, time.perf_counter() - started)
 
 
 def deploy_for_config(config: Any, core: dict[str, Any], log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -271,13 +267,5 @@ def deploy_for_config(config: Any, core: dict[str, Any], log: Callable[[str], No
 
 
 def add_to_manifest(path: str | Path, deployment: IntentsDeployment) -> None:
-    """Merge the deployment into the manifest file (contracts, plus the "intents" section), atomically.
-
-    Plain JSON on purpose: it keeps whatever else the file holds, whichever orchestrator wrote it."""
-    path = Path(path)
-    doc = json.loads(path.read_text())
-    doc.setdefault("contracts", {}).update(deployment.contracts_section())
-    doc["intents"] = deployment.intents_section()
-    tmp = path.with_suffix(".intents.tmp")
-    tmp.write_text(json.dumps(doc, indent=2))
-    os.replace(tmp, path)
+    """Merge the deployment into the manifest file (contracts, plus the "intents" section), atomically."""
+    manifest_models.merge(path, deployment.contracts_section(), "intents", deployment.intents_section())

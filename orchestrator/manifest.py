@@ -60,13 +60,9 @@ def intents_entry(config: DevnetConfig, contracts: dict[str, Any], services: boo
     from services.solver.keys import solver_key
 
     s = config.solvers
-    solvers = [
-        models.SolverEntry(
-            index=i, address=solver_key(i).address, fee_bps=s.fee_bps, url=local_url(s.port(i)) if services else None
-        )
-        for i in range(s.count)
-    ]
-    return models.Intents(token=models.IntentToken(address=contracts["USDC"]["address"]), solvers=solvers)
+    addresses = [solver_key(i).address for i in range(s.count)]
+    urls = [local_url(s.port(i)) for i in range(s.count)] if services else []
+    return models.Intents.of(contracts["USDC"]["address"], addresses, s.fee_bps, urls=urls)
 
 
 def build_manifest(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,17 @@ class Intents(_Model):
     settlement_grace: int = 60
     solvers: list[SolverEntry] = Field(default_factory=list)
 
+    @classmethod
+    def of(
+        cls, token: str, solvers: Sequence[str], fee_bps: int, settlement_grace: int = 60, urls: Sequence[str] = ()
+    ) -> Intents:
+        """The section for USDC at `token` and solver i at solvers[i] (its /health at urls[i], if run)."""
+        entries = [
+            SolverEntry(index=i, address=a, fee_bps=fee_bps, url=urls[i] if i < len(urls) else None)
+            for i, a in enumerate(solvers)
+        ]
+        return cls(token=IntentToken(address=token), settlement_grace=settlement_grace, solvers=entries)
+
 
 class Manifest(_Model):
     model_config = ConfigDict(extra="allow", frozen=False)
@@ -198,6 +210,21 @@ def save(manifest: Manifest, path: str | Path) -> None:
     """Write atomically (a reader never sees half a file); `path` itself is not stored."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(manifest.model_dump_json(indent=2, exclude={"path"}))
-    os.replace(tmp, path)
+    _replace(path, manifest.model_dump_json(indent=2, exclude={"path"}), ".tmp")
+
+
+def merge(path: str | Path, contracts: dict[str, Any], section: str, value: Any) -> None:
+    """Add `contracts` and the top-level `section` to the manifest file, atomically.
+
+    Plain JSON on purpose: it keeps whatever else the file holds, whichever orchestrator wrote it."""
+    path = Path(path)
+    doc = json.loads(path.read_text())
+    doc.setdefault("contracts", {}).update(contracts)
+    doc[section] = value
+    _replace(path, json.dumps(doc, indent=2), f".{section}.tmp")
+
+
+def _replace(path: Path, text: str, suffix: str) -> None:
+    tmp = path.with_suffix(suffix)
+    tmp.write_text(text)
+    os.replace(tmp, path)  # a reader never sees half a file
