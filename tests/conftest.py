@@ -1,15 +1,36 @@
 """Fixtures shared by every test directory."""
 
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 
 from orchestrator.config import DevnetConfig, default_config
 from orchestrator.pytest_plugin import free_port_offset
 
 
-def free_config(start: int = 1500) -> DevnetConfig:
-    """The default topology moved to a range of ports nobody is using right now."""
-    base = default_config()
-    return base.with_port_offset(free_port_offset(base, start=start))
+def free_config(
+    start: int = 1500, base: DevnetConfig | None = None, state_dir: Path | str | None = None
+) -> DevnetConfig:
+    """`base` (the default topology) moved to a range of ports nobody is using right now, in its own
+    state directory when `state_dir` is given."""
+    base = base or default_config()
+    config = base.with_port_offset(free_port_offset(base, start=start))
+    return config if state_dir is None else replace(config, state_dir=str(state_dir))
+
+
+# `devnet send` from rollup-a to rollup-b: the start of most CLI sends in the tests
+SEND_A_TO_B = ("send", "--from", "rollup-a", "--to", "rollup-b")
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    """The CLI's one `error: ...` line of a failed command (and nothing else on stderr)."""
+    assert result.returncode != 0, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
 
 
 @pytest.fixture

@@ -29,7 +29,6 @@ from web3.logs import DISCARD
 from orchestrator import instance, keys
 from orchestrator.chains.anvil import start_chains
 from orchestrator.build.compiler import compile_contracts
-from orchestrator.pytest_plugin import free_port_offset
 from orchestrator.config import default_config
 from orchestrator.deploy.deployer import deploy
 from services.protocol import (
@@ -39,6 +38,7 @@ from services.protocol import (
     fetch_message_proofs,
     sign_attestation,
 )
+from tests.conftest import free_config
 
 PORT_OFFSET = 2200
 DEV = keys.dev_accounts(default_config().mnemonic, 10)
@@ -166,8 +166,7 @@ class Net:
 
 @pytest.fixture(scope="session")
 def devnet_config() -> Any:
-    base = default_config()
-    return base.with_port_offset(free_port_offset(base, start=PORT_OFFSET))
+    return free_config(PORT_OFFSET)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,9 @@ import pytest
 
 from orchestrator import keys
 from orchestrator.config import default_config
-from orchestrator.pytest_plugin import free_port_offset
 from orchestrator.testing import DevnetHandle
 from services.protocol import load_abi
+from tests.conftest import free_config
 
 
 class Net(DevnetHandle):
@@ -101,9 +100,7 @@ def _start_net(
     tmp: Path, start_offset: int, relayer_args: tuple[str, ...] = (), block_time: float | None = None
 ) -> Net:
     base = default_config().with_block_time(block_time)
-    config = replace(
-        base.with_port_offset(free_port_offset(base, start=start_offset, step=100)), state_dir=str(tmp / "state")
-    )
+    config = free_config(start_offset, base, tmp / "state")
     return Net.start(config, guardian_args=("--allow-equivocation-for-tests",), relayer_args=relayer_args)
 
 

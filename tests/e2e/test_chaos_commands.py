@@ -6,7 +6,6 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -14,15 +13,15 @@ import pytest
 
 from orchestrator.chains.rpc import rpc
 from orchestrator.config import default_config
-from orchestrator.pytest_plugin import free_port_offset
 from orchestrator.testing import DevnetHandle, SentMessage
+from tests.conftest import free_config
 
 
 @pytest.fixture(scope="module")
 def net() -> Iterator[DevnetHandle]:
     base = default_config()
     with tempfile.TemporaryDirectory(prefix="devnet-chaos-") as tmp:
-        config = replace(base.with_port_offset(free_port_offset(base, start=800)), state_dir=tmp)
+        config = free_config(800, base, tmp)
         with DevnetHandle.start(config, guardian_args=("--allow-equivocation-for-tests",)) as handle:
             yield handle
 

@@ -7,15 +7,13 @@ equivocation evidence.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
 from web3.exceptions import ContractCustomError
 
-from orchestrator.config import default_config
-from orchestrator.pytest_plugin import free_port_offset
 from services.protocol import Attestation, Message, fetch_message_proofs, recover_signer
+from tests.conftest import free_config
 from tests.e2e.conftest import Net
 
 
@@ -36,8 +34,7 @@ def _error_name(exc: ContractCustomError) -> str:
 
 
 def test_signatures_proofs_and_evidence_of_a_previous_up_are_refused(tmp_path: Path):
-    base = default_config()
-    config = replace(base.with_port_offset(free_port_offset(base, start=3700, step=100)), state_dir=str(tmp_path / "s"))
+    config = free_config(3700, state_dir=tmp_path / "s")
     with Net.start(config, relayer=False) as first:
         sent = first.send("rollup-a", "rollup-b", b"sent in the first run only")
         messages = [Message(sent.source, sent.destination, sent.nonce, sent.sender, sent.recipient, sent.payload)]

@@ -25,10 +25,10 @@ from web3.logs import DISCARD
 
 from orchestrator.config import SolverConfig, default_config
 from orchestrator.intents_deploy import IntentsParams, add_to_manifest, deploy_intents
-from orchestrator.pytest_plugin import free_port_offset
 from services.common import manifest as manifest_models
 from services.solver.keys import solver_key
 from services.solver.planner import IntentError, IntentRequest, open_for_call, plan_intent
+from tests.conftest import free_config
 from tests.e2e.conftest import Net
 
 A, B, HUB = "rollup-a", "rollup-b", "hub"
@@ -132,7 +132,7 @@ def inet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     # `up` deploys the intents contracts and funds 3 solver keys; these tests run (and kill) the solver
     # processes themselves, so the devnet's own supervised solvers are stopped first.
     base = replace(base, solvers=SolverConfig(count=3))
-    config = replace(base.with_port_offset(free_port_offset(base, start=_start_offset())), state_dir=str(tmp / "state"))
+    config = free_config(_start_offset(), base, tmp / "state")
     with Net.start(config) as net:
         for i in range(3):
             net.supervisor.stop_service(f"solver-{i}")

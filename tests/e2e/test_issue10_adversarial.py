@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -15,12 +14,11 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractCustomError
 
-from orchestrator.config import default_config
-from orchestrator.pytest_plugin import free_port_offset
 from orchestrator.testing import SentMessage
 from services.protocol import Message, fetch_message_proofs
 from services.protocol.erc7930 import encode_evm
 from services.protocol.messages import commitment_slot
+from tests.conftest import free_config
 from tests.contracts.test_calldata_trie import _colliding, _has_inline_node
 from tests.e2e.conftest import Net
 
@@ -31,11 +29,7 @@ RALLY_NEEDS_OWNER = Web3.keccak(text="RallyNeedsOwner(address)")[:4]
 
 @pytest.fixture(scope="module")
 def anet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
-    base = default_config()
-    config = replace(
-        base.with_port_offset(free_port_offset(base, start=1500, step=100)),
-        state_dir=str(tmp_path_factory.mktemp("issue10") / "state"),
-    )
+    config = free_config(1500, state_dir=tmp_path_factory.mktemp("issue10") / "state")
     with Net.start(config, guardian_args=("--allow-equivocation-for-tests",)) as n:
         n.devnet.config.state.pid_file.write_text(str(os.getpid()))  # so the `devnet` CLI finds it
         yield n

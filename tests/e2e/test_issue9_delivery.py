@@ -24,11 +24,11 @@ from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
 
 from orchestrator.config import default_config
-from orchestrator.pytest_plugin import free_port_offset
 from orchestrator.testing import DeliveryFailed, SentMessage
 from services.protocol import Message, fetch_message_proofs, load_artifact
 from services.protocol.erc7930 import encode_evm
 from services.protocol.messages import request_relay
+from tests.conftest import SEND_A_TO_B, free_config
 from tests.e2e.conftest import Net
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,10 +40,7 @@ INSUFFICIENT_GAS = Web3.keccak(text="InsufficientGas(bytes32,uint256,uint256)")[
 def dnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     base = default_config()
     base = replace(base, relayer=replace(base.relayer, max_attempts=MAX_ATTEMPTS))
-    config = replace(
-        base.with_port_offset(free_port_offset(base, start=1000, step=100)),
-        state_dir=str(tmp_path_factory.mktemp("issue9") / "state"),
-    )
+    config = free_config(1000, base, tmp_path_factory.mktemp("issue9") / "state")
     with Net.start(config) as n:
         # this process runs the devnet: the pid file is how the `devnet` CLI finds a running one
         n.devnet.config.state.pid_file.write_text(str(os.getpid()))
@@ -205,11 +202,7 @@ def test_wrong_return_value_fails_without_side_effect_then_devnet_retry_delivers
     wrong = net.deploy("rollup-b", "WrongReturnRecipient")
     sent = cli(
         net,
-        "send",
-        "--from",
-        "rollup-a",
-        "--to",
-        "rollup-b",
+        *SEND_A_TO_B,
         "--recipient",
         wrong.address,
         "--payload",

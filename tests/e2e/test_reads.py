@@ -65,32 +65,20 @@ def test_zero_balance_is_proven_by_exclusion(net, gate):
         gate.functions.join(*proofs).call({"from": NOBODY})
 
 
+def read_cli(config: Path, address: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """`devnet read --chain rollup-a --address ADDRESS ARGS...` of the devnet `config` describes."""
+    cmd = ["read", "--config", str(config), "--chain", "rollup-a", "--address", address, *args]
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", *cmd], capture_output=True, text=True, timeout=timeout
+    )
+
+
 def test_cli_and_api_print_the_same_value_with_its_block(net, tmp_path: Path):
     token, holder = net.addresses["EraToken"], net.account(0)
     balance = net.contract("rollup-a", "EraToken").functions.balanceOf(holder).call()
     config = tmp_path / "devnet.toml"
     config.write_text(to_toml(net.devnet.config))
-    cli = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orchestrator.cli",
-            "read",
-            "--config",
-            str(config),
-            "--chain",
-            "rollup-a",
-            "--address",
-            token,
-            "--erc20-balance",
-            holder,
-            "--on",
-            "rollup-b",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    cli = read_cli(config, token, "--erc20-balance", holder, "--on", "rollup-b", timeout=120)
     assert cli.returncode == 0, cli.stderr
     first, second = cli.stdout.splitlines()[:2]
     assert first.split()[0] == str(balance)
@@ -121,23 +109,7 @@ def test_cli_and_api_print_the_same_value_with_its_block(net, tmp_path: Path):
         f"{net.api}/v1/read", params={"chain": "rollup-a", "address": token, "slot": "0", "on": "901"}, timeout=10
     )
     assert same.status_code == 422 and "must differ" in same.text
-    wrong = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orchestrator.cli",
-            "read",
-            "--config",
-            str(config),
-            "--chain",
-            "rollup-a",
-            "--address",
-            token,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    wrong = read_cli(config, token, timeout=60)
     assert wrong.returncode == 1 and wrong.stderr.startswith("error: give --slot")
 
 

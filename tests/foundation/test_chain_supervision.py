@@ -24,9 +24,9 @@ import pytest
 from orchestrator.chains.rpc import chain_id_of, rpc
 from orchestrator.cli.status import probe_service
 from orchestrator.config import default_config
-from orchestrator.pytest_plugin import free_port_offset
 from orchestrator.summary import service_rows
 from orchestrator.testing import DevnetHandle
+from tests.conftest import free_config
 
 MESSAGES = 60
 
@@ -35,7 +35,7 @@ MESSAGES = 60
 def net() -> Iterator[DevnetHandle]:
     base = default_config()
     with tempfile.TemporaryDirectory(prefix="devnet-chains-") as tmp:
-        config = replace(base.with_port_offset(free_port_offset(base, start=600)), state_dir=tmp)
+        config = free_config(600, base, tmp)
         with DevnetHandle.start(config) as handle:
             yield handle
 
@@ -110,7 +110,7 @@ def test_killed_chain_restarts_with_state_and_every_message_arrives_once(net):
 def deep_net() -> Iterator[DevnetHandle]:
     base = default_config()
     with tempfile.TemporaryDirectory(prefix="devnet-depth-") as tmp:
-        config = replace(base.with_port_offset(free_port_offset(base, start=700)), state_dir=tmp)
+        config = free_config(700, base, tmp)
         config = replace(config, guardians=replace(config.guardians, confirmations=2))
         with DevnetHandle.start(config) as handle:
             yield handle

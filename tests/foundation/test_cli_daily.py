@@ -16,7 +16,7 @@ from eth_utils import keccak
 
 from orchestrator.chains.rpc import rpc
 from orchestrator.config import to_toml
-from tests.conftest import free_config
+from tests.conftest import SEND_A_TO_B, free_config, one_error_line
 
 REPO = Path(__file__).resolve().parents[2]
 DEVNET = str(REPO / ".venv" / "bin" / "devnet")
@@ -30,14 +30,6 @@ def cli(
     result = subprocess.run([DEVNET, *args], cwd=cwd, env=env, input=stdin, capture_output=True, timeout=timeout)
     result.stdout, result.stderr = result.stdout.decode(), result.stderr.decode()  # type: ignore[assignment]
     return result
-
-
-def one_error_line(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode != 0, result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -104,11 +96,7 @@ def test_sig_delivers_increment_7_to_the_counter(net):
     before = counter_value(net, "rollup-b")
     counter = net.summary["contracts"]["CrossChainCounter"]["address"]
     result = net.run(
-        "send",
-        "--from",
-        "rollup-a",
-        "--to",
-        "rollup-b",
+        *SEND_A_TO_B,
         "--recipient",
         counter,
         "--sig",
@@ -129,11 +117,7 @@ def test_a_200_kb_payload_from_a_file(net, tmp_path):
     data = os.urandom(200 * 1024)
     (tmp_path / "payload.bin").write_bytes(data)
     result = net.run(
-        "send",
-        "--from",
-        "rollup-a",
-        "--to",
-        "rollup-b",
+        *SEND_A_TO_B,
         "--payload",
         f"@{tmp_path / 'payload.bin'}",
         "--wait",
@@ -161,11 +145,7 @@ def test_payload_from_stdin_hex_or_bytes(net):
 def test_a_failing_message_ends_wait_with_its_reason_and_can_be_listed_traced_and_retried(net):
     era = net.summary["contracts"]["EraToken"]["address"]  # not a recipient the gateway may call
     result = net.run(
-        "send",
-        "--from",
-        "rollup-a",
-        "--to",
-        "rollup-b",
+        *SEND_A_TO_B,
         "--recipient",
         era,
         "--payload",

@@ -17,7 +17,7 @@ import pytest
 from orchestrator import registry
 from orchestrator.config import default_config, to_toml
 from orchestrator.services.logs import rotate_logs
-from tests.conftest import free_config
+from tests.conftest import SEND_A_TO_B, free_config, one_error_line
 
 REPO = Path(__file__).resolve().parents[2]
 DEVNET = str(REPO / ".venv" / "bin" / "devnet")
@@ -32,13 +32,6 @@ def home(tmp_path, monkeypatch):
 
 def cli(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([DEVNET, *args], cwd=cwd, capture_output=True, text=True, timeout=60, **kwargs)
-
-
-def one_error_line(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode != 0, result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 def test_version(tmp_path):
@@ -150,11 +143,7 @@ def test_api_not_answering_is_never_unknown_id(tmp_path, home):
     assert "unknown message id" not in retry and "answers" in retry
     send = one_error_line(
         cli(
-            "send",
-            "--from",
-            "rollup-a",
-            "--to",
-            "rollup-b",
+            *SEND_A_TO_B,
             "--recipient",
             "0x" + "11" * 20,
             "--state-dir",

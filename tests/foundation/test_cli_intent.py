@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -15,11 +14,10 @@ import pytest
 from eth_account import Account
 
 from orchestrator.cli.main import main
-from orchestrator.config import default_config
 from orchestrator.paths import REPO_ROOT
-from orchestrator.pytest_plugin import free_port_offset
 from orchestrator.summary import render_summary, service_rows
 from orchestrator.testing import DevnetHandle
+from tests.conftest import free_config
 
 A, B = "rollup-a", "rollup-b"
 USDC = 10**6
@@ -27,11 +25,7 @@ USDC = 10**6
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetHandle]:
-    base = default_config()
-    config = replace(
-        base.with_port_offset(free_port_offset(base, start=4400, step=100)),
-        state_dir=str(tmp_path_factory.mktemp("cli-intent") / "state"),
-    )
+    config = free_config(4400, state_dir=tmp_path_factory.mktemp("cli-intent") / "state")
     with DevnetHandle.start(config) as handle:
         yield handle
 

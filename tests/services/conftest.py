@@ -16,8 +16,8 @@ import pytest
 from orchestrator.chains.anvil import start_chains
 from orchestrator.config import DevnetConfig, GuardianConfig, default_config
 from orchestrator.manifest import build_manifest, write_manifest
-from orchestrator.pytest_plugin import free_port_offset
 from orchestrator.services import procs
+from tests.conftest import free_config
 
 REPO = Path(__file__).resolve().parents[2]
 INSTANCE = "0x" + "ab" * 32  # the instance id of test manifests (what `devnet up` draws at random)
@@ -27,8 +27,7 @@ def services_config(tmp_path: Path, start: int = 3000, **guardians: int) -> Devn
     base = default_config()
     if guardians:
         base = replace(base, guardians=GuardianConfig(**{**base.guardians.__dict__, **guardians}))
-    config = base.with_port_offset(free_port_offset(base, start=start, step=100))
-    return replace(config, state_dir=str(tmp_path / "state"))
+    return free_config(start, base, tmp_path / "state")
 
 
 class ServiceProc:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +16,16 @@ import pytest
 from eth_utils import keccak
 from fastapi.testclient import TestClient
 
-from orchestrator.config import default_config
-from orchestrator.pytest_plugin import free_port_offset
 from orchestrator.testing import DevnetHandle
 from services.api.app import create_app
 from services.protocol import load_artifact
 from services.relayer.queue import Queue
+from tests.conftest import free_config
 
 
 @pytest.fixture(scope="package")
 def api_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetHandle]:
-    base = default_config()
-    config = replace(
-        base.with_port_offset(free_port_offset(base, start=4200, step=100)),
-        state_dir=str(tmp_path_factory.mktemp("api") / "state"),
-    )
+    config = free_config(4200, state_dir=tmp_path_factory.mktemp("api") / "state")
     with DevnetHandle.start(config) as net:
         yield net
 

@@ -77,6 +77,11 @@ def test_a_proposal_runs_on_every_chain(client: TestClient, api_net: Any) -> Non
 
 def test_bad_input_answers_4xx_with_a_reason(client: TestClient) -> None:
     someone = "0x" + "12" * 20
+
+    def propose(chain: str, contract: str, signature: str, args: list) -> Any:
+        action = {"chain": chain, "contract": contract, "signature": signature, "args": args}
+        return client.post("/v1/governance/proposals", json={"description": "x", "actions": [action]})
+
     cases = [
         (client.get("/v1/roles/0x12"), 422, "account"),
         (client.post(f"/v1/roles/{someone}/grant", json={"role": "NOPE"}), 422, "unknown role"),
@@ -89,39 +94,9 @@ def test_bad_input_answers_4xx_with_a_reason(client: TestClient) -> None:
         (client.get("/v1/governance/proposals/12345"), 404, "no proposal 12345"),
         (client.get("/v1/governance/proposals/" + "9" * 78), 422, "out of uint256 range"),
         (client.post("/v1/governance/proposals", json={"description": "x", "actions": []}), 422, "actions"),
-        (
-            client.post(
-                "/v1/governance/proposals",
-                json={
-                    "description": "x",
-                    "actions": [{"chain": "hub", "contract": "EraToken", "signature": "f(uint8)", "args": [300]}],
-                },
-            ),
-            422,
-            "out of range",
-        ),
-        (
-            client.post(
-                "/v1/governance/proposals",
-                json={
-                    "description": "x",
-                    "actions": [{"chain": "mars", "contract": "EraToken", "signature": "f(uint8)", "args": [1]}],
-                },
-            ),
-            422,
-            "unknown chain",
-        ),
-        (
-            client.post(
-                "/v1/governance/proposals",
-                json={
-                    "description": "x",
-                    "actions": [{"chain": "hub", "contract": "Nothing", "signature": "f()", "args": []}],
-                },
-            ),
-            422,
-            "not in the manifest",
-        ),
+        (propose("hub", "EraToken", "f(uint8)", [300]), 422, "out of range"),
+        (propose("mars", "EraToken", "f(uint8)", [1]), 422, "unknown chain"),
+        (propose("hub", "Nothing", "f()", []), 422, "not in the manifest"),
         (client.post("/v1/time/advance", json={"seconds": -1}), 422, "seconds"),
         (client.post("/v1/time/advance", json={"seconds": 1, "blocks": 10**6}), 422, "blocks"),
         (client.post("/v1/time/advance", json={"seconds": False}), 422, "seconds"),

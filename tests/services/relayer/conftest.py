@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from web3 import Web3
 
-from orchestrator.config import default_config
-from orchestrator.pytest_plugin import free_port_offset
 from orchestrator.testing import DevnetHandle
 from services.protocol import load_artifact
 from services.relayer.context import Context
 from services.relayer.queue import Queue
+from tests.conftest import free_config
 
 
 class StageNet(DevnetHandle):
@@ -51,11 +49,7 @@ class StageNet(DevnetHandle):
 
 @pytest.fixture(scope="session")
 def stage_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StageNet]:
-    base = default_config()
-    config = replace(
-        base.with_port_offset(free_port_offset(base, start=3800, step=100)),
-        state_dir=str(tmp_path_factory.mktemp("relayer-stages") / "state"),
-    )
+    config = free_config(3800, state_dir=tmp_path_factory.mktemp("relayer-stages") / "state")
     with StageNet.start(config, relayer=False) as net:
         # Fund the relayer key now and mine past it: a ChainLink's top-up (anvil_setBalance)
         # rewrites the head block's state in place, so a message in that block could never

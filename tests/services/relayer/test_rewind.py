@@ -5,6 +5,8 @@ though they reuse the rewound messages' nonces."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
 
 from services.relayer.delivery import Delivery
 from services.relayer.model import Batch, QueuedMessage
@@ -12,24 +14,32 @@ from services.relayer.scanner import Scanner
 from services.relayer.settlement import Settlement
 
 
+@contextlib.asynccontextmanager
+async def scanning(ctx, src: int) -> AsyncIterator[Scanner]:
+    """The source's Scanner, woken by its heads, running for the block."""
+    scanner = Scanner(ctx, src, lambda _d: None)
+    ctx.links[src].on_head = lambda _n: scanner.wake.set()
+    task = asyncio.create_task(scanner.run())
+    try:
+        yield scanner
+    finally:
+        task.cancel()
+
+
+async def until(what: str, pred: Callable[[], bool]) -> None:
+    for _ in range(300):
+        if pred():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def test_an_evm_revert_orphans_rewound_messages_and_later_ones_are_delivered(stage_net, stages):
     w3 = stage_net.w3["rollup-a"]
     src, dst = stage_net.chain_id("rollup-a"), stage_net.chain_id("rollup-b")
 
     async def scenario(ctx):
-        link = ctx.links[src]
-        scanner = Scanner(ctx, src, lambda _d: None)
-        link.on_head = lambda _n: scanner.wake.set()
-        task = asyncio.create_task(scanner.run())
-
-        async def until(what, pred):
-            for _ in range(300):
-                if pred():
-                    return
-                await asyncio.sleep(0.02)
-            raise AssertionError(f"timed out waiting for {what}")
-
-        try:
+        async with scanning(ctx, src):
             snapshot = await asyncio.to_thread(w3.provider.make_request, "evm_snapshot", [])
             rewound = await asyncio.to_thread(
                 lambda: stage_net.send("rollup-a", "rollup-b", b"rewound away", account=5)
@@ -40,8 +50,6 @@ def test_an_evm_revert_orphans_rewound_messages_and_later_ones_are_delivered(sta
                 await asyncio.to_thread(w3.provider.make_request, "evm_mine", [])
             after = await asyncio.to_thread(lambda: stage_net.send("rollup-a", "rollup-b", b"sent after", account=5))
             await until("the message sent after the rewind", lambda: ctx.queue.get(after.id) is not None)
-        finally:
-            task.cancel()
         await Delivery(ctx, dst, Settlement(ctx), 10).deliver(
             Batch(src, dst, (QueuedMessage.from_row(ctx.queue.get(after.id)),))
         )
@@ -62,19 +70,7 @@ def test_an_anvil_reorg_orphans_the_message_of_the_replaced_block(stage_net, sta
     src = stage_net.chain_id("hub")
 
     async def scenario(ctx):
-        link = ctx.links[src]
-        scanner = Scanner(ctx, src, lambda _d: None)
-        link.on_head = lambda _n: scanner.wake.set()
-        task = asyncio.create_task(scanner.run())
-
-        async def until(what, pred):
-            for _ in range(300):
-                if pred():
-                    return
-                await asyncio.sleep(0.02)
-            raise AssertionError(f"timed out waiting for {what}")
-
-        try:
+        async with scanning(ctx, src):
             sent = await asyncio.to_thread(lambda: stage_net.send("hub", "rollup-a", b"reorged", account=6))
             await until("the message", lambda: ctx.queue.get(sent.id) is not None)
             # replace the message's block (and one more) with empty blocks of a new branch
@@ -82,8 +78,6 @@ def test_an_anvil_reorg_orphans_the_message_of_the_replaced_block(stage_net, sta
             await asyncio.to_thread(w3.provider.make_request, "evm_mine", [])
             await until("the rewind", lambda: ctx.counters.rewinds >= 1)
             await until("the rescan", lambda: (ctx.queue.cursor(src) or 0) >= sent.block)
-        finally:
-            task.cancel()
         return sent, ctx.queue.get(sent.id)
 
     sent, row = stages(scenario)
