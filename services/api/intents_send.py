@@ -11,18 +11,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 from eth_account import Account
 
-from services.api.context import Context, RpcFailure
+from services.api.context import Context
 from services.api.errors import ApiError
 from services.api.intents_track import IntentRecord
-from services.api.sending import mined_receipt
+from services.api.sending import transact
 from services.common.abi import Abi
 from services.common.tx import Signer
 from services.solver.planner import IntentPlan, open_for_call
-
-MAX_FEE, PRIORITY_FEE = 100 * 10**9, 10**9
 
 
 async def send_intent(ctx: Context, record: IntentRecord, account: int, gasless: bool) -> None:
@@ -46,7 +43,7 @@ async def send_intent(ctx: Context, record: IntentRecord, account: int, gasless:
     for signer, lock_key, to, data, gas in steps:  # lock key: the account index (POST /v1/messages uses it too)
         lock = ctx.send_locks.setdefault((chain.chain_id, lock_key), asyncio.Lock())
         async with lock:
-            receipt, tx_hash = await _transact(ctx, chain.rpc_url, chain.chain_id, signer, to, data, gas)
+            receipt, tx_hash = await transact(ctx, chain.rpc_url, chain.chain_id, signer, to, data, gas)
         record.transactions.append(tx_hash)
     record.mark("opened")
     _identify(ctx, record, plan, receipt)
@@ -72,20 +69,3 @@ def _identify(ctx: Context, record: IntentRecord, plan: IntentPlan, receipt: dic
             record.message_nonce = int(decoded[1]["nonce"])
             return
     raise ApiError(502, f"transfer transaction {record.transactions[-1]} sent no gateway message")
-
-
-async def _transact(
-    ctx: Context, url: str, chain_id: int, signer: Signer, to: str, data: bytes, gas: int
-) -> tuple[dict[str, Any], str]:
-    try:
-        nonce = int(await ctx.rpc(url, "eth_getTransactionCount", [signer.address, "pending"]), 16)
-        raw, tx_hash = signer.sign_1559(chain_id, nonce, to, data, gas, MAX_FEE, PRIORITY_FEE)
-        await ctx.rpc(url, "eth_sendRawTransaction", ["0x" + raw.hex()])
-        receipt = await mined_receipt(ctx, url, tx_hash)
-    except RpcFailure as exc:
-        raise ApiError(502, f"chain {chain_id}: {exc}") from None
-    except (httpx.HTTPError, ValueError, KeyError) as exc:
-        raise ApiError(503, f"chain {chain_id} does not answer: {type(exc).__name__}") from None
-    if int(receipt["status"], 16) != 1:
-        raise ApiError(502, f"transaction {tx_hash} reverted")
-    return receipt, tx_hash

@@ -21,6 +21,7 @@ from services.common.tx import Signer
 from services.protocol.erc7930 import encode_evm
 
 RECEIPT_TIMEOUT = 30.0
+MAX_FEE, PRIORITY_FEE = 100 * 10**9, 10**9  # devnet: a flat cap; only gas used x base fee is charged
 
 
 async def mined_receipt(ctx: Context, url: str, tx_hash: str, what: str = "transaction") -> dict[str, Any]:
@@ -74,7 +75,7 @@ async def send(
     data = abi.encode("sendMessage", encode_evm(m.chain(destination).chain_id, recipient), payload, [])
     lock = ctx.send_locks.setdefault((source, account), asyncio.Lock())
     async with lock:
-        receipt, tx_hash = await _transact(ctx, chain.rpc_url, chain.chain_id, signer, gateway, data)
+        receipt, tx_hash = await transact(ctx, chain.rpc_url, chain.chain_id, signer, gateway, data, None, "send")
     for lg in receipt["logs"]:
         decoded = abi.decode_log(lg)
         if decoded and decoded[0] == "MessageCommitted":
@@ -92,25 +93,39 @@ async def send(
     raise ApiError(502, f"send transaction {tx_hash} emitted no MessageCommitted")
 
 
-async def _transact(
-    ctx: Context, url: str, chain_id: int, signer: Signer, to: str, data: bytes
+async def transact(
+    ctx: Context,
+    url: str,
+    chain_id: int,
+    signer: Signer,
+    to: str,
+    data: bytes,
+    gas: int | None = None,
+    kind: str = "",
 ) -> tuple[dict[str, Any], str]:
+    """Sign, send and wait for one transaction (the send and the intents routes); `gas` None: twice
+    the estimate, and a transaction the estimate says reverts is refused (422) before it is sent.
+    `kind` names it in errors ("send" -> "send transaction 0x.. reverted")."""
+    what = f"{kind} transaction".strip()
     try:
         nonce = int(await ctx.rpc(url, "eth_getTransactionCount", [signer.address, "pending"]), 16)
-        try:
-            gas = int(
-                await ctx.rpc(url, "eth_estimateGas", [{"from": signer.address, "to": to, "data": "0x" + data.hex()}]),
-                16,
-            )
-        except RpcFailure as exc:
-            raise ApiError(422, f"sendMessage would revert: {exc}") from None
-        raw, tx_hash = signer.sign_1559(chain_id, nonce, to, data, gas * 2, 100 * 10**9, 10**9)
+        if gas is None:
+            gas = 2 * await _estimate(ctx, url, signer, to, data)
+        raw, tx_hash = signer.sign_1559(chain_id, nonce, to, data, gas, MAX_FEE, PRIORITY_FEE)
         await ctx.rpc(url, "eth_sendRawTransaction", ["0x" + raw.hex()])
-        receipt = await mined_receipt(ctx, url, tx_hash, "send transaction")
+        receipt = await mined_receipt(ctx, url, tx_hash, what)
     except RpcFailure as exc:
         raise ApiError(502, f"chain {chain_id}: {exc}") from None
     except (httpx.HTTPError, ValueError, KeyError) as exc:
         raise ApiError(503, f"chain {chain_id} does not answer: {type(exc).__name__}") from None
     if int(receipt["status"], 16) != 1:
-        raise ApiError(502, f"send transaction {tx_hash} reverted")
+        raise ApiError(502, f"{what} {tx_hash} reverted")
     return receipt, tx_hash
+
+
+async def _estimate(ctx: Context, url: str, signer: Signer, to: str, data: bytes) -> int:
+    try:
+        call = {"from": signer.address, "to": to, "data": "0x" + data.hex()}
+        return int(await ctx.rpc(url, "eth_estimateGas", [call]), 16)
+    except RpcFailure as exc:
+        raise ApiError(422, f"sendMessage would revert: {exc}") from None

@@ -25,6 +25,18 @@ from services.protocol import load_abi
 from tests.conftest import free_config
 
 
+def wait_for(what: str, pred: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
+    """Poll `pred` until it returns something true (returned), or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
 class Net(DevnetHandle):
     """The fixture's DevnetHandle plus what only these tests need."""
 
@@ -71,14 +83,7 @@ class Net(DevnetHandle):
         return self.contract(chain, name, receipt.contractAddress)
 
     def wait_for(self, what: str, pred: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = pred()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-            time.sleep(interval)
+        return wait_for(what, pred, timeout, interval)
 
     def delivered_counts(self, dst: str) -> Counter[str]:
         """MessageDelivered events per message id on the destination gateway (exactly-once check)."""

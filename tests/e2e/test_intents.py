@@ -29,7 +29,7 @@ from services.common import manifest as manifest_models
 from services.solver.keys import solver_key
 from services.solver.planner import IntentError, IntentRequest, open_for_call, plan_intent
 from tests.conftest import free_config
-from tests.e2e.conftest import Net
+from tests.e2e.conftest import Net, wait_for
 
 A, B, HUB = "rollup-a", "rollup-b", "hub"
 USDC = 10**6
@@ -106,16 +106,7 @@ class Solvers:
 
 
 def _wait(what: str, pred: Any, timeout: float = 60.0) -> Any:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.05)
+    return wait_for(what, pred, timeout, interval=0.05)
 
 
 def _start_offset() -> int:

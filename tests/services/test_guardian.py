@@ -139,17 +139,7 @@ def test_confirmations_depth(tmp_path, spawn_service):
 
         two_chains = build_manifest(replace(config, chains=config.chains[:2]))
         write_manifest(manifest_path, two_chains.model_copy(update={"instance_id": INSTANCE}))
-        port = config.guardians.base_port
-        spawn_service(
-            "services.guardian",
-            "--index",
-            "0",
-            "--manifest",
-            str(manifest_path),
-            health_url=f"http://127.0.0.1:{port}/health",
-            log_name="guardian-0",
-        )
-        url = f"http://127.0.0.1:{port}"
+        _, url = _guardian(spawn_service, config, manifest_path)
         hub = config.chain("hub")
         for _ in range(3):
             rpc(hub.rpc_url, "evm_mine")
