@@ -42,8 +42,9 @@ def test_finalized_message_waits_for_its_depth(deep_net):
     src = net.manifest.chain("rollup-a").chain_id
     assert net.contract("rollup-b", "MetalayerGateway").functions.confirmations().call() == CONF
     mid, sent = _send(net, "finalized")
-    t = net.wait_for("finalized delivery", lambda: (x := net.trace(mid)) and x["status"] == "delivered" and x,
-                     timeout=60)
+    t = net.wait_for(
+        "finalized delivery", lambda: (x := net.trace(mid)) and x["status"] == "delivered" and x, timeout=60
+    )
     assert t["finality"] == "finalized"
     proven = t["attested"]["block"]
     assert proven >= sent
