@@ -447,7 +447,8 @@ contract MetalayerGateway is IERC7786GatewaySource, GatewayFees, DeliveryLedger 
     /**
      * @notice Read storage slot `slot` of `account` on chain `chainId` at `blockNumber`, proven against
      * the attested state root. Reverts for an unknown root or an invalid proof; a slot that is not set
-     * is proven by an exclusion proof and reads as 0.
+     * is proven by an exclusion proof and reads as 0, and so does every slot of an account that does not
+     * exist (proven absent by `accountProof`) or has no storage (`storageProof` is then not needed).
      * @param chainId the source chain
      * @param blockNumber the attested block
      * @param account the contract whose storage is read
@@ -465,6 +466,7 @@ contract MetalayerGateway is IERC7786GatewaySource, GatewayFees, DeliveryLedger 
         bytes[] calldata storageProof
     ) external view returns (bytes32 value) {
         bytes32 storageRoot = _storageRoot(chainId, blockNumber, account, accountProof);
+        if (storageRoot == CalldataTrie.EMPTY_TRIE_ROOT) return bytes32(0); // no storage: every slot is 0
         (TrieProof.ProofError err, uint256 vOff, uint256 vLen) =
             CalldataTrie.get(storageRoot, keccak256(abi.encode(slot)), storageProof);
         if (err != TrieProof.ProofError.NO_ERROR) revert InvalidStorageProof(slot, err);
@@ -484,6 +486,7 @@ contract MetalayerGateway is IERC7786GatewaySource, GatewayFees, DeliveryLedger 
         (TrieProof.ProofError err, uint256 vOff, uint256 vLen) =
             CalldataTrie.get(stateRoot, keccak256(abi.encodePacked(account)), accountProof);
         if (err != TrieProof.ProofError.NO_ERROR) revert InvalidAccountProof(err);
+        if (vLen == 0) return CalldataTrie.EMPTY_TRIE_ROOT; // exclusion proof: the account does not exist
         (bool ok, bytes32 root) = CalldataTrie.storageRoot(vOff, vLen);
         if (!ok) revert InvalidAccountProof(TrieProof.ProofError.UNPARSEABLE_NODE);
         return root;
