@@ -1,6 +1,8 @@
 """Fixtures shared by every test directory."""
 
+import os
 import subprocess
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -8,6 +10,12 @@ import pytest
 
 from orchestrator.config import DevnetConfig, default_config
 from orchestrator.pytest_plugin import free_port_offset
+
+# The suite's own registry of running devnets (orchestrator/registry.py): a CLI command run by a
+# test without --state-dir (e.g. `devnet down` in an empty directory) must never find, and stop,
+# a devnet the developer is running next to `make test`. Set at import, before any test starts a
+# devnet, so CLI subprocesses inherit it.
+os.environ["DEVNET_HOME"] = tempfile.mkdtemp(prefix="devnet-test-home-")
 
 
 def free_config(
@@ -36,3 +44,9 @@ def one_error_line(result: subprocess.CompletedProcess) -> str:
 @pytest.fixture
 def ports_config() -> DevnetConfig:
     return free_config()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import shutil
+
+    shutil.rmtree(os.environ["DEVNET_HOME"], ignore_errors=True)

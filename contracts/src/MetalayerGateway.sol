@@ -23,7 +23,8 @@ import {DeliveryLedger} from "./DeliveryLedger.sol";
  * Source side: `sendMessage` assigns the next nonce (starting at 1), derives the message id
  * `keccak256(abi.encode(src, dst, nonce, sender, recipient, keccak256(payload)))`, writes the
  * commitment `bytes32(gasLimit * 2 + 1)` at `SlotDerivation.deriveMapping(COMMITMENTS_SLOT, id)`
- * (gasLimit: the `requestRelay` attribute, 0 if none) and charges the fee in ERA.
+ * (gasLimit: the `requestRelay` attribute, 0 if none; bit 255 set for a `finality(1)` message)
+ * and charges the fee in ERA.
  *
  * Destination side: a delivery proves the gateway account (same address on the source chain) against
  * the attested state root and the commitment slot against the account's storage root, then runs the
@@ -33,7 +34,7 @@ import {DeliveryLedger} from "./DeliveryLedger.sol";
  * delivery forwarding less gas than the message requested revert the whole call.
  */
 contract MetalayerGateway is IERC7786GatewaySource, GatewayFees, DeliveryLedger {
-    /// @notice Base slot of the commitments mapping (messageId => bytes32(gasLimit * 2 + 1)).
+    /// @notice Base slot of the commitments mapping (messageId => bytes32(gasLimit * 2 + 1 | finalized << 255)).
     bytes32 public constant COMMITMENTS_SLOT = keccak256("metalayer.gateway.commitments");
     /// @notice Largest payload accepted by sendMessage: one delivery of it (EIP-7623 calldata floor
     /// 40 gas per non-zero byte, ~10.5M gas, plus proofs) always fits a 30M-gas block.
@@ -42,6 +43,10 @@ contract MetalayerGateway is IERC7786GatewaySource, GatewayFees, DeliveryLedger 
     uint256 public constant MAX_GAS_LIMIT = 15_000_000;
     /// @dev OZ community ERC7786Attributes: requestRelay(uint256 value, uint256 gasLimit, address refundRecipient)
     bytes4 private constant REQUEST_RELAY = bytes4(keccak256("requestRelay(uint256,uint256,address)"));
+    /// @dev finality(uint8 level): 0 = soft (newest attested block), 1 = finalized (see NotFinal)
+    bytes4 private constant FINALITY = bytes4(keccak256("finality(uint8)"));
+    /// @dev commitment bit of a finalized message (far above any gas limit, so `value >> 1` stays the gas)
+    uint256 private constant FINALIZED_BIT = 1 << 255;
     uint256 private constant MAX_REASON = 1024;
     /// @dev gas the CALL itself may cost before forwarding (cold account, memory): margin of the 63/64 check
     uint256 private constant CALL_MARGIN = 5000;
@@ -51,12 +56,18 @@ contract MetalayerGateway is IERC7786GatewaySource, GatewayFees, DeliveryLedger 
     /// @notice Last outbound nonce (the first message gets nonce 1).
     uint256 public outboundNonce;
 
+    /// @notice Depth a finalized message's proven block must have: the registry must hold a root of
+    /// the source chain at least this many blocks newer (owner-set; the devnet's guardians.confirmations).
+    uint256 public confirmations;
+
     event MessageCommitted(
-        bytes32 indexed sendId, uint256 indexed destinationChainId, uint256 nonce, address sender, address recipient, uint256 gasLimit
+        bytes32 indexed sendId, uint256 indexed destinationChainId, uint256 nonce, address sender, address recipient, uint256 gasLimit,
+        uint8 finality
     );
     event MessageDelivered(bytes32 indexed messageId, uint256 indexed sourceChainId, uint256 nonce);
     event MessageFailed(bytes32 indexed messageId, uint256 indexed sourceChainId, uint256 nonce, bytes reason);
     event Configured(address registry, address feeToken, uint256 hubChainId, address guardianRewards);
+    event ConfirmationsSet(uint256 confirmations);
 
     error ValueNotSupported();
     error InvalidRecipient(bytes recipient);
@@ -64,6 +75,9 @@ contract MetalayerGateway is IERC7786GatewaySource, GatewayFees, DeliveryLedger 
     error InvalidAttribute(bytes attribute);
     error PayloadTooLarge(uint256 size, uint256 max);
     error GasLimitTooHigh(uint256 gasLimit, uint256 max);
+    /// @notice A finalized message proven at `blockNumber`, but the newest root the registry holds for
+    /// its source is `latest`, fewer than `confirmations` blocks later.
+    error NotFinal(bytes32 messageId, uint256 blockNumber, uint256 latest, uint256 confirmations);
     error UnknownRoot(uint256 chainId, uint256 blockNumber);
     error InvalidAccountProof(TrieProof.ProofError err);
     error InvalidStorageProof(bytes32 messageId, TrieProof.ProofError err);
@@ -96,12 +110,20 @@ contract MetalayerGateway is IERC7786GatewaySource, GatewayFees, DeliveryLedger 
         emit Configured(registry_, feeToken_, hubChainId_, guardianRewards_);
     }
 
+    /// @notice Set the depth finalized messages need (owner).
+    /// @param confirmations_ blocks between the proven block and the newest attested root of its source
+    function setConfirmations(uint256 confirmations_) external onlyOwner {
+        confirmations = confirmations_;
+        emit ConfirmationsSet(confirmations_);
+    }
+
     // ------------------------------------------------------------------ source side
 
     /// @inheritdoc IERC7786GatewaySource
-    /// @dev Only `requestRelay(uint256 value, uint256 gasLimit, address refundRecipient)` (value 0).
+    /// @dev `requestRelay(uint256 value, uint256 gasLimit, address refundRecipient)` (value 0) and
+    /// `finality(uint8 level)` (0 soft, 1 finalized).
     function supportsAttribute(bytes4 selector) external pure returns (bool) {
-        return selector == REQUEST_RELAY;
+        return selector == REQUEST_RELAY || selector == FINALITY;
     }
 
     /**
@@ -110,7 +132,9 @@ contract MetalayerGateway is IERC7786GatewaySource, GatewayFees, DeliveryLedger 
      * @param recipient ERC-7930 interoperable address (minimal chain reference + 20-byte address)
      * @param payload the message body (at most MAX_PAYLOAD bytes)
      * @param attributes at most one `requestRelay(0, gasLimit, refundRecipient)`: the recipient is
-     * called with exactly `gasLimit` gas (0: whatever the relayer forwards)
+     * called with exactly `gasLimit` gas (0: whatever the relayer forwards); at most one
+     * `finality(level)`: 0 soft (default), 1 finalized (delivered only against a block at least
+     * `confirmations` below the newest root attested here for the source)
      * @return sendId the message id (see docs/PROTOCOL.md)
      */
     function sendMessage(bytes calldata recipient, bytes calldata payload, bytes[] calldata attributes)
@@ -120,7 +144,7 @@ contract MetalayerGateway is IERC7786GatewaySource, GatewayFees, DeliveryLedger 
     {
         if (msg.value != 0) revert ValueNotSupported();
         if (payload.length > MAX_PAYLOAD) revert PayloadTooLarge(payload.length, MAX_PAYLOAD);
-        uint256 gasLimit = _gasLimit(attributes);
+        (uint256 gasLimit, uint8 finality) = _attributes(attributes);
         (uint256 destination, address to) = _parseRecipient(recipient);
         // A chain whose roots are not attested here can never prove delivery back: refuse
         // rather than charge a fee for a message that could not arrive.
@@ -128,24 +152,40 @@ contract MetalayerGateway is IERC7786GatewaySource, GatewayFees, DeliveryLedger 
 
         uint256 nonce = ++outboundNonce;
         sendId = _messageId(block.chainid, destination, nonce, msg.sender, to, keccak256(payload));
-        StorageSlot.getBytes32Slot(SlotDerivation.deriveMapping(COMMITMENTS_SLOT, sendId)).value = bytes32((gasLimit << 1) | 1);
+        StorageSlot.getBytes32Slot(SlotDerivation.deriveMapping(COMMITMENTS_SLOT, sendId)).value = bytes32(
+            (gasLimit << 1) | 1 | (finality == 0 ? 0 : FINALIZED_BIT)
+        );
 
         _chargeFee(msg.sender, sendId, payload.length);
 
         emit MessageSent(sendId, InteroperableAddress.formatEvmV1(block.chainid, msg.sender), recipient, payload, 0, attributes);
-        emit MessageCommitted(sendId, destination, nonce, msg.sender, to, gasLimit);
+        emit MessageCommitted(sendId, destination, nonce, msg.sender, to, gasLimit, finality);
     }
 
-    /// @dev The requested gas of the attributes (0 if none); reverts on anything unsupported.
-    function _gasLimit(bytes[] calldata attributes) private pure returns (uint256 gasLimit) {
+    /// @dev The requested gas (0 if none) and finality (0 if none) of the attributes; reverts on
+    /// anything unsupported and on a repeated attribute.
+    function _attributes(bytes[] calldata attributes) private pure returns (uint256 gasLimit, uint8 finality) {
+        bool gasSeen;
+        bool finalitySeen;
         for (uint256 i = 0; i < attributes.length; ++i) {
             bytes calldata a = attributes[i];
-            if (a.length < 4 || bytes4(a) != REQUEST_RELAY) revert UnsupportedAttribute(a.length < 4 ? bytes4(0) : bytes4(a));
-            if (a.length != 100 || i != 0) revert InvalidAttribute(a);
-            (uint256 value, uint256 gas, ) = abi.decode(a[4:], (uint256, uint256, address));
-            if (value != 0) revert ValueNotSupported();
-            if (gas > MAX_GAS_LIMIT) revert GasLimitTooHigh(gas, MAX_GAS_LIMIT);
-            gasLimit = gas;
+            bytes4 selector = a.length < 4 ? bytes4(0) : bytes4(a);
+            if (selector == REQUEST_RELAY) {
+                if (a.length != 100 || gasSeen) revert InvalidAttribute(a);
+                gasSeen = true;
+                (uint256 value, uint256 gas, ) = abi.decode(a[4:], (uint256, uint256, address));
+                if (value != 0) revert ValueNotSupported();
+                if (gas > MAX_GAS_LIMIT) revert GasLimitTooHigh(gas, MAX_GAS_LIMIT);
+                gasLimit = gas;
+            } else if (selector == FINALITY) {
+                if (a.length != 36 || finalitySeen) revert InvalidAttribute(a);
+                finalitySeen = true;
+                uint256 level = uint256(bytes32(a[4:36]));
+                if (level > 1) revert InvalidAttribute(a);
+                finality = uint8(level);
+            } else {
+                revert UnsupportedAttribute(selector);
+            }
         }
     }
 
@@ -188,7 +228,7 @@ contract MetalayerGateway is IERC7786GatewaySource, GatewayFees, DeliveryLedger 
         bytes[] calldata storageProof
     ) external returns (bool delivered) {
         bytes32 storageRoot = _storageRoot(message.sourceChainId, blockNumber, address(this), accountProof);
-        return _deliver(message, storageRoot, storageProof, 0);
+        return _deliver(message, blockNumber, storageRoot, storageProof, 0);
     }
 
     /**
@@ -248,22 +288,27 @@ contract MetalayerGateway is IERC7786GatewaySource, GatewayFees, DeliveryLedger 
         for (uint256 i = 0; i < n; ++i) {
             Message calldata m = messages[i];
             if (m.sourceChainId != sourceChainId) revert WrongSource(m.sourceChainId, sourceChainId);
-            if (_deliver(m, storageRoot, storageProofs[i], reuse)) ++deliveredCount;
+            if (_deliver(m, blockNumber, storageRoot, storageProofs[i], reuse)) ++deliveredCount;
             Memory.unsafeSetFreeMemoryPointer(fmp); // nothing allocated by a delivery outlives it
         }
     }
 
-    /// @dev `reuse`: CalldataTrie reuse buffer of a batch (0 outside batches).
-    function _deliver(Message calldata m, bytes32 storageRoot, bytes[] calldata storageProof, uint256 reuse)
-        private
-        returns (bool)
-    {
+    /// @dev `reuse`: CalldataTrie reuse buffer of a batch (0 outside batches); `blockNumber`: the
+    /// source block the proofs are against.
+    function _deliver(
+        Message calldata m,
+        uint256 blockNumber,
+        bytes32 storageRoot,
+        bytes[] calldata storageProof,
+        uint256 reuse
+    ) private returns (bool) {
         if (m.destinationChainId != block.chainid) revert WrongDestination(m.destinationChainId);
         uint256 source = m.sourceChainId;
         uint256 nonce = m.nonce;
         bytes32 id = _messageId(source, m.destinationChainId, nonce, m.sender, m.recipient, keccak256(m.payload));
         _checkNotDelivered(source, nonce, id);
-        uint256 gasLimit = _provenGasLimit(id, storageRoot, storageProof, reuse);
+        (uint256 gasLimit, bool finalized) = _provenCommitment(id, storageRoot, storageProof, reuse);
+        if (finalized) _checkFinal(id, source, blockNumber);
         try this.executeDelivery(m, id, gasLimit) {
             emit MessageDelivered(id, source, nonce);
             return true;
@@ -345,18 +390,27 @@ contract MetalayerGateway is IERC7786GatewaySource, GatewayFees, DeliveryLedger 
         return reason;
     }
 
-    /// @dev Prove the commitment of `id` and return the gas it requested.
-    function _provenGasLimit(bytes32 id, bytes32 storageRoot, bytes[] calldata storageProof, uint256 reuse)
+    /// @dev Reverts NotFinal unless the registry holds a root of `source` at least `confirmations`
+    /// blocks newer than `blockNumber` (the commitment was then that deep on its source).
+    function _checkFinal(bytes32 id, uint256 source, uint256 blockNumber) private view {
+        (uint256 latest, , ) = registry.latestRoot(source);
+        uint256 conf = confirmations;
+        if (latest < blockNumber + conf) revert NotFinal(id, blockNumber, latest, conf);
+    }
+
+    /// @dev Prove the commitment of `id`; return the gas it requested and whether it is finalized.
+    function _provenCommitment(bytes32 id, bytes32 storageRoot, bytes[] calldata storageProof, uint256 reuse)
         private
         pure
-        returns (uint256)
+        returns (uint256 gasLimit, bool finalized)
     {
         bytes32 slotKey = keccak256(abi.encode(SlotDerivation.deriveMapping(COMMITMENTS_SLOT, id)));
         (TrieProof.ProofError err, uint256 vOff, uint256 vLen) = CalldataTrie.get(storageRoot, slotKey, storageProof, reuse);
         if (err != TrieProof.ProofError.NO_ERROR) revert InvalidStorageProof(id, err);
         (bool ok, bytes32 value) = CalldataTrie.storageValue(vOff, vLen);
         if (!ok || uint256(value) & 1 == 0) revert InvalidStorageProof(id, TrieProof.ProofError.INVALID_PROOF);
-        return uint256(value) >> 1;
+        finalized = uint256(value) & FINALIZED_BIT != 0;
+        gasLimit = (uint256(value) & ~FINALIZED_BIT) >> 1;
     }
 
     /// @notice Whether this gateway committed (sent) message `messageId`.
@@ -393,7 +447,8 @@ contract MetalayerGateway is IERC7786GatewaySource, GatewayFees, DeliveryLedger 
     /**
      * @notice Read storage slot `slot` of `account` on chain `chainId` at `blockNumber`, proven against
      * the attested state root. Reverts for an unknown root or an invalid proof; a slot that is not set
-     * is proven by an exclusion proof and reads as 0.
+     * is proven by an exclusion proof and reads as 0, and so does every slot of an account that does not
+     * exist (proven absent by `accountProof`) or has no storage (`storageProof` is then not needed).
      * @param chainId the source chain
      * @param blockNumber the attested block
      * @param account the contract whose storage is read
@@ -411,6 +466,7 @@ contract MetalayerGateway is IERC7786GatewaySource, GatewayFees, DeliveryLedger 
         bytes[] calldata storageProof
     ) external view returns (bytes32 value) {
         bytes32 storageRoot = _storageRoot(chainId, blockNumber, account, accountProof);
+        if (storageRoot == CalldataTrie.EMPTY_TRIE_ROOT) return bytes32(0); // no storage: every slot is 0
         (TrieProof.ProofError err, uint256 vOff, uint256 vLen) =
             CalldataTrie.get(storageRoot, keccak256(abi.encode(slot)), storageProof);
         if (err != TrieProof.ProofError.NO_ERROR) revert InvalidStorageProof(slot, err);
@@ -430,6 +486,7 @@ contract MetalayerGateway is IERC7786GatewaySource, GatewayFees, DeliveryLedger 
         (TrieProof.ProofError err, uint256 vOff, uint256 vLen) =
             CalldataTrie.get(stateRoot, keccak256(abi.encodePacked(account)), accountProof);
         if (err != TrieProof.ProofError.NO_ERROR) revert InvalidAccountProof(err);
+        if (vLen == 0) return CalldataTrie.EMPTY_TRIE_ROOT; // exclusion proof: the account does not exist
         (bool ok, bytes32 root) = CalldataTrie.storageRoot(vOff, vLen);
         if (!ok) revert InvalidAccountProof(TrieProof.ProofError.UNPARSEABLE_NODE);
         return root;

@@ -48,6 +48,8 @@ interface IStateRootRegistry {
     function submitAttestation(Attestation calldata att, bytes[] calldata signatures) external;
     /// @notice Attested state root of (chainId, blockNumber), 0 if none.
     function rootAt(uint256 chainId, uint256 blockNumber) external view returns (bytes32 stateRoot);
+    /// @notice The highest attested block of `chainId` with its hash and state root (all zero if none).
+    function latestRoot(uint256 chainId) external view returns (uint256 blockNumber, bytes32 blockHash, bytes32 stateRoot);
     /// @notice Remove a guardian (hub staking contract only).
     function removeGuardian(address guardian) external;
     /// @notice Whether `account` is a current guardian.

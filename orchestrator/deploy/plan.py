@@ -151,6 +151,10 @@ class ChainPlanner:
                     a["GuardianStaking"],
                 )
             )
+        conf = cfg.guardians.confirmations
+        if conf if state is None else state.get("gateway.confirmations", conf) != conf:
+            # finalized messages need a root `conf` blocks newer than their proven block
+            txs.append(tx("gateway.setConfirmations", "MetalayerGateway", "setConfirmations", conf))
         if need("gateway.fees"):
             fees = (
                 p.base_fee,
@@ -241,6 +245,7 @@ class ChainPlanner:
             _Read("threshold", reg, "threshold"),
             _Read("gateway.configure", gw, "registry"),
             _Read("gateway.fees", gw, "feeConfig"),
+            _Read("gateway.confirmations", gw, "confirmations"),
         ]
         reads += [
             _Read(f"exempt:{ex}", gw, "feeExempt", (ex,)) for ex in (self.addr[era], self.addr["GuardianStaking"])
@@ -274,6 +279,9 @@ class ChainPlanner:
             results[r.key] = self.abis[r.contract].decode_output(r.fn, raw) if ok else None
         need: dict[str, Any] = {}
         for key, res in results.items():
+            if key == "gateway.confirmations":
+                need[key] = None if res is None else res[0]
+                continue
             if key in ("guardians", "threshold"):
                 continue
             need[key] = True if res is None else _still_needed(key, res)

@@ -43,7 +43,8 @@ def cache_key(config: DevnetConfig) -> str:
     h.update((Path(__file__).parent.parent / "intents_deploy.py").read_bytes())  # USDC, settlers, solver funds
     topology = {
         "chains": [(c.name, c.chain_id, c.role) for c in config.chains],
-        "guardians": (config.guardians.count, config.guardians.threshold),
+        # confirmations: set on every gateway at deployment (finalized messages)
+        "guardians": (config.guardians.count, config.guardians.threshold, config.guardians.confirmations),
         "accounts": config.accounts,
         "mnemonic": config.mnemonic,
         "governance": list(config.governance),

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import pss_mb
 from benchmarks.relay_common import Probe, RssSampler, percentiles, process_rss, running_devnet
 from services.common import manifest as manifest_mod
 
@@ -69,6 +70,7 @@ def run(args: argparse.Namespace) -> dict:
         with sampler.running():
             result = asyncio.run(measure(manifest, n, args.block_time))
         rss_now = process_rss(devnet.pids())
+        pss_total = round(sum(pss_mb(pid) for pid in devnet.pids().values()), 1)
     base = result["baseline_plain_tx_roundtrip_ms"]["p50"]
     result.update(
         {
@@ -78,6 +80,7 @@ def run(args: argparse.Namespace) -> dict:
             "p50_ratio_to_baseline": round(result["latency_ms"]["p50"] / base, 2) if base else None,
             "rss_mb": rss_now,
             "rss_total_mb": round(sum(rss_now.values()), 1),
+            "pss_total_mb": pss_total,
             "rss_peak": sampler.report(),
             "targets": (
                 {"p50_ms": 100, "p99_ms": 250} if not args.block_time else {"max_ms": args.block_time * 1000 + 150}

@@ -13,7 +13,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from benchmarks.common import rss_mb, stats
+from benchmarks.common import pss_mb, rss_mb, stats
 from orchestrator.config import ChainConfig, DevnetConfig, default_config
 from orchestrator.pytest_plugin import free_port_offset
 
@@ -36,6 +36,7 @@ def one_size(rollups: int, messages: int) -> dict:
         with DevnetHandle.start(config) as net:
             up = time.perf_counter() - started
             rss = sum(rss_mb(pid) for pid in net.devnet.pids().values())
+            pss = sum(pss_mb(pid) for pid in net.devnet.pids().values())
             first, last = config.rollups[0].name, config.rollups[-1].name
             latencies = []
             for i in range(messages):
@@ -47,6 +48,7 @@ def one_size(rollups: int, messages: int) -> dict:
             "rollups": rollups,
             "up_seconds": round(up, 3),
             "rss_mb": round(rss, 1),
+            "pss_mb": round(pss, 1),
             "latency_ms": stats(latencies),
             "messages": messages,
         }

@@ -48,6 +48,7 @@ async def find_on_chain(ctx: Context, mid: str) -> dict[str, Any] | None:
                     "sender": msg.sender,
                     "recipient": msg.recipient,
                     "payload": msg.payload,
+                    "finality": msg.finality,
                     "sent_block": int(lg["blockNumber"], 16),
                     "sent_block_hash": lg["blockHash"],
                     "sent_tx": lg["transactionHash"],

@@ -119,6 +119,7 @@ class MessageTrace(BaseModel):
     sender: str
     recipient: str
     payload: str
+    finality: str = Field("soft", description="soft (newest attested block) or finalized (confirmations deep)")
     sent: Sent
     attested: Attested | None = None
     proved_at: float | None = None

@@ -51,6 +51,7 @@ def trace_from_row(row: sqlite3.Row | dict[str, Any], chain_names: dict[int, str
         "sender": r["sender"],
         "recipient": r["recipient"],
         "payload": payload,
+        "finality": "finalized" if r.get("finality") else "soft",
         "sent": {
             "block": r["sent_block"],
             "block_hash": r.get("sent_block_hash"),
@@ -94,6 +95,7 @@ def format_trace(t: dict[str, Any]) -> str:
         f"  route      {chain(t['source'])} -> {chain(t['destination'])}, nonce {t['nonce']}",
         f"  sender     {t['sender']}",
         f"  recipient  {t['recipient']}",
+        f"  finality   {t.get('finality', 'soft')}",
         f"  status     {t['status']}" + (f"  ({t['attempts']} attempt(s))" if t.get("attempts") else ""),
     ]
     s = t["sent"]

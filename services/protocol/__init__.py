@@ -6,6 +6,7 @@ live chain in tests/contracts/test_protocol_helpers.py.
         encode_evm, encode_evm_chain, decode_evm, decode_recipient,  # ERC-7930
         Message, message_id, commitment_slot, COMMITMENTS_SLOT,   # messages
         commitment_value, gas_limit_of, request_relay, MAX_PAYLOAD, MAX_GAS_LIMIT,
+        finality, finalized_of, SOFT, FINALIZED,                  # finality attribute
         Attestation, domain_separator, attestation_digest, sign_attestation, recover_signer,  # EIP-712
         StoredRoot, equivocations, Evidence, ATTESTATION_SUBMITTED_TOPIC,  # slashing evidence
         ProofBundle, parse_proof, fetch_proof, afetch_proof, fetch_message_proofs,  # eth_getProof
@@ -26,11 +27,15 @@ from services.protocol.erc7930 import InteropAddressError, decode_evm, decode_re
 from services.protocol.evidence import ATTESTATION_SUBMITTED_TOPIC, Evidence, StoredRoot, equivocations
 from services.protocol.messages import (
     COMMITMENTS_SLOT,
+    FINALIZED,
     MAX_GAS_LIMIT,
     MAX_PAYLOAD,
+    SOFT,
     Message,
     commitment_slot,
     commitment_value,
+    finality,
+    finalized_of,
     gas_limit_of,
     message_id,
     request_relay,
@@ -51,6 +56,10 @@ __all__ = [
     "equivocations",
     "MAX_GAS_LIMIT",
     "MAX_PAYLOAD",
+    "FINALIZED",
+    "SOFT",
+    "finality",
+    "finalized_of",
     "commitment_value",
     "decode_recipient",
     "gas_limit_of",

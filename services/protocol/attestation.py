@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_abi import encode
-from eth_account import Account
 from eth_utils import keccak
 
 DOMAIN_TYPEHASH = keccak(text="EIP712Domain(string name,string version,bytes32 salt)")
@@ -82,9 +81,13 @@ def attestation_digest(att: Attestation, instance_id: bytes | str) -> bytes:
 
 
 def sign_attestation(att: Attestation, private_key: str | bytes, instance_id: bytes | str) -> bytes:
+    from eth_account import Account  # here, not at the top: ~20 MB a relayer or solver need not hold
+
     signed = Account.unsafe_sign_hash(attestation_digest(att, instance_id), private_key)
     return signed.r.to_bytes(32, "big") + signed.s.to_bytes(32, "big") + bytes([signed.v])
 
 
 def recover_signer(att: Attestation, signature: bytes, instance_id: bytes | str) -> str:
+    from eth_account import Account
+
     return Account._recover_hash(attestation_digest(att, instance_id), signature=bytes(signature))

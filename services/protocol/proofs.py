@@ -31,6 +31,9 @@ from typing import Any
 import rlp
 from eth_utils import keccak, to_canonical_address, to_checksum_address
 
+# keccak(rlp(b"")): the root of a trie with no keys (an account without storage)
+EMPTY_TRIE_ROOT = bytes.fromhex("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421")
+
 
 def _bytes(value: Any) -> bytes:
     if isinstance(value, str):
@@ -77,11 +80,13 @@ class ProofBundle:
                 keccak(to_canonical_address(self.address)),
                 [rlp.decode(n) for n in self.account_proof],
             )
-            if not account_rlp:
-                return False
+            if not account_rlp:  # the account does not exist (exclusion proof): its storage is empty
+                return self.storage_hash == EMPTY_TRIE_ROOT and not any(self.storage_values.values())
             _nonce, _balance, storage_root, _code = rlp.decode(account_rlp)
             if storage_root != self.storage_hash:
                 return False
+            if storage_root == EMPTY_TRIE_ROOT:  # no storage: every slot is 0, nothing more to prove
+                return not any(self.storage_values.values())
             for slot, proof in self.storage_proofs.items():
                 value = HexaryTrie.get_from_proof(storage_root, keccak(slot), [rlp.decode(n) for n in proof])
                 expected = self.storage_values[slot]

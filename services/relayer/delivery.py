@@ -22,7 +22,7 @@ import time
 from services.common.chain import TxLost
 from services.common.rpc import hexbytes, hexint
 from services.protocol.messages import commitment_slot
-from services.relayer import backoff, chaos
+from services.relayer import backoff, chaos, finality
 from services.relayer.context import Context
 from services.relayer.guardians import NoQuorum, Quorum
 from services.relayer.model import Batch, GuardianSet, QueuedMessage
@@ -39,18 +39,19 @@ MAX_REWOUND_HEIGHTS = 64  # later blocks tried when the guardians' signature is 
 
 
 def make_batches(ready: list[QueuedMessage], max_batch: int) -> list[Batch]:
-    """Ready messages (ordered by source, block, nonce) cut into per-source batches; each
-    quarantined message alone, after the others."""
-    by_src: dict[int, list[QueuedMessage]] = {}
+    """Ready messages (ordered by source, block, nonce) cut into per-source batches (finalized
+    apart from soft ones, which need not wait for their depth); each quarantined message alone,
+    after the others."""
+    by_src: dict[tuple[int, int], list[QueuedMessage]] = {}
     alone: list[Batch] = []
     for m in ready:
         if m.quarantined:
             alone.append(Batch(m.src, m.dst, (m,)))
         else:
-            by_src.setdefault(m.src, []).append(m)
+            by_src.setdefault((m.src, m.finality), []).append(m)
     batches = [
         Batch(src, msgs[0].dst, tuple(msgs[i : i + max_batch]))
-        for src, msgs in by_src.items()
+        for (src, _), msgs in by_src.items()
         for i in range(0, len(msgs), max_batch)
     ]
     return batches + alone
@@ -163,6 +164,7 @@ class Delivery:
         await chaos.before_batch(ctx.manifest.run_dir)
         gset = ctx.sets[self.dst]
         block = await self.attest_block(batch)
+        await finality.ensure_depth(ctx, batch, block, gset, self.quorum_wait(batch.src))
         slots = {m.id: commitment_slot(hexbytes(m.id)) for m in batch.messages}
         sims_task = asyncio.ensure_future(self.simulator.recipients(list(batch.messages)))
         quorum_task = asyncio.ensure_future(

@@ -32,6 +32,7 @@ class QueuedMessage:
     failures: int = 0
     first_failed_at: float | None = None
     quarantined: bool = False
+    finality: int = 0  # 0 soft, 1 finalized: proven only against a block `confirmations` below a root
 
     @classmethod
     def from_row(cls, row: Any) -> QueuedMessage:
@@ -53,6 +54,7 @@ class QueuedMessage:
             failures=(row["failures"] or 0) if "failures" in keys else 0,
             first_failed_at=row["first_failed_at"] if "first_failed_at" in keys else None,
             quarantined=bool(row["quarantined"]) if "quarantined" in keys else False,
+            finality=(row["finality"] or 0) if "finality" in keys else 0,
         )
 
     def gateway_tuple(self, fields: tuple[str, ...] = MESSAGE_FIELDS) -> tuple[Any, ...]:
@@ -87,6 +89,11 @@ class Batch:
         """The newest source block among the messages: a commitment never goes away, so a
         later root proves earlier messages too."""
         return max(m.sent_block for m in self.messages)
+
+    @property
+    def finalized(self) -> bool:
+        """Whether a message of the batch asked for finalized delivery."""
+        return any(m.finality for m in self.messages)
 
     @property
     def retried(self) -> bool:

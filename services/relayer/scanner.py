@@ -79,6 +79,8 @@ def decode_logs(logs: list[dict[str, Any]], topics: Topics, registry: str) -> tu
                 "recipient": "0x" + data[152:192],
                 # a gateway with the gas-limit attribute appends `uint256 gasLimit` (0 = none requested)
                 "gas_limit": int(data[192:256], 16) if len(data) >= 256 else 0,
+                # then `uint8 finality` (0 soft, 1 finalized)
+                "finality": int(data[256:320], 16) if len(data) >= 320 else 0,
                 "payload": payload,
                 "sent_block": hexint(lg["blockNumber"]),
                 "sent_block_hash": lg["blockHash"],

@@ -65,6 +65,26 @@ def test_zero_balance_is_proven_by_exclusion(net, gate):
         gate.functions.join(*proofs).call({"from": NOBODY})
 
 
+@pytest.mark.parametrize("whose", ["an account that does not exist", "an account without storage"])
+def test_any_slot_of_an_account_without_storage_reads_zero(net, whose):
+    account = "0x" + "ab" * 20 if whose.startswith("an account that") else net.account(5)
+    got = net.read("rollup-a", account, slot=7, on="rollup-b")
+    assert got.value == 0 and got.verified_locally  # the account proof shows it absent / storage empty
+    assert got.verified_onchain, got.onchain_error  # and so does the gateway
+    # the same proofs do not pass for an account that has storage
+    gw = net.contract("rollup-b", "MetalayerGateway")
+    fn = gw.functions.verifyStorage(
+        net.chain("rollup-a").chain_id,
+        got.block,
+        net.addresses["EraToken"],
+        (7).to_bytes(32, "big"),
+        got.account_proof,
+        got.storage_proof,
+    )
+    with pytest.raises(ContractCustomError):  # InvalidAccountProof
+        fn.call()
+
+
 def read_cli(config: Path, address: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     """`devnet read --chain rollup-a --address ADDRESS ARGS...` of the devnet `config` describes."""
     cmd = ["read", "--config", str(config), "--chain", "rollup-a", "--address", address, *args]

@@ -23,13 +23,6 @@ def devnet(*args, cwd, timeout=120):
     )
 
 
-@pytest.fixture(autouse=True)
-def own_registry(tmp_path, monkeypatch):
-    """A registry of devnets of this test only: `devnet down` with no devnet here would otherwise
-    find, and stop, whichever single devnet another process registered in the user's registry."""
-    monkeypatch.setenv("DEVNET_HOME", str(tmp_path / "devnet-home"))
-
-
 @pytest.fixture
 def config(tmp_path, ports_config):
     return replace(ports_config, state_dir=str(tmp_path / "state"))

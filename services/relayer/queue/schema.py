@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS messages (
     seen_at         REAL,      -- relayer saw the log (unix time)
     mined_at        REAL,      -- the source block's newHeads reached the relayer (unix time)
     gas_limit       INTEGER NOT NULL DEFAULT 0,  -- gas the sender asked the recipient to get (0 = none)
+    finality        INTEGER NOT NULL DEFAULT 0,  -- 0 soft, 1 finalized (the finality attribute)
     status          TEXT NOT NULL DEFAULT 'pending',
     attempts        INTEGER NOT NULL DEFAULT 0,  -- delivery attempts of any outcome
     failures        INTEGER NOT NULL DEFAULT 0,  -- attempts that failed because of the message itself
@@ -135,6 +136,7 @@ COLUMNS = (
     "seen_at",
     "mined_at",
     "gas_limit",
+    "finality",
 )
 
 # (column, definition) added after the first release: a queue written by an earlier version
@@ -144,6 +146,7 @@ ADDED_COLUMNS = (
     ("failures", "INTEGER NOT NULL DEFAULT 0"),
     ("first_failed_at", "REAL"),
     ("quarantined", "INTEGER NOT NULL DEFAULT 0"),
+    ("finality", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 

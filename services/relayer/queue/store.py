@@ -47,7 +47,7 @@ class Queue(EvidenceStore, WatchStore):
                     f"INSERT INTO messages({cols}) VALUES ({','.join('?' * len(COLUMNS))}) "
                     f"ON CONFLICT(id) DO UPDATE SET {revive}, status='pending', last_error=NULL "
                     "WHERE messages.status='orphaned'",
-                    tuple(m.get(k, 0 if k == "gas_limit" else None) for k in COLUMNS),
+                    tuple(m.get(k, 0 if k in ("gas_limit", "finality") else None) for k in COLUMNS),
                 )
                 if cur.rowcount:
                     new.append(m["id"])

@@ -73,3 +73,11 @@ def test_counters_as_dict_is_flat():
     c = Counters(batches=2)
     c.extra["quarantined"] = 1
     assert c.as_dict()["batches"] == 2 and c.as_dict()["quarantined"] == 1 and "extra" not in c.as_dict()
+
+
+def test_finalized_messages_are_batched_apart_from_soft_ones():
+    from dataclasses import replace
+
+    ready = [qm(0), replace(qm(1), finality=1), qm(2), replace(qm(3), finality=1)]
+    batches = make_batches(ready, 10)
+    assert [([m.nonce for m in b.messages], b.finalized) for b in batches] == [([0, 2], False), ([1, 3], True)]
