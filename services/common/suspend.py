@@ -99,7 +99,8 @@ class Suspendable:
         loop = asyncio.get_running_loop()
         if loop.get_task_factory() is None:
             loop.set_task_factory(_task_factory)  # type: ignore[arg-type]
-        await self._start(self.instance)
+        async with self._guard():  # a suspend waits until the first start is done
+            await self._start(self.instance)
 
     async def close(self) -> None:
         if self.instance is not None:
@@ -121,19 +122,20 @@ class Suspendable:
             if self.instance is not None:
                 return
             began = time.perf_counter()
-            instance = self.factory()
-            built = time.perf_counter()
             try:
+                instance = self.factory()
+                built = time.perf_counter()
                 await self._start(instance)
-                log.info(
-                    "resumed in %.1f ms (%.1f ms to build the instance)",
-                    (time.perf_counter() - began) * 1000,
-                    (built - began) * 1000,
-                )
             except Exception as exc:
                 log.exception("resume failed")
-                await self._stop()
+                if self.instance is not None:
+                    await self._stop()
                 raise HttpError(503, f"resume failed: {exc!r}") from None
+            log.info(
+                "resumed in %.1f ms (%.1f ms to build the instance)",
+                (time.perf_counter() - began) * 1000,
+                (built - began) * 1000,
+            )
 
     def _guard(self) -> asyncio.Lock:
         if self._lock is None:

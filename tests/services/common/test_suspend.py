@@ -110,6 +110,8 @@ def test_failed_resume_stays_suspended(tmp_path: Path) -> None:
     instances: list[Ticker] = []
 
     def factory() -> Ticker:
+        if len(instances) == 2:
+            raise OSError("database is locked")  # the instance cannot even be built
         instances.append(Ticker() if not instances else Broken())
         return instances[-1]
 
@@ -125,6 +127,9 @@ def test_failed_resume_stays_suspended(tmp_path: Path) -> None:
             assert r.status_code == 503 and "chain down" in r.json()["detail"]
             assert host.state == "suspended" and instances[1].closed
             assert all(t.done() for t in instances[1].spawned)  # what the failed start began is stopped
+            r = await c.post("/admin/resume", headers=auth)
+            assert r.status_code == 503 and "database is locked" in r.json()["detail"]
+            assert host.state == "suspended" and (await c.get("/v1/ticks")).status_code == 503
         await host.close()
 
     asyncio.run(scenario())
