@@ -1,18 +1,30 @@
-"""A clean point of a running devnet to go back to between tests, without restarting the chains.
+"""A clean point of a running devnet to go back to between tests, without restarting anything.
 
     cp = Checkpoint.take(config, supervisor, directory)   # chains frozen: evm_snapshot + SQLite backups
     ...                                                   # a test sends, relays, mines
-    cp.reset()                                            # stop relayer + guardians, evm_revert every
-                                                          # chain, restore their databases, restart them
+    cp.reset()                                            # suspend relayer + guardians, evm_revert every
+                                                          # chain, restore their databases, resume them
 
-Why the services restart: the guardians remember what they signed per (chain, block) and the
-relayer keeps scan cursors and nonces in memory; after a revert the block numbers they saw are
-mined again with other hashes, so both must come back from the databases of the clean point.
-The API only reads the queue and is left running (the queue is restored in place).
+A reset, in order:
+  1. suspend the relayer and every guardian (POST /admin/suspend, services/common/suspend.py):
+     each cancels all its tasks at their next await, closes its chain connections and its SQLite
+     file; nothing of theirs reaches a chain or a database any more;
+  2. freeze the chains, evm_revert each to the clean point, drop every transaction left in its
+     pool (evm_revert keeps the pool: a delivery broadcast just before would be mined after the
+     thaw), take a new evm_snapshot (a snapshot id is used up by its revert), thaw;
+  3. copy the clean databases back in place;
+  4. resume (POST /admin/resume): each service builds a fresh instance on the restored database,
+     as at process start, so no head, cursor, nonce, pending transaction, signature cache or
+     guardian set survives from before the revert (block numbers are mined again with other
+     hashes); the relayer's cursors come from the restored queue, its nonces from the chains;
+  5. wait until every resumed service is healthy.
+A service that does not answer its suspend is SIGKILLed instead, one that fails its resume is
+restarted as a process (the cost of a start, ~1-2 s). `restart` leaves the named-out services
+stopped (the relayer with `DevnetHandle.reset(relayer=False)`). The API only reads the queue
+and is left running (the queue is restored in place).
 
-Cost (scripts/bench.py fixture): almost all of a reset is the services' start (Python imports,
-health checks); the revert and the database copies take ~0.1-0.2 s. Keeping the services
-running across a revert would need them to drop their in-memory heads, cursors and nonces.
+Cost (scripts/bench.py fixture): the revert and the database copies take ~0.1-0.2 s; suspend
+and resume add a few tens of milliseconds (no interpreter start, no imports).
 """
 
 from __future__ import annotations
@@ -24,7 +36,7 @@ from typing import Any
 
 from orchestrator.chains.rpc import rpc
 from orchestrator.config import DevnetConfig
-from orchestrator.snapshots import chainstate, databases
+from orchestrator.snapshots import chainstate, control, databases
 
 
 class ResetError(RuntimeError):
@@ -59,26 +71,39 @@ class Checkpoint:
         return [n for n in self.supervisor.names() if n == "relayer" or n.startswith("guardian-")]
 
     def reset(self, restart: tuple[str, ...] | None = None) -> None:
-        """Back to the clean point; `restart` limits which stopped services come back (default: all)."""
+        """Back to the clean point; `restart` limits which services run afterwards (default: all)."""
         names = self.stateful_services()
+        wanted = [n for n in names if restart is None or n in restart]
+        run_dir = self.config.state.run
+        running = [self.supervisor.services[n] for n in names if self.supervisor.services[n].alive()]
+        suspended = control.suspend(running, run_dir)
         for name in names:  # SIGKILL: their databases are replaced anyway, and it costs no shutdown wait
-            self.supervisor.stop_service(name, kill=True)
+            if name not in suspended or name not in wanted:
+                self.supervisor.stop_service(name, kill=True)
+        self._revert_chains()
+        for copy in sorted(self.directory.glob("*.sqlite")):
+            databases.backup(copy, run_dir / copy.name)
+        resumed = [n for n in suspended if n in wanted]
+        failed = control.resume([self.supervisor.services[n] for n in resumed], run_dir)
+        for name in wanted:
+            if name not in resumed or name in failed:
+                if name in failed:
+                    self.supervisor.stop_service(name, kill=True)
+                self.supervisor.start_service(name, wait=False)
+        if wanted:
+            self.supervisor.wait_healthy(wanted)
+        self.resets += 1
+
+    def _revert_chains(self) -> None:
         chainstate.freeze(self.config.chains)
         try:
             for chain in self.config.chains:
                 if rpc(chain.rpc_url, "evm_revert", [self.ids[chain.name]]) is not True:
                     raise ResetError(f"chain {chain.name}: evm_revert({self.ids[chain.name]}) refused")
-            self._snapshot_chains()  # a snapshot id is used up by its revert
+                rpc(chain.rpc_url, "anvil_dropAllTransactions")
+            self._snapshot_chains()
         finally:
             chainstate.thaw(self.config.chains)
-        for copy in sorted(self.directory.glob("*.sqlite")):
-            databases.backup(copy, self.config.state.run / copy.name)
-        wanted = [n for n in names if restart is None or n in restart]
-        for name in wanted:
-            self.supervisor.start_service(name, wait=False)
-        if wanted:
-            self.supervisor.wait_healthy(wanted)
-        self.resets += 1
 
     def _snapshot_chains(self) -> None:
         for chain in self.config.chains:

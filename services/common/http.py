@@ -47,6 +47,7 @@ class Request:
     params: dict[str, Any]
     query: dict[str, str]
     _receive: Any = field(repr=False)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)  # names lower-case
 
     async def json(self) -> Any:
         body = b""
@@ -133,7 +134,8 @@ class App:
                             raise HttpError(422, f"path parameter {name!r} must be an integer, got {raw!r}") from None
                     else:
                         params[name] = raw
-                status, body = await fn(Request(scope["method"], path, params, query, receive))
+                headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+                status, body = await fn(Request(scope["method"], path, params, query, receive, headers))
             except HttpError as exc:
                 status, body = exc.status, {"detail": exc.detail}
             break

@@ -10,7 +10,7 @@ from services.common import fastimport
 
 fastimport.install()
 
-from services.common import http, logs  # noqa: E402
+from services.common import http, logs, suspend  # noqa: E402
 from services.common import manifest as manifest_mod  # noqa: E402
 
 
@@ -34,8 +34,12 @@ async def run(args: argparse.Namespace) -> None:
 
     m = manifest_mod.load(args.manifest)
     db_path = Path(args.db) if args.db else m.run_dir / f"guardian-{args.index}.sqlite"
-    guardian = Guardian(m, args.index, db_path, allow_equivocation=args.allow_equivocation_for_tests)
-    await http.serve(guardian, args.port or guardian.member.port)
+    # suspend/resume in place (test resets): each resume builds a fresh Guardian on the restored store
+    host = suspend.Suspendable(
+        lambda: Guardian(m, args.index, db_path, allow_equivocation=args.allow_equivocation_for_tests),
+        suspend.token_file(m.run_dir, f"guardian-{args.index}"),
+    )
+    await http.serve(host, args.port or host.instance.member.port)
 
 
 def main(argv: list[str] | None = None) -> None:

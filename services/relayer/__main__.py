@@ -10,7 +10,7 @@ from services.common import fastimport
 
 fastimport.install()
 
-from services.common import http, logs  # noqa: E402
+from services.common import http, logs, suspend  # noqa: E402
 from services.common import manifest as manifest_mod  # noqa: E402
 
 
@@ -31,8 +31,12 @@ async def run(args: argparse.Namespace) -> None:
 
     m = manifest_mod.load(args.manifest)
     db_path = Path(args.db) if args.db else m.run_dir / "relayer.sqlite"
-    relayer = Relayer(m, db_path, max_batch=args.max_batch, root_post_interval=args.root_post_interval)
-    await http.serve(relayer, args.port or m.relayer.port)
+    # suspend/resume in place (test resets): each resume builds a fresh Relayer on the restored queue
+    host = suspend.Suspendable(
+        lambda: Relayer(m, db_path, max_batch=args.max_batch, root_post_interval=args.root_post_interval),
+        suspend.token_file(m.run_dir, "relayer"),
+    )
+    await http.serve(host, args.port or m.relayer.port)
 
 
 def main(argv: list[str] | None = None) -> None:

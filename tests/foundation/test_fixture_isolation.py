@@ -1,10 +1,19 @@
-"""`clean_devnet` and the `devnet` marker, used as a user's suite uses them (an inner pytest run)."""
+"""`clean_devnet` and the `devnet` marker, used as a user's suite uses them (an inner pytest run),
+and the reset under them: services suspended and resumed in place, later messages delivered once."""
 
 import os
 import subprocess
 import sys
 import textwrap
+import time
+from dataclasses import replace
 from pathlib import Path
+
+import httpx
+import pytest
+from web3.exceptions import TransactionNotFound
+
+from orchestrator.testing import DevnetHandle
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -117,3 +126,68 @@ def test_failing_test_report_has_that_tests_service_logs(tmp_path):
     assert "delivered 1 message(s) rollup-a -> rollup-b" in relayer, relayer[:3000]
     # only this test's lines: the first test's delivery is not in them
     assert relayer.count("delivered 1 message(s)") == 1, relayer[:3000]
+
+
+def guardian_attestation(handle, index: int, chain: str, block: int) -> dict:
+    url = handle.manifest.guardians.members[index].url
+    return httpx.get(f"{url}/v1/attestations/{handle.chain(chain).chain_id}/{block}?wait=5", timeout=10).json()
+
+
+def test_messages_after_a_reset_are_delivered_once_by_the_same_processes(tmp_path, ports_config):
+    config = replace(ports_config, state_dir=str(tmp_path / "state"))
+    with DevnetHandle.start(config) as handle:
+        handle.mark_clean()
+        pids = handle.supervisor.pids()
+        first = handle.send("rollup-a", "rollup-b", "before the reset")
+        handle.wait_delivered(first, timeout=30)
+
+        handle.reset()
+        assert handle.supervisor.pids() == pids  # suspended and resumed in place, not restarted
+        assert not handle.is_delivered(first)  # the destination went back too
+        second = handle.send("rollup-a", "rollup-b", "after the reset")
+        assert (second.nonce, second.block) == (first.nonce, first.block)  # the same numbers, mined again
+        assert second.id != first.id
+        handle.wait_delivered(second, timeout=30)
+        # the guardians signed the block mined again, not the one they saw before the reset
+        block = handle.w3["rollup-a"].eth.get_block(second.block)
+        for i in range(config.guardians.count):
+            assert guardian_attestation(handle, i, "rollup-a", second.block)["block_hash"] == "0x" + block.hash.hex()
+
+        handle.reset()
+        third = handle.send("rollup-a", "rollup-b", "after the reset")  # the very message again: same id
+        assert third.id == second.id
+        handle.wait_delivered(third, timeout=30)  # the relayer's queue came back without it
+        time.sleep(1.0)  # a duplicate delivery would land within the relayer's next rounds
+        assert handle.receive_counts("rollup-b").get(third.id) == 1
+        assert handle.trace(third.id)["status"] == "delivered"
+        assert handle.supervisor.pids() == pids
+
+
+def test_reset_drops_pooled_transactions_and_restarts_what_did_not_answer(tmp_path, ports_config):
+    config = replace(ports_config, state_dir=str(tmp_path / "state"))
+    with DevnetHandle.start(config) as handle:
+        handle.mark_clean()
+        w3 = handle.w3["rollup-a"]
+        sender = handle.accounts[1].address
+        nonce = w3.eth.get_transaction_count(sender)
+        handle.set_block_time(60)  # nothing mined for a minute: the transaction waits in the pool
+        tx = w3.eth.send_transaction({"from": sender, "to": handle.accounts[2].address, "value": 1})
+        handle.supervisor.stop_service("guardian-1")  # a service that cannot answer its suspend
+        pids = handle.supervisor.pids()
+
+        handle.reset(relayer=False)  # the chains mine at once again: a pooled transaction would land now
+        time.sleep(0.5)
+        with pytest.raises(TransactionNotFound):
+            w3.eth.get_transaction(tx)
+        assert w3.eth.get_transaction_count(sender) == nonce
+        after = handle.supervisor.pids()
+        assert "relayer" not in after  # manual relaying: the relayer stays stopped
+        assert "guardian-1" in after and after["guardian-0"] == pids["guardian-0"]
+        sent = handle.send("rollup-a", "hub", "by hand")
+        handle.relay(sent)  # every guardian answers and signs what the chain holds now
+        assert handle.is_delivered(sent)
+
+        handle.reset()
+        assert "relayer" in handle.supervisor.pids()
+        sent = handle.send("rollup-a", "hub", "relayed")
+        handle.wait_delivered(sent, timeout=30)
