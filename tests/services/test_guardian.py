@@ -59,7 +59,7 @@ def test_guardian_signs_heads_and_on_demand_and_never_twice(chains_only, spawn_s
 
     # A future block: 404 with a reason, after waiting a little for it.
     r = httpx.get(f"{url}/v1/attestations/{rollup.chain_id}/{head + 50}", params={"wait": 0.1})
-    assert r.status_code == 404 and "not signable yet" in r.json()["detail"]
+    assert r.status_code == 404 and "not signable yet" in r.json()["error"]["message"]
     assert httpx.get(f"{url}/v1/attestations/{rollup.chain_id}/nope").status_code == 422
     assert httpx.get(f"{url}/v1/attestations/12345/1").status_code == 404
     # The test-only endpoint does not exist without its flag.
@@ -213,7 +213,7 @@ def test_every_number_in_paths_and_queries_is_bounded(chains_only, spawn_service
         ("/v1/attestations", {"after": big}),
     ):
         r = client.get(path, params=params)
-        assert r.status_code == 422 and "between 0 and" in r.json()["detail"], (path, r.text)
+        assert r.status_code == 422 and "between 0 and" in r.json()["error"]["message"], (path, r.text)
     assert client.post(f"/v1/test/equivocate/{rollup}/{big}").status_code == 422
 
     ints = st.one_of(st.integers(), st.integers(-2, 2**64 + 2), st.sampled_from([rollup, big - 1, big, -big]))
@@ -231,7 +231,7 @@ def test_every_number_in_paths_and_queries_is_bounded(chains_only, spawn_service
         for path in (f"/v1/attestations/{chain}/{block}", f"/v1/attestations/{chain}/latest", "/v1/attestations"):
             r = client.get(path, params=query)
             assert r.status_code < 500, (path, query, r.text)
-            assert r.status_code < 400 or r.json()["detail"], (path, query, r.text)
+            assert r.status_code < 400 or r.json()["error"]["message"], (path, query, r.text)
 
     try:
         check()
