@@ -237,3 +237,21 @@ def test_every_number_in_paths_and_queries_is_bounded(chains_only, spawn_service
         check()
     finally:
         client.close()
+
+
+def test_guardian_with_the_test_flag_conforms_to_its_schema(chains_only, spawn_service, tmp_path):
+    """schemathesis (every check) over the document of a guardian with --allow-equivocation-for-tests.
+
+    No relayer runs here, so the conflicting roots it signs slash nobody. tests/services/api/
+    test_service_schemas.py runs the same against a guardian of a full devnet (without the flag).
+    """
+    from tests.services.schemathesis_cli import report, run_schemathesis
+
+    config, manifest_path = chains_only
+    _, url = _guardian(spawn_service, config, manifest_path, "--allow-equivocation-for-tests")
+    rpc(config.chains[0].rpc_url, "evm_mine")  # block 1 of the example chain (the first) exists
+    doc = httpx.get(f"{url}/openapi.json").json()
+    assert "/v1/test/equivocate/{chain_id}/{block}" in doc["paths"]
+    done = run_schemathesis(f"{url}/openapi.json", tmp_path, '[parameters]\n"query.wait" = 0\n', max_examples=20)
+    assert done.returncode == 0, report(done)
+    assert "Tested: 5" in done.stdout, report(done)
