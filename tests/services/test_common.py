@@ -11,6 +11,7 @@ import pytest
 from eth_account import Account
 
 from services.common import manifest as manifest_mod
+from services.common.error_body import SCHEMA as ERROR_SCHEMA
 from services.common.error_body import error_body
 from services.common.fastimport import BLS12_381_CURVE_ORDER
 from services.common.http import App, HttpError
@@ -123,6 +124,18 @@ def test_router():
     assert status == 405 and body["error"]["code"] == "method_not_allowed" and headers[b"allow"] == b"GET"
     assert asyncio.run(call("GET", "/nope")) == (404, error_body(404, "no route /nope"))
     assert b"allow" not in headers
+
+
+def test_router_error_body_is_the_apis():
+    """Guardians and relayer answer errors in exactly the API's body (services/api/errors.py)."""
+    from services.api.errors import ErrorBody, body
+
+    ours = error_body(422, "query parameter 'n' bad", [{"loc": ["query", "n"], "msg": "bad", "type": "value_error"}])
+    assert ErrorBody.model_validate(ours).model_dump() == ours
+    assert json.loads(body(405, "no").body) == error_body(405, "no")
+    assert (
+        error_body(418, "teapot")["error"]["code"] in ERROR_SCHEMA["properties"]["error"]["properties"]["code"]["enum"]
+    )
 
 
 def test_light_attestation_code_matches_the_protocol_reference():
