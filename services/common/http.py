@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -134,6 +135,10 @@ class App:
 
         return deco
 
+    def _allowed(self, path: str) -> str:
+        """The Allow header of a 405: every method some route serves on `path`."""
+        return ", ".join(sorted({method for method, regex, _, _ in self.routes if regex.match(path)}))
+
     def get(self, pattern: str) -> Callable[[Handler], Handler]:
         return self.route("GET", pattern)
 
@@ -146,10 +151,9 @@ class App:
         path = scope["path"].rstrip("/") or "/"
         pairs = parse_qsl(scope.get("query_string", b"").decode("utf-8", "replace"), keep_blank_values=True)
         query = dict(pairs)
-        repeated = frozenset(k for k in query if sum(1 for n, _ in pairs if n == k) > 1)
+        repeated = frozenset(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
         status, body = 404, error_body(404, f"no route {path}")
         headers: list[tuple[bytes, bytes]] = []
-        allowed = sorted({method for method, regex, _, _ in self.routes if regex.match(path)})
         for method, regex, kinds, fn in self.routes:
             m = regex.match(path)
             if not m:
@@ -157,10 +161,11 @@ class App:
             if method != scope["method"]:
                 # RFC 9110: a 405 names what the resource does allow
                 status, body = 405, error_body(405, f"method {scope['method']} not allowed on {path}")
-                headers = [(b"allow", ", ".join(allowed).encode())]
+                headers = [(b"allow", self._allowed(path).encode())]
                 continue
             headers = []
             try:
+                # any 256-bit integer here; each handler narrows its own (e.g. to SQLite's range)
                 params = {
                     name: parse_int("path", name, raw, -(2**256), 2**256) if kinds[name] == "int" else raw
                     for name, raw in m.groupdict().items()

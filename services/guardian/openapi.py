@@ -26,6 +26,8 @@ from services.common.openapi import (
 )
 
 WAIT_MAX = 60.0  # seconds a request may wait for its block to reach confirmations depth
+FEED_LIMIT = 1000  # default page of the feed
+FEED_LIMIT_MAX = 10000
 
 ATTESTATION = obj(
     {
@@ -122,7 +124,7 @@ def paths(chain_ids: list[int], allow_equivocation: bool) -> dict[str, dict[str,
                 "attestation feed",
                 [
                     int_param("after", "query", description="sequence number to start after (default 0)"),
-                    int_param("limit", "query", 1, 10000, description="page size (default 1000)"),
+                    int_param("limit", "query", 1, FEED_LIMIT_MAX, description=f"page size (default {FEED_LIMIT})"),
                     int_param("chain_id", "query", description="only this chain"),
                 ],
                 {200: json_response("everything signed after `after`, by sequence number", FEED)},

@@ -38,7 +38,7 @@ from services.common.http import App, HttpError, Request, invalid
 from services.common.manifest import Chain, Manifest
 from services.common.openapi import MAX_INT, publish
 from services.common.rpc import RpcError, WsRpc, hexbytes, hexint
-from services.guardian.openapi import guardian_document
+from services.guardian.openapi import FEED_LIMIT, FEED_LIMIT_MAX, WAIT_MAX, guardian_document
 from services.guardian.store import Signed, SignedStore
 
 log = logging.getLogger("guardian")
@@ -305,13 +305,13 @@ class Guardian:
         @app.get("/v1/attestations/{chain_id:int}/{block:int}")
         async def by_block(req: Request) -> tuple[int, Any]:
             cid, number = bounded("chain_id", req.params["chain_id"]), bounded("block", req.params["block"])
-            wait = req.query_float("wait", 0.0, 0.0, 60.0)
+            wait = req.query_float("wait", 0.0, 0.0, WAIT_MAX)
             return 200, self.json(await self.attestation(cid, number, wait))
 
         @app.get("/v1/attestations")
         async def feed(req: Request) -> tuple[int, Any]:
             after = req.query_int("after", 0, 0, MAX_INT)
-            limit = req.query_int("limit", 1000, 1, 10000)
+            limit = req.query_int("limit", FEED_LIMIT, 1, FEED_LIMIT_MAX)
             cid = req.query_int("chain_id", -1, 0, MAX_INT) if "chain_id" in req.query else None
             rows = self.store.feed(after, limit, cid)
             return 200, {
@@ -327,7 +327,7 @@ class Guardian:
             async def equivocate(req: Request) -> tuple[int, Any]:
                 """TEST ONLY: sign a second, conflicting root for a block (to be slashed)."""
                 cid, number = bounded("chain_id", req.params["chain_id"]), bounded("block", req.params["block"])
-                honest = await self.attestation(cid, number, req.query_float("wait", 5.0, 0.0, 60.0))
+                honest = await self.attestation(cid, number, req.query_float("wait", 5.0, 0.0, WAIT_MAX))
                 fake_root = keccak(b"equivocation" + honest.state_root)
                 forced = self.store.add_forced(
                     cid,
