@@ -45,3 +45,19 @@ def run_schemathesis(
 
 def report(done: subprocess.CompletedProcess[str]) -> str:
     return done.stdout[-8000:] + done.stderr[-2000:]
+
+
+def route_table(app: object, doc: dict) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """(what a services.common.http App serves, what its OpenAPI document describes) as (METHOD, regex).
+
+    /openapi.json itself is left out of both: it serves the document, it is not in it."""
+    import re
+
+    served = {(method, regex.pattern) for method, regex, _, _ in app.routes}  # type: ignore[attr-defined]
+    served.discard(("GET", "^/openapi.json$"))
+    described = {
+        (method.upper(), "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$")
+        for path, ops in doc["paths"].items()
+        for method in ops
+    }
+    return served, described

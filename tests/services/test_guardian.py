@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from orchestrator.chains.rpc import rpc
+from services.guardian.openapi import guardian_document
 from services.guardian.store import SignedStore
 from services.protocol import Attestation, recover_signer
 from tests.services.conftest import INSTANCE, REPO
@@ -255,3 +256,24 @@ def test_guardian_with_the_test_flag_conforms_to_its_schema(chains_only, spawn_s
     done = run_schemathesis(f"{url}/openapi.json", tmp_path, '[parameters]\n"query.wait" = 0\n', max_examples=20)
     assert done.returncode == 0, report(done)
     assert "Tested: 5" in done.stdout, report(done)
+
+
+def test_every_route_is_in_the_openapi_document(tmp_path):
+    """A route added to the guardian without its description fails here (schemathesis tests only described ones)."""
+    from orchestrator.manifest import build_manifest, write_manifest
+    from services.common import manifest as manifest_mod
+    from services.guardian.service import Guardian
+    from tests.services.conftest import services_config
+    from tests.services.schemathesis_cli import route_table
+
+    config = services_config(tmp_path)
+    path = tmp_path / "manifest.json"
+    write_manifest(path, build_manifest(config).model_copy(update={"instance_id": INSTANCE}))
+    for flag in (False, True):
+        guardian = Guardian(manifest_mod.load(path), 0, tmp_path / f"g{flag}.sqlite", allow_equivocation=flag)
+        try:
+            app = guardian.app()
+            served, described = route_table(app, guardian_document(0, list(guardian.followers), flag))
+            assert served == described and len(served) == 4 + flag
+        finally:
+            guardian.store.close()

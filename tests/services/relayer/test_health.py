@@ -61,3 +61,13 @@ def test_retry_route_requeues_a_failed_message(stage_net, stages):
     assert [a["outcome"] for a in doc["attempt_log"]] == ["rejected"]
     assert done.status_code == 409 and "already delivered" in done.json()["error"]["message"]
     assert unknown.status_code == 404 and bad.status_code == 422 and wrong_method.status_code == 405
+
+
+def test_every_route_is_in_the_openapi_document():
+    """A route added to the relayer without its description fails here (schemathesis tests only described ones)."""
+    from services.relayer.openapi import relayer_document
+    from tests.services.schemathesis_cli import route_table
+
+    app = build_app(None, {}, lambda: True, 0.0)  # type: ignore[arg-type]  # handlers never run here
+    served, described = route_table(app, relayer_document())
+    assert served == described and len(served) == 3
