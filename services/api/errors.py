@@ -16,15 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-CODES = {
-    400: "bad_request",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    422: "invalid_request",
-    502: "upstream_error",
-    503: "unavailable",
-}
+from services.common.error_body import CODES  # one list for the API, guardians and relayer
 
 DESCRIPTIONS = {
     400: "malformed request",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -30,14 +31,51 @@ from urllib.parse import parse_qsl
 
 import uvicorn
 
+from services.common.error_body import error_body
+
 Handler = Callable[["Request"], Awaitable[tuple[int, Any]]]
 
 
 class HttpError(Exception):
-    def __init__(self, status: int, detail: str):
+    """Raised by a handler: answered as `status` with the common error body (services.common.error_body)."""
+
+    def __init__(self, status: int, detail: str, details: list[dict[str, Any]] | None = None):
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.details = details or []
+
+
+def invalid(where: str, name: str, message: str) -> HttpError:
+    """A 422 naming the parameter, e.g. invalid("query", "limit", "must be between 1 and 10000")."""
+    return HttpError(
+        422, f"{where} parameter {name!r} {message}", [{"loc": [where, name], "msg": message, "type": "value_error"}]
+    )
+
+
+# Strict, ASCII-only forms: int() and float() alone also take "0x1f", "1_000", " 7 " and non-ASCII
+# digits, none of which an OpenAPI integer or number is.
+_INT = re.compile(r"-?[0-9]+")
+_FLOAT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def parse_int(where: str, name: str, raw: str, lo: int, hi: int) -> int:
+    """`raw` as a decimal integer in lo..hi, else a 422 naming the parameter."""
+    if not _INT.fullmatch(raw):
+        raise invalid(where, name, f"must be an integer, got {raw[:80]!r}")
+    if len(raw) > 80 or not lo <= int(raw) <= hi:  # the length check first: int() of 5000 digits raises
+        raise invalid(where, name, f"must be between {lo} and {hi}, got {raw[:80]}")
+    return int(raw)
+
+
+def parse_float(where: str, name: str, raw: str, lo: float, hi: float) -> float:
+    """`raw` as a decimal number in lo..hi, else a 422 naming the parameter."""
+    if not _FLOAT.fullmatch(raw):
+        raise invalid(where, name, f"must be a number, got {raw[:80]!r}")
+    value = float(raw)
+    if not lo <= value <= hi:
+        raise invalid(where, name, f"must be between {lo} and {hi}, got {raw[:80]}")
+    return value
 
 
 @dataclass
@@ -47,6 +85,7 @@ class Request:
     params: dict[str, Any]
     query: dict[str, str]
     _receive: Any = field(repr=False)
+    repeated: frozenset[str] = frozenset()  # query names given more than once
     headers: dict[str, str] = field(default_factory=dict, repr=False)  # names lower-case
 
     async def json(self) -> Any:
@@ -56,31 +95,23 @@ class Request:
             body += msg.get("body", b"")
             if not msg.get("more_body"):
                 break
-        return json.loads(body) if body else None
+        try:
+            return json.loads(body) if body else None
+        except ValueError as exc:
+            raise HttpError(400, f"the body is not JSON: {exc}") from None
+
+    def _single(self, name: str) -> str | None:
+        if name in self.repeated:
+            raise invalid("query", name, "must be given once")
+        return self.query.get(name)
 
     def query_float(self, name: str, default: float, lo: float, hi: float) -> float:
-        raw = self.query.get(name)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise HttpError(422, f"query parameter {name!r} must be a number, got {raw!r}") from None
-        if not lo <= value <= hi:
-            raise HttpError(422, f"query parameter {name!r} must be between {lo} and {hi}, got {value}")
-        return value
+        raw = self._single(name)
+        return default if raw is None else parse_float("query", name, raw, lo, hi)
 
     def query_int(self, name: str, default: int, lo: int, hi: int) -> int:
-        raw = self.query.get(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw, 0)
-        except ValueError:
-            raise HttpError(422, f"query parameter {name!r} must be an integer, got {raw!r}") from None
-        if not lo <= value <= hi:
-            raise HttpError(422, f"query parameter {name!r} must be between {lo} and {hi}, got {value}")
-        return value
+        raw = self._single(name)
+        return default if raw is None else parse_int("query", name, raw, lo, hi)
 
 
 _PARAM = re.compile(r"\{(\w+)(?::(int))?\}")
@@ -105,6 +136,10 @@ class App:
 
         return deco
 
+    def _allowed(self, path: str) -> str:
+        """The Allow header of a 405: every method some route serves on `path`."""
+        return ", ".join(sorted({method for method, regex, _, _ in self.routes if regex.match(path)}))
+
     def get(self, pattern: str) -> Callable[[Handler], Handler]:
         return self.route("GET", pattern)
 
@@ -115,36 +150,43 @@ class App:
         if scope["type"] != "http":
             return
         path = scope["path"].rstrip("/") or "/"
-        query = dict(parse_qsl(scope.get("query_string", b"").decode("utf-8", "replace")))
-        status, body = 404, {"detail": f"no route {path}"}
+        pairs = parse_qsl(scope.get("query_string", b"").decode("utf-8", "replace"), keep_blank_values=True)
+        query = dict(pairs)
+        repeated = frozenset(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
+        status, body = 404, error_body(404, f"no route {path}")
+        headers: list[tuple[bytes, bytes]] = []
         for method, regex, kinds, fn in self.routes:
             m = regex.match(path)
             if not m:
                 continue
             if method != scope["method"]:
-                status, body = 405, {"detail": f"method {scope['method']} not allowed on {path}"}
+                # RFC 9110: a 405 names what the resource does allow
+                status, body = 405, error_body(405, f"method {scope['method']} not allowed on {path}")
+                headers = [(b"allow", self._allowed(path).encode())]
                 continue
-            params: dict[str, Any] = {}
+            headers = []
             try:
-                for name, raw in m.groupdict().items():
-                    if kinds[name] == "int":
-                        try:
-                            params[name] = int(raw, 0)
-                        except ValueError:
-                            raise HttpError(422, f"path parameter {name!r} must be an integer, got {raw!r}") from None
-                    else:
-                        params[name] = raw
-                headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
-                status, body = await fn(Request(scope["method"], path, params, query, receive, headers))
+                # any 256-bit integer here; each handler narrows its own (e.g. to SQLite's range)
+                params = {
+                    name: parse_int("path", name, raw, -(2**256), 2**256) if kinds[name] == "int" else raw
+                    for name, raw in m.groupdict().items()
+                }
+                req_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+                request = Request(scope["method"], path, params, query, receive, repeated=repeated, headers=req_headers)
+                status, body = await fn(request)
             except HttpError as exc:
-                status, body = exc.status, {"detail": exc.detail}
+                status, body = exc.status, error_body(exc.status, exc.detail, exc.details)
             break
         data = json.dumps(body, separators=(",", ":")).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(data)).encode()),
+                    *headers,
+                ],
             }
         )
         await send({"type": "http.response.body", "body": data})

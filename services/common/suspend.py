@@ -37,6 +37,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from services.common.error_body import error_body
 from services.common.http import App, BackgroundService, HttpError, Request
 
 log = logging.getLogger("suspend")
@@ -179,7 +180,9 @@ class Suspendable:
             return
         app = self._app
         if app is None:
-            await _reply(send, 503, {"status": "suspended", "detail": "suspended by the orchestrator (a reset)"})
+            await _reply(
+                send, 503, {"status": "suspended", **error_body(503, "suspended by the orchestrator (a reset)")}
+            )
             return
         started = False
 
@@ -199,7 +202,7 @@ class Suspendable:
             self._requests.discard(inner)
         if inner.cancelled():
             if not started:
-                await _reply(send, 503, {"status": "suspended", "detail": "suspended while answering"})
+                await _reply(send, 503, {"status": "suspended", **error_body(503, "suspended while answering")})
             return
         inner.result()
 

@@ -12,10 +12,11 @@ HTTP (127.0.0.1:<port of the manifest's guardian url>):
   GET  /v1/attestations/{chain_id}/{block}[?wait=S]   -> one attestation (404 if not signable yet)
   GET  /v1/attestations/{chain_id}/latest
   GET  /v1/attestations?after=SEQ&limit=N[&chain_id=C]  -> feed of everything signed, by seq
-  POST /v1/test/equivocate/{chain_id}/{block}          -> only with --allow-equivocation-for-tests:
+  POST /v1/test/equivocate/{chain_id}/{block}[?wait=S] -> only with --allow-equivocation-for-tests:
        signs a conflicting root for an already signed block (slashing tests)
+  GET  /openapi.json                                    -> all of the above, typed (services.guardian.openapi)
 Every number in a path or query is bounded (block, chain id, seq: 0..2**63-1, SQLite's
-INTEGER): anything else is a 4xx with the reason, never a 5xx.
+INTEGER): anything else is a 4xx with the common error body (services.common.error_body), never a 5xx.
 
 Signatures are made under the EIP-712 domain salted with the manifest's `instance_id`
 (services.common.attest.Domain); the guardian refuses to start without one.
@@ -33,20 +34,20 @@ from typing import Any
 from eth_hash.auto import keccak
 
 from services.common.attest import AttestationSigner, Domain
-from services.common.http import App, HttpError, Request
+from services.common.http import App, HttpError, Request, invalid
 from services.common.manifest import Chain, Manifest
+from services.common.openapi import MAX_INT, publish
 from services.common.rpc import RpcError, WsRpc, hexbytes, hexint
+from services.guardian.openapi import FEED_LIMIT, FEED_LIMIT_MAX, WAIT_MAX, guardian_document
 from services.guardian.store import Signed, SignedStore
 
 log = logging.getLogger("guardian")
-
-MAX_INT = 2**63 - 1  # SQLite INTEGER; no chain id, block or seq is larger
 
 
 def bounded(name: str, value: int) -> int:
     """`value` if it fits 0..MAX_INT, else a 422 with the reason."""
     if not 0 <= value <= MAX_INT:
-        raise HttpError(422, f"{name} must be between 0 and {MAX_INT}, got {value}")
+        raise invalid("path", name, f"must be between 0 and {MAX_INT}, got {value}")
     return value
 
 
@@ -248,10 +249,19 @@ class Guardian:
     def json(self, signed: Signed) -> dict[str, Any]:
         return signed.as_json(self.address, self.index)
 
+    async def attestation(self, chain_id: int, number: int, wait: float) -> Signed:
+        """The follower's attestation; a chain that fails to answer is a 503, not a crash."""
+        follower = self.follower(chain_id)
+        try:
+            return await follower.attestation(number, wait)
+        except (RpcError, ConnectionError, TimeoutError) as exc:
+            raise HttpError(503, f"chain {chain_id} did not answer: {exc}") from None
+
     # ------------------------------------------------------------ HTTP
 
     def app(self) -> App:
         app = App()
+        publish(app, guardian_document(self.index, list(self.followers), self.allow_equivocation))
 
         @app.get("/health")
         async def health(req: Request) -> tuple[int, Any]:
@@ -295,13 +305,13 @@ class Guardian:
         @app.get("/v1/attestations/{chain_id:int}/{block:int}")
         async def by_block(req: Request) -> tuple[int, Any]:
             cid, number = bounded("chain_id", req.params["chain_id"]), bounded("block", req.params["block"])
-            wait = req.query_float("wait", 0.0, 0.0, 60.0)
-            return 200, self.json(await self.follower(cid).attestation(number, wait))
+            wait = req.query_float("wait", 0.0, 0.0, WAIT_MAX)
+            return 200, self.json(await self.attestation(cid, number, wait))
 
         @app.get("/v1/attestations")
         async def feed(req: Request) -> tuple[int, Any]:
             after = req.query_int("after", 0, 0, MAX_INT)
-            limit = req.query_int("limit", 1000, 1, 10000)
+            limit = req.query_int("limit", FEED_LIMIT, 1, FEED_LIMIT_MAX)
             cid = req.query_int("chain_id", -1, 0, MAX_INT) if "chain_id" in req.query else None
             rows = self.store.feed(after, limit, cid)
             return 200, {
@@ -317,7 +327,7 @@ class Guardian:
             async def equivocate(req: Request) -> tuple[int, Any]:
                 """TEST ONLY: sign a second, conflicting root for a block (to be slashed)."""
                 cid, number = bounded("chain_id", req.params["chain_id"]), bounded("block", req.params["block"])
-                honest = await self.follower(cid).attestation(number, 5.0)
+                honest = await self.attestation(cid, number, req.query_float("wait", 5.0, 0.0, WAIT_MAX))
                 fake_root = keccak(b"equivocation" + honest.state_root)
                 forced = self.store.add_forced(
                     cid,

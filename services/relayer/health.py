@@ -3,6 +3,7 @@ attempts, and `POST /v1/messages/{id}/retry` (a message that failed for good, tr
 
     POST /v1/messages/{id}/retry  200 {"id", "status": "pending"} | 404 unknown | 409 delivered or
                                   in flight | 422 malformed id
+    GET  /openapi.json            all of the above, typed (services.relayer.openapi)
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from services.common.http import App, HttpError, Request
+from services.common.openapi import publish
 from services.relayer.context import Context
 from services.relayer.delivery import Delivery
+from services.relayer.openapi import relayer_document
 
 MESSAGE_ID = re.compile(r"0x[0-9a-fA-F]{64}")
 
@@ -33,6 +36,7 @@ def build_app(
     watchtower: Callable[[], dict[str, Any]] | None = None,
 ) -> App:
     app = App()
+    publish(app, relayer_document())
 
     @app.get("/health")
     async def health(req: Request) -> tuple[int, Any]:

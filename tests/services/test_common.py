@@ -11,6 +11,8 @@ import pytest
 from eth_account import Account
 
 from services.common import manifest as manifest_mod
+from services.common.error_body import SCHEMA as ERROR_SCHEMA
+from services.common.error_body import error_body
 from services.common.fastimport import BLS12_381_CURVE_ORDER
 from services.common.http import App, HttpError
 from services.common.tx import Signer
@@ -98,14 +100,42 @@ def test_router():
             sent.append(m)
 
         await app({"type": "http", "method": method, "path": path, "query_string": qs}, receive, send)
+        headers.clear()
+        headers.update(dict(sent[0]["headers"]))
         return sent[0]["status"], json.loads(sent[1]["body"])
 
+    headers: dict[bytes, bytes] = {}
     assert asyncio.run(call("GET", "/v1/x/3", b"w=1.5")) == (200, {"n": 3, "w": 1.5})
-    assert asyncio.run(call("GET", "/v1/x/abc"))[0] == 422
-    assert asyncio.run(call("GET", "/v1/x/-1"))[0] == 422
-    assert asyncio.run(call("GET", "/v1/x/1", b"w=9"))[0] == 422
-    assert asyncio.run(call("POST", "/v1/x/1"))[0] == 405
-    assert asyncio.run(call("GET", "/nope"))[0] == 404
+    assert asyncio.run(call("GET", "/v1/x/3", b"w=1e-1"))[1]["w"] == 0.1
+    # Every error is the common body; parameter errors name the parameter.
+    status, body = asyncio.run(call("GET", "/v1/x/abc"))
+    assert status == 422 and body["error"]["code"] == "invalid_request"
+    assert body["error"]["details"] == [
+        {"loc": ["path", "n"], "msg": "must be an integer, got 'abc'", "type": "value_error"}
+    ]
+    assert asyncio.run(call("GET", "/v1/x/-1")) == (422, error_body(422, "negative"))
+    # Only plain ASCII decimals: int()/float() alone would take these.
+    for bad in ("0x10", "1_0", " 7", "\u0661", "7\n"):
+        assert asyncio.run(call("GET", f"/v1/x/{bad}"))[0] == 422, bad
+    for bad in (b"w=", b"w=nan", b"w=inf", b"w=1_0", b"w=9", b"w=1&w=2", b"w=%20%201"):
+        assert asyncio.run(call("GET", "/v1/x/1", bad))[0] == 422, bad
+    assert asyncio.run(call("GET", "/v1/x/" + "9" * 5000))[0] == 422  # int() would raise on 5000 digits
+    status, body = asyncio.run(call("POST", "/v1/x/1"))
+    assert status == 405 and body["error"]["code"] == "method_not_allowed" and headers[b"allow"] == b"GET"
+    assert asyncio.run(call("GET", "/nope")) == (404, error_body(404, "no route /nope"))
+    assert b"allow" not in headers
+
+
+def test_router_error_body_is_the_apis():
+    """Guardians and relayer answer errors in exactly the API's body (services/api/errors.py)."""
+    from services.api.errors import ErrorBody, body
+
+    ours = error_body(422, "query parameter 'n' bad", [{"loc": ["query", "n"], "msg": "bad", "type": "value_error"}])
+    assert ErrorBody.model_validate(ours).model_dump() == ours
+    assert json.loads(body(405, "no").body) == error_body(405, "no")
+    assert (
+        error_body(418, "teapot")["error"]["code"] in ERROR_SCHEMA["properties"]["error"]["properties"]["code"]["enum"]
+    )
 
 
 def test_light_attestation_code_matches_the_protocol_reference():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from orchestrator.chains.rpc import rpc
+from services.guardian.openapi import guardian_document
 from services.guardian.store import SignedStore
 from services.protocol import Attestation, recover_signer
 from tests.services.conftest import INSTANCE, REPO
@@ -59,7 +60,7 @@ def test_guardian_signs_heads_and_on_demand_and_never_twice(chains_only, spawn_s
 
     # A future block: 404 with a reason, after waiting a little for it.
     r = httpx.get(f"{url}/v1/attestations/{rollup.chain_id}/{head + 50}", params={"wait": 0.1})
-    assert r.status_code == 404 and "not signable yet" in r.json()["detail"]
+    assert r.status_code == 404 and "not signable yet" in r.json()["error"]["message"]
     assert httpx.get(f"{url}/v1/attestations/{rollup.chain_id}/nope").status_code == 422
     assert httpx.get(f"{url}/v1/attestations/12345/1").status_code == 404
     # The test-only endpoint does not exist without its flag.
@@ -203,7 +204,7 @@ def test_every_number_in_paths_and_queries_is_bounded(chains_only, spawn_service
         ("/v1/attestations", {"after": big}),
     ):
         r = client.get(path, params=params)
-        assert r.status_code == 422 and "between 0 and" in r.json()["detail"], (path, r.text)
+        assert r.status_code == 422 and "between 0 and" in r.json()["error"]["message"], (path, r.text)
     assert client.post(f"/v1/test/equivocate/{rollup}/{big}").status_code == 422
 
     ints = st.one_of(st.integers(), st.integers(-2, 2**64 + 2), st.sampled_from([rollup, big - 1, big, -big]))
@@ -221,9 +222,48 @@ def test_every_number_in_paths_and_queries_is_bounded(chains_only, spawn_service
         for path in (f"/v1/attestations/{chain}/{block}", f"/v1/attestations/{chain}/latest", "/v1/attestations"):
             r = client.get(path, params=query)
             assert r.status_code < 500, (path, query, r.text)
-            assert r.status_code < 400 or r.json()["detail"], (path, query, r.text)
+            assert r.status_code < 400 or r.json()["error"]["message"], (path, query, r.text)
 
     try:
         check()
     finally:
         client.close()
+
+
+def test_guardian_with_the_test_flag_conforms_to_its_schema(chains_only, spawn_service, tmp_path):
+    """schemathesis (every check) over the document of a guardian with --allow-equivocation-for-tests.
+
+    No relayer runs here, so the conflicting roots it signs slash nobody. tests/services/api/
+    test_service_schemas.py runs the same against a guardian of a full devnet (without the flag).
+    """
+    from tests.services.schemathesis_cli import report, run_schemathesis
+
+    config, manifest_path = chains_only
+    _, url = _guardian(spawn_service, config, manifest_path, "--allow-equivocation-for-tests")
+    rpc(config.chains[0].rpc_url, "evm_mine")  # block 1 of the example chain (the first) exists
+    doc = httpx.get(f"{url}/openapi.json").json()
+    assert "/v1/test/equivocate/{chain_id}/{block}" in doc["paths"]
+    done = run_schemathesis(f"{url}/openapi.json", tmp_path, '[parameters]\n"query.wait" = 0\n', max_examples=20)
+    assert done.returncode == 0, report(done)
+    assert "Tested: 5" in done.stdout, report(done)
+
+
+def test_every_route_is_in_the_openapi_document(tmp_path):
+    """A route added to the guardian without its description fails here (schemathesis tests only described ones)."""
+    from orchestrator.manifest import build_manifest, write_manifest
+    from services.common import manifest as manifest_mod
+    from services.guardian.service import Guardian
+    from tests.services.conftest import services_config
+    from tests.services.schemathesis_cli import route_table
+
+    config = services_config(tmp_path)
+    path = tmp_path / "manifest.json"
+    write_manifest(path, build_manifest(config).model_copy(update={"instance_id": INSTANCE}))
+    for flag in (False, True):
+        guardian = Guardian(manifest_mod.load(path), 0, tmp_path / f"g{flag}.sqlite", allow_equivocation=flag)
+        try:
+            app = guardian.app()
+            served, described = route_table(app, guardian_document(0, list(guardian.followers), flag))
+            assert served == described and len(served) == 4 + flag
+        finally:
+            guardian.store.close()

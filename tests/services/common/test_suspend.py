@@ -124,11 +124,11 @@ def test_failed_resume_stays_suspended(tmp_path: Path) -> None:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=host), base_url="http://svc") as c:
             await c.post("/admin/suspend", headers=auth)
             r = await c.post("/admin/resume", headers=auth)
-            assert r.status_code == 503 and "chain down" in r.json()["detail"]
+            assert r.status_code == 503 and "chain down" in r.json()["error"]["message"]
             assert host.state == "suspended" and instances[1].closed
             assert all(t.done() for t in instances[1].spawned)  # what the failed start began is stopped
             r = await c.post("/admin/resume", headers=auth)
-            assert r.status_code == 503 and "database is locked" in r.json()["detail"]
+            assert r.status_code == 503 and "database is locked" in r.json()["error"]["message"]
             assert host.state == "suspended" and (await c.get("/v1/ticks")).status_code == 503
         await host.close()
 
