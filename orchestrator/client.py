@@ -257,7 +257,7 @@ def get_trace(manifest: Manifest, message_id: str) -> dict[str, Any] | None:
         if resp.status_code != 200:
             raise MessagingError(f"API error {resp.status_code}: {_error_text(resp)}")
         return dict(resp.json())
-    from services.api.traces import trace_from_row
+    from services.api.traces import trace_faults, trace_from_row
 
     row = _queue(manifest).get(message_id)
     if row is None:
@@ -265,7 +265,8 @@ def get_trace(manifest: Manifest, message_id: str) -> dict[str, Any] | None:
             f"the API does not answer on {api_url(manifest)} and the relayer's queue has no "
             f"message {message_id} (yet): is the devnet running?"
         )
-    return {**trace_from_row(row, _names(manifest)), "attempt_log": _queue(manifest).attempts(message_id)}
+    found = {**trace_from_row(row, _names(manifest)), "attempt_log": _queue(manifest).attempts(message_id)}
+    return trace_faults(found, manifest.run_dir)
 
 
 def wait_trace(manifest: Manifest, message_id: str, status: str, timeout: float = 3.0) -> dict[str, Any] | None:

@@ -110,6 +110,18 @@ class Attempt(BaseModel):
     reason: str | None = Field(None, description="decoded revert reason or error")
 
 
+class FaultSpan(BaseModel):
+    id: int
+    kind: str = Field(description="kill, pause, resume, partition, reorg, delay, drop, duplicate, equivocate")
+    target: str = Field(description="relayer, guardian-i, api or a chain name")
+    started_at: float
+    ended_at: float | None = Field(None, description="null while still in force")
+    status: str
+    detail: str = ""
+    args: dict[str, Any] = {}
+    attempts: list[int] = Field([], description="the delivery attempts it overlapped")
+
+
 class MessageTrace(BaseModel):
     id: str
     status: str
@@ -130,6 +142,9 @@ class MessageTrace(BaseModel):
     revert_reason: str | None = None
     attempt_log: list[Attempt] | None = Field(
         None, description="every delivery attempt the relayer recorded, oldest first (null in lists)"
+    )
+    faults: list[FaultSpan] | None = Field(
+        None, description="`devnet chaos` faults in force during the message's life, oldest first (null in lists)"
     )
     stages: Stages
 

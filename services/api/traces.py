@@ -9,13 +9,32 @@ total_ms runs from there to the delivery receipt.
 from __future__ import annotations
 
 import sqlite3
+import time
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from services.api.reasons import decode_reason
 from services.common.attest import checksum
+from services.common.faults import Fault, FaultBook, faults_during
 from services.relayer.queue import STATUSES
 
-__all__ = ["STATUSES", "format_trace", "trace_from_row"]
+__all__ = ["STATUSES", "fault_spans", "format_trace", "trace_faults", "trace_from_row"]
+
+BLOCK_TIME_TRUST = 120.0  # seconds a send's block time may precede the relayer seeing it
+
+# how a fault reads in a trace line: "<target> <verb>", e.g. "relayer paused"
+VERBS = {
+    "kill": "killed",
+    "pause": "paused",
+    "resume": "resumed",
+    "partition": "partitioned",
+    "reorg": "reorged",
+    "delay": "delayed",
+    "drop": "dropping deliveries",
+    "duplicate": "duplicating deliveries",
+    "equivocate": "equivocated",
+}
 
 
 def _ms(a: float | None, b: float | None) -> float | None:
@@ -81,6 +100,76 @@ def trace_from_row(row: sqlite3.Row | dict[str, Any], chain_names: dict[int, str
     }
 
 
+def _life(t: dict[str, Any], attempts: list[dict[str, Any]], now: float) -> tuple[float, float]:
+    """[first sign of the message, its delivery or now]. The block time (whole seconds) counts
+    too: a relayer that was stopped when the send was mined notices it only later."""
+    sent = t.get("sent") or {}
+    starts = [sent.get("mined_at"), sent.get("seen_at")] + [a.get("started_at") for a in attempts]
+    known = [float(s) for s in starts if isinstance(s, (int, float)) and s > 0]
+    start = min(known) if known else now
+    block_time = sent.get("block_time")
+    # block times are whole seconds: believed only when the relayer saw the send clearly late,
+    # and not when the chain's clock was warped (evm_increaseTime, an old snapshot)
+    if isinstance(block_time, (int, float)) and start - BLOCK_TIME_TRUST < block_time < start - 1.0:
+        start = float(block_time)
+    delivered = (t.get("delivered") or {}).get("at")
+    return min(start, now), float(delivered) if delivered else now
+
+
+def fault_spans(t: dict[str, Any], faults: list[Fault], now: float | None = None) -> list[dict[str, Any]]:
+    """The faults in force at some moment of the message's life, each with the attempts it overlapped."""
+    now = time.time() if now is None else now
+    attempts = t.get("attempt_log") or []
+    start, end = _life(t, attempts, now)
+    spans = []
+    for f in faults_during(faults, start, end):
+        ended = f.ended_at(now)
+        hit = [
+            a["attempt"]
+            for a in attempts
+            if isinstance(a.get("started_at"), (int, float))
+            and a["started_at"] <= (ended if ended is not None else now)
+            and (a.get("settled_at") or now) >= f.started_at
+        ]
+        spans.append(
+            {
+                "id": f.id,
+                "kind": f.kind,
+                "target": f.target,
+                "started_at": f.started_at,
+                "ended_at": ended,
+                "status": f.status,
+                "detail": f.detail,
+                "args": f.args,
+                "attempts": hit,
+            }
+        )
+    return spans
+
+
+def trace_faults(t: dict[str, Any], run_dir: str | Path) -> dict[str, Any]:
+    """The trace with `faults`: those of the devnet's fault log (`<run>/faults.json`) in its life."""
+    return {**t, "faults": fault_spans(t, FaultBook(run_dir).all())}
+
+
+def _clock(at: float) -> str:
+    return datetime.fromtimestamp(at).strftime("%H:%M:%S.%f")[:-5]
+
+
+def format_fault(f: dict[str, Any]) -> str:
+    """ "relayer paused 12:00:01.2–12:00:03.4 (attempts 1, 2)" (one time for an instant fault)."""
+    start, end = f["started_at"], f.get("ended_at")
+    if end is None:
+        when = f"{_clock(start)}– (in force)"
+    elif end - start < 0.05:
+        when = _clock(start)
+    else:
+        when = f"{_clock(start)}–{_clock(end)}"
+    hit = f.get("attempts") or []
+    during = f" (attempt{'s' if len(hit) > 1 else ''} {', '.join(map(str, hit))})" if hit else ""
+    return f"#{f['id']} {f['target']} {VERBS.get(f['kind'], f['kind'])} {when}{during}"
+
+
 def format_trace(t: dict[str, Any]) -> str:
     """Human-readable trace for `devnet trace`."""
 
@@ -116,4 +205,8 @@ def format_trace(t: dict[str, Any]) -> str:
         lines.append(f"  reverted   {t['revert_reason']}")
     if t.get("last_error") and t["status"] != "delivered":
         lines.append(f"  last error {t['last_error']}")
+    faults = t.get("faults") or []
+    if faults:
+        lines.append("  faults     " + format_fault(faults[0]))
+        lines.extend("             " + format_fault(f) for f in faults[1:])
     return "\n".join(lines)

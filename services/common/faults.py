@@ -44,6 +44,21 @@ class Fault:
         now = time.time() if now is None else now
         return self.status == "active" and (self.until is None or self.until > now)
 
+    def ended_at(self, now: float | None = None) -> float | None:
+        """When it stopped acting (None: still in force). Healed or expired, whichever came first."""
+        now = time.time() if now is None else now
+        ends = [t for t in (self.healed_at, self.until) if t is not None and t <= now]
+        if self.status == "healed" and self.healed_at is not None:
+            ends.append(self.healed_at)
+        return min(ends) if ends else None
+
+    def overlaps(self, start: float, end: float, now: float | None = None) -> bool:
+        """Was it in force at some moment of [start, end]? Requested or failed faults never were."""
+        if self.status not in ("active", "healed"):
+            return False
+        ended = self.ended_at(now)
+        return self.started_at <= end and (ended is None or ended >= start)
+
 
 class FaultBook:
     def __init__(self, run_dir: str | Path):
@@ -127,6 +142,12 @@ class FaultBook:
                     f.status, f.healed_at = "healed", now
                 elif f.status == "active":
                     f.until = min(f.until or now, now)
+
+
+def faults_during(faults: list[Fault], start: float, end: float) -> list[Fault]:
+    """The faults that were in force at some moment of [start, end], oldest first."""
+    now = time.time()
+    return sorted((f for f in faults if f.overlaps(start, end, now)), key=lambda f: (f.started_at, f.id))
 
 
 def relayer_controls(run_dir: str | Path) -> dict[str, dict[str, Any]]:

@@ -23,7 +23,7 @@ from services.api.schemas import (
     SendResult,
     Status,
 )
-from services.api.traces import trace_from_row
+from services.api.traces import trace_faults, trace_from_row
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
 
@@ -73,12 +73,14 @@ async def list_messages(
 async def get_message(ctx: Ctx, message_id: MessageId) -> Any:
     mid = message_id.lower()
     row = ctx.queue.get(mid)
-    if row is not None:
-        return {**trace_from_row(row, ctx.names), "attempt_log": attempt_log(ctx, mid)}
-    found = await find_on_chain(ctx, mid)
+    found = (
+        {**trace_from_row(row, ctx.names), "attempt_log": attempt_log(ctx, mid)}
+        if row is not None
+        else await find_on_chain(ctx, mid)
+    )
     if found is None:
         raise ApiError(404, f"unknown message id {mid}: no gateway sent it")
-    return found
+    return trace_faults(found, ctx.manifest.run_dir)
 
 
 @router.post("", response_model=SendResult, status_code=201, responses=errors(400, 502, 503))

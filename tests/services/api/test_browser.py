@@ -109,3 +109,20 @@ def test_dashboard_shows_disconnected_when_the_api_does_not_answer(api_net, tmp_
         dead = s.getsockname()[1]
     dom = render(f"{api_net.api}/?api=http://127.0.0.1:{dead}", tmp_path)
     assert 'id="conn" class="disconnected"' in dom and "disconnected: the API does not answer" in dom
+
+
+def test_dashboard_shows_faults_in_force_and_ended_and_in_the_trace_of_a_message_they_touched(api_net, tmp_path):
+    fault = api_net.chaos("delay", "relayer", seconds=0.0)  # a fault that holds nothing: other tests unaffected
+    try:
+        sent = api_net.send("hub", "rollup-b", b"during a fault")
+        api_net.wait_delivered(sent)
+        dom = render(f"{api_net.api}/", tmp_path)
+        active = re.findall(r'<tr class="fault f-active"><td>#(\d+) relayer delayed</td><td>[^<]*in force', dom)
+        assert active == [str(fault.id)], re.findall(r'<table id="faults">.*?</table>', dom, flags=re.S)
+        detail = render(f"{api_net.api}/#/messages/{sent.id}", tmp_path)
+        assert re.search(rf'<table id="d-faults">.*?<td>#{fault.id} relayer delayed</td>', detail, flags=re.S)
+    finally:
+        api_net.heal()
+    dom = render(f"{api_net.api}/", tmp_path)
+    assert re.search(rf'<tr class="fault f-ended"><td>#{fault.id} relayer delayed</td><td>[^<]*–', dom)
+    assert 'class="fault f-active"' not in dom and "0 in force" in dom

@@ -1,0 +1,113 @@
+"""Issue 11, sizes that cannot halt anything: a burst of maximum-size messages in one source block
+is delivered in full, and unrelated traffic to the same destination is not held behind it.
+
+rollup-a runs with a 100M block gas limit (anvil_setBlockGasLimit) so that four maximum-size sends (~10.5M gas each:
+anvil's calldata floor) fit in one block with sixteen small ones; the destination keeps
+anvil's default 30M, so the relayer has to split the burst into several deliveries.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from web3 import Web3
+from web3.logs import DISCARD
+
+from orchestrator.chains.rpc import rpc
+from orchestrator.config import default_config
+from orchestrator.pytest_plugin import free_port_offset
+from orchestrator.testing import DevnetHandle, SentMessage
+from services.common.abi import Abi
+from services.protocol import MAX_PAYLOAD, load_artifact
+from services.protocol.erc7930 import encode_evm
+
+BIG, SMALL = 4, 16
+SOURCE_BLOCK_GAS = 100_000_000
+
+
+@pytest.fixture(scope="module")
+def net() -> Iterator[DevnetHandle]:
+    base = default_config()
+    with tempfile.TemporaryDirectory(prefix="devnet-liveness-") as tmp:
+        config = replace(base.with_port_offset(free_port_offset(base, start=1200)), state_dir=tmp)
+        with DevnetHandle.start(config) as handle:
+            # not anvil's --gas-limit: a devnet deployed from cached state takes the dump's limit
+            rpc(handle.chain("rollup-a").rpc_url, "anvil_setBlockGasLimit", [hex(SOURCE_BLOCK_GAS)])
+            rpc(handle.chain("rollup-a").rpc_url, "evm_mine")  # the limit holds from the next block
+            yield handle
+
+
+def submit(net: DevnetHandle, source: str, payload: bytes, account: int) -> bytes:
+    """sendMessage source -> rollup-b without waiting for it to be mined (automine is off)."""
+    gw = net.contract(source, "MetalayerGateway")
+    recipient = encode_evm(net.chain("rollup-b").chain_id, net.manifest.address("CrossChainCounter"))
+    gas = 12_000_000 if len(payload) > 1024 else 500_000
+    return gw.functions.sendMessage(recipient, payload, []).transact(
+        {"from": net.accounts[account].address, "gas": gas}
+    )
+
+
+def sent_of(net: DevnetHandle, source: str, tx: bytes, payload: bytes) -> SentMessage:
+    receipt = net.w3[source].eth.wait_for_transaction_receipt(tx, timeout=30)
+    assert receipt.status == 1, "sendMessage reverted"
+    ev = net.contract(source, "MetalayerGateway").events.MessageCommitted().process_receipt(receipt, errors=DISCARD)
+    args = ev[0]["args"]
+    return SentMessage(
+        "0x" + bytes(args["sendId"]).hex(),
+        net.chain(source).chain_id,
+        int(args["destinationChainId"]),
+        int(args["nonce"]),
+        receipt.blockNumber,
+        "0x" + bytes(tx).hex(),
+        args["sender"],
+        args["recipient"],
+        time.time(),
+        payload,
+    )
+
+
+def delivery_positions(net: DevnetHandle) -> dict[str, list[tuple[int, int]]]:
+    """Every MessageDelivered on rollup-b: message id -> [(block, transaction index)], in chain order."""
+    topic = Abi(load_artifact("MetalayerGateway")["abi"]).topic("MessageDelivered")
+    gateway = Web3.to_checksum_address(net.addresses["MetalayerGateway"])
+    logs = net.w3["rollup-b"].eth.get_logs({"address": gateway, "topics": [topic], "fromBlock": 0, "toBlock": "latest"})
+    found: dict[str, list[tuple[int, int]]] = {}
+    for lg in logs:
+        found.setdefault("0x" + bytes(lg["topics"][1]).hex(), []).append((lg["blockNumber"], lg["transactionIndex"]))
+    return found
+
+
+def test_four_max_size_and_sixteen_small_in_one_block_arrive_and_unrelated_traffic_waits_at_most_a_batch(net):
+    # the counter adds the first word; the rest has no zero byte: the costliest calldata
+    big = [(1).to_bytes(32, "big") + bytes([0xA0 + i]) * (MAX_PAYLOAD - 32) for i in range(BIG)]
+    small = [bytes([0x10 + i]) * 8 for i in range(SMALL)]
+    w3, hub = net.w3["rollup-a"], net.w3["hub"]
+    assert w3.eth.get_block("latest").gasLimit == SOURCE_BLOCK_GAS
+    for chain in (w3, hub):
+        chain.provider.make_request("evm_setAutomine", [False])
+    try:
+        txs = [submit(net, "rollup-a", p, account=i % 9) for i, p in enumerate(big + small)]
+        other = submit(net, "hub", b"unrelated", account=9)  # another source, the same destination
+        w3.provider.make_request("evm_mine", [])  # the burst, then at once the unrelated send
+        hub.provider.make_request("evm_mine", [])
+    finally:
+        for chain in (w3, hub):
+            chain.provider.make_request("evm_setAutomine", [True])
+    sent = [sent_of(net, "rollup-a", tx, p) for tx, p in zip(txs, big + small, strict=True)]
+    unrelated = sent_of(net, "hub", other, b"unrelated")
+    assert len({s.block for s in sent}) == 1, "the burst did not share one source block"
+    assert [len(s.payload) for s in sent[:BIG]] == [MAX_PAYLOAD] * BIG
+
+    net.wait_delivered([*sent, unrelated], timeout=90)
+    time.sleep(1.0)  # a copy sent late would show now
+    positions = delivery_positions(net)
+    assert [len(positions.get(s.id, [])) for s in [*sent, unrelated]] == [1] * (BIG + SMALL + 1)  # exactly once
+    deliveries = {p for s in sent for p in positions[s.id]}
+    assert len(deliveries) > 1, "the burst went out in one transaction (more than a block's gas?)"
+    first_small = min(positions[s.id][0] for s in sent[BIG:])
+    # the unrelated message rides in a delivery no later than the first one that carries small messages
+    assert positions[unrelated.id][0] <= first_small, (positions[unrelated.id], first_small, sorted(deliveries))
