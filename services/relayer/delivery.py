@@ -21,7 +21,7 @@ import time
 
 from services.common.rpc import hexbytes, hexint
 from services.protocol.messages import commitment_slot
-from services.relayer import backoff, chaos
+from services.relayer import backoff, chaos, optimistic
 from services.relayer.chain import TxLost
 from services.relayer.context import Context
 from services.relayer.guardians import NoQuorum, Quorum
@@ -218,18 +218,30 @@ class Delivery:
         limit = await self.simulator.block_gas_limit(self.dst)
         need = {m.id: recipient_gas(m, sims[m.id].gas) for m in candidates}
         candidates, too_big = fit_calldata(candidates, encode, need, limit)
-        iso = await isolate(candidates, simulate)
-        if iso.deliverable and iso.gas is not None:
-            data = encode(iso.deliverable)
-            msgs, gas, cut = fit_block(iso.deliverable, iso.gas, need, CalldataGas.of(data).floor, limit)
-            data = encode(msgs) if cut else data
+        fast = optimistic.eligible(batch, rejected)
+        if fast:
+            # every recipient passed: no batch simulation; a revert on chain falls back to it
+            data = encode(candidates)
+            reserve = {m.id: optimistic.recipient_reserve(m, sims[m.id].gas) for m in candidates}
+            base = optimistic.batch_gas(data, len(sigs), proof.account_proof, list(reserve.values()))
+            per_msg = {
+                m.id: optimistic.message_gas(m, reserve[m.id], proof.storage_proof(slots[m.id])) for m in candidates
+            }
+            msgs, gas, cut = fit_block(candidates, base, per_msg, CalldataGas.of(data).floor, limit)
+            offenders: dict[str, str] = {}
+            deferred = too_big + cut
         else:
-            msgs, gas, cut, data = [], 0, [], b""
-        await self._set_aside(iso.offenders, iso.deferred + too_big + cut, batch)
+            iso = await isolate(candidates, simulate)
+            msgs, gas, cut = [], 0, []
+            if iso.deliverable and iso.gas is not None:
+                data = encode(iso.deliverable)
+                msgs, gas, cut = fit_block(iso.deliverable, iso.gas, need, CalldataGas.of(data).floor, limit)
+            offenders, deferred = iso.offenders, iso.deferred + too_big + cut
+        await self._set_aside(offenders, deferred, batch)
         if msgs:
-            await self._submit(
-                Batch(batch.src, batch.dst, tuple(msgs)), data, gas, block, started_at, attested_at, proved_at
-            )
+            data = encode(msgs)  # cached unless cut
+            tx = Batch(batch.src, batch.dst, tuple(msgs))
+            await self._submit(tx, data, gas, block, (started_at, attested_at, proved_at), simulated=not fast)
 
     async def _rewound(self, src: int, block: int, signed_hash: bytes) -> bool:
         """The source's block `block` is no longer the one the guardians signed (it was rewound)."""
@@ -282,10 +294,13 @@ class Delivery:
             )
 
     async def _submit(
-        self, batch: Batch, data: bytes, gas: int, block: int, started_at: float, attested_at: float, proved_at: float
+        self, batch: Batch, data: bytes, gas: int, block: int, times: tuple[float, float, float], simulated: bool
     ) -> None:
+        """Mark submitted (durably), broadcast, settle from the receipt. `times`: started, attested,
+        proved; `simulated`: False when sent without a batch simulation (a revert falls back to one)."""
         ctx = self.ctx
         ids = batch.ids
+        started_at, attested_at, proved_at = times
 
         def durable(tx_hash: str) -> None:
             ctx.queue.mark_submitted(
@@ -294,6 +309,7 @@ class Delivery:
 
         tx_hash = await self.link.send(ctx.gateway, data, gas, before_broadcast=durable)
         ctx.counters.batches += 1
+        ctx.counters.optimistic_batches += not simulated
         if chaos.duplicate(ctx.manifest.run_dir):  # the same delivery again: the gateway must refuse it
             await self.link.send(ctx.gateway, data, gas)
         try:
@@ -305,4 +321,4 @@ class Delivery:
             return
         if receipt is None:
             raise TimeoutError(f"no receipt for {tx_hash} on {self.link.name}")
-        await self.settlement.settle(batch, receipt)
+        await self.settlement.settle(batch, receipt, simulated=simulated)
