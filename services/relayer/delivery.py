@@ -4,12 +4,15 @@ Per destination a worker groups ready messages by source chain (up to `max_batch
 quarantined message — one whose own delivery failed before — goes alone). For a batch,
 three things run in parallel: a quorum of guardian signatures for its attest block, one
 eth_getProof for all its commitment slots, and a simulation of every recipient (gas it
-needs, or the reason it would fail). Then the batch transaction is simulated; offenders
-(found by simulation, or by bisecting a batch that would revert) are recorded as failed
-attempts and left out, so the others go at once. The transaction's gas is its simulated use
-plus each recipient's need (at least its sender's gasLimit), never a constant, and the
-batch is cut to fit the destination's block gas limit. It is marked `submitted` before
-broadcast; the receipt goes to the settlement stage.
+needs, or the reason it would fail). A fresh batch whose recipients all passed goes out at
+once, its gas limit from a calibrated model (optimistic.py). Any other batch (a rejected
+recipient, a retry — which is what a reverted optimistic batch becomes — a quarantined
+message) is simulated as a whole transaction; offenders (found by simulation, or by
+bisecting a batch that would revert) are recorded as failed attempts and left out, so the
+others go at once, its gas the simulated use plus each recipient's need (at least its
+sender's gasLimit). Gas is never a constant, and the batch is cut to fit the destination's
+block gas limit. It is marked `submitted` before broadcast; the receipt goes to the
+settlement stage.
 """
 
 from __future__ import annotations
