@@ -4,12 +4,15 @@ Per destination a worker groups ready messages by source chain (up to `max_batch
 quarantined message — one whose own delivery failed before — goes alone). For a batch,
 three things run in parallel: a quorum of guardian signatures for its attest block, one
 eth_getProof for all its commitment slots, and a simulation of every recipient (gas it
-needs, or the reason it would fail). Then the batch transaction is simulated; offenders
-(found by simulation, or by bisecting a batch that would revert) are recorded as failed
-attempts and left out, so the others go at once. The transaction's gas is its simulated use
-plus each recipient's need (at least its sender's gasLimit), never a constant, and the
-batch is cut to fit the destination's block gas limit. It is marked `submitted` before
-broadcast; the receipt goes to the settlement stage.
+needs, or the reason it would fail). A fresh batch whose recipients all passed goes out at
+once, its gas limit from a calibrated model (optimistic.py). Any other batch (a rejected
+recipient, a retry — which is what a reverted optimistic batch becomes — a quarantined
+message) is simulated as a whole transaction; offenders (found by simulation, or by
+bisecting a batch that would revert) are recorded as failed attempts and left out, so the
+others go at once, its gas the simulated use plus each recipient's need (at least its
+sender's gasLimit). Gas is never a constant, and the batch is cut to fit the destination's
+block gas limit. It is marked `submitted` before broadcast; the receipt goes to the
+settlement stage.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import time
 from services.common.chain import TxLost
 from services.common.rpc import hexbytes, hexint
 from services.protocol.messages import commitment_slot
-from services.relayer import backoff, chaos, finality
+from services.relayer import backoff, chaos, finality, optimistic
 from services.relayer.context import Context
 from services.relayer.guardians import NoQuorum, Quorum
 from services.relayer.model import Batch, GuardianSet, QueuedMessage
@@ -220,18 +223,30 @@ class Delivery:
         limit = await self.simulator.block_gas_limit(self.dst)
         need = {m.id: recipient_gas(m, sims[m.id].gas) for m in candidates}
         candidates, too_big = fit_calldata(candidates, encode, need, limit)
-        iso = await isolate(candidates, simulate)
-        if iso.deliverable and iso.gas is not None:
-            data = encode(iso.deliverable)
-            msgs, gas, cut = fit_block(iso.deliverable, iso.gas, need, CalldataGas.of(data).floor, limit)
-            data = encode(msgs) if cut else data
+        fast = optimistic.eligible(batch, rejected)
+        if fast:
+            # every recipient passed: no batch simulation; a revert on chain falls back to it
+            data = encode(candidates)
+            reserve = {m.id: optimistic.recipient_reserve(m, sims[m.id].gas) for m in candidates}
+            base = optimistic.batch_gas(data, len(sigs), proof.account_proof, list(reserve.values()))
+            per_msg = {
+                m.id: optimistic.message_gas(m, reserve[m.id], proof.storage_proof(slots[m.id])) for m in candidates
+            }
+            msgs, gas, cut = fit_block(candidates, base, per_msg, CalldataGas.of(data).floor, limit)
+            offenders: dict[str, str] = {}
+            deferred = too_big + cut
         else:
-            msgs, gas, cut, data = [], 0, [], b""
-        await self._set_aside(iso.offenders, iso.deferred + too_big + cut, batch)
+            iso = await isolate(candidates, simulate)
+            msgs, gas, cut = [], 0, []
+            if iso.deliverable and iso.gas is not None:
+                data = encode(iso.deliverable)
+                msgs, gas, cut = fit_block(iso.deliverable, iso.gas, need, CalldataGas.of(data).floor, limit)
+            offenders, deferred = iso.offenders, iso.deferred + too_big + cut
+        await self._set_aside(offenders, deferred, batch)
         if msgs:
-            await self._submit(
-                Batch(batch.src, batch.dst, tuple(msgs)), data, gas, block, started_at, attested_at, proved_at
-            )
+            data = encode(msgs)  # cached unless cut
+            tx = Batch(batch.src, batch.dst, tuple(msgs))
+            await self._submit(tx, data, gas, block, (started_at, attested_at, proved_at), simulated=not fast)
 
     async def _rewound(self, src: int, block: int, signed_hash: bytes) -> bool:
         """The source's block `block` is no longer the one the guardians signed (it was rewound)."""
@@ -284,10 +299,13 @@ class Delivery:
             )
 
     async def _submit(
-        self, batch: Batch, data: bytes, gas: int, block: int, started_at: float, attested_at: float, proved_at: float
+        self, batch: Batch, data: bytes, gas: int, block: int, times: tuple[float, float, float], simulated: bool
     ) -> None:
+        """Mark submitted (durably), broadcast, settle from the receipt. `times`: started, attested,
+        proved; `simulated`: False when sent without a batch simulation (a revert falls back to one)."""
         ctx = self.ctx
         ids = batch.ids
+        started_at, attested_at, proved_at = times
 
         def durable(tx_hash: str) -> None:
             ctx.queue.mark_submitted(
@@ -296,6 +314,7 @@ class Delivery:
 
         tx_hash = await self.link.send(ctx.gateway, data, gas, before_broadcast=durable)
         ctx.counters.batches += 1
+        ctx.counters.optimistic_batches += not simulated
         if chaos.duplicate(ctx.manifest.run_dir):  # the same delivery again: the gateway must refuse it
             await self.link.send(ctx.gateway, data, gas)
         try:
@@ -307,4 +326,4 @@ class Delivery:
             return
         if receipt is None:
             raise TimeoutError(f"no receipt for {tx_hash} on {self.link.name}")
-        await self.settlement.settle(batch, receipt)
+        await self.settlement.settle(batch, receipt, simulated=simulated)

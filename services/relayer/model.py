@@ -135,6 +135,8 @@ class Counters:
     lost_txs: int = 0
     rewinds: int = 0
     flagged_roots: int = 0  # stored roots the watchtower found not to be the source's block
+    optimistic_batches: int = 0  # sent without a batch simulation (services/relayer/optimistic.py)
+    optimistic_reverts: int = 0  # of those, reverted on chain (their messages were then simulated)
     extra: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, int]:

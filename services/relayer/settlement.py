@@ -30,7 +30,9 @@ class Settlement:
         self.failed_topic = ctx.gw_abi.topic("MessageFailed")
         self.gateway = ctx.gateway.lower()
 
-    async def settle(self, batch: Batch, receipt: dict[str, Any]) -> None:
+    async def settle(self, batch: Batch, receipt: dict[str, Any], simulated: bool = True) -> None:
+        """`simulated`: False for a transaction sent without a batch simulation (optimistic.py);
+        should it revert, its messages are retried at once, and that retry simulates."""
         ctx, dst = self.ctx, batch.dst
         now = time.time()
         tx_hash = receipt["transactionHash"]
@@ -44,11 +46,14 @@ class Settlement:
             if delivered:
                 await self.settle_already_delivered(batch.dst, [m for m in batch.messages if m.id in delivered])
             rest = [i for i in batch.ids if i not in delivered]
-            # the next attempt re-simulates and bisects, so an offender is found then
+            # not the messages' failure: the next attempt re-simulates and bisects, so an offender
+            # is found (and counted) then; after an optimistic send that attempt starts at once
+            ctx.counters.optimistic_reverts += not simulated
+            what = "delivery transaction" if simulated else "optimistic delivery transaction (unsimulated)"
             ctx.queue.mark_retry(
                 rest,
-                f"delivery transaction reverted: {reason}",
-                now + backoff.DELIVERY_FAILED.after(0),
+                f"{what} reverted: {reason}",
+                now + (backoff.DELIVERY_FAILED.after(0) if simulated else 0.0),
                 outcome="reverted",
                 at=now,
             )

@@ -96,12 +96,15 @@ def test_bisection_finds_a_message_the_batch_transaction_cannot_deliver(stage_ne
     sent = [stage_net.send("hub", "rollup-a", b"m%d" % i, account=i) for i in range(5)]
     src, dst = stage_net.chain_id("hub"), stage_net.chain_id("rollup-a")
 
+    def tampered(ctx) -> list[QueuedMessage]:
+        # a tampered copy of message 3: its id's commitment exists, but not for this content
+        msgs = list(row_batch(ctx, src, dst, [s.id for s in sent]).messages)
+        msgs[3] = dataclasses.replace(msgs[3], payload=b"tampered")
+        return msgs
+
     async def scenario(ctx):
         await ingest(ctx, src)
-        batch = row_batch(ctx, src, dst, [s.id for s in sent])
-        # a tampered copy of message 3: its id's commitment exists, but not for this content
-        msgs = list(batch.messages)
-        msgs[3] = dataclasses.replace(msgs[3], payload=b"tampered")
+        msgs = tampered(ctx)
         calls: list[int] = []
 
         async def simulate(ms):
@@ -111,16 +114,25 @@ def test_bisection_finds_a_message_the_batch_transaction_cannot_deliver(stage_ne
             return 100_000 * len(ms)
 
         iso = await isolate(msgs, simulate)
-        await Delivery(ctx, dst, Settlement(ctx), 10).deliver(Batch(src, dst, tuple(msgs)))
-        return iso, calls, [ctx.queue.get(s.id) for s in sent]
+        delivery = Delivery(ctx, dst, Settlement(ctx), 10)
+        # a fresh batch whose recipients all pass goes out unsimulated: the gateway's proof check
+        # reverts it on chain, and nobody is blamed for that
+        await delivery.deliver(Batch(src, dst, tuple(msgs)))
+        after_revert = [ctx.queue.get(s.id) for s in sent]
+        await delivery.deliver(Batch(src, dst, tuple(tampered(ctx))))  # the retry: simulated, bisected
+        return iso, calls, after_revert, [ctx.queue.get(s.id) for s in sent], ctx.counters
 
-    iso, calls, rows = stages(scenario)
+    iso, calls, after_revert, rows, counters = stages(scenario)
     assert [m.id for m in iso.deliverable] == [s.id for i, s in enumerate(sent) if i != 3]
     assert iso.offenders == {sent[3].id: "execution reverted"} and iso.gas == 400_000 and not iso.deferred
     assert calls[0] == 5 and len(calls) <= 2 * 5  # bisection, not one estimate per subset
+    assert counters.optimistic_batches == 1 and counters.optimistic_reverts == 1 and counters.reverted_txs == 1
+    assert all(r["status"] == "pending" and r["attempts"] == 1 and r["failures"] == 0 for r in after_revert)
     # the real delivery: the tampered message is refused by the gateway's proof check, the rest delivered
     assert [r["status"] for i, r in enumerate(rows) if i != 3] == ["delivered"] * 4
     assert rows[3]["status"] == "retrying" and "InvalidStorageProof" in rows[3]["revert_reason"]
+    assert rows[3]["failures"] == 1 and rows[3]["quarantined"] == 1
+    assert all(stage_net.is_delivered_on("rollup-a", "hub", s.nonce) == (i != 3) for i, s in enumerate(sent))
 
 
 def test_recipient_gas_covers_the_senders_request_and_the_63_64_rule():
