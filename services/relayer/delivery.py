@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Any
 
 from services.common.chain import TxLost
 from services.common.rpc import hexbytes, hexint
@@ -29,7 +30,7 @@ from services.relayer import backoff, chaos, finality, optimistic
 from services.relayer.context import Context
 from services.relayer.guardians import NoQuorum, Quorum
 from services.relayer.model import Batch, GuardianSet, QueuedMessage
-from services.relayer.proving import consistent_proof, get_proof, proof_matches
+from services.relayer.proving import ProofMismatch, consistent_proof, get_proof, proof_matches
 from services.relayer.settlement import Settlement
 from services.relayer.simulation import Simulator, isolate, recipient_gas
 from services.relayer.sizing import CalldataGas, fit_block, fit_calldata
@@ -185,9 +186,15 @@ class Delivery:
         if not proof_matches(proof, quorum.attestation.state_root):
             if await self._rewound(batch.src, block, quorum.attestation.block_hash):
                 block, quorum = await self._attest_later(batch.src, block, gset)
-            proof = await consistent_proof(
-                ctx.links[batch.src], ctx.gateway, list(slots.values()), block, quorum.attestation.state_root
-            )
+            try:
+                proof = await self._proof_at(batch.src, list(slots.values()), block, quorum)
+            except ProofMismatch as exc:
+                # The source's trie and its header's root disagree at this block for good (seen on
+                # anvil, rarely, around state dumps). Commitments are never deleted, so a later
+                # block proves the same messages; with instant mining the relayer makes one.
+                log.warning("%s: proving at a later block", exc)
+                block, quorum = await self._attest_later(batch.src, block, gset)
+                proof = await self._proof_at(batch.src, list(slots.values()), block, quorum)
         proved_at = time.time()
         sims = await sims_task
         rejected = {i: r.reason or "would fail" for i, r in sims.items() if not r.ok}
@@ -247,6 +254,10 @@ class Delivery:
             data = encode(msgs)  # cached unless cut
             tx = Batch(batch.src, batch.dst, tuple(msgs))
             await self._submit(tx, data, gas, block, (started_at, attested_at, proved_at), simulated=not fast)
+
+    async def _proof_at(self, src: int, slots: list[bytes], block: int, quorum: Quorum) -> Any:
+        link = self.ctx.links[src]
+        return await consistent_proof(link, self.ctx.gateway, slots, block, quorum.attestation.state_root)
 
     async def _rewound(self, src: int, block: int, signed_hash: bytes) -> bool:
         """The source's block `block` is no longer the one the guardians signed (it was rewound)."""

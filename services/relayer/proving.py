@@ -26,6 +26,10 @@ async def get_proof(link: ChainLink, gateway: str, slots: list[bytes], block: in
     )
 
 
+class ProofMismatch(RuntimeError):
+    """eth_getProof at a block keeps disagreeing with the root attested for it."""
+
+
 async def consistent_proof(link: ChainLink, gateway: str, slots: list[bytes], block: int, state_root: bytes) -> Any:
     """Fetch eth_getProof again until it matches the attested root.
 
@@ -39,4 +43,4 @@ async def consistent_proof(link: ChainLink, gateway: str, slots: list[bytes], bl
         proof = await get_proof(link, gateway, slots, block)
         if proof_matches(proof, state_root):
             return proof
-    raise RuntimeError(f"{link.name}: eth_getProof at block {block} keeps disagreeing with the attested root")
+    raise ProofMismatch(f"{link.name}: eth_getProof at block {block} keeps disagreeing with the attested root")
