@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import sqlite3
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -39,6 +41,31 @@ async def measure(manifest: Any, n: int, block_time: float | None) -> dict[str, 
         return {"latency_ms": percentiles(lat), "baseline_plain_tx_roundtrip_ms": percentiles(baseline)}
     finally:
         await probe.close()
+
+
+STAGES = (
+    ("mined->seen", "mined_at", "seen_at"),
+    ("seen->attested", "seen_at", "attested_at"),
+    ("attested->proved", "attested_at", "proved_at"),
+    ("proved->submitted", "proved_at", "submitted_at"),
+    ("submitted->delivered", "submitted_at", "delivered_at"),
+)
+
+
+def stage_medians(db: Path) -> dict[str, float]:
+    """Where a delivery's time goes, from the relayer's own timestamps (medians, ms)."""
+    rows = sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute(
+        "SELECT mined_at, seen_at, attested_at, proved_at, submitted_at, delivered_at FROM messages"
+        " WHERE status = 'delivered'"
+    )
+    cols = ["mined_at", "seen_at", "attested_at", "proved_at", "submitted_at", "delivered_at"]
+    samples: dict[str, list[float]] = {name: [] for name, _, _ in STAGES}
+    for row in rows:
+        at = dict(zip(cols, row, strict=True))
+        for name, a, b in STAGES:
+            if at[a] is not None and at[b] is not None:
+                samples[name].append((at[b] - at[a]) * 1000)
+    return {name: round(statistics.median(v), 2) for name, v in samples.items() if v}
 
 
 async def one(probe: Probe, signer: Any, src: int, dst: int) -> float:
@@ -70,6 +97,7 @@ def run(args: argparse.Namespace) -> dict:
         with sampler.running():
             result = asyncio.run(measure(manifest, n, args.block_time))
         rss_now = process_rss(devnet.pids())
+        stages = stage_medians(Path(tmp) / "state" / "run" / "relayer.sqlite")
         pss_total = round(sum(pss_mb(pid) for pid in devnet.pids().values()), 1)
     base = result["baseline_plain_tx_roundtrip_ms"]["p50"]
     result.update(
@@ -78,6 +106,7 @@ def run(args: argparse.Namespace) -> dict:
             "chains": 3,
             "block_time_s": args.block_time,
             "p50_ratio_to_baseline": round(result["latency_ms"]["p50"] / base, 2) if base else None,
+            "relayer_stage_p50_ms": stages,
             "rss_mb": rss_now,
             "rss_total_mb": round(sum(rss_now.values()), 1),
             "pss_total_mb": pss_total,
