@@ -26,7 +26,7 @@ import httpx
 
 from orchestrator.chains.rpc import rpc
 from orchestrator.paths import StateDir
-from services.common.faults import KINDS, RELAYER_KINDS, Fault, FaultBook
+from services.common.faults import INSTANT_KINDS, KINDS, RELAYER_KINDS, Fault, FaultBook
 from services.common.manifest import Manifest
 from services.common.manifest import load as load_manifest
 
@@ -72,7 +72,7 @@ class Chaos:
         if kind not in KINDS:
             raise ChaosError(f"unknown fault {kind!r} (one of {', '.join(KINDS)})")
         self._validate(kind, target, args)
-        instant = kind in ("kill", "resume", "reorg", "equivocate")
+        instant = kind in INSTANT_KINDS
         fault = self.book.add(kind, target, 0.0 if instant else duration, **args)
         return self.carry_out(fault)
 
@@ -82,7 +82,7 @@ class Chaos:
         except ChaosError as exc:
             self.book.update(fault.id, status="failed", detail=str(exc), healed_at=time.time())
             raise
-        status = "healed" if fault.kind in ("kill", "resume", "reorg", "equivocate") else "active"
+        status = "healed" if fault.kind in INSTANT_KINDS else "active"
         return (
             self.book.update(
                 fault.id, status=status, detail=detail, healed_at=time.time() if status == "healed" else None

@@ -16,7 +16,7 @@ from typing import Any
 
 from services.api.reasons import decode_reason
 from services.common.attest import checksum
-from services.common.faults import Fault, FaultBook, faults_during
+from services.common.faults import INSTANT_KINDS, Fault, FaultBook, faults_during
 from services.relayer.queue import STATUSES
 
 __all__ = ["STATUSES", "fault_spans", "format_trace", "trace_faults", "trace_from_row"]
@@ -161,7 +161,7 @@ def format_fault(f: dict[str, Any]) -> str:
     start, end = f["started_at"], f.get("ended_at")
     if end is None:
         when = f"{_clock(start)}– (in force)"
-    elif end - start < 0.05:
+    elif f["kind"] in INSTANT_KINDS:  # a held fault keeps its span, however short it was
         when = _clock(start)
     else:
         when = f"{_clock(start)}–{_clock(end)}"

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 KINDS = ("kill", "pause", "resume", "partition", "reorg", "delay", "drop", "duplicate", "equivocate")
+INSTANT_KINDS = ("kill", "resume", "reorg", "equivocate")  # done at once: no duration, nothing to heal
 RELAYER_KINDS = ("delay", "drop", "duplicate")  # carried out by the relayer itself, from chaos.json
 
 

@@ -76,8 +76,13 @@ FAILING = textwrap.dedent(
         print("FIRST " + sent.id)
 
     def test_fails_with_logs(clean_devnet):
+        import time
         sent = clean_devnet.send("rollup-a", "rollup-b", b"")
         clean_devnet.wait_delivered(sent, timeout=30)
+        # delivered on chain first; the relayer records (and logs) it from the receipt a moment later
+        deadline = time.monotonic() + 10
+        while (clean_devnet.trace(sent.id) or {}).get("status") != "delivered" and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert False, "deliberate failure " + sent.id
     """
 )

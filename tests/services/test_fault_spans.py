@@ -82,3 +82,8 @@ def test_trace_faults_reads_the_run_directory_and_instant_faults_show_one_time(t
     [span] = trace_faults(t, tmp_path)["faults"]
     assert span["kind"] == "kill" and span["target"] == "rollup-b" and span["status"] == "healed"
     assert re.fullmatch(r"#1 rollup-b killed \d\d:\d\d:\d\d\.\d", format_fault(span))
+    # a pause healed 20 ms after it began is still shown as a span (start–end), not as an instant
+    pause = book.add("pause", "guardian-1", duration=30.0)
+    book.heal(pause.id)
+    short = next(s for s in trace_faults(t, tmp_path)["faults"] if s["kind"] == "pause")
+    assert re.fullmatch(r"#2 guardian-1 paused \S+–\S+", format_fault(short)), format_fault(short)
