@@ -42,14 +42,21 @@ INFLIGHT_PER_DST_INTERVAL = 16  # with a block time, batches wait for the next b
 MAX_REWOUND_HEIGHTS = 64  # later blocks tried when the guardians' signature is of a rewound block
 
 
+HEAVY_PAYLOAD = 32 * 1024  # bytes: a message this big is delivered alone, one at a time per destination
+
+
+def is_heavy(batch: Batch) -> bool:
+    return any(len(m.payload) >= HEAVY_PAYLOAD for m in batch.messages)
+
+
 def make_batches(ready: list[QueuedMessage], max_batch: int) -> list[Batch]:
     """Ready messages (ordered by source, block, nonce) cut into per-source batches (finalized
-    apart from soft ones, which need not wait for their depth); each quarantined message alone,
-    after the others."""
+    apart from soft ones, which need not wait for their depth); each quarantined or heavy
+    (HEAVY_PAYLOAD) message alone, after the others."""
     by_src: dict[tuple[int, int], list[QueuedMessage]] = {}
     alone: list[Batch] = []
     for m in ready:
-        if m.quarantined:
+        if m.quarantined or len(m.payload) >= HEAVY_PAYLOAD:
             alone.append(Batch(m.src, m.dst, (m,)))
         else:
             by_src.setdefault((m.src, m.finality), []).append(m)
@@ -73,6 +80,10 @@ class Delivery:
         self.max_batch = max_batch
         self.wake = asyncio.Event()
         self.inflight: set[str] = set()
+        # One heavy batch in flight per destination (see `turn`): several would take consecutive
+        # nonces of the relayer's account, and a message arriving meanwhile would be mined behind
+        # all of them (issue 11: unrelated traffic waits at most one batch).
+        self.heavy_inflight = False
 
     async def run(self) -> None:
         ctx = self.ctx
@@ -88,21 +99,36 @@ class Delivery:
                 await asyncio.sleep(0.5)
                 continue
             started = blocked = False
-            for batch in make_batches(ready, self.max_batch):
+            for batch in self.turn(make_batches(ready, self.max_batch)):
                 if slots.locked():
                     blocked = True
                     break
                 await slots.acquire()
+                heavy = is_heavy(batch)
                 self.inflight.update(batch.ids)
+                self.heavy_inflight = self.heavy_inflight or heavy
                 started = True
-                asyncio.create_task(self._run_batch(batch, slots))
+                asyncio.create_task(self._run_batch(batch, slots, heavy))
+            held = not started and bool(self.inflight)  # due work waits for batches in flight
             if started and not blocked:
                 continue
-            # Woken by new messages, a finished batch (a free slot) or the next retry time.
+            # Woken by new messages, a finished batch (a free slot) or the next retry time (a held
+            # heavy message is due now: poll gently until its predecessor is done and wakes us).
             nxt = None if blocked else ctx.queue.next_wakeup(self.dst)
-            timeout = None if nxt is None else max(0.005, nxt - time.time())
+            timeout = None if nxt is None else max(0.05 if held else 0.005, nxt - time.time())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout)
+
+    def turn(self, batches: list[Batch]) -> list[Batch]:
+        """The batches to start now. Heavy ones go one at a time and only when nothing else is in
+        flight; while one waits for that, no light batch starts (else heavy ones could starve);
+        while one is in flight, light ones start (they are mined right after it). So no message
+        waits behind more than one heavy batch, and a heavy one waits for at most one round."""
+        light = [b for b in batches if not is_heavy(b)]
+        heavy = [b for b in batches if is_heavy(b)]
+        if self.heavy_inflight or not heavy:
+            return light
+        return heavy[:1] if not self.inflight else []
 
     def quorum_wait(self, chain_id: int) -> float:
         """How long guardians may hold a request: until `confirmations` more blocks can exist."""
@@ -131,7 +157,7 @@ class Delivery:
                 ctx.guardians.vouch(batch.src, block, hexbytes(header["hash"]), hexbytes(header["stateRoot"]))
         return block
 
-    async def _run_batch(self, batch: Batch, slots: asyncio.Semaphore) -> None:
+    async def _run_batch(self, batch: Batch, slots: asyncio.Semaphore, heavy: bool = False) -> None:
         queue = self.ctx.queue
         try:
             await self.deliver(batch)
@@ -154,6 +180,8 @@ class Delivery:
             )
         finally:
             self.inflight.difference_update(batch.ids)
+            if heavy:
+                self.heavy_inflight = False
             slots.release()
             self.wake.set()
 

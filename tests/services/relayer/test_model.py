@@ -81,3 +81,38 @@ def test_finalized_messages_are_batched_apart_from_soft_ones():
     ready = [qm(0), replace(qm(1), finality=1), qm(2), replace(qm(3), finality=1)]
     batches = make_batches(ready, 10)
     assert [([m.nonce for m in b.messages], b.finalized) for b in batches] == [([0, 2], False), ([1, 3], True)]
+
+
+def test_heavy_messages_go_alone_after_the_light_ones_of_their_source():
+    from dataclasses import replace
+
+    from services.relayer.delivery import HEAVY_PAYLOAD, is_heavy
+
+    big = b"\x01" * HEAVY_PAYLOAD
+    ready = [replace(qm(0), payload=big), qm(1), replace(qm(2), payload=big), qm(3)]
+    batches = make_batches(ready, 10)
+    assert [[m.nonce for m in b.messages] for b in batches] == [[1, 3], [0], [2]]
+    assert [is_heavy(b) for b in batches] == [False, True, True]
+    assert not is_heavy(Batch(901, 902, (replace(qm(4), payload=big[:-1]),)))
+
+
+def test_heavy_batches_take_turns_so_nothing_waits_behind_more_than_one():
+    from dataclasses import replace
+
+    from services.relayer.delivery import HEAVY_PAYLOAD, Delivery
+
+    worker = Delivery.__new__(Delivery)
+    worker.inflight, worker.heavy_inflight = set(), False
+    big = b"\x01" * HEAVY_PAYLOAD
+    light = Batch(901, 902, (qm(1),))
+    heavy = [Batch(901, 902, (replace(qm(i), payload=big),)) for i in (2, 3)]
+    # nothing in flight: one heavy batch, alone
+    assert worker.turn([light, *heavy]) == [heavy[0]]
+    # a heavy one in flight: light ones go (mined right after it), the other heavy one waits
+    worker.inflight, worker.heavy_inflight = set(heavy[0].ids), True
+    assert worker.turn([light, heavy[1]]) == [light]
+    # light ones in flight and a heavy one due: nothing new starts until they are done
+    worker.inflight, worker.heavy_inflight = set(light.ids), False
+    assert worker.turn([Batch(903, 902, (qm(9, src=903),)), heavy[1]]) == []
+    # no heavy one due: light ones as before
+    assert worker.turn([light]) == [light]
