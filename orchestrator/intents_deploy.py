@@ -25,14 +25,14 @@ from typing import Any
 import httpx
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
-from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+from eth_utils import function_signature_to_4byte_selector, keccak
 
 from services.common import manifest as manifest_models
 from services.common.tx import Signer
 from services.protocol import encode_evm_chain, load_artifact
+from services.protocol.create2 import CREATE2_FACTORY, create2_address
 from services.solver.keys import solver_key
 
-CREATE2_FACTORY = "0x4e59b44847b379578588920ca78fbf26c0b4956c"
 SALT = keccak(text="metalayer-devnet/intents/v1")
 ETHER = 10**18
 USDC_UNIT = 10**6
@@ -77,23 +77,18 @@ def _selector_call(signature: str, types: Sequence[str] = (), args: Sequence[Any
     return function_signature_to_4byte_selector(signature) + abi_encode(list(types), list(args))
 
 
-def _create2(init: bytes) -> str:
-    digest = keccak(b"\xff" + bytes.fromhex(CREATE2_FACTORY[2:]) + SALT + keccak(init))
-    return to_checksum_address(digest[12:])
-
-
 def _init_code(name: str, types: list[str], args: list[Any]) -> bytes:
     return bytes.fromhex(load_artifact(name)["bytecode"][2:]) + abi_encode(types, args)
 
 
 def plan_addresses(gateway: str, grace: int) -> tuple[dict[str, str], dict[str, bytes]]:
     owner_free = {"DestinationSettler": _init_code("DestinationSettler", ["address"], [gateway])}
-    dest = _create2(owner_free["DestinationSettler"])
+    dest = create2_address(owner_free["DestinationSettler"], SALT)
     codes = {
         **owner_free,
         "OriginSettler": _init_code("OriginSettler", ["address", "address", "uint256"], [gateway, dest, grace]),
     }
-    return {n: _create2(c) for n, c in codes.items()}, codes
+    return {n: create2_address(c, SALT) for n, c in codes.items()}, codes
 
 
 class _Chain:
@@ -235,7 +230,7 @@ def deploy_intents(
     gateway = m.address("MetalayerGateway")
     addrs, codes = plan_addresses(gateway, params.settlement_grace)
     codes["USDC"] = _init_code("USDC", ["address"], [signer.address])
-    addrs["USDC"] = _create2(codes["USDC"])
+    addrs["USDC"] = create2_address(codes["USDC"], SALT)
     solvers = [solver_key(i).address for i in range(params.solvers)]
 
     def one(chain: manifest_models.Chain) -> tuple[str, int]:

@@ -3,8 +3,11 @@
 import os
 import subprocess
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,3 +53,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     import shutil
 
     shutil.rmtree(os.environ["DEVNET_HOME"], ignore_errors=True)
+
+
+def wait_for(what: str, pred: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
+    """Poll `pred` until it returns something true (returned), or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)

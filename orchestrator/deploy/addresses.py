@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from eth_abi import encode as abi_encode
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 
 from orchestrator import keys
 from orchestrator.build.compiler import Artifact
+from services.protocol.create2 import create2_address
 
-CREATE2_FACTORY = "0x4e59b44847b379578588920ca78fbf26c0b4956c"
 SALT = keccak(text="metalayer-devnet/v1")
 
 # Core contracts, deployed on every chain except GuardianStaking (hub only). Constructor arg: owner.
@@ -24,11 +24,6 @@ CORE = ("StateRootRegistry", "MetalayerGateway", "EraToken", "GuardianStaking")
 EXAMPLES = ("PingPong", "CrossChainCounter")  # constructor args: gateway (PingPong: and owner)
 OWNED_EXAMPLES = ("PingPong",)  # its rallies spend its float, so only the owner may start them
 HUB_ONLY = ("GuardianStaking",)
-
-
-def create2_address(init_code: bytes, salt: bytes = SALT) -> str:
-    digest = keccak(b"\xff" + bytes.fromhex(CREATE2_FACTORY[2:]) + salt + keccak(init_code))
-    return to_checksum_address(digest[12:])
 
 
 def _ctor_types(artifact: Artifact) -> list[str]:
@@ -49,9 +44,9 @@ def plan_addresses(artifacts: dict[str, Artifact]) -> tuple[dict[str, str], dict
     codes: dict[str, bytes] = {}
     for name in CORE:
         codes[name] = init_code(artifacts[name], [owner])
-        addresses[name] = create2_address(codes[name])
+        addresses[name] = create2_address(codes[name], SALT)
     for name in EXAMPLES:
         args = [addresses["MetalayerGateway"], *([owner] if name in OWNED_EXAMPLES else [])]
         codes[name] = init_code(artifacts[name], args)
-        addresses[name] = create2_address(codes[name])
+        addresses[name] = create2_address(codes[name], SALT)
     return addresses, codes

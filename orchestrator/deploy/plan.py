@@ -18,8 +18,9 @@ from typing import Any
 from orchestrator import keys
 from orchestrator.chains.rpc import RpcClient, RpcError
 from orchestrator.config import ChainConfig, DevnetConfig
-from orchestrator.deploy.addresses import CORE, CREATE2_FACTORY, EXAMPLES, HUB_ONLY, SALT
+from orchestrator.deploy.addresses import CORE, EXAMPLES, HUB_ONLY, SALT
 from services.common.abi import Abi
+from services.protocol.create2 import CREATE2_FACTORY
 from services.protocol.erc7930 import encode_evm_chain
 
 ETHER = 10**18

@@ -45,24 +45,23 @@ def devnet_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _proc_mb(path: str, field: str) -> float:
+    """A `Field:  N kB` line of a /proc file, in MB (0 when the process is gone)."""
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def pss_mb(pid: int) -> float:
     """Proportional set size: like RSS, but a page shared by N processes (anvil's and Python's
     shared libraries, the interpreter) counts 1/N in each, so a sum over the devnet's processes
     is the memory the devnet really holds. A sum of RSS counts every shared page once per process."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    return _proc_mb(f"/proc/{pid}/smaps_rollup", "Pss:")
 
 
 def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    return _proc_mb(f"/proc/{pid}/status", "VmRSS:")

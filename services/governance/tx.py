@@ -16,15 +16,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from eth_account import Account
-from eth_typing import ChecksumAddress
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
 
 from services.common.abi import Abi, describe_error
 from services.common.manifest import load_abi
+from services.protocol.create2 import CREATE2_FACTORY, create2_address
 
-CREATE2_FACTORY = "0x4e59b44847b379578588920ca78fbf26c0b4956c"
 GAS_PAD = 1.3
 RECEIPT_TIMEOUT = 30.0
 ERROR_SOURCES = (
@@ -60,11 +59,6 @@ def revert_reason(exc: Exception, abis: Iterable[Abi] | None = None) -> str:
     if isinstance(data, str) and data.startswith("0x"):
         return describe_error(data, abis if abis is not None else _error_abis())
     return str(getattr(exc, "message", None) or exc)
-
-
-def create2_address(init_code: bytes, salt: bytes) -> ChecksumAddress:
-    digest = keccak(b"\xff" + bytes.fromhex(CREATE2_FACTORY[2:]) + salt + keccak(init_code))
-    return to_checksum_address(digest[12:])
 
 
 class TxSender:

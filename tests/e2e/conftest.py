@@ -9,7 +9,6 @@ Nothing here relays: messages move only through the relayer process.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,19 +21,7 @@ from orchestrator import keys
 from orchestrator.config import default_config
 from orchestrator.testing import DevnetHandle
 from services.protocol import load_abi
-from tests.conftest import free_config
-
-
-def wait_for(what: str, pred: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
-    """Poll `pred` until it returns something true (returned), or fail naming `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
+from tests.conftest import free_config, wait_for
 
 
 class Net(DevnetHandle):

@@ -13,7 +13,7 @@ import argparse
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,6 +24,7 @@ from orchestrator.config import default_config
 from orchestrator.testing import DevnetHandle, SentMessage
 from services.common.faults import Fault
 from tests.conftest import free_config
+from tests.e2e.conftest import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +40,6 @@ def net() -> Iterator[DevnetHandle]:
 def healed(net: DevnetHandle) -> Iterator[None]:
     yield
     net.heal()
-
-
-def wait_for(what: str, pred: Callable[[], object], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def send(net: DevnetHandle, n: int = 3) -> list[SentMessage]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from orchestrator.cli.status import probe_service
 from orchestrator.config import default_config
 from orchestrator.summary import service_rows
 from orchestrator.testing import DevnetHandle
-from tests.conftest import free_config
+from tests.conftest import free_config, wait_for
 
 MESSAGES = 60
 
@@ -42,14 +42,6 @@ def net() -> Iterator[DevnetHandle]:
 
 def head_of(url: str) -> int:
     return int(rpc(url, "eth_blockNumber"), 16)
-
-
-def wait_for(what: str, pred: Callable[[], object], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def status(net: DevnetHandle) -> dict[str, str]:

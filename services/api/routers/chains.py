@@ -30,18 +30,7 @@ async def heads(ctx: Context) -> dict[int, int | None]:
 @router.get("/chains", response_model=list[ChainOut])
 async def chains(ctx: Ctx) -> Any:
     live = await heads(ctx)
-    return [
-        ChainOut(
-            name=c.name,
-            chain_id=c.chain_id,
-            role=c.role,
-            rpc_url=c.rpc_url,
-            ws_url=c.ws_url,
-            block_time=c.block_time,
-            head=live.get(c.chain_id),
-        )
-        for c in ctx.manifest.chains
-    ]
+    return [ChainOut(**c.model_dump(exclude={"port"}), head=live.get(c.chain_id)) for c in ctx.manifest.chains]
 
 
 @router.get("/contracts", response_model=list[ContractOut])
