@@ -66,12 +66,16 @@ class Rebalancer:
             elif time.time() - rb["updated_at"] > 30:
                 self.store.update_rebalance(rb["id"], "failed")
 
-    async def rebalance(self, balances: dict[int, int]) -> None:
+    async def rebalance(self, balances: dict[int, int], busy: frozenset[int] = frozenset()) -> None:
+        """Top up chains under the watermark; not a `busy` one (a fill of it in flight: its balance
+        may already show the fill while the fill's reservation is still counted, i.e. twice)."""
         s = self.settings
         inflight: dict[int, int] = dict.fromkeys(self.chains, 0)
         for rb in self.store.rebalances():
             inflight[rb["dst"]] += int(rb["amount"])
         for cid in self.chains:
+            if cid in busy:
+                continue
             have = balances[cid] + inflight[cid]
             if have >= s.low_watermark:
                 continue

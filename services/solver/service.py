@@ -291,6 +291,7 @@ class Solver:
         finally:
             self.reserved[chain.chain_id] -= amount
             self._awaited.discard(tx_hash)
+            self._maint_wake.set()  # the chain's inventory is certain again: rebalance now
 
     async def _conclude(self, row: dict[str, Any], chain: SolverChain, receipt: dict[str, Any] | None) -> None:
         oid = row["id"]
@@ -350,7 +351,8 @@ class Solver:
             try:
                 await self._resolve_filling(min_age=10.0)
                 await self.rebalancer.track()
-                await self.rebalancer.rebalance(await self._balances())
+                busy = frozenset(cid for cid, amount in self.reserved.items() if amount)
+                await self.rebalancer.rebalance(await self._balances(), busy)
             except (TimeoutError, RpcError, ConnectionError, TxLost) as exc:
                 log.warning("maintenance: %s", exc)
             with contextlib.suppress(TimeoutError):
