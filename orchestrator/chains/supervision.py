@@ -13,13 +13,13 @@ and doubled the delivery latency, so dumps are spaced at least DUMP_SPACING time
 duration apart (<= 5% of the chain's time): ~0.3 s fresh, ~1.7 s after 300 messages.
 A restarted chain comes back on the same port with the same arguments plus
 `--load-state` of the dump (accounts, storage, blocks up to `saved_block`), so it never
-answers without its state.
+answers without its state. Only whole dumps are kept: one with a block's effects but not the
+block (anvil reads the two apart) is dropped (orchestrator/chains/dumps.py).
 A chain paused on purpose (SIGSTOP) is alive: it is neither dumped nor restarted.
 """
 
 from __future__ import annotations
 
-import gzip
 import sys
 import threading
 import time
@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.build.toolchain import find_anvil
+from orchestrator.chains import dumps
 from orchestrator.chains.anvil import ChainGroup, ChainProcess, anvil_args, wait_chain
 from orchestrator.chains.depth import DepthMiner
 from orchestrator.chains.rpc import rpc
@@ -46,6 +47,7 @@ class ChainRecord:
     lost_blocks: list[int] = field(default_factory=list)  # per restart: head seen before the crash - saved block
     head: int = -1
     next_dump: float = 0.0  # time.monotonic() before which the chain is not dumped again
+    torn_dumps: int = 0  # dumps dropped because a block was mined into them
 
 
 @dataclass
@@ -119,7 +121,10 @@ class ChainSupervisor:
                 self.restart(name)
 
     def save(self, name: str) -> bool:
-        """Dump the chain's state if its head moved since the last dump; False if it did not answer."""
+        """Dump the chain's state if its head moved since the last dump; False if it did not answer.
+
+        A dump torn by a block mined into it (orchestrator/chains/dumps.py) is dropped and the
+        last whole one kept: loading it would keep that block's effects without the block."""
         chain, record = self.group.chains[name], self.records[name]
         try:
             head = int(rpc(chain.rpc_url, "eth_blockNumber", [], timeout=0.5), 16)
@@ -127,15 +132,18 @@ class ChainSupervisor:
             if head == record.saved_block or time.monotonic() < record.next_dump:
                 return True
             started = time.monotonic()
-            dump = rpc(chain.rpc_url, "anvil_dumpState", [], timeout=5)
+            whole = dumps.take(chain.rpc_url, timeout=5)
             record.next_dump = time.monotonic() + DUMP_SPACING * (time.monotonic() - started)
         except Exception:
             return False
+        if whole is None:
+            record.torn_dumps += 1
+            return True
         path = self.state_file(name)
         tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
-        tmp.write_bytes(gzip.decompress(bytes.fromhex(dump.removeprefix("0x"))))  # what --load-state reads
+        tmp.write_bytes(whole.state)  # what --load-state reads
         tmp.replace(path)
-        record.saved_block, record.saved_at = head, time.time()
+        record.saved_block, record.saved_at = whole.block, time.time()
         return True
 
     def restart(self, name: str) -> None:

@@ -5,10 +5,10 @@ A chain is anything with `name`, `rpc_url` and `block_time`: a config's Any or a
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Sequence
 from typing import Any
 
+from orchestrator.chains import dumps
 from orchestrator.chains.rpc import rpc
 
 
@@ -31,13 +31,17 @@ def thaw(chains: Sequence[Any]) -> None:
             rpc(chain.rpc_url, "evm_setAutomine", [True])
 
 
-def dump(chain: Any) -> bytes:
-    """The chain's state as the JSON `anvil --load-state` reads."""
-    raw = str(rpc(chain.rpc_url, "anvil_dumpState", timeout=60))
-    return gzip.decompress(bytes.fromhex(raw.removeprefix("0x")))
+def dump(chain: Any, attempts: int = 5) -> dumps.Dump:
+    """The chain's whole state (orchestrator/chains/dumps.py), for a frozen chain: a block still
+    being mined at the freeze can tear the first dump, never the next."""
+    for _ in range(attempts):
+        whole = dumps.take(chain.rpc_url, timeout=60)
+        if whole is not None:
+            return whole
+    raise RuntimeError(f"chain {chain.name}: blocks kept coming while frozen; no whole state dump")
 
 
-def head(chain: Any) -> tuple[int, str]:
-    """The newest block's number and hash."""
-    block = rpc(chain.rpc_url, "eth_getBlockByNumber", ["latest", False])
-    return int(block["number"], 16), str(block["hash"])
+def block_hash(chain: Any, number: int) -> tuple[int, str]:
+    """A block's number and hash."""
+    block = rpc(chain.rpc_url, "eth_getBlockByNumber", [hex(number), False])
+    return number, str(block["hash"])

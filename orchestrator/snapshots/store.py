@@ -79,9 +79,11 @@ def save(manifest: Manifest, directory: Path) -> Snapshot:
     tmp.mkdir(parents=True)
     chainstate.freeze(chains)
     try:
-        heads = {c.name: chainstate.head(c) for c in chains}
+        heads = {}
         for chain in chains:
-            (tmp / f"{chain.name}.json").write_bytes(chainstate.dump(chain))
+            whole = chainstate.dump(chain)
+            (tmp / f"{chain.name}.json").write_bytes(whole.state)
+            heads[chain.name] = chainstate.block_hash(chain, whole.block)
         for db in databases.service_files(manifest.run_dir):
             databases.backup(db, tmp / "run" / db.name)
     finally:
