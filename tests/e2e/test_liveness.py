@@ -8,6 +8,7 @@ anvil's default 30M, so the relayer has to split the burst into several deliveri
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 import time
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from orchestrator.testing import DevnetHandle, SentMessage
 from services.common.abi import Abi
 from services.protocol import MAX_PAYLOAD, load_artifact
 from services.protocol.erc7930 import encode_evm
+from tests.conftest import wait_for
 
 BIG, SMALL = 4, 16
 SOURCE_BLOCK_GAS = 100_000_000
@@ -139,11 +141,20 @@ def test_a_message_sent_while_a_burst_is_being_delivered_waits_at_most_one_heavy
     deadline = time.monotonic() + 60
     while not any(positions_of(net, s.id) for s in sent) and time.monotonic() < deadline:
         time.sleep(0.002)
-    head_at_send = dst.eth.block_number
     later = sent_of(net, "hub", submit(net, "hub", b"sent during the burst", account=9), b"sent during the burst")
+    # From the moment the relayer has seen it: rollup-b's head read just after can only be newer
+    # than the head at that moment, so this never counts a delivery mined before it was seen.
+    # (Counted from the send instead, a heavy delivery could finish and the next one start
+    # before the relayer even saw the message: seen in CI under load.)
+    wait_for("the relayer to see it", lambda: ((net.trace(later.id) or {}).get("sent") or {}).get("seen_at"), 30, 0.002)
+    head_at_seen = dst.eth.block_number
     net.wait_delivered([*sent, later], timeout=90)
     positions = delivery_positions(net)
     assert [len(positions.get(s.id, [])) for s in [*sent, later]] == [1] * (BIG + 1)
-    ahead = [s for s in sent if head_at_send < positions[s.id][0][0] and positions[s.id][0] < positions[later.id][0]]
-    # heavy messages go one at a time: whatever was started before it, at most one is mined first
-    assert len(ahead) <= 1, (head_at_send, positions[later.id], sorted(positions[s.id][0] for s in sent))
+    ahead = [s for s in sent if head_at_seen < positions[s.id][0][0] and positions[s.id][0] < positions[later.id][0]]
+    # heavy messages go one at a time: the one in flight when it was seen may be mined first, no other
+    assert len(ahead) <= 1, (head_at_seen, positions[later.id], sorted(positions[s.id][0] for s in sent))
+    # one at a time, from the relayer's own clock: each heavy delivery is submitted only after the
+    # previous one's receipt came back (several in flight would all be mined before a newcomer)
+    spans = sorted((t["submitted"]["at"], t["delivered"]["at"]) for t in (net.trace(s.id) for s in sent) if t)
+    assert len(spans) == BIG and all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), spans
