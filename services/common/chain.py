@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from services.common import bloom
 from services.common.manifest import Chain
 from services.common.rpc import RpcError, WsRpc, hexint
 from services.common.tx import Signer
@@ -48,6 +49,7 @@ class ChainLink:
         self.head_times: dict[int, float] = {}  # block -> block timestamp (recent heads)
         self.head_arrivals: dict[int, float] = {}  # block -> when its newHeads reached us (unix time)
         self.head_hashes: dict[int, str | None] = {}  # block -> hash of the newest header seen for it
+        self.head_blooms: dict[int, str | None] = {}  # block -> logsBloom of the newest header seen for it
         self._head_event = asyncio.Event()
         self._nonce: int | None = None
         self._send_lock = asyncio.Lock()
@@ -70,6 +72,7 @@ class ChainLink:
         header = await self.rpc.call("eth_getBlockByNumber", ["latest", False])
         number = hexint(header["number"])
         self.head = min(self.head, number)
+        self.head_blooms.clear()  # heads may have been missed, and rewound blocks re-mined meanwhile
         if self.on_regress is not None:  # a node restarted from an older state lost later blocks
             self.on_regress(number)  # (its last heads may not have reached us: check always)
         self._on_head(header)
@@ -84,15 +87,24 @@ class ChainLink:
                 del self.head_times[k]
                 self.head_arrivals.pop(k, None)
         self.head_hashes[number] = header.get("hash")
+        self.head_blooms[number] = header.get("logsBloom")
         if len(self.head_hashes) > 4096:
             for k in sorted(self.head_hashes)[:1024]:
                 del self.head_hashes[k]
+                self.head_blooms.pop(k, None)
         # a lower number than before means the chain was rewound (evm_revert, reorg): follow it
         self.head = number
         ev, self._head_event = self._head_event, asyncio.Event()
         ev.set()
         if self.on_head is not None:
             self.on_head(number)
+
+    def quiet(self, frm: int, to: int, topics: list[bloom.Bits]) -> bool:
+        """True when the header of every block frm..to was seen and its bloom rules out every
+        topic: an eth_getLogs for them would return nothing (services/common/bloom.py)."""
+        if to - frm > 256:
+            return False
+        return all(bloom.excludes_all(self.head_blooms.get(n), topics) for n in range(frm, to + 1))
 
     async def wait_head(self, timeout: float) -> bool:
         try:

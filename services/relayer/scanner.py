@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from services.common import bloom
 from services.common.rpc import RpcError, hexbytes, hexint
 from services.relayer import backoff
 from services.relayer.context import Context
@@ -98,6 +99,7 @@ class Scanner:
         self.chain_id = chain_id
         self.link = ctx.links[chain_id]
         self.topics = Topics.of(ctx)
+        self.topic_bits = bloom.topic_bits([self.topics.sent, self.topics.committed, self.topics.set_changed])
         self.wake = asyncio.Event()
         self.wake_destination = wake_destination
 
@@ -169,17 +171,21 @@ class Scanner:
     async def scan_range(self, frm: int, to: int) -> list[str]:
         """Ingest the messages of blocks frm..to and move the cursor to `to`; returns new ids."""
         ctx, link = self.ctx, self.link
-        logs = await link.rpc.call(
-            "eth_getLogs",
-            [
-                {
-                    "address": [ctx.gateway, ctx.registry],
-                    "topics": [[self.topics.sent, self.topics.committed, self.topics.set_changed]],
-                    "fromBlock": hex(frm),
-                    "toBlock": hex(to),
-                }
-            ],
-        )
+        topics = [self.topics.sent, self.topics.committed, self.topics.set_changed]
+        if link.quiet(frm, to, self.topic_bits):  # no such log in these blocks (their headers' blooms)
+            logs = []
+        else:
+            logs = await link.rpc.call(
+                "eth_getLogs",
+                [
+                    {
+                        "address": [ctx.gateway, ctx.registry],
+                        "topics": [topics],
+                        "fromBlock": hex(frm),
+                        "toBlock": hex(to),
+                    }
+                ],
+            )
         now = time.time()
         rows, set_changed = decode_logs(logs, self.topics, ctx.registry)
         for r in rows:

@@ -31,6 +31,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.common import bloom
 from services.common.rpc import RpcError, hexint
 from services.protocol.attestation import Attestation
 from services.protocol.evidence import ATTESTATION_SUBMITTED_TOPIC, StoredRoot, equivocations
@@ -40,6 +41,7 @@ from services.relayer.equivocation import EquivocationWatcher
 log = logging.getLogger("relayer")
 
 LOG_RANGE = 2000  # blocks per eth_getLogs while catching up
+SUBMITTED_BITS = bloom.topic_bits([ATTESTATION_SUBMITTED_TOPIC])
 ROUND = 0.25  # s between rounds when no head arrives (re-checks of `ahead`, evidence searches)
 EVIDENCE_RETRY = 2.0  # s between evidence searches for a flag whose signers are not all slashed
 GUARDIAN_WAIT = 1.0  # s a guardian may hold a signature request of the watchtower
@@ -153,17 +155,20 @@ class Watchtower:
         cursor = -1 if cursor is None else min(cursor, link.head)  # a rewound chain: read again
         while cursor < link.head:
             to = min(link.head, cursor + LOG_RANGE)
-            logs = await link.rpc.call(
-                "eth_getLogs",
-                [
-                    {
-                        "address": self.ctx.registry,
-                        "topics": [ATTESTATION_SUBMITTED_TOPIC],
-                        "fromBlock": hex(cursor + 1),
-                        "toBlock": hex(to),
-                    }
-                ],
-            )
+            if link.quiet(cursor + 1, to, SUBMITTED_BITS):  # no root stored in these blocks (blooms)
+                logs = []
+            else:
+                logs = await link.rpc.call(
+                    "eth_getLogs",
+                    [
+                        {
+                            "address": self.ctx.registry,
+                            "topics": [ATTESTATION_SUBMITTED_TOPIC],
+                            "fromBlock": hex(cursor + 1),
+                            "toBlock": hex(to),
+                        }
+                    ],
+                )
             for lg in logs:
                 await self.check(chain_id, lg)
             self.ctx.queue.set_watch_cursor(chain_id, to)

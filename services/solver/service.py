@@ -29,6 +29,7 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
+from services.common import bloom
 from services.common.abi import Abi, describe_error
 from services.common.chain import TxLost
 from services.common.http import App, Request
@@ -83,6 +84,7 @@ class Solver:
         self.origin_abi, self.dest_abi = Abi(manifest.abi("OriginSettler")), Abi(manifest.abi("DestinationSettler"))
         self.usdc_abi, self.gw_abi = Abi(manifest.abi("USDC")), Abi(manifest.abi("MetalayerGateway"))
         self.topics = [self.origin_abi.topic(n) for n in ("Open", "Settled", "Refunded")]
+        self.topic_bits = bloom.topic_bits(self.topics)
         self._scan_wake = {cid: asyncio.Event() for cid in self.chains}
         self._work_wake = {cid: asyncio.Event() for cid in self.chains}
         self._maint_wake = asyncio.Event()
@@ -169,10 +171,10 @@ class Solver:
                 chain.head = max(chain.head, hexint(await chain.rpc.call("eth_blockNumber")))
 
     async def _scan_range(self, cid: int, frm: int, to: int) -> None:
-        logs = await self.chains[cid].rpc.call(
-            "eth_getLogs",
-            [{"address": self.origin, "topics": [self.topics], "fromBlock": hex(frm), "toBlock": hex(to)}],
-        )
+        chain = self.chains[cid]
+        query = {"address": self.origin, "topics": [self.topics], "fromBlock": hex(frm), "toBlock": hex(to)}
+        # no read when the headers' logs blooms rule out every intent log (services/common/bloom.py)
+        logs = [] if chain.quiet(frm, to, self.topic_bits) else await chain.rpc.call("eth_getLogs", [query])
         opened, settled, refunded = [], [], []
         for lg in logs:
             decoded = self.origin_abi.decode_log(lg)
