@@ -200,7 +200,7 @@ def server(app: Any, port: int, host: str = "127.0.0.1") -> uvicorn.Server:
         log_level="warning",
         access_log=False,
         lifespan="off",
-        http="h11",
+        http="httptools",  # C parser: delivery p50 6.23 -> 5.93 ms against h11 (bench.py latency, 3 pairs)
         ws="none",
         loop="none",
     )
