@@ -6,7 +6,7 @@
                                                           # chain, restore their databases, resume them
 
 A reset, in order:
-  1. suspend the relayer and every guardian (POST /admin/suspend, services/common/suspend.py):
+  1. suspend the relayer, every guardian and every solver (POST /admin/suspend, services/common/suspend.py):
      each cancels all its tasks at their next await, closes its chain connections and its SQLite
      file; nothing of theirs reaches a chain or a database any more;
   2. freeze the chains, evm_revert each to the clean point, drop every transaction left in its
@@ -16,7 +16,9 @@ A reset, in order:
   4. resume (POST /admin/resume): each service builds a fresh instance on the restored database,
      as at process start, so no head, cursor, nonce, pending transaction, signature cache or
      guardian set survives from before the revert (block numbers are mined again with other
-     hashes); the relayer's cursors come from the restored queue, its nonces from the chains;
+     hashes); the relayer's and solvers' cursors come from their restored databases, their
+     nonces from the chains (a solver kept running would wait for the chain to pass its old
+     cursor before it saw a new intent);
   5. wait until every resumed service is healthy.
 A service that does not answer its suspend is SIGKILLed instead, one that fails its resume is
 restarted as a process (the cost of a start, ~1-2 s). `restart` leaves the named-out services
@@ -68,7 +70,7 @@ class Checkpoint:
     def stateful_services(self) -> list[str]:
         if self.supervisor is None:
             return []
-        return [n for n in self.supervisor.names() if n == "relayer" or n.startswith("guardian-")]
+        return [n for n in self.supervisor.names() if n == "relayer" or n.startswith(("guardian-", "solver-"))]
 
     def reset(self, restart: tuple[str, ...] | None = None) -> None:
         """Back to the clean point; `restart` limits which services run afterwards (default: all)."""

@@ -14,8 +14,8 @@ QUEUE = "relayer.sqlite"
 
 
 def service_files(run_dir: Path) -> list[Path]:
-    """The relayer queue and every guardian store of a run directory."""
-    return sorted(p for p in run_dir.glob("*.sqlite") if p.name == QUEUE or p.name.startswith("guardian-"))
+    """The relayer queue and every guardian and solver store of a run directory."""
+    return sorted(p for p in run_dir.glob("*.sqlite") if p.name == QUEUE or p.name.startswith(("guardian-", "solver-")))
 
 
 def backup(source: Path, target: Path) -> None:

@@ -13,7 +13,7 @@ from services.common import fastimport
 
 fastimport.install()
 
-from services.common import http, logs  # noqa: E402
+from services.common import http, logs, suspend  # noqa: E402
 from services.common import manifest as manifest_mod  # noqa: E402
 
 BASE_PORT = 9300
@@ -55,8 +55,11 @@ async def run(args: argparse.Namespace) -> None:
         fee_bps=fee, min_margin=args.min_margin, low_watermark=args.low_watermark, target=args.target
     )
     db_path = Path(args.db) if args.db else m.run_dir / f"solver-{args.index}.sqlite"
-    solver = Solver(m, args.index, db_path, settings)
-    await http.serve(solver, args.port if args.port is not None else BASE_PORT + args.index)
+    # suspend/resume in place (test resets): each resume builds a fresh Solver on the restored store
+    host = suspend.Suspendable(
+        lambda: Solver(m, args.index, db_path, settings), suspend.token_file(m.run_dir, f"solver-{args.index}")
+    )
+    await http.serve(host, args.port if args.port is not None else BASE_PORT + args.index)
 
 
 def main(argv: list[str] | None = None) -> None:

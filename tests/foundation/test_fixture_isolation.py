@@ -14,6 +14,8 @@ import pytest
 from web3.exceptions import TransactionNotFound
 
 from orchestrator.testing import DevnetHandle
+from services.solver.planner import IntentRequest, plan_intent
+from tests.conftest import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -196,3 +198,36 @@ def test_reset_drops_pooled_transactions_and_restarts_what_did_not_answer(tmp_pa
         assert "relayer" in handle.supervisor.pids()
         sent = handle.send("rollup-a", "hub", "relayed")
         handle.wait_delivered(sent, timeout=30)
+
+
+def open_intent(handle: DevnetHandle, recipient: str) -> None:
+    """A 10-USDC intent rollup-a -> rollup-b from dev account 1, through the planner's transactions."""
+    plan = plan_intent(
+        handle.manifest,
+        IntentRequest("rollup-a", "rollup-b", "USDC", "10", recipient, sender=handle.accounts[1].address),
+    )
+    assert plan.route == "solver", plan.reason
+    for tx in plan.transactions:
+        w3 = handle.w3[tx["chain"]]
+        sent = w3.eth.send_transaction({"from": tx["from"], "to": tx["to"], "data": tx["data"], "gas": tx["gas"]})
+        assert w3.eth.wait_for_transaction_receipt(sent, timeout=30).status == 1, tx["description"]
+
+
+def test_an_intent_after_a_reset_is_filled_by_the_same_solver(tmp_path, ports_config):
+    config = replace(ports_config, state_dir=str(tmp_path / "state"))
+    with DevnetHandle.start(config) as handle:
+        handle.mark_clean()
+        pids = handle.supervisor.pids()
+        usdc_b = handle.contract("rollup-b", "USDC")
+        recipient = handle.accounts[5].address
+        before = usdc_b.functions.balanceOf(recipient).call()
+        open_intent(handle, recipient)
+        wait_for("the first fill", lambda: usdc_b.functions.balanceOf(recipient).call() == before + 10 * 10**6)
+
+        handle.reset()  # the solver comes back on its restored store: its cursor is before the intent
+        assert handle.supervisor.pids() == pids  # solver-0 included: suspended and resumed in place
+        assert usdc_b.functions.balanceOf(recipient).call() == before
+        open_intent(handle, recipient)  # its Open lands at a block number the solver had scanned
+        wait_for(
+            "the fill after the reset", lambda: usdc_b.functions.balanceOf(recipient).call() == before + 10 * 10**6
+        )
