@@ -20,6 +20,7 @@ A chain paused on purpose (SIGSTOP) is alive: it is neither dumped nor restarted
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -111,9 +112,13 @@ class ChainSupervisor:
 
     def check(self, name: str) -> None:
         with self._lock:
-            if self._stopping.is_set() or self._hold.is_set():
+            if self._stopping.is_set():
                 return
             chain = self.group.chains[name]
+            if self._hold.is_set():  # no dump nor restart, but the head is followed (`lost_blocks`)
+                with contextlib.suppress(Exception):
+                    self.records[name].head = int(rpc(chain.rpc_url, "eth_blockNumber", [], timeout=0.5), 16)
+                return
             if chain.alive():
                 if self.save(name) and self.depth is not None and not chain.config.block_time:
                     self.depth.step(chain.rpc_url, self.records[name].head)

@@ -40,10 +40,6 @@ def net() -> Iterator[DevnetHandle]:
             yield handle
 
 
-def head_of(url: str) -> int:
-    return int(rpc(url, "eth_blockNumber"), 16)
-
-
 def status(net: DevnetHandle) -> dict[str, str]:
     """What `devnet status` shows: each chain from its own RPC, each service from its own /health."""
     rows = {c.name: "up" if chain_id_of(c.rpc_url) == c.chain_id else "DOWN" for c in net.manifest.chains}
@@ -81,7 +77,8 @@ def test_killed_chain_restarts_with_state_and_every_message_arrives_once(net):
     with sup.held():  # no dump nor restart until `devnet status` was looked at
         saved = sup.records["rollup-b"].saved_block
         saved_hash = rpc(rollup_b.rpc_url, "eth_getBlockByNumber", [hex(saved), False])["hash"]
-        wait_for("a delivery mined after the last dump", lambda: head_of(rollup_b.rpc_url) > saved)
+        # a delivery mined after the last dump, and seen by the supervisor (it reports the loss)
+        wait_for("a block after the last dump", lambda: sup.records["rollup-b"].head > saved)
         fault = net.chaos("kill", "rollup-b")  # the blocks after `saved` are lost with it
         services = [name for name, _ in service_rows(net.manifest)]
         for _ in range(3):  # the relayer keeps relaying hub <-> rollup-a: no service is DOWN
@@ -97,6 +94,7 @@ def test_killed_chain_restarts_with_state_and_every_message_arrives_once(net):
     net.wait_delivered(sent, timeout=90)
     assert net.devnet.pids()["rollup-b"] != old_pid
     assert sup.records["rollup-b"].restarts == 1
+    assert sup.records["rollup-b"].lost_blocks[0] >= 1  # counted while held
     assert rpc(rollup_b.rpc_url, "eth_getBlockByNumber", [hex(saved), False])["hash"] == saved_hash  # its state
     counts = net.receive_counts("rollup-b")
     assert [counts.get(m.id, 0) for m in sent] == [1] * MESSAGES  # each exactly once
