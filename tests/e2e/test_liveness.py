@@ -83,6 +83,12 @@ def delivery_positions(net: DevnetHandle) -> dict[str, list[tuple[int, int]]]:
     return found
 
 
+def settled_traces(net: DevnetHandle, sent: list[SentMessage]) -> list[dict] | None:
+    """The relayer's traces once it has settled every message (a moment after the chain has them)."""
+    traces = [net.trace(s.id) for s in sent]
+    return traces if all(t and t["delivered"] for t in traces) else None
+
+
 def positions_of(net: DevnetHandle, message_id: str) -> bool:
     return bool(
         net.contract("rollup-b", "MetalayerGateway")
@@ -156,5 +162,6 @@ def test_a_message_sent_while_a_burst_is_being_delivered_waits_at_most_one_heavy
     assert len(ahead) <= 1, (head_at_seen, positions[later.id], sorted(positions[s.id][0] for s in sent))
     # one at a time, from the relayer's own clock: each heavy delivery is submitted only after the
     # previous one's receipt came back (several in flight would all be mined before a newcomer)
-    spans = sorted((t["submitted"]["at"], t["delivered"]["at"]) for t in (net.trace(s.id) for s in sent) if t)
+    traces = wait_for("the relayer's records", lambda: settled_traces(net, sent), 10)
+    spans = sorted((t["submitted"]["at"], t["delivered"]["at"]) for t in traces)
     assert len(spans) == BIG and all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), spans
