@@ -4,6 +4,5 @@
     services.governance.tx       signed transactions with readable reverts
     services.governance.roles    role ids by name
 
-It lives among the services because the API uses it, and services never import the orchestrator;
-orchestrator.governance_client / orchestrator.governance_tx re-export it.
+It lives among the services because the API uses it, and services never import the orchestrator.
 """

@@ -1,6 +1,6 @@
 """ERA governance on the hub: votes (locked ERA counts twice), quorum, and execution on every chain.
 
-The lifecycle runs through orchestrator.governance_client (what the CLI wraps); blocks are mined
+The lifecycle runs through services.governance.client (what the CLI wraps); blocks are mined
 with `advance_time` and the rollup messages are relayed by hand.
 """
 
@@ -10,8 +10,8 @@ import pytest
 from eth_account import Account
 from web3.logs import DISCARD
 
-from orchestrator import governance_client as gc
-from orchestrator.governance_client import FOR, Action
+from services.governance import client as gc
+from services.governance.client import FOR, Action
 from orchestrator.governance_deploy import DAPP_OPERATOR_ROLE, GovernanceParams
 from tests.contracts.conftest import DEPLOYER, DEV
 from tests.contracts.governance_fixture import ROLLUPS, gov_fixture  # noqa: F401  (fixture "gov")

@@ -2,7 +2,7 @@
 
 One devnet for the module (its own: governance takes ownership of the core contracts), with
 roles and governance deployed by orchestrator.governance_deploy and driven through
-orchestrator.governance_client (what the CLI wraps). Time moves with `advance_time`.
+services.governance.client (what the CLI wraps). Time moves with `advance_time`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from eth_account import Account
 from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
 
-from orchestrator import governance_client as gc
 from orchestrator.client import SentMessage
-from orchestrator.governance_client import FOR
 from orchestrator.governance_deploy import deploy_governance, write_into_manifest
-from orchestrator.governance_tx import ChainTxError, TxSender
 from services.common import manifest as manifest_models
+from services.governance import client as gc
+from services.governance.client import FOR
+from services.governance.tx import ChainTxError, TxSender
 from services.protocol import Attestation, Message, fetch_message_proofs, sign_attestation
 from tests.e2e.conftest import Net, _start_net
 
