@@ -162,9 +162,18 @@ def send_message(
         if time.monotonic() > deadline:
             raise MessagingError(f"send transaction {tx_hash} not mined after {timeout:.0f}s")
         time.sleep(0.01)
-    sent_at = time.time()
+    return sent_from_receipt(manifest, src.chain_id, receipt, payload, time.time())
+
+
+def sent_from_receipt(
+    manifest: Manifest, source: str | int, receipt: dict[str, Any], payload: bytes, sent_at: float
+) -> SentMessage:
+    """The message a mined sendMessage transaction committed (its MessageCommitted log)."""
+    src = manifest.chain(source)
+    tx_hash = receipt["transactionHash"]
     if int(receipt["status"], 16) != 1:
         raise MessagingError(f"send transaction {tx_hash} reverted on {src.name}")
+    _, abi = _gateway(manifest)
     for lg in receipt["logs"]:
         decoded = abi.decode_log(lg)
         if decoded and decoded[0] == "MessageCommitted":
@@ -172,7 +181,7 @@ def send_message(
             return SentMessage(
                 "0x" + bytes(args["sendId"]).hex(),
                 src.chain_id,
-                dst.chain_id,
+                int(args["destinationChainId"]),
                 int(args["nonce"]),
                 int(lg["blockNumber"], 16),
                 tx_hash,

@@ -224,6 +224,22 @@ class DevnetHandle:
         data = client.parse_payload(payload) if isinstance(payload, str) else bytes(payload)
         return client.send_message(self.manifest, source, destination, data, recipient=recipient, account=account)
 
+    def sent_message(
+        self, source: str | int, tx: str | bytes, payload: str | bytes = b"", timeout: float = 30.0
+    ) -> SentMessage:
+        """The `SentMessage` of a sendMessage transaction made some other way (a contract, a raw
+        transaction, several in one block), once mined: pass it to `wait_delivered`, `relay`, ...
+        `payload` is only recorded on it."""
+        url = self.chain(source).rpc_url
+        tx_hash = tx if isinstance(tx, str) else "0x" + bytes(tx).hex()
+        deadline = time.monotonic() + timeout
+        while (receipt := rpc(url, "eth_getTransactionReceipt", [tx_hash])) is None:
+            if time.monotonic() > deadline:
+                raise client.MessagingError(f"send transaction {tx_hash} not mined after {timeout:.0f}s")
+            time.sleep(0.01)
+        data = client.parse_payload(payload) if isinstance(payload, str) else bytes(payload)
+        return client.sent_from_receipt(self.manifest, source, receipt, data, time.time())
+
     def is_delivered(self, sent: SentMessage) -> bool:
         return client.is_delivered(self.manifest, sent)
 

@@ -62,25 +62,6 @@ def submit(
     return fn.transact({"from": net.account(account), "gas": 1_000_000})
 
 
-def sent_of(net: Net, src: str, tx: bytes, payload: bytes = b"") -> SentMessage:
-    receipt = net.w3[src].eth.wait_for_transaction_receipt(tx, timeout=30)
-    assert receipt.status == 1, "sendMessage reverted"
-    gw = net.contract(src, "MetalayerGateway")
-    ev = gw.events.MessageCommitted().process_receipt(receipt, errors=DISCARD)[0]["args"]
-    return SentMessage(
-        "0x" + bytes(ev["sendId"]).hex(),
-        net.chain(src).chain_id,
-        int(ev["destinationChainId"]),
-        int(ev["nonce"]),
-        receipt.blockNumber,
-        "0x" + bytes(tx).hex(),
-        ev["sender"],
-        ev["recipient"],
-        time.time(),
-        payload,
-    )
-
-
 def trace_with(net: Net, mid: str, status: str, timeout: float = 60.0) -> dict[str, Any]:
     return net.wait_for(
         f"{mid} {status}", lambda: (t := net.trace(mid)) and t["status"] == status and t, timeout=timeout
@@ -117,15 +98,15 @@ def test_a_heavy_recipient_is_delivered_and_a_2m_gas_request_is_honoured(dnet: N
     net = dnet
     gw_b = net.manifest.address("MetalayerGateway")
     heavy = net.deploy("rollup-b", "HeavyRecipient", gw_b, 1_500_000)
-    plain = sent_of(net, "rollup-a", submit(net, "rollup-a", "rollup-b", heavy.address, b"heavy"))
+    plain = net.sent_message("rollup-a", submit(net, "rollup-a", "rollup-b", heavy.address, b"heavy"))
     net.wait_delivered(plain, timeout=60)
     assert heavy.functions.received().call() == 1 and heavy.functions.lastGasGiven().call() >= 1_500_000
 
     # with requestRelay(2M) the recipient's frame gets exactly the 2M (gasleft() at entry: minus the dispatch)
     probe = net.deploy("rollup-b", "BehaviourRecipient")
     net.transact("rollup-b", probe.functions.setMode(4, 1_500_000))
-    asked = sent_of(
-        net, "rollup-a", submit(net, "rollup-a", "rollup-b", probe.address, b"2M", (request_relay(2_000_000),)), b"2M"
+    asked = net.sent_message(
+        "rollup-a", submit(net, "rollup-a", "rollup-b", probe.address, b"2M", (request_relay(2_000_000),)), b"2M"
     )
     net.wait_delivered(asked, timeout=60)
     assert probe.functions.calls().call() == 1
@@ -138,8 +119,7 @@ def test_a_delivery_forwarding_less_than_the_requested_gas_reverts(dnet: Net) ->
     probe = net.deploy("rollup-b", "BehaviourRecipient")
     net.supervisor.stop_service("relayer")
     try:
-        asked = sent_of(
-            net,
+        asked = net.sent_message(
             "rollup-a",
             submit(net, "rollup-a", "rollup-b", probe.address, b"starve", (request_relay(2_000_000),)),
             b"starve",
@@ -176,7 +156,7 @@ def test_one_poisoned_message_in_a_block_of_20_good_ones(dnet: Net, poison: str)
         w3.provider.make_request("evm_mine", [])
     finally:
         w3.provider.make_request("evm_setAutomine", [True])
-    bad, *good = [sent_of(net, "rollup-a", tx) for tx in txs]
+    bad, *good = [net.sent_message("rollup-a", tx) for tx in txs]
     assert {s.block for s in good} == {bad.block}, "the burst did not share one source block"
     assert bad.sender not in {g.sender for g in good}
 
@@ -222,7 +202,7 @@ def test_wrong_return_value_fails_without_side_effect_then_devnet_retry_delivers
     assert wrong.functions.sideEffects().call() == 0
 
     # the gateway itself rolls the side effect back when a delivery does reach it
-    msg = sent_of(net, "rollup-a", bytes.fromhex(trace["sent"]["tx"][2:]), b"wrong")
+    msg = net.sent_message("rollup-a", bytes.fromhex(trace["sent"]["tx"][2:]), b"wrong")
     receipt = net.relay(msg)
     gw = net.contract("rollup-b", "MetalayerGateway")
     failures = gw.events.MessageFailed().process_receipt(receipt, errors=DISCARD)
@@ -321,11 +301,14 @@ def test_oz_remote_executor_runs_its_controllers_call_and_refuses_others(dnet: N
     call = bytes.fromhex(fixture.functions.set(slot, value)._encode_transaction_data()[2:])
     # ERC-7579 single call, default exec type: mode (32 zero bytes) | target | value | calldata
     payload = b"\0" * 32 + bytes.fromhex(fixture.address[2:]) + (0).to_bytes(32, "big") + call
-    ok = sent_of(net, "rollup-a", submit(net, "rollup-a", "rollup-b", executor.address, payload, account=5), payload)
+    ok = net.sent_message(
+        "rollup-a", submit(net, "rollup-a", "rollup-b", executor.address, payload, account=5), payload
+    )
     net.wait_delivered(ok, timeout=30)
     assert fixture.functions.get(slot).call() == value
     other = payload[:-32] + b"\1" * 32
-    bad = sent_of(net, "rollup-a", submit(net, "rollup-a", "rollup-b", executor.address, other, account=6), other)
+    bad_tx = submit(net, "rollup-a", "rollup-b", executor.address, other, account=6)
+    bad = net.sent_message("rollup-a", bad_tx, other)
     with pytest.raises(DeliveryFailed):
         net.wait_delivered(bad, timeout=120)
     assert fixture.functions.get(slot).call() == value

@@ -16,7 +16,6 @@ from dataclasses import replace
 
 import pytest
 from web3 import Web3
-from web3.logs import DISCARD
 
 from orchestrator.chains.rpc import rpc
 from orchestrator.config import default_config
@@ -50,25 +49,6 @@ def submit(net: DevnetHandle, source: str, payload: bytes, account: int) -> byte
     gas = 12_000_000 if len(payload) > 1024 else 500_000
     return gw.functions.sendMessage(recipient, payload, []).transact(
         {"from": net.accounts[account].address, "gas": gas}
-    )
-
-
-def sent_of(net: DevnetHandle, source: str, tx: bytes, payload: bytes) -> SentMessage:
-    receipt = net.w3[source].eth.wait_for_transaction_receipt(tx, timeout=30)
-    assert receipt.status == 1, "sendMessage reverted"
-    ev = net.contract(source, "MetalayerGateway").events.MessageCommitted().process_receipt(receipt, errors=DISCARD)
-    args = ev[0]["args"]
-    return SentMessage(
-        "0x" + bytes(args["sendId"]).hex(),
-        net.chain(source).chain_id,
-        int(args["destinationChainId"]),
-        int(args["nonce"]),
-        receipt.blockNumber,
-        "0x" + bytes(tx).hex(),
-        args["sender"],
-        args["recipient"],
-        time.time(),
-        payload,
     )
 
 
@@ -113,8 +93,8 @@ def test_four_max_size_and_sixteen_small_in_one_block_arrive_and_unrelated_traff
     finally:
         for chain in (w3, hub):
             chain.provider.make_request("evm_setAutomine", [True])
-    sent = [sent_of(net, "rollup-a", tx, p) for tx, p in zip(txs, big + small, strict=True)]
-    unrelated = sent_of(net, "hub", other, b"unrelated")
+    sent = [net.sent_message("rollup-a", tx, p) for tx, p in zip(txs, big + small, strict=True)]
+    unrelated = net.sent_message("hub", other, b"unrelated")
     assert len({s.block for s in sent}) == 1, "the burst did not share one source block"
     assert [len(s.payload) for s in sent[:BIG]] == [MAX_PAYLOAD] * BIG
 
@@ -141,13 +121,13 @@ def test_a_message_sent_while_a_burst_is_being_delivered_waits_at_most_one_heavy
         w3.provider.make_request("evm_mine", [])
     finally:
         w3.provider.make_request("evm_setAutomine", [True])
-    sent = [sent_of(net, "rollup-a", tx, p) for tx, p in zip(txs, big, strict=True)]
+    sent = [net.sent_message("rollup-a", tx, p) for tx, p in zip(txs, big, strict=True)]
     # once the first of the burst is delivered (the others planned or on their way), unrelated
     # traffic to the same chain
     deadline = time.monotonic() + 60
     while not any(positions_of(net, s.id) for s in sent) and time.monotonic() < deadline:
         time.sleep(0.002)
-    later = sent_of(net, "hub", submit(net, "hub", b"sent during the burst", account=9), b"sent during the burst")
+    later = net.sent_message("hub", submit(net, "hub", b"sent during the burst", account=9), b"sent during the burst")
     # From the moment the relayer has seen it: rollup-b's head read just after can only be newer
     # than the head at that moment, so this never counts a delivery mined before it was seen.
     # (Counted from the send instead, a heavy delivery could finish and the next one start
