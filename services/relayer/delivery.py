@@ -196,7 +196,7 @@ class Delivery:
         await chaos.before_batch(ctx.manifest.run_dir)
         gset = ctx.sets[self.dst]
         block = await self.attest_block(batch)
-        await finality.ensure_depth(ctx, batch, block, gset, self.quorum_wait(batch.src))
+        await finality.ensure_depth(ctx, batch, block, self.quorum_wait(batch.src))
         slots = {m.id: commitment_slot(hexbytes(m.id)) for m in batch.messages}
         sims_task = asyncio.ensure_future(self.simulator.recipients(list(batch.messages)))
         quorum_task = asyncio.ensure_future(

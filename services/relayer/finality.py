@@ -16,11 +16,10 @@ import logging
 
 from services.common.rpc import hexint
 from services.relayer.context import Context
-from services.relayer.model import Batch, GuardianSet
+from services.relayer.model import Batch
+from services.relayer.roots import post_root
 
 log = logging.getLogger("relayer")
-
-ROOT_TX_GAS = 500_000
 
 
 async def confirmations(ctx: Context, dst: int) -> int:
@@ -35,7 +34,7 @@ async def latest_root_block(ctx: Context, dst: int, src: int) -> int:
     return int(ctx.reg_abi.decode_output("latestRoot", raw)[0])
 
 
-async def ensure_depth(ctx: Context, batch: Batch, block: int, gset: GuardianSet, wait: float) -> None:
+async def ensure_depth(ctx: Context, batch: Batch, block: int, wait: float) -> None:
     """For a batch with a finalized message proven at `block`: make the destination's registry hold
     a root at least `confirmations` blocks newer (raises NoQuorum while guardians cannot sign it)."""
     if not batch.finalized:
@@ -44,11 +43,8 @@ async def ensure_depth(ctx: Context, batch: Batch, block: int, gset: GuardianSet
     witness = block + conf
     if conf == 0 or await latest_root_block(ctx, batch.dst, batch.src) >= witness:
         return
-    quorum = await ctx.guardians.quorum(batch.src, witness, gset.members, gset.threshold, wait=wait)
-    sigs = quorum.for_set(gset.members, gset.threshold)
-    data = ctx.reg_abi.encode("submitAttestation", quorum.attestation.as_tuple(), sigs)
+    receipt = await post_root(ctx, batch.src, witness, batch.dst, wait=wait)
     link = ctx.links[batch.dst]
-    receipt = await link.receipt(await link.send(ctx.registry, data, ROOT_TX_GAS))
     if receipt is None or hexint(receipt["status"]) != 1:
         raise RuntimeError(f"attesting chain {batch.src} block {witness} on {link.name} failed")
     ctx.counters.roots_posted += 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from services.common.chain import ChainLink
 from services.relayer.context import Context
@@ -15,6 +16,18 @@ from services.relayer.context import Context
 log = logging.getLogger("relayer")
 
 LOOKBACK = 64  # newest blocks inspected for a foreign transaction
+ROOT_TX_GAS = 500_000  # submitAttestation: a few signature checks and one stored root
+
+
+async def post_root(ctx: Context, src: int, block: int, dst: int, wait: float | None = None) -> Any:
+    """Attest `src`'s block on `dst`'s registry (`submitAttestation`) with a guardian quorum; the
+    receipt, or None when none came (raises NoQuorum while the guardians cannot sign it)."""
+    gset = ctx.sets[dst]
+    quorum = await ctx.guardians.quorum(src, block, gset.members, gset.threshold, wait=wait)
+    sigs = quorum.for_set(gset.members, gset.threshold)
+    data = ctx.reg_abi.encode("submitAttestation", quorum.attestation.as_tuple(), sigs)
+    link = ctx.links[dst]
+    return await link.receipt(await link.send(ctx.registry, data, ROOT_TX_GAS))
 
 
 class RootPoster:
@@ -45,14 +58,9 @@ class RootPoster:
         last = min((self.last_posted.get((src, d), -1) for d in ctx.links if d != src), default=-1)
         if head <= last or not await self.has_foreign_activity(link, head, last):
             return
-        for dst, dlink in ctx.links.items():
+        for dst in ctx.links:
             if dst == src or self.last_posted.get((src, dst), -1) >= head:
                 continue
-            gset = ctx.sets[dst]
-            q = await ctx.guardians.quorum(src, head, gset.members, gset.threshold)
-            sigs = q.for_set(gset.members, gset.threshold)
-            data = ctx.reg_abi.encode("submitAttestation", q.attestation.as_tuple(), sigs)
-            tx = await dlink.send(ctx.registry, data, 500_000)
-            await dlink.receipt(tx)
+            await post_root(ctx, src, head, dst)
             self.last_posted[(src, dst)] = head
             ctx.counters.roots_posted += 1
