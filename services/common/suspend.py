@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import hmac
-import json
 import logging
 import os
 import secrets
@@ -38,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from services.common.error_body import error_body
-from services.common.http import App, BackgroundService, HttpError, Request
+from services.common.http import App, BackgroundService, HttpError, Request, send_json
 
 log = logging.getLogger("suspend")
 
@@ -69,13 +68,6 @@ def _task_factory(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any
     if owner is not None:
         _TASKS.setdefault(owner, weakref.WeakSet()).add(task)
     return task
-
-
-async def _reply(send: Any, status: int, body: Any) -> None:
-    data = json.dumps(body, separators=(",", ":")).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": data})
 
 
 class Suspendable:
@@ -180,7 +172,7 @@ class Suspendable:
             return
         app = self._app
         if app is None:
-            await _reply(
+            await send_json(
                 send, 503, {"status": "suspended", **error_body(503, "suspended by the orchestrator (a reset)")}
             )
             return
@@ -202,7 +194,7 @@ class Suspendable:
             self._requests.discard(inner)
         if inner.cancelled():
             if not started:
-                await _reply(send, 503, {"status": "suspended", **error_body(503, "suspended while answering")})
+                await send_json(send, 503, {"status": "suspended", **error_body(503, "suspended while answering")})
             return
         inner.result()
 
