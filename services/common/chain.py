@@ -2,8 +2,10 @@
 
 The relayer and the solver both reach their chains through a ChainLink. Transactions are signed
 locally (services.common.tx) with locally tracked nonces; the send lock keeps nonces in order on
-the wire. Receipts are awaited without sleeping: with instant mining the receipt exists when
-eth_sendRawTransaction returns; otherwise each new head wakes the waiter. A transaction the node
+the wire. Receipts are awaited without sleeping or polling ahead of the chain: a receipt exists only once
+its block is mined, and every mined block reaches us as a head, so the first look waits for the
+next head (measured in `bench.py latency`: looking at once missed 60% of the time, and each miss
+cost two more RPCs to tell a slow transaction from a lost one). A transaction the node
 dropped or holds behind a nonce gap is detected on the first receipt miss (`TxLost`) and the next
 send takes its nonce from the chain again.
 """
@@ -35,6 +37,7 @@ class ChainLink:
     min_balance = 1_000 * 10**18  # ensure_funds tops the key up to `top_up` below this
     top_up = 10**6 * 10**18
     receipt_timeout = 60.0  # seconds receipt() waits by default
+    first_receipt_wait = 0.25  # s receipt() waits for a head before its first look (a dropped tx makes none)
 
     def __init__(self, chain: Chain, signer: Signer, role: str = "relayer"):
         self.role = role  # who holds the key: names the log and the funding message
@@ -50,6 +53,9 @@ class ChainLink:
         self.head_arrivals: dict[int, float] = {}  # block -> when its newHeads reached us (unix time)
         self.head_hashes: dict[int, str | None] = {}  # block -> hash of the newest header seen for it
         self.head_blooms: dict[int, str | None] = {}  # block -> logsBloom of the newest header seen for it
+        self.head_roots: dict[int, str | None] = {}  # block -> stateRoot of the newest header seen for it
+        self.heads_seen = 0  # head notifications so far
+        self._sent_at: dict[str, int] = {}  # tx hash -> heads_seen when it was broadcast
         self._head_event = asyncio.Event()
         self._nonce: int | None = None
         self._send_lock = asyncio.Lock()
@@ -88,10 +94,13 @@ class ChainLink:
                 self.head_arrivals.pop(k, None)
         self.head_hashes[number] = header.get("hash")
         self.head_blooms[number] = header.get("logsBloom")
+        self.head_roots[number] = header.get("stateRoot")
         if len(self.head_hashes) > 4096:
             for k in sorted(self.head_hashes)[:1024]:
                 del self.head_hashes[k]
                 self.head_blooms.pop(k, None)
+                self.head_roots.pop(k, None)
+        self.heads_seen += 1
         # a lower number than before means the chain was rewound (evm_revert, reorg): follow it
         self.head = number
         ev, self._head_event = self._head_event, asyncio.Event()
@@ -105,6 +114,18 @@ class ChainLink:
         if to - frm > 256:
             return False
         return all(bloom.excludes_all(self.head_blooms.get(n), topics) for n in range(frm, to + 1))
+
+    def saw_header(self, number: int, block_hash: str, state_root: str) -> bool:
+        """True when the newest header this link saw for `number` (not above the head) has this
+        hash and state root: the chain itself announced that block."""
+        seen_hash, seen_root = self.head_hashes.get(number), self.head_roots.get(number)
+        return (
+            number <= self.head
+            and seen_hash is not None
+            and seen_root is not None
+            and seen_hash.lower() == block_hash.lower()
+            and seen_root.lower() == state_root.lower()
+        )
 
     async def wait_head(self, timeout: float) -> bool:
         try:
@@ -137,6 +158,7 @@ class ChainLink:
             if self._nonce is None:
                 self._nonce = hexint(await self.rpc.call("eth_getTransactionCount", [self.signer.address, "pending"]))
             nonce = self._nonce
+            heads = self.heads_seen
             raw, tx_hash = self.signer.sign_1559(self.chain_id, nonce, to, data, gas, MAX_FEE, PRIORITY_FEE)
             if before_broadcast is not None:
                 before_broadcast(tx_hash)
@@ -151,6 +173,9 @@ class ChainLink:
                 self._nonce = None
                 raise
             self._nonce = nonce + 1
+            self._sent_at[tx_hash] = heads
+            if len(self._sent_at) > 1024:
+                del self._sent_at[next(iter(self._sent_at))]
             self.own_txs.append(tx_hash)
             self.own_tx_set.add(tx_hash)
             if len(self.own_tx_set) > self.own_txs.maxlen:  # type: ignore[operator]
@@ -162,6 +187,8 @@ class ChainLink:
         once when the node no longer has it, or holds it behind a nonce gap (it would never be
         mined), after resyncing the nonce."""
         deadline = time.monotonic() + (self.receipt_timeout if timeout is None else timeout)
+        if self._sent_at.pop(tx_hash, None) == self.heads_seen:  # no block since the broadcast yet
+            await self.wait_head(min(self.first_receipt_wait, max(0.0, deadline - time.monotonic())))
         while True:
             r = await self.rpc.call("eth_getTransactionReceipt", [tx_hash])
             if r is not None:

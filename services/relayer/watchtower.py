@@ -2,7 +2,8 @@
 
 Every registry (same address on every chain) logs each stored root with its signers
 (`AttestationSubmitted`). Each head of a chain wakes this stage, which reads the new logs and
-asks the source chain for the attested block:
+checks the attested block against the source: against the header the source itself announced
+for that height (newHeads), when it matches; else by asking the source for the block:
 
     same hash and state root           ok
     no such block                      flagged `ahead` (re-checked each round: once the block
@@ -196,11 +197,13 @@ class Watchtower:
         link = self.ctx.links.get(att.chain_id)
         if link is None:
             return "unknown chain", None
+        stored_hash = _hex(att.block_hash)
+        if link.saw_header(att.block_number, stored_hash, _hex(att.state_root)):
+            return "ok", stored_hash  # the source announced this very block (its newHeads): no RPC
         if att.block_number >= 2**63:
             block = None  # no node answers for such a number: nothing that high exists
         else:
             block = await link.rpc.call("eth_getBlockByNumber", [hex(att.block_number), False])
-        stored_hash = _hex(att.block_hash)
         if block is not None and block["hash"].lower() == stored_hash:
             if block["stateRoot"].lower() == _hex(att.state_root):
                 return "ok", block["hash"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from orchestrator.chains.rpc import rpc
@@ -152,6 +154,67 @@ def test_confirmations_depth(tmp_path, spawn_service):
         rpc(hub.rpc_url, "evm_mine")
         r = httpx.get(f"{url}/v1/attestations/{hub.chain_id}/{head}", params={"wait": 2})
         assert r.status_code == 200 and r.json()["block_number"] == head
+
+
+def _emitter(url: str, topic: str) -> tuple[str, str]:
+    """(sender, address) of a contract whose every call logs `topic`: a stand-in for the gateway's
+    MessageSent as far as a logs bloom can tell."""
+    runtime = "7f" + topic.removeprefix("0x") + "60006000a100"  # PUSH32 topic, 0, 0, LOG1, STOP
+    init = "6027600c60003960276000f3" + runtime  # CODECOPY the 39-byte runtime, RETURN it
+    sender = rpc(url, "eth_accounts")[0]
+    tx = rpc(url, "eth_sendTransaction", [{"from": sender, "data": "0x" + init, "gas": hex(200_000)}])
+    return sender, _receipt(url, tx)["contractAddress"]
+
+
+def _receipt(url: str, tx: str) -> dict:
+    deadline = time.monotonic() + 10
+    while (r := rpc(url, "eth_getTransactionReceipt", [tx])) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert r is not None, f"no receipt for {tx}"
+    return r
+
+
+def test_message_blocks_are_signed_at_once_and_quiet_ones_at_most_every_idle_interval(chains_only, spawn_service):
+    """A block whose bloom may hold a gateway MessageSent is signed as it arrives; of a stream of
+    blocks without one, only the newest every IDLE_SIGN is (the rest on demand)."""
+    from orchestrator.manifest import write_manifest
+    from services.common.abi import Abi
+    from services.common.manifest import Contract, load
+    from services.guardian.service import IDLE_SIGN
+
+    config, manifest_path = chains_only
+    rollup = config.chain("rollup-a")
+    topic = Abi(load(manifest_path).abi("MetalayerGateway")).topic("MessageSent")
+    sender, emitter = _emitter(rollup.rpc_url, topic)
+    manifest = load(manifest_path)
+    gateway = Contract(address=emitter, artifact=str(REPO / "contracts" / "out" / "MetalayerGateway.json"))
+    write_manifest(manifest_path, manifest.model_copy(update={"contracts": {"MetalayerGateway": gateway}}))
+    _, url = _guardian(spawn_service, config, manifest_path)
+
+    def signed() -> dict[int, dict]:
+        feed = httpx.get(f"{url}/v1/attestations", params={"chain_id": rollup.chain_id, "limit": 10000}).json()
+        return {a["block_number"]: a for a in feed["attestations"]}
+
+    quiet = []
+    for _ in range(20):  # well under IDLE_SIGN apart
+        rpc(rollup.rpc_url, "evm_mine")
+        quiet.append(int(rpc(rollup.rpc_url, "eth_blockNumber"), 16))
+        time.sleep(IDLE_SIGN / 10)
+    call = rpc(rollup.rpc_url, "eth_sendTransaction", [{"from": sender, "to": emitter, "gas": hex(50_000)}])
+    message_block = int(_receipt(rollup.rpc_url, call)["blockNumber"], 16)
+    rpc(rollup.rpc_url, "evm_mine")
+    last = int(rpc(rollup.rpc_url, "eth_blockNumber"), 16)
+    deadline = time.monotonic() + 10
+    while not {message_block, last} <= signed().keys() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    eager = signed()
+    # nobody asked: the message block was signed as it came, the newest quiet block after a pause
+    assert {message_block, last} <= eager.keys()
+    assert len(eager.keys() & set(quiet)) < len(quiet) // 2, sorted(eager.keys() & set(quiet))
+    for number in quiet:  # every quiet block is still signed when asked, as the chain has it
+        att = httpx.get(f"{url}/v1/attestations/{rollup.chain_id}/{number}").json()
+        block = rpc(rollup.rpc_url, "eth_getBlockByNumber", [hex(number), False])
+        assert (att["block_hash"], att["state_root"]) == (block["hash"], block["stateRoot"])
 
 
 def test_store_of_another_instance_starts_empty(tmp_path):

@@ -44,3 +44,29 @@ def test_a_transaction_behind_a_nonce_gap_is_detected(stage_net, stages):
 
     receipt = stages(scenario)
     assert receipt is not None and hexint(receipt["status"]) == 1
+
+
+def test_a_receipt_is_looked_up_once_its_block_has_arrived(stage_net, stages):
+    """With instant mining the first look waits for the next head: one eth_getTransactionReceipt a
+    transaction, and no liveness probes (eth_getTransactionByHash) for one that is simply mining."""
+    target = "0x" + "44" * 20
+
+    async def scenario(ctx):
+        link = ctx.links[stage_net.chain_id("rollup-b")]
+        calls: list[str] = []
+        real_call = link.rpc.call
+
+        async def counted(method, params=(), timeout=None):
+            calls.append(method)
+            return await real_call(method, params, timeout)
+
+        link.rpc.call = counted
+        receipts = []
+        for _ in range(10):
+            receipts.append(await link.receipt(await link.send(target, b"", 30_000), timeout=5))
+        return receipts, calls
+
+    receipts, calls = stages(scenario)
+    assert all(r is not None and hexint(r["status"]) == 1 for r in receipts)
+    assert calls.count("eth_getTransactionReceipt") <= 11, calls  # one each (a head may lag once)
+    assert "eth_getTransactionByHash" not in calls, calls

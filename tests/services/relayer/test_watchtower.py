@@ -103,3 +103,36 @@ def test_a_root_of_a_block_seen_before_a_rewind_is_not_a_forgery(stage_net, stag
     before, after = stages(scenario)
     assert before == ("forged", "0x" + bytes(real["hash"]).hex())
     assert after[0] == "rewound"
+
+
+def test_a_root_of_a_block_the_relayer_saw_is_judged_from_its_header(stage_net, stages):
+    """A block the source announced (newHeads) is judged from that header: its honest root is ok
+    without a request to the source; its hash with another state root is still forged."""
+    src = stage_net.chain_id("rollup-a")
+
+    async def scenario(ctx):
+        link = ctx.links[src]
+        receipt = await link.transact(link.signer.address, b"", 21_000)  # a block whose head the link sees
+        number = int(receipt["blockNumber"], 16)
+        while link.head < number:
+            await link.wait_head(1.0)
+        header = await link.rpc.call("eth_getBlockByNumber", [hex(number), False])
+        block_hash = bytes.fromhex(header["hash"][2:])
+        honest = StoredRoot(Attestation(src, number, block_hash, bytes.fromhex(header["stateRoot"][2:])), (), ())
+        forged = StoredRoot(Attestation(src, number, block_hash, b"\x66" * 32), (), ())
+        tower = Watchtower(ctx, RecordingSlasher(ctx))
+        calls: list[str] = []
+        real_call = link.rpc.call
+
+        async def counted(method: str, params: Any = (), timeout: float | None = None) -> Any:
+            calls.append(method)
+            return await real_call(method, params, timeout)
+
+        link.rpc.call = counted  # type: ignore[method-assign]
+        ok = await tower.verdict(honest)
+        asked_for_ok = list(calls)
+        return ok, asked_for_ok, await tower.verdict(forged), header["hash"]
+
+    ok, asked_for_ok, bad, block_hash = stages(scenario)
+    assert ok == ("ok", block_hash) and asked_for_ok == []
+    assert bad == ("forged", block_hash)
