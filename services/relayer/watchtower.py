@@ -46,6 +46,8 @@ SUBMITTED_BITS = bloom.topic_bits([ATTESTATION_SUBMITTED_TOPIC])
 ROUND = 0.25  # s between rounds when no head arrives (re-checks of `ahead`, evidence searches)
 EVIDENCE_RETRY = 2.0  # s between evidence searches for a flag whose signers are not all slashed
 GUARDIAN_WAIT = 1.0  # s a guardian may hold a signature request of the watchtower
+CURSOR_SAVE = 1.0  # s: a cursor over blocks without roots is written at most this often (a restart
+# re-reads those few blocks; writing it on every head of every chain cost a SQLite write each)
 SEEN_PER_CHAIN = 8192  # header hashes remembered per chain (to tell a rewind from a forgery)
 DONE = ("slashed", "rejected")
 
@@ -112,6 +114,8 @@ class Watchtower:
         self.checked = 0
         self.rewound = 0
         self.seen: dict[int, OrderedDict[str, int]] = {cid: OrderedDict() for cid in ctx.links}
+        self.cursors: dict[int, int] = {}  # chain -> newest block read (the queue has it, or an older one)
+        self._saved_at: dict[int, float] = {}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -152,7 +156,9 @@ class Watchtower:
 
     async def scan(self, chain_id: int) -> None:
         link = self.ctx.links[chain_id]
-        cursor = self.ctx.queue.watch_cursor(chain_id)
+        cursor = self.cursors.get(chain_id)
+        if cursor is None:
+            cursor = self.ctx.queue.watch_cursor(chain_id)
         cursor = -1 if cursor is None else min(cursor, link.head)  # a rewound chain: read again
         while cursor < link.head:
             to = min(link.head, cursor + LOG_RANGE)
@@ -172,8 +178,11 @@ class Watchtower:
                 )
             for lg in logs:
                 await self.check(chain_id, lg)
-            self.ctx.queue.set_watch_cursor(chain_id, to)
-            cursor = to
+            self.cursors[chain_id] = cursor = to
+            now = time.monotonic()
+            if logs or now - self._saved_at.get(chain_id, 0.0) >= CURSOR_SAVE:
+                self.ctx.queue.set_watch_cursor(chain_id, to)
+                self._saved_at[chain_id] = now
 
     async def check(self, registry_chain: int, lg: dict[str, Any]) -> str:
         """Check one stored root against its source; flag it if it is not the source's block."""

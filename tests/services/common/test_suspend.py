@@ -133,3 +133,27 @@ def test_failed_resume_stays_suspended(tmp_path: Path) -> None:
         await host.close()
 
     asyncio.run(scenario())
+
+
+def test_a_request_cancelled_by_anyone_but_a_suspend_stays_cancelled(tmp_path: Path) -> None:
+    """Requests run in the server's own task: a suspend's cancel is answered 503, any other cancel
+    (the server shutting down, the client gone) goes on up as a cancellation."""
+
+    async def scenario() -> None:
+        host = Suspendable(Ticker, token_file(tmp_path, "svc"))
+        await host.start()
+        transport = httpx.ASGITransport(app=host.app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as c:
+            slow = asyncio.create_task(c.get("/v1/slow"))
+            await asyncio.sleep(0.05)
+            slow.cancel()
+            try:
+                await slow
+                raise AssertionError("the cancelled request was answered")
+            except asyncio.CancelledError:
+                pass
+            assert host.state == "running" and (await c.get("/v1/ticks")).status_code == 200
+            assert not host._requests and not host._suspended_requests  # nothing left behind
+        await host.close()
+
+    asyncio.run(scenario())
