@@ -25,6 +25,7 @@ cancelled and answered 503.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import hmac
 import logging
@@ -167,12 +168,15 @@ class Suspendable:
     # ------------------------------------------------------------ HTTP
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             return
-        if scope["path"].startswith("/admin/"):
+        if scope["type"] == "http" and scope["path"].startswith("/admin/"):
             await self._admin(scope, receive, send)
             return
         app = self._app
+        if app is None and scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1013, "reason": "suspended by the orchestrator"})
+            return
         if app is None:
             await send_json(
                 send, 503, {"status": "suspended", **error_body(503, "suspended by the orchestrator (a reset)")}
@@ -197,7 +201,10 @@ class Suspendable:
             if task not in self._suspended_requests:
                 raise
             task.uncancel()
-            if not started:
+            if scope["type"] == "websocket":
+                with contextlib.suppress(Exception):  # the connection may be gone already
+                    await send({"type": "websocket.close", "code": 1012, "reason": "suspended"})
+            elif not started:
                 await send_json(send, 503, {"status": "suspended", **error_body(503, "suspended while answering")})
         finally:
             self._requests.discard(task)

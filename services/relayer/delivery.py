@@ -200,7 +200,14 @@ class Delivery:
         slots = {m.id: commitment_slot(hexbytes(m.id)) for m in batch.messages}
         sims_task = asyncio.ensure_future(self.simulator.recipients(list(batch.messages)))
         quorum_task = asyncio.ensure_future(
-            ctx.guardians.quorum(batch.src, block, gset.members, gset.threshold, wait=self.quorum_wait(batch.src))
+            ctx.guardians.quorum(
+                batch.src,
+                block,
+                gset.members,
+                gset.threshold,
+                wait=self.quorum_wait(batch.src),
+                pushed=block == batch.attest_block,  # a message block: guardians push its signatures
+            )
         )
         proof_task = asyncio.ensure_future(get_proof(ctx.links[batch.src], ctx.gateway, list(slots.values()), block))
         try:

@@ -10,11 +10,15 @@ only guardians of the destination registry's current set count. The first
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
+from websockets.asyncio.client import connect
+from websockets.exceptions import WebSocketException
 
 from services.common import attest
 from services.common.http_get import JsonGetter
@@ -31,6 +35,9 @@ class Quorum:
     def for_set(self, guardians: set[str], threshold: int) -> list[bytes] | None:
         sigs = [s for g, s in self.signatures.items() if g.lower() in guardians]
         return sigs[:threshold] if len(sigs) >= threshold else None
+
+
+PUSH_GRACE = 0.005  # s a quorum waits for pushed signatures of a block guardians push before asking
 
 
 class NoQuorum(RuntimeError):
@@ -53,6 +60,9 @@ class GuardianPool:
         # the source itself (`vouch`), so they can never carry a forgery but do not stall the network
         self.distrusted: set[str] = set()
         self._vouched: OrderedDict[tuple[int, int], tuple[bytes, bytes]] = OrderedDict()
+        self.live: set[str] = set()  # guardians whose live feed is connected
+        self._arrival = asyncio.Event()  # set (and replaced) whenever a pushed signature lands
+        self._listeners: list[asyncio.Task[None]] = []
 
     @property
     def client(self) -> aiohttp.ClientSession:
@@ -63,7 +73,34 @@ class GuardianPool:
             )
         return self._client
 
+    def listen(self) -> None:
+        """Follow every guardian's live feed: signatures pushed as they are made land in the cache."""
+        self._listeners = [asyncio.create_task(self._listen(url), name=f"live-{url}") for url in self.urls]
+
+    async def _listen(self, url: str) -> None:
+        ws_url = "ws" + url.removeprefix("http") + "/v1/attestations/live"
+        delay = 0.05
+        while True:
+            try:
+                async with connect(ws_url, proxy=None, compression=None, max_size=1 << 16, ping_interval=None) as ws:
+                    self.live.add(url)
+                    delay = 0.05
+                    async for raw in ws:
+                        doc = json.loads(raw)
+                        if isinstance(doc, dict) and self._accept(url, doc):
+                            ev, self._arrival = self._arrival, asyncio.Event()
+                            ev.set()
+            except (OSError, TimeoutError, ValueError, WebSocketException) as exc:
+                log.debug("live feed of %s: %r", url, exc)
+            finally:
+                self.live.discard(url)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
     async def close(self) -> None:
+        for task in self._listeners:
+            task.cancel()
+        await asyncio.gather(*self._listeners, return_exceptions=True)
         await self._getter.close()
         if self._client is not None:
             await self._client.close()
@@ -121,21 +158,44 @@ class GuardianPool:
         finally:
             self._asking.pop((chain_id, block, url), None)
         self.down.pop(url, None)
+        if isinstance(doc, dict):
+            self._accept(url, dict(doc, chain_id=chain_id, block_number=block))
+
+    def _accept(self, url: str, doc: dict[str, Any]) -> bool:
+        """Cache one guardian's signed attestation if its signature recovers to the signer it names."""
         try:
+            chain_id, block = int(doc["chain_id"]), int(doc["block_number"])
             att = Attestation(chain_id, block, doc["block_hash"], doc["state_root"])
             sig = bytes.fromhex(doc["signature"][2:])
-        except (KeyError, TypeError, ValueError):
-            return  # not an attestation: this guardian does not count
-        try:
             signer = attest.recover(self.domain.digest(chain_id, block, att.block_hash, att.state_root), sig)
         except Exception:
-            return
+            return False  # not an attestation: this guardian does not count
         if signer.lower() != str(doc.get("signer", signer)).lower():
-            return
+            return False
         self._remember(chain_id, block, att, signer, sig)
+        return True
+
+    async def _pushed(self, chain_id: int, block: int, guardians: set[str], threshold: int) -> Quorum | None:
+        """The quorum from live feeds, if it lands within PUSH_GRACE."""
+        deadline = asyncio.get_running_loop().time() + PUSH_GRACE
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            try:
+                await asyncio.wait_for(self._arrival.wait(), left)
+            except TimeoutError:
+                break
+            hit = self.cached(chain_id, block, guardians, threshold)
+            if hit is not None:
+                return hit
+        return None
 
     async def quorum(
-        self, chain_id: int, block: int, guardians: set[str], threshold: int, wait: float | None = None
+        self,
+        chain_id: int,
+        block: int,
+        guardians: set[str],
+        threshold: int,
+        wait: float | None = None,
+        pushed: bool = False,
     ) -> Quorum:
         """The first `threshold` agreeing signatures of current guardians for (chain, block).
 
@@ -146,6 +206,10 @@ class GuardianPool:
         hit = self.cached(chain_id, block, guardians, threshold)
         if hit is not None:
             return hit
+        if pushed and len(self.live) >= threshold:
+            hit = await self._pushed(chain_id, block, guardians, threshold)
+            if hit is not None:
+                return hit
         wait = self.wait if wait is None else wait
         tasks = []
         for url in self.urls:

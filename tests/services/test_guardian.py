@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -176,11 +177,14 @@ def _receipt(url: str, tx: str) -> dict:
 
 def test_message_blocks_are_signed_at_once_and_quiet_ones_at_most_every_idle_interval(chains_only, spawn_service):
     """A block whose bloom may hold a gateway MessageSent is signed as it arrives; of a stream of
-    blocks without one, only the newest every IDLE_SIGN is (the rest on demand)."""
+    blocks without one, only the newest every IDLE_SIGN is (the rest on demand). Every signature
+    is pushed to the live feed as it is made."""
+    from websockets.sync.client import connect
+
     from orchestrator.manifest import write_manifest
     from services.common.abi import Abi
     from services.common.manifest import Contract, load
-    from services.guardian.service import IDLE_SIGN
+    from services.guardian.follower import IDLE_SIGN
 
     config, manifest_path = chains_only
     rollup = config.chain("rollup-a")
@@ -190,6 +194,7 @@ def test_message_blocks_are_signed_at_once_and_quiet_ones_at_most_every_idle_int
     gateway = Contract(address=emitter, artifact=str(REPO / "contracts" / "out" / "MetalayerGateway.json"))
     write_manifest(manifest_path, manifest.model_copy(update={"contracts": {"MetalayerGateway": gateway}}))
     _, url = _guardian(spawn_service, config, manifest_path)
+    live = connect(url.replace("http", "ws") + "/v1/attestations/live", proxy=None)
 
     def signed() -> dict[int, dict]:
         feed = httpx.get(f"{url}/v1/attestations", params={"chain_id": rollup.chain_id, "limit": 10000}).json()
@@ -211,6 +216,15 @@ def test_message_blocks_are_signed_at_once_and_quiet_ones_at_most_every_idle_int
     # nobody asked: the message block was signed as it came, the newest quiet block after a pause
     assert {message_block, last} <= eager.keys()
     assert len(eager.keys() & set(quiet)) < len(quiet) // 2, sorted(eager.keys() & set(quiet))
+    pushed: dict[int, dict] = {}
+    since = {n: doc for n, doc in eager.items() if n >= quiet[0]}  # signed after the feed connected
+    with live:
+        while not since.keys() <= pushed.keys():  # everything signed since was pushed, as made
+            doc = json.loads(live.recv(timeout=5))
+            if doc["chain_id"] == rollup.chain_id:
+                pushed[doc["block_number"]] = doc
+    for number, doc in since.items():
+        assert {k: pushed[number][k] for k in doc if k != "forced"} == {k: v for k, v in doc.items() if k != "forced"}
     for number in quiet:  # every quiet block is still signed when asked, as the chain has it
         att = httpx.get(f"{url}/v1/attestations/{rollup.chain_id}/{number}").json()
         block = rpc(rollup.rpc_url, "eth_getBlockByNumber", [hex(number), False])

@@ -1,0 +1,70 @@
+"""The guardians' live feed: a message block's signatures reach the relayer as they are made, so
+its quorum needs no request; a pushed signature that does not recover to its signer never counts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+
+def test_a_message_blocks_quorum_is_pushed_before_anyone_asks(stage_net, stages):
+    src, dst = stage_net.chain_id("rollup-a"), stage_net.chain_id("rollup-b")
+
+    async def scenario(ctx):
+        pool = ctx.guardians
+        asked: list[str] = []
+        real_get = pool._getter.get
+
+        async def counted(url: str, timeout: float):
+            asked.append(url)
+            return await real_get(url, timeout)
+
+        pool._getter.get = counted
+        pool.listen()
+        deadline = time.monotonic() + 10
+        while len(pool.live) < len(pool.urls) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        live = set(pool.live)
+        sent = await asyncio.to_thread(stage_net.send, "rollup-a", "rollup-b", b"live")  # loop keeps reading
+        block = sent.block
+        gset = ctx.sets[dst]
+        deadline = time.monotonic() + 10  # nobody asks: the signatures can only come pushed
+        while len(pool.known(src, block)) < gset.threshold and time.monotonic() < deadline:
+            await asyncio.sleep(0.001)
+        quorum = await pool.quorum(src, block, gset.members, gset.threshold, wait=2.0, pushed=True)
+        return live, block, quorum, asked, gset
+
+    live, block, quorum, asked, gset = stages(scenario)
+    assert len(live) == len(stage_net.manifest.guardians.members)
+    assert quorum.attestation.block_number == block and quorum.for_set(gset.members, gset.threshold)
+    assert asked == []  # the live feeds brought the quorum: no guardian was asked
+
+
+def test_a_pushed_signature_counts_only_for_the_signer_it_recovers_to(stage_net, stages):
+    src = stage_net.chain_id("rollup-a")
+    honest, sigs = stage_net.attest("rollup-a", stage_net.w3["rollup-a"].eth.block_number)
+    members = stage_net.manifest.guardians.members
+
+    async def scenario(ctx):
+        pool = ctx.guardians
+        doc = {
+            "chain_id": src,
+            "block_number": honest.block_number,
+            "block_hash": "0x" + honest.block_hash.hex(),
+            "state_root": "0x" + honest.state_root.hex(),
+            "signature": "0x" + sigs[0].hex(),
+            "signer": members[0].address,
+        }
+        url = pool.urls[0]
+        verdicts = [
+            pool._accept(url, dict(doc, signer=members[1].address)),  # names someone else
+            pool._accept(url, dict(doc, state_root="0x" + "77" * 32)),  # signed another root
+            pool._accept(url, dict(doc, signature="0x1234")),  # not a signature
+            pool._accept(url, {"chain_id": src}),  # not an attestation
+            pool._accept(url, doc),  # the real thing
+        ]
+        return verdicts, pool.known(src, honest.block_number)
+
+    verdicts, known = stages(scenario)
+    assert verdicts == [False, False, False, False, True]
+    assert [att for att, _ in known] == [honest]
