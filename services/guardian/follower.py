@@ -33,7 +33,9 @@ class Signer(Protocol):
     message_bits: list[bloom.Bits]  # the logs-bloom bits of a gateway MessageSent ([]: none known)
     store: SignedStore
 
-    def sign_block(self, chain_id: int, number: int, block_hash: bytes, state_root: bytes) -> Signed: ...
+    def sign_block(
+        self, chain_id: int, number: int, block_hash: bytes, state_root: bytes, message_block: bool = False
+    ) -> Signed: ...
 
 
 class ChainFollower:
@@ -107,22 +109,22 @@ class ChainFollower:
             try:
                 if conf == 0:
                     self.guardian.sign_block(
-                        self.chain.chain_id, number, hexbytes(header["hash"]), hexbytes(header["stateRoot"])
+                        self.chain.chain_id, number, hexbytes(header["hash"]), hexbytes(header["stateRoot"]), urgent
                     )
                 elif number - conf >= 0:
-                    await self._sign_at(number - conf)
+                    await self._sign_at(number - conf, urgent)
             except Exception:
                 log.exception("%s: signing head %d failed", self.chain.name, number)
             await asyncio.sleep(0)
 
-    async def _sign_at(self, number: int) -> Signed | None:
+    async def _sign_at(self, number: int, message_block: bool = False) -> Signed | None:
         if self.guardian.store.get(self.chain.chain_id, number) is not None:
             return None
         block = await self.rpc.call("eth_getBlockByNumber", [hex(number), False])
         if block is None:
             return None
         return self.guardian.sign_block(
-            self.chain.chain_id, number, hexbytes(block["hash"]), hexbytes(block["stateRoot"])
+            self.chain.chain_id, number, hexbytes(block["hash"]), hexbytes(block["stateRoot"]), message_block
         )
 
     async def wait_head(self, timeout: float) -> None:

@@ -97,8 +97,11 @@ class Guardian:
         self.listeners: set[asyncio.Queue[str]] = set()  # live feed connections (GET /v1/attestations/live)
         self.instance_errors: dict[int, str] = {}  # chain -> why its registry is not bound to our instance
 
-    def sign_block(self, chain_id: int, number: int, block_hash: bytes, state_root: bytes) -> Signed:
-        """Sign (chain, block) once. A second, different root for it is refused, forever."""
+    def sign_block(
+        self, chain_id: int, number: int, block_hash: bytes, state_root: bytes, message_block: bool = False
+    ) -> Signed:
+        """Sign (chain, block) once. A second, different root for it is refused, forever.
+        `message_block`: its bloom may hold a gateway message (the live feed says so)."""
         stored = self.store.get(chain_id, number)
         if stored is not None:
             if stored.state_root != state_root or stored.block_hash != block_hash:
@@ -113,14 +116,15 @@ class Guardian:
             return stored
         signature = self.signer.sign(chain_id, number, block_hash, state_root)
         signed = self.store.put_once(chain_id, number, block_hash, state_root, signature)
-        self._announce(signed)
+        self._announce(signed, message_block)
         return signed
 
-    def _announce(self, signed: Signed) -> None:
-        """Push a new signature to every live feed connection (a full one misses it: it can ask)."""
+    def _announce(self, signed: Signed, message_block: bool) -> None:
+        """Push a new signature to every live feed connection (a full one misses it: it can ask).
+        `message_block` lets a relayer check those at once and the others only if it needs them."""
         if not self.listeners:
             return
-        line = json.dumps(self.json(signed), separators=(",", ":"))
+        line = json.dumps(self.json(signed) | {"message_block": message_block}, separators=(",", ":"))
         for queue in self.listeners:
             if not queue.full():
                 queue.put_nowait(line)

@@ -20,6 +20,7 @@ from services.common.tx import Signer
 from services.relayer.backoff import RetryCap
 from services.relayer.guardians import GuardianPool
 from services.relayer.model import MESSAGE_FIELDS, Counters, GuardianSet
+from services.relayer.proving import ProofPrefetch
 from services.relayer.queue import Queue
 
 log = logging.getLogger("relayer")
@@ -67,6 +68,7 @@ class Context:
     # (source chain, block) whose stored root some registry holds wrongly (watchtower): never attested again
     suspect_blocks: set[tuple[int, int]] = field(default_factory=set)
     counters: Counters = field(default_factory=Counters)
+    prefetch: ProofPrefetch = field(default_factory=ProofPrefetch)  # proofs asked for at scan time
 
     @property
     def instance_id(self) -> str:

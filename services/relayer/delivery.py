@@ -198,6 +198,11 @@ class Delivery:
         block = await self.attest_block(batch)
         await finality.ensure_depth(ctx, batch, block, self.quorum_wait(batch.src))
         slots = {m.id: commitment_slot(hexbytes(m.id)) for m in batch.messages}
+        # the proof first: its answer (the source's eth_getProof) is the slowest of the three
+        prefetched = ctx.prefetch.take(batch.src, block, list(slots.values()))
+        proof_task = prefetched or asyncio.ensure_future(
+            get_proof(ctx.links[batch.src], ctx.gateway, list(slots.values()), block)
+        )
         sims_task = asyncio.ensure_future(self.simulator.recipients(list(batch.messages)))
         quorum_task = asyncio.ensure_future(
             ctx.guardians.quorum(
@@ -209,16 +214,17 @@ class Delivery:
                 pushed=block == batch.attest_block,  # a message block: guardians push its signatures
             )
         )
-        proof_task = asyncio.ensure_future(get_proof(ctx.links[batch.src], ctx.gateway, list(slots.values()), block))
         try:
             quorum = await quorum_task
         except BaseException:
-            proof_task.cancel()
             sims_task.cancel()
+            if prefetched is None:  # a prefetched proof may serve other batches: left running
+                proof_task.cancel()
             raise
         attested_at = time.time()
-        proof = await proof_task
+        proof = await (asyncio.shield(proof_task) if prefetched else proof_task)  # shared: never cancelled here
         if not proof_matches(proof, quorum.attestation.state_root):
+            ctx.prefetch.forget(batch.src, block)
             if await self._rewound(batch.src, block, quorum.attestation.block_hash):
                 block, quorum = await self._attest_later(batch.src, block, gset)
             try:

@@ -63,6 +63,9 @@ class GuardianPool:
         self.live: set[str] = set()  # guardians whose live feed is connected
         self._arrival = asyncio.Event()  # set (and replaced) whenever a pushed signature lands
         self._listeners: list[asyncio.Task[None]] = []
+        # pushed signatures of blocks without messages, checked only if a quorum of them is needed
+        self._unchecked: OrderedDict[tuple[int, int], list[tuple[str, dict[str, Any]]]] = OrderedDict()
+        self._threshold_hint = 0  # the largest threshold a quorum was asked for (0: none yet)
 
     @property
     def client(self) -> aiohttp.ClientSession:
@@ -87,7 +90,7 @@ class GuardianPool:
                     delay = 0.05
                     async for raw in ws:
                         doc = json.loads(raw)
-                        if isinstance(doc, dict) and self._accept(url, doc):
+                        if isinstance(doc, dict) and self._take_push(url, doc):
                             ev, self._arrival = self._arrival, asyncio.Event()
                             ev.set()
             except (OSError, TimeoutError, ValueError, WebSocketException) as exc:
@@ -96,6 +99,37 @@ class GuardianPool:
                 self.live.discard(url)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+    def _take_push(self, url: str, doc: dict[str, Any]) -> bool:
+        """A pushed signature: checked now if its block holds messages (a quorum is about to be
+        needed) and it is not one more than a quorum; else kept to be checked only if needed.
+        Recovering a signer is most of the relayer's CPU per push."""
+        try:
+            key = (int(doc["chain_id"]), int(doc["block_number"]))
+        except (KeyError, TypeError, ValueError):
+            return False
+        if not doc.get("message_block"):
+            self._unchecked.setdefault(key, []).append((url, doc))
+            if len(self._unchecked) > 2048:
+                self._unchecked.popitem(last=False)
+            return False
+        if self._enough(key, doc):
+            return False
+        return self._accept(url, doc)
+
+    def _enough(self, key: tuple[int, int], doc: dict[str, Any]) -> bool:
+        """The cache already holds a quorum of trusted signatures for the root `doc` names."""
+        try:
+            root = (bytes.fromhex(doc["block_hash"][2:]), bytes.fromhex(doc["state_root"][2:]))
+        except (KeyError, TypeError, ValueError):
+            return False
+        group = self._cache.get(key, {}).get(root, {})
+        trusted = [g for g in group if g.lower() not in self.distrusted]
+        return 0 < self._threshold_hint <= len(trusted)
+
+    def _check_unchecked(self, chain_id: int, block: int) -> None:
+        for url, doc in self._unchecked.pop((chain_id, block), []):
+            self._accept(url, doc)
 
     async def close(self) -> None:
         for task in self._listeners:
@@ -124,6 +158,7 @@ class GuardianPool:
 
     def known(self, chain_id: int, block: int) -> list[tuple[Attestation, bytes]]:
         """Every verified signature the pool holds for (chain, block) (slash evidence)."""
+        self._check_unchecked(chain_id, block)
         return [
             (Attestation(chain_id, block, bh, sr), sig)
             for (bh, sr), sigs in self._cache.get((chain_id, block), {}).items()
@@ -135,6 +170,7 @@ class GuardianPool:
         await asyncio.gather(*(self._ask(url, chain_id, block, wait) for url in self.urls))
 
     def cached(self, chain_id: int, block: int, guardians: set[str], threshold: int) -> Quorum | None:
+        self._check_unchecked(chain_id, block)
         for (bh, sr), sigs in self._cache.get((chain_id, block), {}).items():
             if self.distrusted and self._vouched.get((chain_id, block)) != (bh, sr):
                 sigs = {g: s for g, s in sigs.items() if g.lower() not in self.distrusted}
@@ -203,6 +239,7 @@ class GuardianPool:
         not cancelled (that would drop a keep-alive connection) but cached, for the next
         destination that needs the same block. Concurrent callers share requests in flight.
         """
+        self._threshold_hint = max(self._threshold_hint, threshold)
         hit = self.cached(chain_id, block, guardians, threshold)
         if hit is not None:
             return hit

@@ -18,6 +18,7 @@ from typing import Any
 
 from services.common import bloom
 from services.common.rpc import RpcError, hexbytes, hexint
+from services.protocol.messages import commitment_slot
 from services.relayer import backoff
 from services.relayer.context import Context
 
@@ -168,6 +169,13 @@ class Scanner:
         )
         return ancestor
 
+    def _prefetch(self, rows: list[dict[str, Any]], newest: int) -> None:
+        """Ask now for the proof the newest block's (soft) messages will be delivered with."""
+        fresh = [r for r in rows if r["sent_block"] == newest and r["finality"] == 0]
+        if fresh and newest >= self.link.head - 1:
+            slots = [commitment_slot(hexbytes(r["id"])) for r in fresh]
+            self.ctx.prefetch.start(self.link, self.ctx.gateway, newest, slots)
+
     async def scan_range(self, frm: int, to: int) -> list[str]:
         """Ingest the messages of blocks frm..to and move the cursor to `to`; returns new ids."""
         ctx, link = self.ctx, self.link
@@ -188,6 +196,7 @@ class Scanner:
             )
         now = time.time()
         rows, set_changed = decode_logs(logs, self.topics, ctx.registry)
+        self._prefetch(rows, to)
         for r in rows:
             block = r["sent_block"]
             r.update(

@@ -51,3 +51,33 @@ def test_a_retried_batch_settles_delivered_messages_without_sending(stage_net, s
     first_tx, row, batches = stages(scenario)
     assert batches == 1  # nothing sent the second time
     assert row["status"] == "delivered" and row["delivery_tx"] == first_tx
+
+
+def test_the_proof_asked_for_at_scan_time_serves_the_delivery(stage_net, stages):
+    """The scanner asks for the newest block's proof as it reads its messages; the delivery of
+    that block's batch uses it (one eth_getProof in all), and a batch it does not cover asks anew."""
+    sent = stage_net.send("hub", "rollup-b", b"prefetched")
+    src, dst = stage_net.chain_id("hub"), stage_net.chain_id("rollup-b")
+
+    async def scenario(ctx):
+        link = ctx.links[src]
+        proofs: list[list[str]] = []
+        real_call = link.rpc.call
+
+        async def counted(method, params=(), timeout=None):
+            if method == "eth_getProof":
+                proofs.append(params[1])
+            return await real_call(method, params, timeout)
+
+        link.rpc.call = counted
+        await ingest(ctx, src)
+        extra = b"\x01" * 32  # a slot the prefetched proof does not hold
+        uncovered = ctx.prefetch.take(src, sent.block, [extra])
+        delivery = Delivery(ctx, dst, Settlement(ctx), max_batch=10)
+        await delivery.deliver(Batch(src, dst, (QueuedMessage.from_row(ctx.queue.get(sent.id)),)))
+        return proofs, uncovered, ctx.queue.get(sent.id)
+
+    proofs, uncovered, row = stages(scenario)
+    assert row["status"] == "delivered" and stage_net.is_delivered_on("rollup-b", "hub", sent.nonce)
+    assert len(proofs) == 1  # asked for once, at scan time
+    assert uncovered is None

@@ -68,3 +68,35 @@ def test_a_pushed_signature_counts_only_for_the_signer_it_recovers_to(stage_net,
     verdicts, known = stages(scenario)
     assert verdicts == [False, False, False, False, True]
     assert [att for att, _ in known] == [honest]
+
+
+def test_pushes_of_blocks_without_messages_are_checked_only_when_needed(stage_net, stages):
+    src = stage_net.chain_id("hub")
+    honest, sigs = stage_net.attest("hub", stage_net.w3["hub"].eth.block_number, signers=[0, 1])
+    members = stage_net.manifest.guardians.members
+
+    async def scenario(ctx):
+        pool = ctx.guardians
+        docs = [
+            {
+                "chain_id": src,
+                "block_number": honest.block_number,
+                "block_hash": "0x" + honest.block_hash.hex(),
+                "state_root": "0x" + honest.state_root.hex(),
+                "signature": "0x" + sig.hex(),
+                "signer": members[i].address,
+                "message_block": False,
+            }
+            for i, sig in enumerate(sigs)
+        ]
+        forged = dict(docs[0], state_root="0x" + "77" * 32)
+        taken = [pool._take_push(pool.urls[i], d) for i, d in enumerate([*docs, forged])]
+        held_before = dict(pool._cache)  # nothing checked yet
+        gset = ctx.sets[stage_net.chain_id("rollup-a")]
+        quorum = pool.cached(src, honest.block_number, gset.members, gset.threshold)  # checked now
+        return taken, held_before, quorum, pool.known(src, honest.block_number)
+
+    taken, held_before, quorum, known = stages(scenario)
+    assert taken == [False, False, False] and held_before == {}
+    assert quorum is not None and quorum.attestation == honest and len(quorum.signatures) == 2
+    assert {att for att, _ in known} == {honest}  # the forged push never counted
