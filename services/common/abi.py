@@ -19,13 +19,8 @@ from typing import Any
 from eth_abi import decode, encode
 from eth_utils import keccak
 
-
-def _type(param: dict[str, Any]) -> str:
-    t = param["type"]
-    if t.startswith("tuple"):
-        inner = ",".join(_type(c) for c in param["components"])
-        return f"({inner}){t[5:]}"
-    return t
+from services.common.abi_types import canonical_type as _type
+from services.common.abi_types import event_signature
 
 
 def _hex(data: str | bytes) -> bytes:
@@ -61,7 +56,7 @@ class Event:
     def __init__(self, entry: dict[str, Any]):
         self.name = entry["name"]
         params = entry.get("inputs", [])
-        self.signature = f"{self.name}({','.join(_type(p) for p in params)})"
+        self.signature = event_signature(entry)
         self.topic0 = "0x" + keccak(text=self.signature).hex()
         self.indexed = [(p["name"], _type(p)) for p in params if p.get("indexed")]
         self.data = [(p["name"], _type(p)) for p in params if not p.get("indexed")]

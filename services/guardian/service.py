@@ -41,7 +41,7 @@ from typing import Any
 from eth_hash.auto import keccak
 
 from services.common import bloom
-from services.common.abi import Abi
+from services.common.abi_types import event_topic
 from services.common.attest import AttestationSigner, Domain
 from services.common.http import App, HttpError, Request, invalid
 from services.common.manifest import Manifest
@@ -87,7 +87,7 @@ class Guardian:
             log.warning("dropped %d signature(s) of another devnet instance from %s", self.store.dropped, db_path)
         # the logs-bloom bits of a gateway MessageSent: blocks that may hold one are signed at once
         self.message_bits = (
-            bloom.topic_bits([Abi(manifest.abi("MetalayerGateway")).topic("MessageSent")])
+            bloom.topic_bits([event_topic(manifest.abi("MetalayerGateway"), "MessageSent")])
             if "MetalayerGateway" in manifest.contracts
             else []
         )
