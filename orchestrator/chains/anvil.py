@@ -8,6 +8,7 @@ error (naming the chain and port) reaches the caller.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
 from collections.abc import Sequence
@@ -32,8 +33,15 @@ def anvil_args(
     mnemonic: str = DEFAULT_MNEMONIC,
     host: str = "127.0.0.1",
     load_state: Path | None = None,
+    cache_path: Path | None = None,
 ) -> list[str]:
-    """anvil's arguments for one chain (without the binary), shared with docker-compose."""
+    """anvil's arguments for one chain (without the binary), shared with docker-compose.
+
+    `cache_path`: where anvil writes the states of older blocks (one JSON file a block). By
+    default that is ~/.foundry/anvil/tmp, which anvil empties when it exits cleanly, but not
+    when it is killed: found 2026-11-26, 644 such folders (70 GB) left by killed chains of
+    earlier runs had filled this machine's disk. The devnet keeps them in its own state folder
+    and deletes them when the chain stops (ChainProcess.stop)."""
     args = [
         "--host",
         host,
@@ -50,6 +58,8 @@ def anvil_args(
     ]
     if load_state is not None:
         args += ["--load-state", str(load_state)]
+    if cache_path is not None:
+        args += ["--cache-path", str(cache_path)]
     if chain.block_time and not float(chain.block_time).is_integer():
         # evm_setIntervalMining takes whole seconds only, so a fractional block
         # time is set at start (deployment then waits for blocks).
@@ -62,6 +72,7 @@ class ChainProcess:
     config: ChainConfig
     process: subprocess.Popen[bytes]
     log_path: Path
+    cache_path: Path | None = None  # its --cache-path: deleted once it has stopped
 
     @property
     def pid(self) -> int:
@@ -76,6 +87,17 @@ class ChainProcess:
 
     def stop(self) -> None:
         procs.stop(self.process)
+        self.drop_cache()
+
+    def drop_cache(self) -> None:
+        """Delete the states this (stopped) process wrote: no other process reads them."""
+        if self.cache_path is not None and not self.alive():
+            shutil.rmtree(self.cache_path, ignore_errors=True)
+
+
+def cache_path_for(log_path: Path, chain: ChainConfig) -> Path:
+    """A chain's --cache-path, in the devnet's own state folder (next to its logs)."""
+    return log_path.parent.parent / "anvil-cache" / chain.name
 
 
 @dataclass
@@ -119,8 +141,9 @@ def start_chains(
         for chain in chains:
             log_path = log_dir / f"{chain.name}.log"
             state = (load_states or {}).get(chain.name)
-            argv = [str(anvil), *anvil_args(chain, accounts, mnemonic, load_state=state)]
-            group.chains[chain.name] = ChainProcess(chain, procs.spawn(argv, log_path), log_path)
+            cache = cache_path_for(log_path, chain)
+            argv = [str(anvil), *anvil_args(chain, accounts, mnemonic, load_state=state, cache_path=cache)]
+            group.chains[chain.name] = ChainProcess(chain, procs.spawn(argv, log_path), log_path, cache)
         _wait_healthy(group, timeout)
     except BaseException:
         group.stop()

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from orchestrator.build.toolchain import find_anvil
 from orchestrator.chains import dumps
-from orchestrator.chains.anvil import ChainGroup, ChainProcess, anvil_args, wait_chain
+from orchestrator.chains.anvil import ChainGroup, ChainProcess, anvil_args, cache_path_for, wait_chain
 from orchestrator.chains.depth import DepthMiner
 from orchestrator.chains.rpc import rpc
 from orchestrator.config import DEFAULT_MNEMONIC
@@ -157,12 +157,20 @@ class ChainSupervisor:
         code = old.process.poll()
         lost = max(0, record.head - record.saved_block)
         state = self.state_file(name)
+        old.drop_cache()  # the dead process's older states: nobody reads them again
+        cache = cache_path_for(old.log_path, old.config)
         # --load-state: the chain never answers without its state
         argv = [
             str(find_anvil()),
-            *anvil_args(old.config, self.accounts, self.mnemonic, load_state=state if state.is_file() else None),
+            *anvil_args(
+                old.config,
+                self.accounts,
+                self.mnemonic,
+                load_state=state if state.is_file() else None,
+                cache_path=cache,
+            ),
         ]
-        fresh = ChainProcess(old.config, procs.spawn(argv, old.log_path), old.log_path)
+        fresh = ChainProcess(old.config, procs.spawn(argv, old.log_path), old.log_path, cache)
         self.group.chains[name] = fresh
         self._record_pid(name, fresh)
         wait_chain(fresh, timeout=15)

@@ -137,3 +137,33 @@ def test_killed_parent_takes_its_chains_along(tmp_path):
         if parent.poll() is None:
             parent.kill()
             parent.wait()
+
+
+def test_older_states_stay_in_the_devnets_folder_and_go_with_the_chain(tmp_path, ports_config):
+    """anvil writes older blocks' states to disk; a killed anvil never deletes them (70 GB had piled
+    up in ~/.foundry/anvil/tmp). They go to the devnet's own folder, deleted when the chain stops,
+    killed or not."""
+    home_tmp = Path.home() / ".foundry" / "anvil" / "tmp"
+    before = set(home_tmp.iterdir()) if home_tmp.is_dir() else set()
+    hub, rollup = ports_config.chains[0], ports_config.chains[1]
+    group = start_chains([hub, rollup], tmp_path / "logs")
+    try:
+        for chain in (hub, rollup):
+            rpc(chain.rpc_url, "anvil_mine", [hex(560)])  # anvil keeps the newest 500 in memory
+        caches = {name: c.cache_path for name, c in group.chains.items()}
+        assert all(p is not None and p.parent == tmp_path / "anvil-cache" for p in caches.values())
+        deadline = time.monotonic() + 10
+        while not all(any(p.rglob("*.json")) for p in caches.values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert all(any(p.rglob("*.json")) for p in caches.values())  # states were written, here
+        killed = group.chains[rollup.name]
+        os.kill(killed.pid, signal.SIGKILL)
+        killed.process.wait()
+        assert any(caches[rollup.name].rglob("*.json"))  # anvil left them behind
+        killed.drop_cache()  # what the supervisor does before a restart
+        assert not caches[rollup.name].exists()
+    finally:
+        group.stop()
+    assert not caches[hub.name].exists()  # a clean stop deletes them too
+    after = set(home_tmp.iterdir()) if home_tmp.is_dir() else set()
+    assert after - before == set()  # nothing in the user's home
