@@ -190,9 +190,10 @@ class Chaos:
         return done
 
     def _end(self, fault: Fault) -> None:
+        # the book first: whoever sees the process running again must find its fault healed
+        self.book.heal(fault.id)
         if fault.kind in SIGNALLED and fault.status == "active" and "pid" in fault.args:
             _signal(int(fault.args["pid"]), signal.SIGCONT, missing_ok=True)
-        self.book.heal(fault.id)
 
 
 def _signal(pid: int, sig: signal.Signals, missing_ok: bool = False) -> None:

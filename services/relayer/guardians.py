@@ -109,7 +109,9 @@ class GuardianPool:
         except (KeyError, TypeError, ValueError):
             return False
         if not doc.get("message_block"):
-            self._unchecked.setdefault(key, []).append((url, doc))
+            held = self._unchecked.setdefault(key, [])
+            if len(held) < 4 * len(self.urls):  # a guardian pushing one block over and over fills no memory
+                held.append((url, doc))
             if len(self._unchecked) > 2048:
                 self._unchecked.popitem(last=False)
             return False

@@ -66,6 +66,7 @@ def build_app(
             "guardians": {
                 u: ("down: " + ctx.guardians.down[u]) if u in ctx.guardians.down else "ok" for u in ctx.guardians.urls
             },
+            "live_feeds": sorted(ctx.guardians.live),  # guardians pushing their signatures to us
             "guardian_sets": {
                 str(c): {"members": sorted(s.members), "threshold": s.threshold} for c, s in ctx.sets.items()
             },

@@ -82,6 +82,11 @@ HEALTH = obj(
             "additionalProperties": {"type": "string"},
             "description": "url -> ok | down: why",
         },
+        "live_feeds": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "guardians (urls) whose live feed of signatures is connected",
+        },
         "guardian_sets": {
             "type": "object",
             "additionalProperties": obj(

@@ -180,6 +180,12 @@ def test_kill_relayer_is_restarted_and_loses_nothing(net, capsys):
     pid = net.devnet.pids()["relayer"]
     hold = held(net)
     sent = send(net, 5)
+    # in flight as the relayer knows it (a kill before it saw the last send would be outside that
+    # message's life: its trace starts when the relayer saw it)
+    wait_for(
+        "the relayer to see every send",
+        lambda: all((net.trace(s.id) or {}).get("sent", {}).get("seen_at") for s in sent),
+    )
     fault = net.chaos("kill", "relayer")
     wait_for("a new relayer", lambda: net.devnet.pids().get("relayer", pid) != pid)
     assert fault.detail == f"SIGKILL pid {pid}"
@@ -187,6 +193,26 @@ def test_kill_relayer_is_restarted_and_loses_nothing(net, capsys):
     assert "relayer killed" in cli_trace(net, sent[-1], capsys)
     net.heal(hold.target)
     assert_once(net, sent + send(net, 2), timeout=40)
+
+
+def test_a_killed_guardian_rejoins_the_relayers_live_feeds(net):
+    """The relayer follows every guardian's live feed of signatures; a guardian killed and
+    restarted is followed again, and deliveries go on meanwhile (asked for, or pushed by the others)."""
+
+    def live() -> list[str]:
+        try:
+            return httpx.get(f"http://127.0.0.1:{net.manifest.relayer.port}/health", timeout=2).json()["live_feeds"]
+        except (httpx.HTTPError, ValueError, KeyError):
+            return []  # the relayer between two answers
+
+    url = net.manifest.guardians.members[2].url
+    wait_for("every live feed", lambda: len(live()) == 3, 15)
+    pid = net.devnet.pids()["guardian-2"]
+    net.chaos("kill", "guardian-2")
+    wait_for("a new guardian-2", lambda: net.devnet.pids().get("guardian-2", pid) != pid)
+    sent = send(net, 2)
+    wait_for("guardian-2's feed followed again", lambda: url in live(), 15)
+    assert_once(net, sent + send(net, 2))
 
 
 def test_unknown_targets_are_refused_with_a_reason(net):
