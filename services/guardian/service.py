@@ -138,17 +138,19 @@ class Guardian:
         queue: asyncio.Queue[str] = asyncio.Queue(maxsize=LIVE_QUEUE)
         self.listeners.add(queue)
         gone = asyncio.ensure_future(receive())  # clients send nothing: the next message is the close
+        nxt: asyncio.Future[str] | None = None
         try:
             while True:
                 nxt = asyncio.ensure_future(queue.get())
                 await asyncio.wait({nxt, gone}, return_when=asyncio.FIRST_COMPLETED)
                 if not nxt.done():
-                    nxt.cancel()
                     return
                 await send({"type": "websocket.send", "text": nxt.result()})
         finally:
             self.listeners.discard(queue)
             gone.cancel()
+            if nxt is not None:
+                nxt.cancel()
 
     def follower(self, chain_id: int) -> ChainFollower:
         f = self.followers.get(chain_id)

@@ -95,6 +95,8 @@ class GuardianPool:
                             ev.set()
             except (OSError, TimeoutError, ValueError, WebSocketException) as exc:
                 log.debug("live feed of %s: %r", url, exc)
+            except Exception:  # never stop following: asks cover the gap meanwhile
+                log.exception("live feed of %s", url)
             finally:
                 self.live.discard(url)
             await asyncio.sleep(delay)
