@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,9 @@ class Quorum:
 
 
 PUSH_GRACE = 0.005  # s a quorum waits for pushed signatures of a block guardians push before asking
+# signatures of message blocks one guardian's feed may have checked as they come, per second: a
+# guardian pushing more (a flood) has the rest kept to be checked only if a quorum needs them
+PUSH_CHECKS_PER_S = 1000
 
 
 class NoQuorum(RuntimeError):
@@ -66,6 +70,7 @@ class GuardianPool:
         # pushed signatures of blocks without messages, checked only if a quorum of them is needed
         self._unchecked: OrderedDict[tuple[int, int], list[tuple[str, dict[str, Any]]]] = OrderedDict()
         self._threshold_hint = 0  # the largest threshold a quorum was asked for (0: none yet)
+        self._checks: dict[str, tuple[float, int]] = {}  # guardian url -> (second it counts in, checks)
 
     @property
     def client(self) -> aiohttp.ClientSession:
@@ -110,7 +115,7 @@ class GuardianPool:
             key = (int(doc["chain_id"]), int(doc["block_number"]))
         except (KeyError, TypeError, ValueError):
             return False
-        if not doc.get("message_block"):
+        if not doc.get("message_block") or not self._may_check(url):
             held = self._unchecked.setdefault(key, [])
             if len(held) < 4 * len(self.urls):  # a guardian pushing one block over and over fills no memory
                 held.append((url, doc))
@@ -120,6 +125,15 @@ class GuardianPool:
         if self._enough(key, doc):
             return False
         return self._accept(url, doc)
+
+    def _may_check(self, url: str) -> bool:
+        """One more pushed signature of `url` may be checked now (PUSH_CHECKS_PER_S)."""
+        now = time.monotonic()
+        second, used = self._checks.get(url, (now, 0))
+        if now - second >= 1.0:
+            second, used = now, 0
+        self._checks[url] = (second, used + 1)
+        return used < PUSH_CHECKS_PER_S
 
     def _enough(self, key: tuple[int, int], doc: dict[str, Any]) -> bool:
         """The cache already holds a quorum of trusted signatures for the root `doc` names."""

@@ -100,3 +100,44 @@ def test_pushes_of_blocks_without_messages_are_checked_only_when_needed(stage_ne
     assert taken == [False, False, False] and held_before == {}
     assert quorum is not None and quorum.attestation == honest and len(quorum.signatures) == 2
     assert {att for att, _ in known} == {honest}  # the forged push never counted
+
+
+def test_a_guardian_flooding_its_feed_gets_only_so_many_signatures_checked(stage_net, stages):
+    """Checking a pushed signature (recovering its signer) costs the relayer CPU: a guardian pushing
+    more than PUSH_CHECKS_PER_S a second has the rest held, checked only if a quorum needs them."""
+    from services.relayer.guardians import PUSH_CHECKS_PER_S
+
+    src = stage_net.chain_id("hub")
+
+    async def scenario(ctx):
+        pool = ctx.guardians
+        checked: list[int] = []
+        real_accept = pool._accept
+
+        def counted(url, doc):
+            checked.append(doc["block_number"])
+            return real_accept(url, doc)
+
+        pool._accept = counted
+        flood = PUSH_CHECKS_PER_S + 500
+        began = time.monotonic()
+        for n in range(flood):  # garbage, each for its own block
+            doc = {
+                "chain_id": src,
+                "block_number": 10**6 + n,
+                "block_hash": "0x" + "11" * 32,
+                "state_root": "0x" + "22" * 32,
+                "signature": "0x" + "33" * 65,
+                "message_block": True,
+            }
+            pool._take_push(pool.urls[0], doc)
+        flooded, took = len(checked), time.monotonic() - began
+        other = dict(doc, block_number=1, message_block=True)
+        pool._take_push(pool.urls[1], other)
+        return flooded, took, len(checked) - flooded, len(pool._unchecked)
+
+    flooded, took, other, held = stages(scenario)
+    if took < 1.0:  # all within one second (a very slow machine spreads them over two)
+        assert flooded == PUSH_CHECKS_PER_S and held == 500  # the rest kept (bounded), checked only if needed
+    assert flooded < PUSH_CHECKS_PER_S + 500
+    assert other == 1  # another guardian is not held back
