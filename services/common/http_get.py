@@ -1,4 +1,4 @@
-"""GET a JSON document over kept-alive HTTP/1.1 connections: the relayer's guardian asks.
+"""GET a JSON document over kept-alive HTTP/1.1 connections: the relayer's requests to guardians.
 
 Hand-written for speed (httptools parses the response, asyncio carries it): every delivery asks
 each guardian for a signature on the latency path, and the whole devnet shares two cores, so the

@@ -73,7 +73,7 @@ class ChainFollower:
             self.head = number
         self._blooms[number] = header.get("logsBloom")
         if len(self._blooms) > 512:
-            del self._blooms[min(self._blooms)]
+            del self._blooms[next(iter(self._blooms))]  # the longest held (no scan per head)
         if self._latest_header is None or number >= hexint(self._latest_header["number"]):
             self._latest_header = header
             self._sign_wake.set()

@@ -13,8 +13,6 @@ import json
 import logging
 from typing import Any
 
-import aiohttp
-
 from services.common.rpc import hexbytes, hexint
 from services.protocol.attestation import Attestation, recover_signer
 from services.relayer.context import Context
@@ -23,6 +21,7 @@ from services.relayer.settlement import Settlement
 log = logging.getLogger("relayer")
 
 FEED_PAGE = 1000
+FEED_TIMEOUT = 5.0  # s for one page of a guardian's feed
 EVIDENCE_KEYS = ("chain_id", "block_number", "block_hash", "state_root", "signature")
 
 
@@ -44,8 +43,8 @@ class EquivocationWatcher:
                     ctx.queue.prune_attestations(cid, link.head - 20_000)
             for url in ctx.guardians.urls:
                 try:
-                    await self.pull_feed(ctx.guardians.client, url)
-                except (TimeoutError, aiohttp.ClientError, ValueError, KeyError):
+                    await self.pull_feed(url)
+                except (TimeoutError, OSError, ValueError, KeyError, TypeError):
                     pass
                 except Exception:
                     log.exception("equivocation watcher: %s", url)
@@ -63,14 +62,15 @@ class EquivocationWatcher:
             except Exception:
                 log.exception("retrying the slash of %s", rec["guardian"])
 
-    async def pull_feed(self, client: aiohttp.ClientSession, url: str) -> None:
+    async def pull_feed(self, url: str) -> None:
         queue = self.ctx.queue
         while True:
             after = queue.feed_cursor(url)
-            async with client.get(f"{url}/v1/attestations", params={"after": after, "limit": FEED_PAGE}) as r:
-                if r.status != 200:
-                    return
-                doc = await r.json()
+            status, doc = await self.ctx.guardians.getter.get(
+                f"{url}/v1/attestations?after={after}&limit={FEED_PAGE}", timeout=FEED_TIMEOUT
+            )
+            if status != 200:
+                return
             atts = doc["attestations"]
             if not atts:
                 return

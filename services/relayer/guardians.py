@@ -17,7 +17,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
@@ -53,10 +52,9 @@ class GuardianPool:
         self.urls = urls
         self.domain = domain
         self.wait = wait
-        # the asks, on the latency path of every delivery: a lean keep-alive client (http_get.py)
-        self._getter = JsonGetter()
-        # everything else (the equivocation stage's feed reads): aiohttp
-        self._client: aiohttp.ClientSession | None = None
+        # every request to a guardian (asks on the latency path of every delivery, the equivocation
+        # stage's feed reads): a lean keep-alive client (http_get.py)
+        self.getter = JsonGetter()
         self._cache: OrderedDict[tuple[int, int], dict[tuple[bytes, bytes], dict[str, bytes]]] = OrderedDict()
         self._asking: dict[tuple[int, int, str], asyncio.Future[None]] = {}
         self.down: dict[str, str] = {}
@@ -71,15 +69,6 @@ class GuardianPool:
         self._unchecked: OrderedDict[tuple[int, int], list[tuple[str, dict[str, Any]]]] = OrderedDict()
         self._threshold_hint = 0  # the largest threshold a quorum was asked for (0: none yet)
         self._checks: dict[str, tuple[float, int]] = {}  # guardian url -> (second it counts in, checks)
-
-    @property
-    def client(self) -> aiohttp.ClientSession:
-        if self._client is None:
-            self._client = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.wait + 3.0, sock_connect=1.0),
-                connector=aiohttp.TCPConnector(limit=64, ttl_dns_cache=None),
-            )
-        return self._client
 
     def listen(self) -> None:
         """Follow every guardian's live feed: signatures pushed as they are made land in the cache."""
@@ -153,9 +142,7 @@ class GuardianPool:
         for task in self._listeners:
             task.cancel()
         await asyncio.gather(*self._listeners, return_exceptions=True)
-        await self._getter.close()
-        if self._client is not None:
-            await self._client.close()
+        await self.getter.close()
 
     def _remember(self, chain_id: int, block: int, att: Attestation, signer: str, sig: bytes) -> dict[str, bytes]:
         key = (chain_id, block)
@@ -200,7 +187,7 @@ class GuardianPool:
     async def _ask(self, url: str, chain_id: int, block: int, wait: float) -> None:
         """One guardian's signature for (chain, block), checked and remembered in the cache."""
         try:
-            status, doc = await self._getter.get(
+            status, doc = await self.getter.get(
                 f"{url}/v1/attestations/{chain_id}/{block}?wait={wait}", timeout=wait + 3.0
             )
             if status != 200:

@@ -25,7 +25,7 @@ def test_feeds_are_recorded_without_false_conflicts(stage_net, stages):
     async def scenario(ctx):
         w = EquivocationWatcher(ctx, Settlement(ctx))
         for url in ctx.guardians.urls:
-            await w.pull_feed(ctx.guardians.client, url)
+            await w.pull_feed(url)
         return [ctx.queue.feed_cursor(u) for u in ctx.guardians.urls], ctx.queue.slashes()
 
     cursors, slashes = stages(scenario)

@@ -13,13 +13,13 @@ def test_a_message_blocks_quorum_is_pushed_before_anyone_asks(stage_net, stages)
     async def scenario(ctx):
         pool = ctx.guardians
         asked: list[str] = []
-        real_get = pool._getter.get
+        real_get = pool.getter.get
 
         async def counted(url: str, timeout: float):
             asked.append(url)
             return await real_get(url, timeout)
 
-        pool._getter.get = counted
+        pool.getter.get = counted
         pool.listen()
         deadline = time.monotonic() + 10
         while len(pool.live) < len(pool.urls) and time.monotonic() < deadline:
