@@ -4,7 +4,8 @@ Every head wakes the chain's scanner, which reads gateway + registry logs from t
 cursor to the head (eth_getLogs, at most LOG_RANGE blocks a call), pairs
 MessageSent/MessageCommitted into messages, and stores them with the new cursor in one
 SQLite transaction. New messages wake their destination's delivery worker; a
-GuardianSetChanged on the registry reloads that chain's set.
+GuardianSetChanged on the registry reloads that chain's set. Ahead of the scan, the source
+pushes the gateway's message logs (`subscribe`): see `Scanner.subscribe`.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ class Topics:
         )
 
 
-def decode_logs(logs: list[dict[str, Any]], topics: Topics, registry: str) -> tuple[list[dict[str, Any]], bool]:
+def decode_logs(
+    logs: list[dict[str, Any]], topics: Topics, registry: str, strict: bool = True
+) -> tuple[list[dict[str, Any]], bool]:
     """(message rows without chain/time fields, whether the guardian set changed).
 
     Hand-decoded (this runs for every message under load; eth_abi + checksumming cost ~1 ms
@@ -69,7 +72,8 @@ def decode_logs(logs: list[dict[str, Any]], topics: Topics, registry: str) -> tu
         send_id = lg["topics"][1]
         payload = payloads.get(send_id)
         if payload is None:
-            log.error("MessageCommitted %s without MessageSent", send_id)
+            if strict:
+                log.error("MessageCommitted %s without MessageSent", send_id)
             continue
         data = lg["data"][2:]
         rows.append(
@@ -87,6 +91,7 @@ def decode_logs(logs: list[dict[str, Any]], topics: Topics, registry: str) -> tu
                 "sent_block": hexint(lg["blockNumber"]),
                 "sent_block_hash": lg["blockHash"],
                 "sent_tx": lg["transactionHash"],
+                "block_time": hexint(lg["blockTimestamp"]) if lg.get("blockTimestamp") else None,
             }
         )
     return rows, set_changed
@@ -103,6 +108,74 @@ class Scanner:
         self.topic_bits = bloom.topic_bits([self.topics.sent, self.topics.committed, self.topics.set_changed])
         self.wake = asyncio.Event()
         self.wake_destination = wake_destination
+        self.cursor = -1
+        self._pushed: list[dict[str, Any]] = []  # gateway logs the source pushed, not yet stored
+        self._flush_due = False
+
+    async def subscribe(self) -> None:
+        """Have the source push the gateway's message logs as their block is mined: a message is
+        stored and its proof asked for without waiting for the scan's eth_getLogs (measured:
+        that round trip was 0.64 ms of a delivery's p50 in the latency bench). The scan still
+        reads every block and is the only one to move the cursor: a pushed log it does not find
+        was rewound away (`Queue.ingest`), and one the subscription missed is found by it."""
+        await self.link.rpc.subscribe(
+            ["logs", {"address": self.ctx.gateway, "topics": [[self.topics.sent, self.topics.committed]]}],
+            self._on_log,
+        )
+
+    def _on_log(self, lg: dict[str, Any]) -> None:
+        if lg.get("removed") or hexint(lg.get("blockNumber")) <= self.cursor:
+            return
+        self._pushed.append(lg)
+        if not self._flush_due:  # the logs of one block come one notification each: store them together
+            self._flush_due = True
+            asyncio.get_running_loop().call_soon(self._flush_pushed)
+
+    def _flush_pushed(self) -> None:
+        self._flush_due = False
+        logs, self._pushed = self._pushed, []
+        try:
+            rows, _ = decode_logs(logs, self.topics, self.ctx.registry, strict=False)
+            paired = {r["id"] for r in rows}
+            # a MessageSent whose MessageCommitted has not come yet waits for the next flush
+            waiting = [g for g in logs if g["topics"][0] == self.topics.sent and g["topics"][1] not in paired]
+            self._pushed = [g for g in waiting if hexint(g["blockNumber"]) > self.cursor][-256:]
+            rows = [r for r in rows if r["dst"] in self.ctx.links and r["sent_block"] > self.cursor]
+            if rows:
+                self._store(rows, early=True)
+        except Exception:  # the scan stores these messages anyway
+            log.exception("%s: storing pushed logs failed", self.link.name)
+
+    def _store(
+        self, rows: list[dict[str, Any]], early: bool, frm: int = 0, to: int = 0, upto: str | None = None
+    ) -> list[str]:
+        """Stamp and store message rows (early: pushed ahead of the scan; else the scan of frm..to,
+        whose newest block has hash `upto`), have the newest block's proof asked for, wake their
+        destinations; returns the ids new to the queue."""
+        link, now = self.link, time.time()
+        for r in rows:
+            block = r["sent_block"]
+            r.update(
+                src=self.chain_id,
+                sent_time=link.head_times.get(block) or r.get("block_time"),
+                seen_at=now,
+                mined_at=min(now, link.head_arrivals.get(block, now)),
+            )
+        if early:
+            self._prefetch(rows)  # first: the source answers while the queue stores them
+            new = self.ctx.queue.ingest_early(rows)
+        else:
+            new = self.ctx.queue.ingest(self.chain_id, to, rows, upto_hash=upto, from_block=frm)
+        new_set = set(new)
+        if not early:
+            self._prefetch([r for r in rows if r["id"] in new_set])  # not those stored early
+        for dst in {r["dst"] for r in rows if r["id"] in new_set}:
+            if dst in self.ctx.links:
+                self.wake_destination(dst)
+            else:
+                ids = [r["id"] for r in rows if r["dst"] == dst]
+                self.ctx.queue.mark_stage(ids, status="invalid", last_error=f"unknown destination chain {dst}")
+        return new
 
     async def run(self) -> None:
         cursor = self.ctx.queue.cursor(self.chain_id)
@@ -111,7 +184,7 @@ class Scanner:
         while True:
             self.wake.clear()
             try:
-                cursor = await self.follow_rewinds(cursor)
+                cursor = self.cursor = await self.follow_rewinds(cursor)
             except (RpcError, ConnectionError, TimeoutError) as exc:
                 log.warning("%s: rewind check failed (%s); retrying", self.link.name, exc)
                 await asyncio.sleep(backoff.SCAN_RPC_ERROR.after(0))
@@ -169,8 +242,9 @@ class Scanner:
         )
         return ancestor
 
-    def _prefetch(self, rows: list[dict[str, Any]], newest: int) -> None:
+    def _prefetch(self, rows: list[dict[str, Any]]) -> None:
         """Ask now for the proof the newest block's (soft) messages will be delivered with."""
+        newest = max((r["sent_block"] for r in rows), default=-1)
         fresh = [r for r in rows if r["sent_block"] == newest and r["finality"] == 0]
         if fresh and newest >= self.link.head - 1:
             slots = [commitment_slot(hexbytes(r["id"])) for r in fresh]
@@ -194,31 +268,15 @@ class Scanner:
                     }
                 ],
             )
-        now = time.time()
         rows, set_changed = decode_logs(logs, self.topics, ctx.registry)
-        self._prefetch(rows, to)
-        for r in rows:
-            block = r["sent_block"]
-            r.update(
-                src=self.chain_id,
-                sent_time=link.head_times.get(block),
-                seen_at=now,
-                mined_at=min(now, link.head_arrivals.get(block, now)),
-            )
         upto_hash = link.head_hashes.get(to) or await self.block_hash(to)
-        new = ctx.queue.ingest(self.chain_id, to, rows, upto_hash=upto_hash)
+        new = self._store(rows, early=False, frm=frm, to=to, upto=upto_hash)
+        self.cursor = to
         if set_changed:
             gset = await ctx.load_set(self.chain_id)
             log.info(
                 "%s: guardian set changed: %d guardians, threshold %d", link.name, len(gset.members), gset.threshold
             )
-        new_set = set(new)
-        for dst in {r["dst"] for r in rows if r["id"] in new_set}:
-            if dst in ctx.links:
-                self.wake_destination(dst)
-            else:
-                ids = [r["id"] for r in rows if r["dst"] == dst]
-                ctx.queue.mark_stage(ids, status="invalid", last_error=f"unknown destination chain {dst}")
         if new:
             log.debug("%s: %d new message(s) up to block %d", link.name, len(new), to)
         return new

@@ -98,6 +98,7 @@ class Relayer:
             link.on_head = functools.partial(self._on_head, cid)
             link.on_regress = functools.partial(self._regressed, cid)
         await self.settlement.recover_submitted()
+        await asyncio.gather(*(s.subscribe() for s in self.scanners.values()))
         ctx.guardians.listen()
         loops = [(s.run(), f"scan-{cid}") for cid, s in self.scanners.items()]
         loops += [(d.run(), f"deliver-{cid}") for cid, d in self.deliveries.items()]

@@ -33,24 +33,25 @@ class Queue(EvidenceStore, WatchStore):
         return row[0] if row else None
 
     def ingest(
-        self, chain_id: int, upto_block: int, messages: Iterable[dict[str, Any]], upto_hash: str | None = None
+        self,
+        chain_id: int,
+        upto_block: int,
+        messages: Iterable[dict[str, Any]],
+        upto_hash: str | None = None,
+        from_block: int | None = None,
     ) -> list[str]:
         """Store new messages and move the chain's cursor to upto_block (remembering its hash),
         atomically. A message seen again after its block was rewound away comes back from
-        `orphaned` with its new block. Returns the ids stored or revived."""
-        new = []
-        cols = ",".join(COLUMNS)
-        revive = ",".join(f"{k}=excluded.{k}" for k in COLUMNS if k != "id")
+        `orphaned` with its new block. Returns the ids stored or revived.
+
+        With `from_block`, `messages` are all the chain has in from_block..upto_block: a message
+        stored early (`ingest_early`) for those blocks and not among them was rewound away
+        before the scan, and becomes `orphaned` like any message of a rewound block."""
+        messages = list(messages)
         with db.Tx(self.conn) as c:
-            for m in messages:
-                cur = c.execute(
-                    f"INSERT INTO messages({cols}) VALUES ({','.join('?' * len(COLUMNS))}) "
-                    f"ON CONFLICT(id) DO UPDATE SET {revive}, status='pending', last_error=NULL "
-                    "WHERE messages.status='orphaned'",
-                    tuple(m.get(k, 0 if k in ("gas_limit", "finality") else None) for k in COLUMNS),
-                )
-                if cur.rowcount:
-                    new.append(m["id"])
+            new = self._insert(c, messages)
+            if from_block is not None:
+                self._orphan_unseen(c, chain_id, from_block, upto_block, {m["id"] for m in messages})
             c.execute(
                 "INSERT INTO cursors(chain_id, block) VALUES (?,?) "
                 "ON CONFLICT(chain_id) DO UPDATE SET block=max(block, excluded.block)",
@@ -62,6 +63,43 @@ class Queue(EvidenceStore, WatchStore):
                     (chain_id, upto_block, upto_hash),
                 )
         return new
+
+    def ingest_early(self, messages: list[dict[str, Any]]) -> list[str]:
+        """Store messages the source pushed (a logs subscription) ahead of the scan of their
+        blocks; the cursor stays, and that scan confirms them (`ingest` with `from_block`)."""
+        with db.Tx(self.conn) as c:
+            return self._insert(c, messages)
+
+    @staticmethod
+    def _insert(c: sqlite3.Connection, messages: list[dict[str, Any]]) -> list[str]:
+        new = []
+        cols = ",".join(COLUMNS)
+        revive = ",".join(f"{k}=excluded.{k}" for k in COLUMNS if k != "id")
+        for m in messages:
+            cur = c.execute(
+                f"INSERT INTO messages({cols}) VALUES ({','.join('?' * len(COLUMNS))}) "
+                f"ON CONFLICT(id) DO UPDATE SET {revive}, status='pending', last_error=NULL "
+                "WHERE messages.status='orphaned'",
+                tuple(m.get(k, 0 if k in ("gas_limit", "finality") else None) for k in COLUMNS),
+            )
+            if cur.rowcount:
+                new.append(m["id"])
+        return new
+
+    @staticmethod
+    def _orphan_unseen(c: sqlite3.Connection, chain_id: int, frm: int, to: int, seen: set[str]) -> None:
+        gone = [
+            (r[0],)
+            for r in c.execute(
+                "SELECT id FROM messages WHERE src=? AND sent_block BETWEEN ? AND ? "
+                "AND status NOT IN ('delivered','orphaned')",
+                (chain_id, frm, to),
+            )
+            if r[0] not in seen
+        ]
+        c.executemany(
+            "UPDATE messages SET status='orphaned', last_error='its source block was rewound away' WHERE id=?", gone
+        )
 
     # ------------------------------------------------------------ source rewinds
 

@@ -40,6 +40,25 @@ def test_ingest_is_idempotent_and_moves_the_cursor(tmp_path):
     assert q.stats()["messages"] == {"pending": 3}
 
 
+def test_a_message_stored_early_is_confirmed_or_orphaned_by_the_scan_of_its_block(tmp_path):
+    q = Queue(tmp_path / "q.sqlite")
+    assert q.ingest_early([msg(1, block=7), msg(2, block=7), msg(3, block=9)]) == [msg(i)["id"] for i in (1, 2, 3)]
+    assert q.cursor(901) is None  # pushed logs never move the cursor: only a scan does
+    assert q.ingest_early([msg(1, block=7)]) == []  # pushed twice: stored once
+    # the scan of blocks 5..8 finds message 1 only: 2 was rewound away before it; 3 is not in range
+    assert q.ingest(901, 8, [msg(1, block=7)], from_block=5) == []
+    assert q.cursor(901) == 8
+    assert [q.get(msg(i)["id"])["status"] for i in (1, 2, 3)] == ["pending", "orphaned", "pending"]
+    assert "rewound" in q.get(msg(2)["id"])["last_error"]
+    # seen again in a later block (re-mined): revived there, like any orphaned message
+    assert q.ingest(901, 12, [msg(2, block=11), msg(3, block=9)], from_block=9) == [msg(2)["id"]]
+    assert (q.get(msg(2)["id"])["status"], q.get(msg(2)["id"])["sent_block"]) == ("pending", 11)
+    q.mark_stage([msg(3)["id"]], status="delivered")
+    q.ingest(901, 20, [], from_block=13)
+    q.ingest(901, 20, [], from_block=0)  # a delivered message is never orphaned by a scan
+    assert q.get(msg(3)["id"])["status"] == "delivered"
+
+
 def test_state_transitions(tmp_path):
     q = Queue(tmp_path / "q.sqlite")
     q.ingest(901, 9, [msg(i, block=i) for i in range(1, 6)])

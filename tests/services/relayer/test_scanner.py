@@ -48,3 +48,34 @@ def test_run_follows_new_heads(stage_net, stages):
 
     sent, row = stages(scenario)
     assert row is not None and bytes(row["payload"]) == b"followed"
+
+
+def test_pushed_logs_store_a_message_and_ask_its_proof_before_the_scan(stage_net, stages):
+    import asyncio
+
+    from services.protocol.messages import commitment_slot
+
+    src, dst = stage_net.chain_id("rollup-b"), stage_net.chain_id("hub")
+    woken: list[int] = []
+
+    async def scenario(ctx):
+        scanner = Scanner(ctx, src, woken.append)
+        scanner.cursor = ctx.links[src].head  # as if scanned up to here (run() is not started)
+        await scanner.subscribe()
+        sent = await asyncio.to_thread(stage_net.send, "rollup-b", "hub", b"pushed")
+        for _ in range(250):
+            if ctx.queue.get(sent.id) is not None:
+                break
+            await asyncio.sleep(0.02)
+        row = ctx.queue.get(sent.id)
+        proof = ctx.prefetch.take(src, sent.block, [commitment_slot(bytes.fromhex(sent.id[2:]))])
+        cursor = ctx.queue.cursor(src)
+        again = await scanner.scan_range(scanner.cursor + 1, ctx.links[src].head)  # the scan confirms it
+        return sent, row, proof is not None, cursor, again, ctx.queue.get(sent.id), ctx.queue.cursor(src)
+
+    sent, row, prefetched, cursor_before, again, confirmed, cursor_after = stages(scenario)
+    assert row is not None and bytes(row["payload"]) == b"pushed" and row["sent_block"] == sent.block
+    assert row["sent_time"] is not None and row["seen_at"] >= row["mined_at"] > 0
+    assert prefetched and woken == [dst]
+    assert cursor_before is None or cursor_before < sent.block  # stored ahead of the scan
+    assert again == [] and confirmed["status"] == "pending" and cursor_after >= sent.block
