@@ -124,7 +124,10 @@ class Scanner:
         )
 
     def _on_log(self, lg: dict[str, Any]) -> None:
-        if lg.get("removed") or hexint(lg.get("blockNumber")) <= self.cursor:
+        try:
+            if lg.get("removed") or hexint(lg.get("blockNumber")) <= self.cursor:
+                return
+        except (AttributeError, TypeError, ValueError):  # not a log: the scan reads the block anyway
             return
         self._pushed.append(lg)
         if not self._flush_due:  # the logs of one block come one notification each: store them together
