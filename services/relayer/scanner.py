@@ -145,16 +145,14 @@ class Scanner:
             self._pushed = [g for g in waiting if hexint(g["blockNumber"]) > self.cursor][-256:]
             rows = [r for r in rows if r["dst"] in self.ctx.links and r["sent_block"] > self.cursor]
             if rows:
-                self._store(rows, early=True)
+                self._stamp(rows)
+                self._prefetch(rows)  # first: the source answers while the queue stores them
+                self._wake(rows, self.ctx.queue.ingest_early(rows))
         except Exception:  # the scan stores these messages anyway
             log.exception("%s: storing pushed logs failed", self.link.name)
 
-    def _store(
-        self, rows: list[dict[str, Any]], early: bool, frm: int = 0, to: int = 0, upto: str | None = None
-    ) -> list[str]:
-        """Stamp and store message rows (early: pushed ahead of the scan; else the scan of frm..to,
-        whose newest block has hash `upto`), have the newest block's proof asked for, wake their
-        destinations; returns the ids new to the queue."""
+    def _stamp(self, rows: list[dict[str, Any]]) -> None:
+        """Add the chain and the relayer's own times to decoded message rows."""
         link, now = self.link, time.time()
         for r in rows:
             block = r["sent_block"]
@@ -164,21 +162,16 @@ class Scanner:
                 seen_at=now,
                 mined_at=min(now, link.head_arrivals.get(block, now)),
             )
-        if early:
-            self._prefetch(rows)  # first: the source answers while the queue stores them
-            new = self.ctx.queue.ingest_early(rows)
-        else:
-            new = self.ctx.queue.ingest(self.chain_id, to, rows, upto_hash=upto, from_block=frm)
+
+    def _wake(self, rows: list[dict[str, Any]], new: list[str]) -> None:
+        """Wake the destinations of the new messages (one to an unknown chain is invalid)."""
         new_set = set(new)
-        if not early:
-            self._prefetch([r for r in rows if r["id"] in new_set])  # not those stored early
         for dst in {r["dst"] for r in rows if r["id"] in new_set}:
             if dst in self.ctx.links:
                 self.wake_destination(dst)
             else:
                 ids = [r["id"] for r in rows if r["dst"] == dst]
                 self.ctx.queue.mark_stage(ids, status="invalid", last_error=f"unknown destination chain {dst}")
-        return new
 
     async def run(self) -> None:
         cursor = self.ctx.queue.cursor(self.chain_id)
@@ -273,7 +266,11 @@ class Scanner:
             )
         rows, set_changed = decode_logs(logs, self.topics, ctx.registry)
         upto_hash = link.head_hashes.get(to) or await self.block_hash(to)
-        new = self._store(rows, early=False, frm=frm, to=to, upto=upto_hash)
+        self._stamp(rows)
+        new = ctx.queue.ingest(self.chain_id, to, rows, upto_hash=upto_hash, from_block=frm)
+        new_set = set(new)
+        self._prefetch([r for r in rows if r["id"] in new_set])  # not those stored early
+        self._wake(rows, new)
         self.cursor = to
         if set_changed:
             gset = await ctx.load_set(self.chain_id)

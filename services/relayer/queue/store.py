@@ -17,6 +17,14 @@ READY = "('pending','retrying')"
 _CURRENT = "message_id=? AND attempt=(SELECT attempts FROM messages WHERE id=?)"
 
 
+def _orphan(c: sqlite3.Connection, ids: list[str]) -> None:
+    """These messages' source blocks were rewound away: never delivered unless seen again."""
+    c.executemany(
+        "UPDATE messages SET status='orphaned', last_error='its source block was rewound away' WHERE id=?",
+        [(i,) for i in ids],
+    )
+
+
 class Queue(EvidenceStore, WatchStore):
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -88,18 +96,12 @@ class Queue(EvidenceStore, WatchStore):
 
     @staticmethod
     def _orphan_unseen(c: sqlite3.Connection, chain_id: int, frm: int, to: int, seen: set[str]) -> None:
-        gone = [
-            (r[0],)
-            for r in c.execute(
-                "SELECT id FROM messages WHERE src=? AND sent_block BETWEEN ? AND ? "
-                "AND status NOT IN ('delivered','orphaned')",
-                (chain_id, frm, to),
-            )
-            if r[0] not in seen
-        ]
-        c.executemany(
-            "UPDATE messages SET status='orphaned', last_error='its source block was rewound away' WHERE id=?", gone
+        rows = c.execute(
+            "SELECT id FROM messages WHERE src=? AND sent_block BETWEEN ? AND ? "
+            "AND status NOT IN ('delivered','orphaned')",
+            (chain_id, frm, to),
         )
+        _orphan(c, [r[0] for r in rows if r[0] not in seen])
 
     # ------------------------------------------------------------ source rewinds
 
@@ -129,10 +131,7 @@ class Queue(EvidenceStore, WatchStore):
                     (chain_id, ancestor),
                 )
             ]
-            c.executemany(
-                "UPDATE messages SET status='orphaned', last_error='its source block was rewound away' WHERE id=?",
-                [(i,) for i in ids],
-            )
+            _orphan(c, ids)
             c.execute("DELETE FROM block_hashes WHERE chain_id=? AND block>?", (chain_id, ancestor))
             c.execute(
                 "INSERT INTO cursors(chain_id, block) VALUES (?,?) "
