@@ -300,7 +300,7 @@ class Solver:
         if receipt is None:
             return  # still `filling`: maintenance resolves it from the chain
         if hexint(receipt["status"]) == 1:
-            self.store.set_status(oid, "filled", None, filled_at=time.time())
+            self.store.mark_filled(oid)
             self.counters["fills"] += 1
             self._maint_wake.set()
             return
@@ -314,7 +314,7 @@ class Solver:
 
     def _record_other_fill(self, oid: str, filler: str) -> None:
         if filler.lower() == self.me.lower():
-            self.store.set_status(oid, "filled", None, filled_at=time.time())
+            self.store.mark_filled(oid)
             return
         self.store.set_status(oid, "lost", f"filled by {filler}")
         self.counters["lost_races"] += 1

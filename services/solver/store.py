@@ -162,6 +162,16 @@ class Store:
             (tx_hash, time.time(), time.time(), order_id),
         )
 
+    def mark_filled(self, order_id: str) -> None:
+        """Our fill succeeded. An order already `settled` stays so: the relayer can deliver the
+        settlement, and this solver scan it on the origin, before the fill's receipt reaches us."""
+        now = time.time()
+        self.conn.execute(
+            "UPDATE orders SET status=CASE WHEN status='settled' THEN status ELSE 'filled' END, reason=NULL, "
+            "filled_at=?, updated_at=? WHERE id=?",
+            (now, now, order_id),
+        )
+
     def counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.conn.execute("SELECT status, count(*) FROM orders GROUP BY status")}
 

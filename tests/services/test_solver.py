@@ -63,6 +63,21 @@ def test_store_ingest_is_atomic_idempotent_and_durable(tmp_path: Path) -> None:
     reopened.close()
 
 
+def test_a_settled_order_stays_settled_when_its_fill_receipt_comes_later(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite")
+    early, usual = _order(1), _order(2)
+    store.ingest(901, 1, [early, usual], [], [])
+    for o in (early, usual):
+        store.mark_filling(o["id"], "0xfeed")
+    store.ingest(901, 2, [], [early["id"]], [])  # its Settled log was scanned before the fill's receipt came
+    store.mark_filled(early["id"])
+    store.mark_filled(usual["id"])
+    assert store.get(early["id"])["status"] == "settled" and store.get(early["id"])["filled_at"] is not None
+    assert store.get(usual["id"])["status"] == "filled"
+    store.ingest(901, 3, [], [usual["id"]], [])
+    assert store.counts() == {"settled": 2}
+
+
 def test_store_ready_respects_backoff_and_rebalances(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.sqlite")
     o = _order(1)
