@@ -173,7 +173,10 @@ contract MetalayerGateway is IERC7786GatewaySource, GatewayFees, DeliveryLedger 
             if (selector == REQUEST_RELAY) {
                 if (a.length != 100 || gasSeen) revert InvalidAttribute(a);
                 gasSeen = true;
-                (uint256 value, uint256 gas, ) = abi.decode(a[4:], (uint256, uint256, address));
+                // read word by word: abi.decode reverts without data on a dirty address word
+                uint256 value = uint256(bytes32(a[4:36]));
+                uint256 gas = uint256(bytes32(a[36:68]));
+                if (uint256(bytes32(a[68:100])) >> 160 != 0) revert InvalidAttribute(a);
                 if (value != 0) revert ValueNotSupported();
                 if (gas > MAX_GAS_LIMIT) revert GasLimitTooHigh(gas, MAX_GAS_LIMIT);
                 gasLimit = gas;

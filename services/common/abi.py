@@ -110,8 +110,19 @@ _ERROR_STRING = keccak(text="Error(string)")[:4]
 _PANIC = keccak(text="Panic(uint256)")[:4]
 
 
+MAX_REASON_CHARS = 1024  # a decoded reason is cut here: revert data is the caller's to choose (3 MB seen)
+
+
 def describe_error(data: str | bytes | None, abis: Iterable[Abi] = ()) -> str:
-    """A readable revert reason: Error(string) text, Panic code, a known custom error, or the hex."""
+    """A readable revert reason: Error(string) text, Panic code, a known custom error, or the hex;
+    at most MAX_REASON_CHARS (a recipient's revert data is stored, logged and served by the API)."""
+    text = _describe(data, abis)
+    if len(text) <= MAX_REASON_CHARS:
+        return text
+    return f"{text[:MAX_REASON_CHARS]}... (cut: {len(text)} characters)"
+
+
+def _describe(data: str | bytes | None, abis: Iterable[Abi]) -> str:
     raw = _hex(data) if data else b""
     if not raw:
         return "reverted without a reason"

@@ -269,7 +269,9 @@ class Delivery:
         if not candidates:
             return
         limit = await self.simulator.block_gas_limit(self.dst)
-        need = {m.id: recipient_gas(m, sims[m.id].gas) for m in candidates}
+        # a starved message (its recipient used up less gas in simulation than on chain) gets the
+        # whole block: the gateway then delivers it or records the recipient's own failure
+        need = {m.id: limit if m.starved else recipient_gas(m, sims[m.id].gas) for m in candidates}
         candidates, too_big = fit_calldata(candidates, encode, need, limit)
         fast = optimistic.eligible(batch, rejected)
         if fast:

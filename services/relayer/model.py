@@ -32,6 +32,7 @@ class QueuedMessage:
     failures: int = 0
     first_failed_at: float | None = None
     quarantined: bool = False
+    starved: bool = False  # its recipient used up its gas on chain (InsufficientGas): a whole block next
     finality: int = 0  # 0 soft, 1 finalized: proven only against a block `confirmations` below a root
 
     @classmethod
@@ -54,6 +55,7 @@ class QueuedMessage:
             failures=(row["failures"] or 0) if "failures" in keys else 0,
             first_failed_at=row["first_failed_at"] if "first_failed_at" in keys else None,
             quarantined=bool(row["quarantined"]) if "quarantined" in keys else False,
+            starved=bool(row["starved"]) if "starved" in keys else False,
             finality=(row["finality"] or 0) if "finality" in keys else 0,
         )
 

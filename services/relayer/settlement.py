@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from eth_utils import keccak
+
 from services.common.chain import TxLost
 from services.common.rpc import RpcError, hexbytes, hexint
 from services.relayer import backoff
@@ -21,6 +23,22 @@ from services.relayer.context import Context
 from services.relayer.model import Batch, QueuedMessage
 
 log = logging.getLogger("relayer")
+
+INSUFFICIENT_GAS = keccak(text="InsufficientGas(bytes32,uint256,uint256)")[:4]
+REVERTS_BEFORE_ALONE = 2  # whole-batch reverts that name no message before its messages go alone
+
+
+def starved_id(revert_data: str | None) -> str | None:
+    """The message an `InsufficientGas(id, gasLimit, gasLeft)` revert names: its recipient used up
+    the gas the transaction left it, so the gateway reverted the whole delivery (it cannot tell an
+    underfunded delivery from a recipient's own failure any other way)."""
+    try:
+        raw = hexbytes(revert_data) if revert_data else b""
+    except ValueError:
+        return None
+    if len(raw) != 4 + 3 * 32 or raw[:4] != INSUFFICIENT_GAS:
+        return None
+    return "0x" + raw[4:36].hex()
 
 
 class Settlement:
@@ -39,24 +57,7 @@ class Settlement:
         block = hexint(receipt["blockNumber"])
         gas = hexint(receipt["gasUsed"])
         if hexint(receipt["status"]) != 1:
-            ctx.counters.reverted_txs += 1
-            reason = await self.revert_reason(dst, tx_hash, block)
-            log.warning("delivery tx %s on %s reverted: %s", tx_hash, ctx.links[dst].name, reason)
-            delivered = await self.delivered_on_chain(batch)
-            if delivered:
-                await self.settle_already_delivered(batch.dst, [m for m in batch.messages if m.id in delivered])
-            rest = [i for i in batch.ids if i not in delivered]
-            # not the messages' failure: the next attempt re-simulates and bisects, so an offender
-            # is found (and counted) then; after an optimistic send that attempt starts at once
-            ctx.counters.optimistic_reverts += not simulated
-            what = "delivery transaction" if simulated else "optimistic delivery transaction (unsimulated)"
-            ctx.queue.mark_retry(
-                rest,
-                f"{what} reverted: {reason}",
-                now + (backoff.DELIVERY_FAILED.after(0) if simulated else 0.0),
-                outcome="reverted",
-                at=now,
-            )
+            await self.reverted(batch, tx_hash, block, simulated, now)
             return
         ok: list[str] = []
         failed: dict[str, str] = {}
@@ -89,6 +90,37 @@ class Settlement:
         if missing:
             ctx.queue.unsubmit(missing, "no delivery event in the receipt")
 
+    async def reverted(self, batch: Batch, tx_hash: str, block: int, simulated: bool, now: float) -> None:
+        """A delivery transaction that reverted as a whole.
+
+        When the gateway names a message (InsufficientGas: its recipient used up the gas it was
+        left, though its simulation, run with a whole block's gas, needed less) that is the
+        message's own failure: counted, and retried alone with the whole block's gas, where the
+        gateway either delivers it or records the recipient's failure. The others go again at
+        once. Any other revert is no message's failure: the next attempt re-simulates and bisects
+        (at once after an optimistic send); a batch that keeps reverting without naming a
+        message has its messages sent alone from the REVERTS_BEFORE_ALONE-th time."""
+        ctx = self.ctx
+        ctx.counters.reverted_txs += 1
+        reason, data = await self.revert_details(batch.dst, tx_hash, block)
+        log.warning("delivery tx %s on %s reverted: %s", tx_hash, ctx.links[batch.dst].name, reason)
+        delivered = await self.delivered_on_chain(batch)
+        if delivered:
+            await self.settle_already_delivered(batch.dst, [m for m in batch.messages if m.id in delivered])
+        rest = [i for i in batch.ids if i not in delivered]
+        starved = starved_id(data)
+        if starved in rest:
+            await self.fail(batch.messages, {starved: reason}, at=now, tx=tx_hash, block=block, starved={starved})
+            rest.remove(starved)
+        ctx.counters.optimistic_reverts += not simulated
+        what = "delivery transaction" if simulated else "optimistic delivery transaction (unsimulated)"
+        again = 0.0 if starved is not None or not simulated else backoff.DELIVERY_FAILED.after(0)
+        ctx.queue.mark_retry(rest, f"{what} reverted: {reason}", now + again, outcome="reverted", at=now)
+        if starved is None and len(batch.ids) > 1:
+            alone = ctx.queue.quarantine_reverted(rest, REVERTS_BEFORE_ALONE)
+            if alone:
+                log.warning("%d message(s) of batches that keep reverting go alone from now on", len(alone))
+
     async def fail(
         self,
         messages: Iterable[QueuedMessage],
@@ -97,6 +129,7 @@ class Settlement:
         tx: str | None = None,
         block: int | None = None,
         outcome: str = "failed",
+        starved: set[str] | frozenset[str] = frozenset(),
     ) -> None:
         """Record failures of the messages' own: retried with backoff, `failed` for good at the cap."""
         ctx = self.ctx
@@ -108,7 +141,7 @@ class Settlement:
             nxt[i] = at + backoff.DELIVERY_FAILED.after(m.failures)
             if ctx.retry_cap.exhausted(m.failures + 1, m.first_failed_at or at, at):
                 final.add(i)
-        ctx.queue.mark_failed(reasons, nxt, tx, block, final=final, at=at, outcome=outcome)
+        ctx.queue.mark_failed(reasons, nxt, tx, block, final=final, at=at, outcome=outcome, starved=starved)
         ctx.counters.failed_deliveries += len(reasons)
         ctx.counters.finally_failed += len(final)
         for i, reason in reasons.items():
@@ -122,6 +155,10 @@ class Settlement:
 
     async def revert_reason(self, chain_id: int, tx_hash: str, block: int) -> str:
         """Replay a reverted transaction with eth_call on its parent block and decode the reason."""
+        return (await self.revert_details(chain_id, tx_hash, block))[0]
+
+    async def revert_details(self, chain_id: int, tx_hash: str, block: int) -> tuple[str, str | None]:
+        """(the decoded reason, the raw revert data if the replay gave any) of a reverted transaction."""
         link = self.ctx.links[chain_id]
         try:
             tx = await link.rpc.call("eth_getTransactionByHash", [tx_hash])
@@ -129,12 +166,12 @@ class Settlement:
                 "eth_call",
                 [{"from": tx["from"], "to": tx["to"], "data": tx["input"], "gas": tx["gas"]}, hex(max(0, block - 1))],
             )
-            return "reverted (not reproducible by eth_call)"
+            return "reverted (not reproducible by eth_call)", None
         except RpcError as exc:
             data = exc.data if isinstance(exc.data, str) else None
-            return self.ctx.describe(data) if data else exc.message
+            return (self.ctx.describe(data) if data else exc.message), data
         except Exception as exc:
-            return f"unknown ({exc})"
+            return f"unknown ({exc})", None
 
     async def delivered_on_chain(self, batch: Batch) -> set[str]:
         """Ids of the batch's messages that the destination gateway already delivered.

@@ -122,6 +122,9 @@ def test_attribute_validation(net):
     assert net.revert_error(A, gw.functions.sendMessage(to_b, b"", [with_value])) == "ValueNotSupported"
     assert net.revert_error(A, gw.functions.sendMessage(to_b, b"", [request_relay(15_000_001)])) == "GasLimitTooHigh"
     assert net.revert_error(A, gw.functions.sendMessage(to_b, b"", [selector + b"\0" * 10])) == "InvalidAttribute"
+    # a refund address word with bits above the 20 bytes: a decoded error, not an empty revert
+    dirty = selector + encode(["uint256", "uint256", "uint256"], [0, 100_000, 1 << 160 | int(DEV[1].address, 16)])
+    assert net.revert_error(A, gw.functions.sendMessage(to_b, b"", [dirty])) == "InvalidAttribute"
     assert net.revert_error(A, gw.functions.sendMessage(to_b, b"", [request_relay(1), request_relay(2)])) == "InvalidAttribute"
     assert net.revert_error(A, gw.functions.sendMessage(to_b, b"", [b"\x01\x02\x03\x04"])) == "UnsupportedAttribute"
     assert gw.functions.supportsAttribute(b"\x01\x02\x03\x04").call() is False

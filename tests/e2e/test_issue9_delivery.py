@@ -177,6 +177,36 @@ def test_one_poisoned_message_in_a_block_of_20_good_ones(dnet: Net, poison: str)
     assert bad_recipient.functions.received().call() == 0
 
 
+def test_a_recipient_that_starves_on_chain_but_not_in_simulation_blocks_nobody(dnet: Net) -> None:
+    """It needs 20M gas left (as OZ's ERC2771Forwarder checks): its simulation, with a whole block's
+    gas, passes and uses little, so the delivery sized from it reverts as a whole naming it
+    (InsufficientGas). Its 5 neighbours in the source block are delivered at the next try; it goes
+    alone with the block's gas and is delivered once; the relayer then sends nothing more."""
+    net = dnet
+    gated = net.deploy("rollup-b", "GasGatedRecipient", 20_000_000)
+    counter = net.manifest.address("CrossChainCounter")
+    w3 = net.w3["rollup-a"]
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        txs = [submit(net, "rollup-a", "rollup-b", gated.address, b"gated", account=0)]
+        txs += [submit(net, "rollup-a", "rollup-b", counter, b"", account=1 + i) for i in range(5)]
+        w3.provider.make_request("evm_mine", [])
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    starved, *good = [net.sent_message("rollup-a", tx) for tx in txs]
+    assert {s.block for s in good} == {starved.block}, "the burst did not share one source block"
+
+    net.wait_delivered([*good, starved], timeout=60)
+    counts = net.delivered_counts("rollup-b")
+    assert all(counts[m.id] == 1 for m in [*good, starved]) and gated.functions.received().call() == 1
+    assert all(trace_with(net, g.id, "delivered")["attempts"] <= 2 for g in good)
+    trace = trace_with(net, starved.id, "delivered")
+    assert trace["attempts"] == 2 and "InsufficientGas" in trace["attempt_log"][0]["reason"]
+    before = relayer_nonce(net, "rollup-b")
+    time.sleep(2)
+    assert relayer_nonce(net, "rollup-b") == before, "the relayer still sends transactions"
+
+
 def test_wrong_return_value_fails_without_side_effect_then_devnet_retry_delivers_once(dnet: Net) -> None:
     net = dnet
     wrong = net.deploy("rollup-b", "WrongReturnRecipient")

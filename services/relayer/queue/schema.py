@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS messages (
     failures        INTEGER NOT NULL DEFAULT 0,  -- attempts that failed because of the message itself
     first_failed_at REAL,
     quarantined     INTEGER NOT NULL DEFAULT 0,  -- 1: delivered alone, never batched with others
+    starved         INTEGER NOT NULL DEFAULT 0,  -- 1: it used up its gas on chain (InsufficientGas): whole block's gas
     next_attempt    REAL NOT NULL DEFAULT 0,
     last_error      TEXT,
     revert_reason   TEXT,
@@ -146,6 +147,7 @@ ADDED_COLUMNS = (
     ("failures", "INTEGER NOT NULL DEFAULT 0"),
     ("first_failed_at", "REAL"),
     ("quarantined", "INTEGER NOT NULL DEFAULT 0"),
+    ("starved", "INTEGER NOT NULL DEFAULT 0"),
     ("finality", "INTEGER NOT NULL DEFAULT 0"),
 )
 

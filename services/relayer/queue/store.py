@@ -236,12 +236,14 @@ class Queue(EvidenceStore, WatchStore):
         final: set[str] | frozenset[str] = frozenset(),
         at: float | None = None,
         outcome: str = "failed",
+        starved: set[str] | frozenset[str] = frozenset(),
     ) -> None:
         """The message's own delivery failed (its recipient reverted, or its delivery would).
 
         It is quarantined (delivered alone from now on) and retried after `next_attempt`, or
         ends `failed` for good when it is in `final`. `outcome="rejected"` records an attempt
-        that sent nothing (the failure was found by simulation)."""
+        that sent nothing (the failure was found by simulation). `starved`: those used up the
+        gas they got on chain (InsufficientGas); they get a whole block's gas from now on."""
         ids = [i for i in failures if self._status(i) not in (None, "delivered")]
         with db.Tx(self.conn) as c:
             if outcome == "rejected":
@@ -252,7 +254,8 @@ class Queue(EvidenceStore, WatchStore):
                 c.execute(
                     "UPDATE messages SET status=?, revert_reason=?, last_error=?, next_attempt=?, "
                     "delivery_tx=coalesce(?, delivery_tx), delivered_block=coalesce(?, delivered_block), "
-                    "failures=failures+1, first_failed_at=coalesce(first_failed_at, ?), quarantined=1 WHERE id=?",
+                    "failures=failures+1, first_failed_at=coalesce(first_failed_at, ?), quarantined=1, "
+                    "starved=max(starved, ?) WHERE id=?",
                     (
                         "failed" if i in final else "retrying",
                         reason,
@@ -261,6 +264,7 @@ class Queue(EvidenceStore, WatchStore):
                         tx_hash,
                         block,
                         at,
+                        int(i in starved),
                         i,
                     ),
                 )
@@ -297,6 +301,22 @@ class Queue(EvidenceStore, WatchStore):
                 "last_error=?, next_attempt=? WHERE id=?",
                 [(error, next_attempt, i) for i in live],
             )
+
+    def quarantine_reverted(self, ids: list[str], after: int) -> list[str]:
+        """Quarantine (deliver alone from now on) those of `ids` whose batches reverted as a whole
+        `after` times or more: a transaction that reverts without naming a message (an out-of-gas
+        of the whole batch) then cannot hold the others back for ever. Returns the ids."""
+        with db.Tx(self.conn) as c:
+            hit = [
+                i
+                for i in ids
+                if c.execute(
+                    "SELECT count(*) FROM attempts WHERE message_id=? AND outcome='reverted'", (i,)
+                ).fetchone()[0]
+                >= after
+            ]
+            c.executemany("UPDATE messages SET quarantined=1 WHERE id=? AND quarantined=0", [(i,) for i in hit])
+        return hit
 
     def unsubmit(self, ids: list[str], error: str | None = None, at: float | None = None) -> None:
         with db.Tx(self.conn) as c:

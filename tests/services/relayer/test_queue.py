@@ -187,3 +187,22 @@ def test_revert_reasons_are_readable():
     assert describe_error(bytes.fromhex("4e487b71") + encode(["uint256"], [0x11])) == "Panic(0x11)"
     assert describe_error("0x") == "reverted without a reason"
     assert describe_error("0xdeadbeef") == "0xdeadbeef"
+    # a recipient's 3 MB revert string or raw data: stored, logged and served cut to a bounded size
+    huge = describe_error(bytes.fromhex("08c379a0") + encode(["string"], ["x" * 3_000_000]))
+    assert huge.startswith("xxx") and huge.endswith("(cut: 3000000 characters)") and len(huge) < 1100
+    assert len(describe_error(b"\xde\xad\xbe\xef" * 500_000)) < 1100
+
+
+def test_batches_that_keep_reverting_without_naming_a_message_send_their_messages_alone(tmp_path):
+    q = Queue(tmp_path / "q.sqlite")
+    q.ingest(901, 9, [msg(1), msg(2), msg(3)])
+    a, b, c = (msg(i)["id"] for i in (1, 2, 3))
+    q.mark_submitted([a, b], "0xt1", 1, 1.0, 1.0, 1.0)
+    q.mark_retry([a, b], "delivery transaction reverted: out of gas", 0, outcome="reverted", at=1.5)
+    assert q.quarantine_reverted([a, b], after=2) == []  # once may be the node's or a root's doing
+    q.mark_submitted([a, b, c], "0xt2", 1, 2.0, 2.0, 2.0)
+    q.mark_retry([a, b, c], "delivery transaction reverted: out of gas", 0, outcome="reverted", at=2.5)
+    assert q.quarantine_reverted([a, b, c], after=2) == [a, b]  # c reverted once only
+    rows = {i: q.get(i) for i in (a, b, c)}
+    assert [rows[i]["quarantined"] for i in (a, b, c)] == [1, 1, 0]
+    assert all(r["status"] == "pending" and r["failures"] == 0 for r in rows.values())  # not their failure

@@ -7,7 +7,7 @@ import time
 from web3 import Web3
 
 from services.relayer.backoff import RetryCap
-from services.relayer.delivery import Delivery
+from services.relayer.delivery import Delivery, make_batches
 from services.relayer.model import Batch, QueuedMessage
 from services.relayer.scanner import Scanner
 from services.relayer.settlement import Settlement
@@ -133,3 +133,37 @@ def test_revert_reason_decodes_a_reverted_transaction(stage_net, stages):
     assert reverted == 1
     assert row["status"] == "pending" and row["last_error"].startswith("delivery transaction reverted: ")
     assert "0x" not in row["last_error"].split(": ", 1)[1][:2]  # a decoded error name, not raw hex
+
+
+def test_a_recipient_starved_on_chain_is_named_then_delivered_alone_with_the_block_s_gas(stage_net, stages):
+    """A recipient that needs 20M gas left passes its simulation (a whole block's gas) but makes
+    the sized delivery revert as a whole with InsufficientGas naming it: that is its own failure,
+    the others go again at once, and alone with the block's gas it is delivered, once."""
+    gated = stage_net.deploy("rollup-b", "GasGatedRecipient", 20_000_000)
+    good = [stage_net.send("hub", "rollup-b", b"fine", account=1 + i) for i in range(2)]
+    starved = stage_net.send("hub", "rollup-b", b"needs 20M", recipient=gated.address)
+    src, dst = stage_net.chain_id("hub"), stage_net.chain_id("rollup-b")
+    ids = [good[0].id, starved.id, good[1].id]
+
+    async def scenario(ctx):
+        await Scanner(ctx, src, lambda _d: None).scan_range(0, ctx.links[src].head)
+        delivery = Delivery(ctx, dst, Settlement(ctx), 10)
+        await delivery.deliver(Batch(src, dst, tuple(QueuedMessage.from_row(ctx.queue.get(i)) for i in ids)))
+        after_revert = {i: dict(ctx.queue.get(i)) for i in ids}
+        ready = [QueuedMessage.from_row(r) for r in ctx.queue.ready(dst, time.time() + 3600, 100)]
+        for batch in make_batches(ready, 10):
+            await delivery.deliver(batch)
+        return after_revert, {i: ctx.queue.get(i) for i in ids}, ctx.queue.attempts(starved.id), ctx.counters
+
+    after_revert, rows, attempts, counters = stages(scenario)
+    named = after_revert[starved.id]
+    assert named["status"] == "retrying" and named["starved"] == 1 and named["quarantined"] == 1
+    assert named["failures"] == 1 and named["revert_reason"].startswith("InsufficientGas(")
+    for g in good:  # not their failure: back in line at once, still batched with others
+        r = after_revert[g.id]
+        assert r["status"] == "pending" and r["failures"] == 0 and r["quarantined"] == 0
+        assert r["next_attempt"] <= time.time()
+    assert all(r["status"] == "delivered" for r in rows.values())
+    assert [a["outcome"] for a in attempts] == ["failed", "delivered"]
+    assert attempts[1]["gas_limit"] >= 20_000_000 and attempts[1]["batch_size"] == 1
+    assert counters.reverted_txs == 1 and gated.functions.received().call() == 1
