@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from orchestrator import nonces
 from orchestrator.chains.rpc import RpcError, rpc
 from services.common.manifest import Manifest
 
@@ -137,7 +138,6 @@ def send_message(
         raise MessagingError(f"payload is {len(payload)} bytes; the gateway accepts at most {limit}")
     signer = Signer(manifest.accounts[account].private_key)
     data = abi.encode("sendMessage", encode_evm(dst.chain_id, recipient), payload, [])
-    nonce = int(str(_call(src.rpc_url, "eth_getTransactionCount", [signer.address, "pending"], src.name)), 16)
     try:
         gas = int(
             str(
@@ -152,8 +152,13 @@ def send_message(
         )
     except RpcError as exc:
         raise MessagingError(f"sendMessage would revert on {src.name}: {_revert_text(exc)}") from None
-    raw, tx_hash = signer.sign_1559(src.chain_id, nonce, gateway, data, gas * 2, 100 * 10**9, 10**9)
-    _call(src.rpc_url, "eth_sendRawTransaction", ["0x" + raw.hex()], src.name)
+    tx_hash = nonces.broadcast(  # the nonce under a lock per account: parallel sends all land
+        lambda method, params: _call(src.rpc_url, method, params, src.name),
+        manifest.run_dir / "locks",
+        src.chain_id,
+        signer.address,
+        lambda nonce: signer.sign_1559(src.chain_id, nonce, gateway, data, gas * 2, 100 * 10**9, 10**9),
+    )
     deadline = time.monotonic() + timeout
     while True:
         receipt = _call(src.rpc_url, "eth_getTransactionReceipt", [tx_hash], src.name)
