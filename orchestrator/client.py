@@ -3,7 +3,7 @@
     sent = send_message(manifest, "rollup-a", "rollup-b", b"hi")     # -> SentMessage (id, nonce, block, tx)
     wait_delivered(manifest, sent, timeout=10)                         # -> True once isDelivered on the destination
     get_trace(manifest, message_id)                                    # API, else the relayer queue directly
-    wait_settled(manifest, sent, timeout=30)                           # trace once delivered or finally failed
+    wait_settled(manifest, sent)                                       # trace once delivered or finally failed
     list_messages(manifest, status="failed", source="rollup-a")        # {"total", "messages": [trace, ...]}
     retry_message(manifest, message_id)                                # API, else the relayer: {"id", "status"}
     log_files(log_dir, service=None)                                   # {"relayer": Path, ...}
@@ -25,6 +25,7 @@ import httpx
 
 from orchestrator import nonces
 from orchestrator.chains.rpc import RpcError, rpc
+from orchestrator.settling import settle_timeout
 from services.common.manifest import Manifest
 
 MESSAGE_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
@@ -295,11 +296,11 @@ def wait_trace(manifest: Manifest, message_id: str, status: str, timeout: float 
 
 
 def wait_settled(
-    manifest: Manifest, message: SentMessage, timeout: float = 30.0, interval: float = 0.05
+    manifest: Manifest, message: SentMessage, timeout: float | None = None, interval: float = 0.05
 ) -> dict[str, Any] | None:
     """The trace as soon as the message is delivered or finally failed/invalid; the last one seen
-    (or None) when `timeout` passes first."""
-    deadline = time.monotonic() + timeout
+    (or None) when `timeout` (default: the relayer's retries and a margin, settling.py) passes first."""
+    deadline = time.monotonic() + (settle_timeout(manifest) if timeout is None else timeout)
     last: dict[str, Any] | None = None
     while True:
         if is_delivered(manifest, message):
