@@ -3,7 +3,7 @@
     sent = send_message(manifest, "rollup-a", "rollup-b", b"hi")     # -> SentMessage (id, nonce, block, tx)
     wait_delivered(manifest, sent, timeout=10)                         # -> True once isDelivered on the destination
     get_trace(manifest, message_id)                                    # API, else the relayer queue directly
-    wait_settled(manifest, sent, timeout=30)                           # trace once delivered or finally failed
+    wait_settled(manifest, sent)                                       # trace once delivered or finally failed
     list_messages(manifest, status="failed", source="rollup-a")        # {"total", "messages": [trace, ...]}
     retry_message(manifest, message_id)                                # API, else the relayer: {"id", "status"}
     log_files(log_dir, service=None)                                   # {"relayer": Path, ...}
@@ -23,7 +23,9 @@ from typing import Any
 
 import httpx
 
+from orchestrator import nonces
 from orchestrator.chains.rpc import RpcError, rpc
+from orchestrator.settling import settle_timeout
 from services.common.manifest import Manifest
 
 MESSAGE_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
@@ -137,7 +139,6 @@ def send_message(
         raise MessagingError(f"payload is {len(payload)} bytes; the gateway accepts at most {limit}")
     signer = Signer(manifest.accounts[account].private_key)
     data = abi.encode("sendMessage", encode_evm(dst.chain_id, recipient), payload, [])
-    nonce = int(str(_call(src.rpc_url, "eth_getTransactionCount", [signer.address, "pending"], src.name)), 16)
     try:
         gas = int(
             str(
@@ -152,8 +153,13 @@ def send_message(
         )
     except RpcError as exc:
         raise MessagingError(f"sendMessage would revert on {src.name}: {_revert_text(exc)}") from None
-    raw, tx_hash = signer.sign_1559(src.chain_id, nonce, gateway, data, gas * 2, 100 * 10**9, 10**9)
-    _call(src.rpc_url, "eth_sendRawTransaction", ["0x" + raw.hex()], src.name)
+    tx_hash = nonces.broadcast(  # the nonce under a lock per account: parallel sends all land
+        lambda method, params: _call(src.rpc_url, method, params, src.name),
+        manifest.run_dir / "locks",
+        src.chain_id,
+        signer.address,
+        lambda nonce: signer.sign_1559(src.chain_id, nonce, gateway, data, gas * 2, 100 * 10**9, 10**9),
+    )
     deadline = time.monotonic() + timeout
     while True:
         receipt = _call(src.rpc_url, "eth_getTransactionReceipt", [tx_hash], src.name)
@@ -290,11 +296,11 @@ def wait_trace(manifest: Manifest, message_id: str, status: str, timeout: float 
 
 
 def wait_settled(
-    manifest: Manifest, message: SentMessage, timeout: float = 30.0, interval: float = 0.05
+    manifest: Manifest, message: SentMessage, timeout: float | None = None, interval: float = 0.05
 ) -> dict[str, Any] | None:
     """The trace as soon as the message is delivered or finally failed/invalid; the last one seen
-    (or None) when `timeout` passes first."""
-    deadline = time.monotonic() + timeout
+    (or None) when `timeout` (default: the relayer's retries and a margin, settling.py) passes first."""
+    deadline = time.monotonic() + (settle_timeout(manifest) if timeout is None else timeout)
     last: dict[str, Any] | None = None
     while True:
         if is_delivered(manifest, message):

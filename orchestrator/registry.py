@@ -2,7 +2,8 @@
 
     register(state_dir, pid)     # <home>/devnets/<key>.json, written when `devnet up` starts
     unregister(state_dir)        # removed when it stops
-    running()                    # live entries; entries whose process is gone are removed
+    running()                    # live entries; entries whose process is gone (or whose pid is
+                                 # now another process's) are removed
 
 <home> is `$DEVNET_HOME`, else `$XDG_STATE_HOME/metalayer-devnet`, else
 `~/.local/state/metalayer-devnet`. An entry is keyed by the state directory, so two
@@ -18,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.services.procs import pid_alive
+from orchestrator.services import pidfile
 
 
 def home() -> Path:
@@ -35,6 +36,7 @@ class Entry:
     pid: int
     started: float
     cwd: str
+    start: int | None = None  # the process's start time (pidfile.py): a reused pid is not this devnet
 
 
 def _entry_path(state_dir: Path) -> Path:
@@ -45,7 +47,13 @@ def _entry_path(state_dir: Path) -> Path:
 def register(state_dir: Path, pid: int) -> Path:
     path = _entry_path(state_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"state_dir": str(state_dir.resolve()), "pid": pid, "started": time.time(), "cwd": os.getcwd()}
+    doc = {
+        "state_dir": str(state_dir.resolve()),
+        "pid": pid,
+        "started": time.time(),
+        "cwd": os.getcwd(),
+        "start": pidfile.start_time(pid),
+    }
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(doc))
     tmp.replace(path)  # readers never see half a file
@@ -64,7 +72,14 @@ def unregister(state_dir: Path, pid: int | None = None) -> None:
 def _read(path: Path) -> Entry | None:
     try:
         doc = json.loads(path.read_text())
-        return Entry(Path(doc["state_dir"]), int(doc["pid"]), float(doc.get("started", 0)), str(doc.get("cwd", "")))
+        start = doc.get("start")
+        return Entry(
+            Path(doc["state_dir"]),
+            int(doc["pid"]),
+            float(doc.get("started", 0)),
+            str(doc.get("cwd", "")),
+            None if start is None else int(start),
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -75,7 +90,7 @@ def running() -> list[Entry]:
     found = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         entry = _read(path)
-        if entry is None or not pid_alive(entry.pid):
+        if entry is None or pidfile.Recorded(entry.pid, entry.start).stale(pidfile.devnet_argv) is not None:
             path.unlink(missing_ok=True)
             continue
         found.append(entry)

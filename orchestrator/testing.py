@@ -30,6 +30,7 @@ from orchestrator.chains.rpc import rpc
 from orchestrator.client import SentMessage
 from orchestrator.config import DevnetConfig
 from orchestrator.devnet import Devnet
+from orchestrator.settling import settle_timeout
 from services.common import manifest as manifest_models
 from services.protocol import Attestation, Message, fetch_message_proofs, load_abi, sign_attestation
 
@@ -248,10 +249,12 @@ class DevnetHandle:
         response = httpx.get(f"{self.api}/v1/messages/{message_id}", timeout=5)
         return response.json() if response.status_code == 200 else None
 
-    def wait_delivered(self, sent: SentMessage | Sequence[SentMessage], timeout: float = 30.0) -> None:
+    def wait_delivered(self, sent: SentMessage | Sequence[SentMessage], timeout: float | None = None) -> None:
         """Returns once every message is delivered; raises `DeliveryFailed` as soon as the relayer
-        finally failed one (decoded reason), `NotDelivered` when `timeout` passes first."""
+        finally failed one (decoded reason), `NotDelivered` when `timeout` (default: long enough for
+        the relayer's retries to end, orchestrator/settling.py) passes first."""
         pending = [sent] if isinstance(sent, SentMessage) else list(sent)
+        timeout = settle_timeout(self.manifest) if timeout is None else timeout
         deadline = time.monotonic() + timeout
         next_check = 0.0
         while pending:

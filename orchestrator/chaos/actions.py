@@ -9,14 +9,15 @@
 Process faults act on the pid the supervisors recorded (`<run>/pids.json`): `kill` is
 SIGKILL (the supervisor restarts the process; a chain comes back with its state),
 `pause`/`partition` SIGSTOP (a partitioned guardian stops answering the relayer), ended by
-SIGCONT. `delay`, `drop` and `duplicate` are carried out by the relayer, which reads
+SIGCONT. Each pid is recorded with its process's start time and signalled only while it
+still names that process (orchestrator/services/pidfile.py): a reused pid is someone else's.
+`delay`, `drop` and `duplicate` are carried out by the relayer, which reads
 `<run>/chaos.json` on each batch.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import httpx
 
 from orchestrator.chains.rpc import rpc
 from orchestrator.paths import StateDir
+from orchestrator.services import pidfile
 from services.common.faults import INSTANT_KINDS, KINDS, RELAYER_KINDS, Fault, FaultBook
 from services.common.manifest import Manifest
 from services.common.manifest import load as load_manifest
@@ -52,17 +54,23 @@ class Chaos:
     def book(self) -> FaultBook:
         return FaultBook(self.state.run)
 
-    def pids(self) -> dict[str, int]:
+    def pids(self) -> dict[str, pidfile.Recorded]:
         try:
-            return {k: int(v) for k, v in json.loads(self.state.pids.read_text()).items()}
+            doc = json.loads(self.state.pids.read_text())
         except (FileNotFoundError, ValueError):
             return {}
+        found = {k: pidfile.Recorded.parse(v) for k, v in doc.items()} if isinstance(doc, dict) else {}
+        return {k: v for k, v in found.items() if v is not None}
 
-    def pid(self, target: str) -> int:
+    def pid(self, target: str) -> pidfile.Recorded:
+        """The target's recorded process, while the pid still names it (pidfile.py)."""
         pids = self.pids()
         if target not in pids:
             known = ", ".join(sorted(pids)) or "none"
             raise ChaosError(f"unknown process {target!r} (supervised: {known})")
+        why = pids[target].stale(pidfile.service_argv)
+        if why is not None:
+            raise ChaosError(f"{target} is not running as recorded in {self.state.pids} ({why})")
         return pids[target]
 
     # ------------------------------------------------------------ apply
@@ -105,14 +113,14 @@ class Chaos:
     def _cause(self, fault: Fault) -> str:
         kind, target, args = fault.kind, fault.target, fault.args
         if kind == "kill":
-            pid = self.pid(target)
-            _signal(pid, signal.SIGKILL)
-            return f"SIGKILL pid {pid}"
+            rec = self.pid(target)
+            _signal(rec, signal.SIGKILL)
+            return f"SIGKILL pid {rec.pid}"
         if kind in SIGNALLED:
-            pid = self.pid(target)
-            _signal(pid, signal.SIGSTOP)
-            self.book.update(fault.id, args={**args, "pid": pid})
-            return f"SIGSTOP pid {pid}"
+            rec = self.pid(target)
+            _signal(rec, signal.SIGSTOP)
+            self.book.update(fault.id, args={**args, "pid": rec.pid, "start": rec.start})
+            return f"SIGSTOP pid {rec.pid}"
         if kind == "resume":
             healed = [f for f in self.book.active() if f.kind in SIGNALLED and f.target == target]
             for f in healed:
@@ -193,12 +201,12 @@ class Chaos:
         # the book first: whoever sees the process running again must find its fault healed
         self.book.heal(fault.id)
         if fault.kind in SIGNALLED and fault.status == "active" and "pid" in fault.args:
-            _signal(int(fault.args["pid"]), signal.SIGCONT, missing_ok=True)
+            start = fault.args.get("start")  # absent in a fault recorded before identities were
+            rec = pidfile.Recorded(int(fault.args["pid"]), None if start is None else int(start))
+            _signal(rec, signal.SIGCONT, missing_ok=True)
 
 
-def _signal(pid: int, sig: signal.Signals, missing_ok: bool = False) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        if not missing_ok:
-            raise ChaosError(f"pid {pid} is gone") from None
+def _signal(rec: pidfile.Recorded, sig: signal.Signals, missing_ok: bool = False) -> None:
+    """Signal the recorded process only: once it is gone its pid may be another process's."""
+    if not rec.signal(sig, pidfile.service_argv) and not missing_ok:
+        raise ChaosError(f"pid {rec.pid} is gone")

@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 from orchestrator import registry
 from orchestrator.config import MIN_BLOCK_TIME, ConfigError, DevnetConfig, load_config
 from orchestrator.paths import StateDir
-from orchestrator.services import procs
+from orchestrator.services import pidfile
 
 DEFAULT_CONFIG_FILE = "devnet.toml"
 NOT_RUNNING = "no devnet is running (start one with `devnet up`)"
@@ -105,12 +105,33 @@ def resolve_config(args: argparse.Namespace) -> DevnetConfig:
     return config
 
 
+def devnet_process(state: StateDir) -> tuple[pidfile.Recorded | None, str | None]:
+    """The devnet's process from its pid file, while the pid still names that process (its
+    recorded start time, orchestrator/services/pidfile.py); else (None, why the file is stale),
+    why being None when there is no readable pid file."""
+    rec = pidfile.read(state.pid_file)
+    if rec is None:
+        return None, None
+    why = rec.stale(pidfile.devnet_argv)
+    return (rec, None) if why is None else (None, why)
+
+
 def running_pid(state: StateDir) -> int | None:
-    try:
-        pid = int(state.pid_file.read_text().strip())
-    except (FileNotFoundError, ValueError):
+    rec, _ = devnet_process(state)
+    return rec.pid if rec is not None else None
+
+
+def stale_pid_note(state: StateDir, remove: bool = False) -> str | None:
+    """'stale pid file PATH: why' when the state's pid file names no devnet, else None. `remove`
+    deletes it, unless a devnet starting meanwhile has rewritten it."""
+    rec = pidfile.read(state.pid_file)
+    _, why = devnet_process(state)
+    if rec is None or why is None:
         return None
-    return pid if procs.pid_alive(pid) else None
+    if remove and pidfile.read(state.pid_file) == rec:
+        state.pid_file.unlink(missing_ok=True)
+        return f"removed the stale pid file {state.pid_file}: {why}"
+    return f"stale pid file {state.pid_file}: {why}"
 
 
 def is_running(state: StateDir) -> bool:

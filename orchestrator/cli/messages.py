@@ -44,7 +44,11 @@ def register(subparsers: Any) -> None:
     s.add_argument("--recipient", help="recipient address on the destination (default: the example counter)")
     s.add_argument("--account", type=count(0), default=0, help="index of the dev account that sends (default 0)")
     s.add_argument("--wait", action="store_true", help="wait until delivered or finally failed; show every attempt")
-    s.add_argument("--timeout", type=positive_seconds, default=30.0, help="seconds to wait with --wait (default 30)")
+    s.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        help="seconds to wait with --wait (default: as long as the relayer's retries can take; 65.5 with defaults)",
+    )
 
     t = add_command(subparsers, "trace", trace, "a message's path and every delivery attempt, with reasons", json=True)
     t.add_argument("message_id", help="message id (0x + 64 hex)")
@@ -97,6 +101,7 @@ def _sent_doc(m: Manifest, msg: SentMessage) -> dict[str, Any]:
 
 def send(args: argparse.Namespace) -> int:
     from orchestrator import client
+    from orchestrator.settling import settle_timeout
 
     payload = _payload(args)
     m = _manifest(args)
@@ -112,7 +117,8 @@ def send(args: argparse.Namespace) -> int:
         if getattr(args, "json", False):
             emit_json(_sent_doc(m, msg))
         return 0
-    t = client.wait_settled(m, msg, timeout=args.timeout)
+    timeout = getattr(args, "timeout", None) or settle_timeout(m)  # by default `failed` must be reachable
+    t = client.wait_settled(m, msg, timeout=timeout)
     status = t["status"] if t else "unknown"
     if getattr(args, "json", False):
         emit_json({**_sent_doc(m, msg), "status": status, "trace": t})
@@ -126,7 +132,7 @@ def send(args: argparse.Namespace) -> int:
         print(f"{paint('error:', 'bold red', sys.stderr)} message {status}{why}", file=sys.stderr)
     else:
         print(
-            f"{paint('error:', 'bold red', sys.stderr)} not delivered after {args.timeout:g}s (status {status}){why}",
+            f"{paint('error:', 'bold red', sys.stderr)} not delivered after {timeout:g}s (status {status}){why}",
             file=sys.stderr,
         )
     return 1

@@ -20,14 +20,16 @@ from orchestrator.cli.common import (
     CliError,
     add_command,
     block_time,
+    devnet_process,
     find_devnet,
     positive_seconds,
     resolve_config,
     running_pid,
+    stale_pid_note,
 )
 from orchestrator.cli.output import emit_json, tick
 from orchestrator.config import DevnetConfig
-from orchestrator.services import procs
+from orchestrator.services import pidfile, procs
 from orchestrator.services.logs import rotate_logs
 from orchestrator.snapshots.startup import persist_on_stop, starting_snapshot
 
@@ -98,7 +100,7 @@ def _up_foreground(args: argparse.Namespace, config: DevnetConfig) -> int:
     state = config.state
     state.root.mkdir(parents=True, exist_ok=True)
     state.ready_file.unlink(missing_ok=True)
-    state.pid_file.write_text(str(os.getpid()))
+    pidfile.write(state.pid_file, pidfile.Recorded.of(os.getpid()))  # its start time: a reused pid is not us
     registry.register(state.root, os.getpid())
     devnet = Devnet(config, progress=_print_stage)
     try:
@@ -193,16 +195,18 @@ def cmd_down(args: argparse.Namespace) -> int:
     except CliError as exc:
         if "no devnet is running" not in str(exc):
             raise
-        print("No devnet is running.")
+        note = stale_pid_note(find_devnet(args, require_running=False), remove=True)
+        print(f"No devnet is running ({note})." if note else "No devnet is running.")
         return 0
-    pid = running_pid(state)
-    if pid is None:
-        state.pid_file.unlink(missing_ok=True)
-        print("No devnet is running.")
+    rec, _ = devnet_process(state)
+    if rec is None:
+        note = stale_pid_note(state, remove=True)
+        state.pid_file.unlink(missing_ok=True)  # an unreadable one too: it names no devnet
+        print(f"No devnet is running ({note})." if note else "No devnet is running.")
         return 0
-    if not procs.stop_pid(pid, timeout=args.timeout):
-        raise CliError(f"devnet (pid {pid}) did not stop")
+    if not rec.stop(pidfile.devnet_argv, timeout=args.timeout):
+        raise CliError(f"devnet (pid {rec.pid}) did not stop")
     state.pid_file.unlink(missing_ok=True)
-    registry.unregister(state.root, pid)
-    print(f"Stopped the devnet (pid {pid}).")
+    registry.unregister(state.root, rec.pid)
+    print(f"Stopped the devnet (pid {rec.pid}).")
     return 0

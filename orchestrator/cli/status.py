@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.chains.rpc import chain_id_of
-from orchestrator.cli.common import NOT_RUNNING, CliError, add_command, find_devnet, running_pid
+from orchestrator.cli.common import NOT_RUNNING, CliError, add_command, find_devnet, running_pid, stale_pid_note
 from orchestrator.cli.output import emit_json, status_label
 from orchestrator.paths import StateDir
 from orchestrator.summary import service_rows, table
@@ -64,10 +64,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     except CliError as exc:
         if "no devnet is running" not in str(exc):
             raise
+        note = stale_pid_note(find_devnet(args, require_running=False))
         if args.json:
-            emit_json({"running": False})
+            emit_json({"running": False, **({"stale_pid_file": note} if note else {})})
         else:
-            print(NOT_RUNNING[0].upper() + NOT_RUNNING[1:] + ".")
+            print(NOT_RUNNING[0].upper() + NOT_RUNNING[1:] + (f"; {note}" if note else "") + ".")
         return 1
     from services.common.manifest import load
 

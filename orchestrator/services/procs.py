@@ -20,6 +20,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from orchestrator.services import pidfile
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -119,7 +121,8 @@ def tail(path: Path, lines: int = 5) -> str:
 
 
 def record_pid(path: Path, name: str, pid: int | None) -> None:
-    """Set (or with None remove) one name's pid in a JSON file other processes read (`devnet chaos`)."""
+    """Set (or with None remove) one name's pid and start time in a JSON file other processes read
+    (`devnet chaos`; see pidfile.py)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -129,8 +132,8 @@ def record_pid(path: Path, name: str, pid: int | None) -> None:
             pids = {}
         if pid is None:
             pids.pop(name, None)
-        else:
-            pids[name] = pid
+        else:  # with its start time: `devnet chaos` must not signal a process that reused the pid
+            pids[name] = pidfile.Recorded.of(pid).as_json()
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(pids))
         os.replace(tmp, path)

@@ -14,6 +14,7 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractCustomError
 
+from orchestrator.services import pidfile
 from orchestrator.testing import SentMessage
 from services.protocol import Message, fetch_message_proofs
 from services.protocol.erc7930 import encode_evm
@@ -31,7 +32,7 @@ RALLY_NEEDS_OWNER = Web3.keccak(text="RallyNeedsOwner(address)")[:4]
 def anet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     config = free_config(1500, state_dir=tmp_path_factory.mktemp("issue10") / "state")
     with Net.start(config, guardian_args=("--allow-equivocation-for-tests",)) as n:
-        n.devnet.config.state.pid_file.write_text(str(os.getpid()))  # so the `devnet` CLI finds it
+        pidfile.write(n.devnet.config.state.pid_file, pidfile.Recorded.of(os.getpid()))  # so the `devnet` CLI finds it
         yield n
 
 

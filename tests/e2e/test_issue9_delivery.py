@@ -24,6 +24,7 @@ from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
 
 from orchestrator.config import default_config
+from orchestrator.services import pidfile
 from orchestrator.testing import DeliveryFailed, SentMessage
 from services.protocol import Message, fetch_message_proofs, load_artifact
 from services.protocol.erc7930 import encode_evm
@@ -43,7 +44,7 @@ def dnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     config = free_config(1000, base, tmp_path_factory.mktemp("issue9") / "state")
     with Net.start(config) as n:
         # this process runs the devnet: the pid file is how the `devnet` CLI finds a running one
-        n.devnet.config.state.pid_file.write_text(str(os.getpid()))
+        pidfile.write(n.devnet.config.state.pid_file, pidfile.Recorded.of(os.getpid()))
         yield n
 
 

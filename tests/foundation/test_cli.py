@@ -12,6 +12,7 @@ import pytest
 
 from orchestrator.chains.rpc import chain_id_of
 from orchestrator.config import to_toml
+from orchestrator.services import pidfile
 from orchestrator.services.procs import pid_alive
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,7 +47,7 @@ def test_detached_up_status_down(workdir, config):
     assert len(manifest["accounts"]) == 10
     for chain in manifest["chains"]:
         assert chain_id_of(chain["rpc_url"]) == chain["chain_id"]
-    pid = int((workdir / "state" / "devnet.pid").read_text())
+    pid = pidfile.read(workdir / "state" / "devnet.pid").pid
     assert pid_alive(pid)
 
     status = devnet("status", cwd=workdir)
@@ -79,7 +80,7 @@ def test_port_taken_is_one_clear_line(workdir, config):
     assert f"chain rollup-a: port {port} on 127.0.0.1 is already in use" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (workdir / "state" / "devnet.pid").exists() or not pid_alive(
-        int((workdir / "state" / "devnet.pid").read_text())
+        pidfile.read(workdir / "state" / "devnet.pid").pid
     )
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from orchestrator import registry
 from orchestrator.config import default_config, to_toml
+from orchestrator.services import pidfile
 from orchestrator.services.logs import rotate_logs
 from tests.conftest import SEND_A_TO_B, free_config, one_error_line
 
@@ -85,7 +86,7 @@ def test_without_a_devnet_every_command_says_so_in_one_line(tmp_path, home):
 def write_state(state: Path, pid: int, api_port: int) -> None:
     """A state directory as a devnet leaves it: pid file and a manifest whose API is `api_port`."""
     state.mkdir(parents=True)
-    (state / "devnet.pid").write_text(str(pid))
+    pidfile.write(state / "devnet.pid", pidfile.Recorded.of(pid))
     config = free_config()
     manifest = {
         "chains": [
