@@ -38,13 +38,7 @@ def encode_call(sig: str, args: list[Any]) -> bytes:
     if not match:
         raise PayloadError(f"sig {sig!r} is not a function signature like increment(uint256)")
     name, params = match.groups()
-    try:
-        tuple_type = parse(f"({params})")
-    except (ParseError, ValueError) as exc:
-        raise PayloadError(f"sig {sig!r}: {exc}") from None
-    if not isinstance(tuple_type, TupleType):
-        raise PayloadError(f"sig {sig!r}: parameters must be a list of types")
-    types = list(tuple_type.components)
+    types = _param_types(sig, params)
     if len(args) != len(types):
         raise PayloadError(f"{name} takes {len(types)} argument(s), {len(args)} given")
     canonical = [t.to_type_str() for t in types]
@@ -54,6 +48,18 @@ def encode_call(sig: str, args: list[Any]) -> bytes:
     except (EncodingError, ValueError, TypeError, OverflowError) as exc:
         raise PayloadError(f"{name}({','.join(canonical)}): {exc}") from None
     return keccak(text=f"{name}({','.join(canonical)})")[:4] + encoded
+
+
+def _param_types(sig: str, params: str) -> list[ABIType]:
+    if not params.strip():  # f(): the selector alone (eth_abi refuses the zero-sized tuple "()")
+        return []
+    try:
+        tuple_type = parse(f"({params})")
+    except (ParseError, ValueError) as exc:
+        raise PayloadError(f"sig {sig!r}: {exc}") from None
+    if not isinstance(tuple_type, TupleType):
+        raise PayloadError(f"sig {sig!r}: parameters must be a list of types")
+    return list(tuple_type.components)
 
 
 def _coerce(t: ABIType, value: Any) -> Any:

@@ -113,6 +113,15 @@ def test_sig_delivers_increment_7_to_the_counter(net):
     assert counter_value(net, "rollup-b") == before + 7
 
 
+def test_sig_without_parameters_is_the_selector_alone(net):
+    before = counter_value(net, "rollup-b")
+    counter = net.summary["contracts"]["CrossChainCounter"]["address"]
+    result = net.run(*SEND_A_TO_B, "--recipient", counter, "--sig", "f()", "--wait", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["trace"]["payload"] == "0x" + keccak(text="f()")[:4].hex()
+    assert counter_value(net, "rollup-b") == before + 1  # a payload shorter than a word counts as 1
+
+
 def test_a_200_kb_payload_from_a_file(net, tmp_path):
     data = os.urandom(200 * 1024)
     (tmp_path / "payload.bin").write_bytes(data)

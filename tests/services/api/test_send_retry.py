@@ -33,6 +33,7 @@ def delivered(client, mid: str) -> dict:
         ({"hex": "0xC0FFEE"}, bytes.fromhex("c0ffee")),
         ({"text": "héllo"}, "héllo".encode()),
         ({"sig": "increment(uint256)", "args": [7]}, keccak(text="increment(uint256)")[:4] + encode(["uint256"], [7])),
+        ({"sig": "f()", "args": []}, keccak(text="f()")[:4]),  # the selector alone, like `cast calldata "f()"`
         (
             {"sig": "set(address,bytes,uint8[])", "args": ["0x" + "11" * 20, "0xabcd", ["1", 2]]},
             keccak(text="set(address,bytes,uint8[])")[:4]
