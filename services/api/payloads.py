@@ -13,7 +13,7 @@ from eth_abi.exceptions import EncodingError, ParseError
 from eth_abi.grammar import ABIType, BasicType, TupleType, parse
 from eth_utils import keccak
 
-from services.api.schemas import CallPayload, HexPayload, TextPayload
+from services.api.schemas import MAX_PAYLOAD_BYTES, CallPayload, HexPayload, TextPayload
 
 SIGNATURE = re.compile(r"^\s*([A-Za-z_$][A-Za-z0-9_$]*)\s*\((.*)\)\s*$", re.S)
 
@@ -23,6 +23,14 @@ class PayloadError(ValueError):
 
 
 def encode(payload: HexPayload | TextPayload | CallPayload | None) -> bytes:
+    """The payload's bytes, at most MAX_PAYLOAD_BYTES whatever form it came in (checked before any chain call)."""
+    data = _bytes(payload)
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise PayloadError(f"payload is {len(data)} bytes; the API accepts at most {MAX_PAYLOAD_BYTES}")
+    return data
+
+
+def _bytes(payload: HexPayload | TextPayload | CallPayload | None) -> bytes:
     if payload is None:
         return b""
     if isinstance(payload, HexPayload):

@@ -95,6 +95,29 @@ def test_bad_sends_are_422_naming_the_field(client, body, where):
     assert any(where in map(str, d["loc"]) for d in err["details"]) or where in err["message"], err
 
 
+def test_a_send_the_gateway_refuses_names_its_error_decoded(client):
+    body = {"source": "hub", "destination": "rollup-a", "recipient": "0x" + "00" * 20}
+    err = assert_error(client.post("/v1/messages", json=body), 422, "invalid_request", "sendMessage would revert")
+    assert "InvalidRecipient(" in err["message"] and "custom error" not in err["message"], err
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"sig": "f(uint256[])", "args": [list(range(9_000))]},  # 288 KB: was the gateway's revert, undecoded
+        {"sig": "f(uint256[])", "args": [list(range(100_000))]},  # 3.2 MB: was a 503 (the chain timed out)
+        {"sig": "f(bytes)", "args": ["0x" + "00" * (128 * 1024)]},  # selector + offset + length past the limit
+    ],
+)
+def test_every_payload_form_is_bounded_after_encoding(client, api_net, payload):
+    sender = api_net.accounts[4].address
+    nonce = api_net.w3["hub"].eth.get_transaction_count(sender)
+    body = {"source": "hub", "destination": "rollup-a", "account": 4, "payload": payload}
+    err = assert_error(client.post("/v1/messages", json=body), 422, "invalid_request", "the API accepts at most 131072")
+    assert err["details"][0]["loc"] == ["body", "payload"]
+    assert api_net.w3["hub"].eth.get_transaction_count(sender) == nonce  # refused before any chain call
+
+
 def test_retry_a_failing_message_through_the_relayer(client, api_net, toggle):
     api_net.w3["rollup-b"].eth.wait_for_transaction_receipt(
         toggle.functions.setFailing(True).transact({"from": api_net.accounts[9].address})
