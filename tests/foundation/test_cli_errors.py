@@ -61,6 +61,20 @@ def test_every_bad_numeric_flag_is_one_line(tmp_path, home, args, expected):
     assert expected in line
 
 
+@pytest.mark.parametrize(
+    "payload,expected",
+    [
+        ("0xzz", "--payload '0xzz' starts with 0x but is not hex"),  # was sent as the text "0xzz"
+        ("0xc0ffeg", "--payload '0xc0ffeg' starts with 0x but is not hex"),
+        ("0xabc", "--payload '0xabc' is hex with an odd number of digits"),
+        (b"\xff\xfe", "--payload: not valid UTF-8 text (give raw bytes as 0x-hex or @FILE)"),  # was UnicodeEncodeError
+    ],
+)
+def test_a_bad_payload_is_one_line_before_anything_is_sent(tmp_path, home, payload, expected):
+    # checked before the devnet is looked for: none runs here
+    assert one_error_line(cli(*SEND_A_TO_B, "--payload", payload, cwd=tmp_path)) == f"error: {expected}"
+
+
 def test_block_time_config_key_has_the_same_minimum(tmp_path):
     (tmp_path / "devnet.toml").write_text('[[rollups]]\nname = "r"\nblock_time = 0.001\n')
     line = one_error_line(cli("up", cwd=tmp_path))
