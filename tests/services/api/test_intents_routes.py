@@ -120,6 +120,8 @@ GOOD = {"from_chain": A, "to_chain": B, "token": "USDC", "amount": "1", "account
         ({"deadline": 1000}, "deadline", "past"),
         ({"deadline": 2**40}, "deadline", "less than or equal"),
         ({"account": 99}, "account", "dev accounts"),
+        ({"account": True}, "account", "boolean"),  # was dev account 1
+        ({"amount": True}, "amount", "boolean"),  # was 1 token
         ({"account": None, "gasless": True}, "gasless", "needs account"),
         ({"route": "teleport"}, "route", "solver"),
         ({"colour": "blue"}, "colour", "extra"),

@@ -95,6 +95,29 @@ def test_bad_sends_are_422_naming_the_field(client, body, where):
     assert any(where in map(str, d["loc"]) for d in err["details"]) or where in err["message"], err
 
 
+@pytest.mark.parametrize(
+    "change,reason",
+    [
+        ({"account": True}, "account: Value error, expected an integer, got a boolean"),  # was dev account 1
+        ({"payload": {}}, "payload: a payload is an object with exactly one of hex, text or sig"),
+        ({"payload": {"hex": "ab", "text": "x"}}, "exactly one of hex, text or sig"),
+        ({"payload": {"text": "x" * (128 * 1024 + 1)}}, "payload.text.text: String should have at most 131072"),
+        ({"payload": {"text": "é" * (64 * 1024 + 1)}}, "payload is 131074 bytes; the API accepts at most 131072"),
+    ],
+)
+def test_a_bad_send_says_what_is_wrong(client, change, reason):
+    """Not the first union member's complaint ("payload.HexPayload.hex: Field required")."""
+    body = {"source": "hub", "destination": "rollup-a", **change}
+    assert reason in assert_error(client.post("/v1/messages", json=body), 422, "invalid_request")["message"]
+
+
+def test_a_text_payload_is_bounded_by_its_bytes_not_a_quarter_of_them(client, api_net, toggle):
+    body = {"source": "hub", "destination": "rollup-b", "recipient": toggle.address, "payload": {"text": "x" * 40_000}}
+    r = client.post("/v1/messages", json=body)
+    assert r.status_code == 201, r.text
+    assert len(bytes.fromhex(r.json()["payload"][2:])) == 40_000
+
+
 def test_a_send_the_gateway_refuses_names_its_error_decoded(client):
     body = {"source": "hub", "destination": "rollup-a", "recipient": "0x" + "00" * 20}
     err = assert_error(client.post("/v1/messages", json=body), 422, "invalid_request", "sendMessage would revert")
