@@ -239,6 +239,15 @@ class SendRequest(_Strict):
     account: Int = Field(0, ge=0, json_schema_extra=ACCOUNT_REF, description="dev account index (manifest accounts)")
     payload: Payload | None = None
 
+    @field_validator("recipient")
+    @classmethod
+    def _checksummed(cls, value: str | None) -> str | None:
+        from services.common.attest import checksum_ok  # only now: it loads libsecp256k1
+
+        if value is not None and not checksum_ok(value):  # as POST /v1/intents: mixed case is a checksum
+            raise ValueError("bad EIP-55 checksum (mixed case must be the checksum; or give all lower case)")
+        return value
+
 
 class SendResult(BaseModel):
     id: str

@@ -228,6 +228,11 @@ def test_unknown_ids_and_bad_sig_are_one_line(net):
     assert "increment(uint8)" in one_error_line(bad)
     missing = net.run("send", "--from", "rollup-a", "--to", "rollup-b", "--payload", "@/nonexistent/file")
     assert "/nonexistent/file" in one_error_line(missing)
+    # a wrong EIP-55 checksum is a typo, as `devnet intent` and the API say; one case is no checksum
+    typo = net.run(*SEND_A_TO_B, "--recipient", "0x5aaeb6053F3E94C9b9A09f33669435E7Ef1BeAed")
+    assert "bad EIP-55 checksum" in one_error_line(typo)
+    lower = net.run(*SEND_A_TO_B, "--recipient", net.summary["contracts"]["CrossChainCounter"]["address"].lower())
+    assert lower.returncode == 0, lower.stderr
 
 
 def test_logs_leave_anvil_rpc_chatter_out_unless_verbose(net):

@@ -99,6 +99,7 @@ def test_bad_sends_are_422_naming_the_field(client, body, where):
     "change,reason",
     [
         ({"account": True}, "account: Value error, expected an integer, got a boolean"),  # was dev account 1
+        ({"recipient": "0x5aaeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}, "recipient: Value error, bad EIP-55 checksum"),
         ({"payload": {}}, "payload: a payload is an object with exactly one of hex, text or sig"),
         ({"payload": {"hex": "ab", "text": "x"}}, "exactly one of hex, text or sig"),
         ({"payload": {"text": "x" * (128 * 1024 + 1)}}, "payload.text.text: String should have at most 131072"),
