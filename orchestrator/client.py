@@ -28,7 +28,7 @@ from orchestrator.chains.rpc import RpcError, rpc
 from orchestrator.settling import settle_timeout
 from services.common.manifest import Manifest
 
-MESSAGE_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
+MESSAGE_ID = re.compile(r"^0[xX][0-9a-fA-F]{64}$")  # either case, like the API
 
 
 FINAL_STATES = ("delivered", "failed", "invalid")
@@ -116,6 +116,7 @@ def send_message(
     timeout: float = 30.0,
 ) -> SentMessage:
     """Send one message through the source gateway from dev account `account` and wait for it to be mined."""
+    from services.common.attest import checksum_ok
     from services.common.tx import Signer
     from services.protocol.erc7930 import encode_evm
 
@@ -131,6 +132,8 @@ def send_message(
         recipient = manifest.address("CrossChainCounter")
     if not re.fullmatch(r"0x[0-9a-fA-F]{40}", recipient):
         raise MessagingError(f"recipient {recipient!r} is not a 0x address")
+    if not checksum_ok(recipient):  # `devnet intent` refuses it too: a mistyped address
+        raise MessagingError(f"recipient {recipient!r} has a bad EIP-55 checksum")
     if not 0 <= account < len(manifest.accounts):
         raise MessagingError(f"account {account}: the devnet has {len(manifest.accounts)} dev accounts")
     gateway, abi = _gateway(manifest)
@@ -371,7 +374,7 @@ def check_message_id(text: str) -> str:
     mid = text.strip()
     if not MESSAGE_ID.fullmatch(mid):
         raise MessagingError(f"malformed message id {mid!r}: expected 0x followed by 64 hex digits")
-    return mid
+    return mid.lower()
 
 
 def log_files(log_dir: Path, service: str | None = None) -> dict[str, Path]:

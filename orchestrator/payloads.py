@@ -20,14 +20,17 @@ class PayloadError(ValueError):
     """The payload cannot be read or encoded (the message says why)."""
 
 
-def _bytes_or_hex(data: bytes) -> bytes:
+def _bytes_or_hex(data: bytes, what: str) -> bytes:
+    """0x-hex decoded; anything else as is. Whatever starts with 0x must be hex: 0xzz is a typo, not text."""
+    if data.lstrip()[:2].lower() != b"0x":
+        return data
     match = _HEX_TEXT.match(data)
-    if match:
-        digits = match.group(1)
-        if len(digits) % 2:
-            raise PayloadError("hex payload has an odd number of digits")
-        return bytes.fromhex(digits.decode())
-    return data
+    if not match:
+        raise PayloadError(f"{what} starts with 0x but is not hex")
+    digits = match.group(1)
+    if len(digits) % 2:
+        raise PayloadError(f"{what} is hex with an odd number of digits")
+    return bytes.fromhex(digits.decode())
 
 
 def payload_from_arg(text: str, stdin: IO[bytes] | None = None) -> bytes:
@@ -35,19 +38,18 @@ def payload_from_arg(text: str, stdin: IO[bytes] | None = None) -> bytes:
     if text == "-":
         if stdin is None:
             raise PayloadError("--payload -: no standard input")
-        return _bytes_or_hex(stdin.read())
+        return _bytes_or_hex(stdin.read(), "--payload - (standard input)")
     if text.startswith("@"):
         path = Path(text[1:]).expanduser()
         try:
-            return _bytes_or_hex(path.read_bytes())
+            return _bytes_or_hex(path.read_bytes(), f"--payload {text}")
         except OSError as exc:
             raise PayloadError(f"--payload {text}: {exc.strerror or exc}") from None
-    if text[:2].lower() == "0x":
-        try:
-            return _bytes_or_hex(text.encode())
-        except (PayloadError, ValueError):
-            raise PayloadError(f"payload {text[:40]!r} starts with 0x but is not hex") from None
-    return text.encode()
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:  # argv bytes that are not UTF-8 arrive as lone surrogates
+        raise PayloadError("--payload: not valid UTF-8 text (give raw bytes as 0x-hex or @FILE)") from None
+    return _bytes_or_hex(data, f"--payload {text[:40]!r}")
 
 
 def _cli_value(text: str) -> Any:

@@ -32,6 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     def add(name: str, help: str, target: bool = True, timed: bool = True) -> argparse.ArgumentParser:
         p = kinds.add_parser(name, help=help, description=help)
+        # also after the fault's name (`chaos list --state-dir X`, like `snapshot list`); SUPPRESS: never
+        # resets a value given before it
+        p.add_argument("--config", default=argparse.SUPPRESS, help="topology file")
+        p.add_argument("--state-dir", default=argparse.SUPPRESS, help="the devnet's state directory")
         if target:
             p.add_argument("target", help="relayer, guardian-i, api or a chain name")
         if timed:

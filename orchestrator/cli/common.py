@@ -98,11 +98,19 @@ def resolve_config(args: argparse.Namespace) -> DevnetConfig:
         path = DEFAULT_CONFIG_FILE
     config = load_config(path)
     if getattr(args, "state_dir", None):
-        config = replace(config, state_dir=str(Path(args.state_dir).resolve()))
+        config = replace(config, state_dir=str(state_dir_flag(args.state_dir)))
     block = getattr(args, "block_time", None)
     if block is not None:
         config = config.with_block_time(block or None)
     return config
+
+
+def state_dir_flag(text: str) -> Path:
+    """`--state-dir`: a directory, or a path where one can be made."""
+    path = Path(text).resolve()
+    if path.exists() and not path.is_dir():
+        raise CliError(f"--state-dir {text} is not a directory")
+    return path
 
 
 def devnet_process(state: StateDir) -> tuple[pidfile.Recorded | None, str | None]:
@@ -151,7 +159,7 @@ def find_devnet(args: argparse.Namespace, require_running: bool = True) -> State
     """The state directory of the devnet this command is about (see the module docstring)."""
     explicit = getattr(args, "state_dir", None)
     if explicit:
-        state = StateDir(Path(explicit).resolve())
+        state = StateDir(state_dir_flag(explicit))
         if require_running and not is_running(state):
             raise CliError(f"{NOT_RUNNING[:-1]}; nothing runs in {state.root})")
         return state

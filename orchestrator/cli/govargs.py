@@ -21,6 +21,7 @@ from typing import Any
 import requests
 
 from orchestrator.cli.common import CliError, add_command, find_devnet
+from orchestrator.cli.output import printable
 from services.common import manifest as models
 
 Command = Callable[[argparse.Namespace], int]
@@ -101,7 +102,8 @@ def era_amount(text: str) -> int:
 
 
 def emit(args: argparse.Namespace, data: Any, lines: list[str]) -> int:
-    print(json.dumps(data, indent=2, default=str) if getattr(args, "json", False) else "\n".join(lines))
+    text = "\n".join(printable(line) for line in lines)  # a description or reason from the chain: one line each
+    print(json.dumps(data, indent=2, default=str) if getattr(args, "json", False) else text)
     return 0
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.cli.common import CliError, add_command, count, find_devnet, positive_seconds
 from orchestrator.cli.logs import logs
-from orchestrator.cli.output import emit_json, paint, status_label
+from orchestrator.cli.output import clean, emit_json, error_line, printable, status_label
 from orchestrator.payloads import PayloadError, call_payload, payload_from_arg
 from services.relayer.queue.schema import STATUSES
 
@@ -129,12 +129,9 @@ def send(args: argparse.Namespace) -> int:
     reason = (t or {}).get("revert_reason") or (t or {}).get("last_error")
     why = f": {reason}" if reason else ""
     if status in ("failed", "invalid"):
-        print(f"{paint('error:', 'bold red', sys.stderr)} message {status}{why}", file=sys.stderr)
+        print(error_line(f"message {status}{why}"), file=sys.stderr)
     else:
-        print(
-            f"{paint('error:', 'bold red', sys.stderr)} not delivered after {timeout:g}s (status {status}){why}",
-            file=sys.stderr,
-        )
+        print(error_line(f"not delivered after {timeout:g}s (status {status}){why}"), file=sys.stderr)
     return 1
 
 
@@ -142,6 +139,7 @@ def format_trace(t: dict[str, Any]) -> str:
     """The API's trace text, then one line per delivery attempt with its decoded reason."""
     from services.api.traces import format_trace as base
 
+    t = clean(t)  # reasons are chain data: a revert string may hold newlines or terminal escapes
     text = base(t).replace(f"status     {t['status']}", f"status     {status_label(t['status'])}", 1)
     attempts = t.get("attempt_log") or []
     if not attempts:
@@ -190,7 +188,7 @@ def messages(args: argparse.Namespace) -> int:
                 t["nonce"],
                 status_label(t["status"]),
                 t.get("attempts", 0),
-                reason[:60],
+                printable(reason)[:60],
             ]
         )
     if rows:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import unicodedata
 from functools import lru_cache
 from typing import Any, TextIO
 
@@ -57,5 +58,27 @@ def emit_json(doc: Any, out: TextIO | None = None) -> None:
     print(json.dumps(doc, indent=2, default=str), file=out or sys.stdout)
 
 
+def printable(text: str) -> str:
+    """`text` with control characters escaped repr-style (\\n, \\x1b): what the CLI prints from chain data
+    (a revert string, a proposal description) stays on its line and cannot restyle the terminal."""
+    return "".join(repr(c)[1:-1] if _unsafe(c) else c for c in text)
+
+
+def _unsafe(c: str) -> bool:
+    # Cc: C0/C1 controls and DEL; Zl/Zp: line breaks to str.splitlines; Cs: undecodable argv bytes
+    return unicodedata.category(c) in ("Cc", "Zl", "Zp", "Cs")
+
+
+def clean(doc: Any) -> Any:
+    """`doc` (a JSON-like trace) with every string printable()."""
+    if isinstance(doc, str):
+        return printable(doc)
+    if isinstance(doc, dict):
+        return {k: clean(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [clean(v) for v in doc]
+    return doc
+
+
 def error_line(message: str) -> str:
-    return f"{paint('error:', 'bold red', sys.stderr)} {message}"
+    return f"{paint('error:', 'bold red', sys.stderr)} {printable(message)}"

@@ -39,12 +39,15 @@ def cmd_read(args: argparse.Namespace) -> int:
 
     if not re.fullmatch(r"0x[0-9a-fA-F]{40}", args.address):
         raise CliError(f"--address {args.address!r} is not a 0x address")
+    try:  # the arguments first: a mistake is named whether or not a devnet runs
+        slot = reads.resolve_slot(args.slot, args.mapping, args.erc20_balance, args.erc20_layout)
+    except reads.ReadError as exc:
+        raise CliError(str(exc)) from None
     # a devnet started by a test (no pid file) is read too: its manifest is enough
     manifest_path = find_devnet(args, require_running=False).manifest
     if not manifest_path.is_file():
         raise CliError(f"no manifest at {manifest_path}: is the devnet up?")
     try:
-        slot = reads.resolve_slot(args.slot, args.mapping, args.erc20_balance, args.erc20_layout)
         got = reads.read(
             load_manifest(manifest_path), args.chain, args.address, slot, args.block, args.on, args.account
         )

@@ -14,6 +14,7 @@
     POST /v1/intents, GET /v1/intents/{id}, GET /v1/metrics   intents (routers/intents.py)
     GET  /docs, /redoc, /openapi.json  Swagger UI and ReDoc served from local files (no CDN)
     GET  /                             the live dashboard
+    HEAD on every GET route but /v1/events (services/api/head.py)
 
 Messages come from the relayer's queue through `QueueReader`; a message the relayer has not
 seen yet is looked up in the source gateway's logs. Every 4xx has one body (services.api.errors).
@@ -32,6 +33,7 @@ from fastapi_offline import FastAPIOffline
 
 from services.api import errors
 from services.api.context import Context
+from services.api.head import HeadAsGet
 from services.api.routers import chains, chaos, events, governance, guardians, intents, messages, meta, read, watchtower
 from services.api.traces import STATUSES
 from services.common.manifest import Manifest
@@ -52,6 +54,7 @@ def create_app(manifest: Manifest, queue_path: Path) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.context = context
+    app.add_middleware(HeadAsGet)
     errors.install(app)
     for module in (meta, chains, guardians, messages, events, watchtower, read, governance, intents, chaos):
         app.include_router(module.router)

@@ -16,7 +16,11 @@ from services.relayer.queue import QueueReader
 
 
 class RpcFailure(RuntimeError):
-    """A chain answered with a JSON-RPC error."""
+    """A chain answered with a JSON-RPC error; `data` is its revert data when the call reverted."""
+
+    def __init__(self, message: str, data: Any = None):
+        super().__init__(message)
+        self.data = data
 
 
 class Context:
@@ -38,7 +42,7 @@ class Context:
         r = await self.http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
         doc = r.json()
         if "error" in doc:
-            raise RpcFailure(str(doc["error"].get("message")))
+            raise RpcFailure(str(doc["error"].get("message")), doc["error"].get("data"))
         return doc["result"]
 
     def chain_id(self, value: str, param: str, where: str = "query") -> int:

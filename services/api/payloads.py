@@ -13,7 +13,7 @@ from eth_abi.exceptions import EncodingError, ParseError
 from eth_abi.grammar import ABIType, BasicType, TupleType, parse
 from eth_utils import keccak
 
-from services.api.schemas import CallPayload, HexPayload, TextPayload
+from services.api.schemas import MAX_PAYLOAD_BYTES, CallPayload, HexPayload, TextPayload
 
 SIGNATURE = re.compile(r"^\s*([A-Za-z_$][A-Za-z0-9_$]*)\s*\((.*)\)\s*$", re.S)
 
@@ -23,6 +23,14 @@ class PayloadError(ValueError):
 
 
 def encode(payload: HexPayload | TextPayload | CallPayload | None) -> bytes:
+    """The payload's bytes, at most MAX_PAYLOAD_BYTES whatever form it came in (checked before any chain call)."""
+    data = _bytes(payload)
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise PayloadError(f"payload is {len(data)} bytes; the API accepts at most {MAX_PAYLOAD_BYTES}")
+    return data
+
+
+def _bytes(payload: HexPayload | TextPayload | CallPayload | None) -> bytes:
     if payload is None:
         return b""
     if isinstance(payload, HexPayload):
@@ -38,13 +46,7 @@ def encode_call(sig: str, args: list[Any]) -> bytes:
     if not match:
         raise PayloadError(f"sig {sig!r} is not a function signature like increment(uint256)")
     name, params = match.groups()
-    try:
-        tuple_type = parse(f"({params})")
-    except (ParseError, ValueError) as exc:
-        raise PayloadError(f"sig {sig!r}: {exc}") from None
-    if not isinstance(tuple_type, TupleType):
-        raise PayloadError(f"sig {sig!r}: parameters must be a list of types")
-    types = list(tuple_type.components)
+    types = _param_types(sig, params)
     if len(args) != len(types):
         raise PayloadError(f"{name} takes {len(types)} argument(s), {len(args)} given")
     canonical = [t.to_type_str() for t in types]
@@ -54,6 +56,18 @@ def encode_call(sig: str, args: list[Any]) -> bytes:
     except (EncodingError, ValueError, TypeError, OverflowError) as exc:
         raise PayloadError(f"{name}({','.join(canonical)}): {exc}") from None
     return keccak(text=f"{name}({','.join(canonical)})")[:4] + encoded
+
+
+def _param_types(sig: str, params: str) -> list[ABIType]:
+    if not params.strip():  # f(): the selector alone (eth_abi refuses the zero-sized tuple "()")
+        return []
+    try:
+        tuple_type = parse(f"({params})")
+    except (ParseError, ValueError) as exc:
+        raise PayloadError(f"sig {sig!r}: {exc}") from None
+    if not isinstance(tuple_type, TupleType):
+        raise PayloadError(f"sig {sig!r}: parameters must be a list of types")
+    return list(tuple_type.components)
 
 
 def _coerce(t: ABIType, value: Any) -> Any:

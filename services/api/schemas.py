@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator
 from pydantic.json_schema import JsonDict
 
 Status = Literal[
@@ -163,6 +163,15 @@ class Health(BaseModel):
     uptime: float
 
 
+def not_bool(value: Any) -> Any:
+    if isinstance(value, bool):  # lax ints take JSON true/false: not an account index or a count
+        raise ValueError("expected an integer, got a boolean")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(not_bool)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -184,7 +193,9 @@ class HexPayload(_Strict):
 
 
 class TextPayload(_Strict):
-    text: str = Field(max_length=MAX_PAYLOAD_BYTES // 4, description="sent as its UTF-8 bytes")
+    text: str = Field(
+        max_length=MAX_PAYLOAD_BYTES, description=f"sent as its UTF-8 bytes (at most {MAX_PAYLOAD_BYTES})"
+    )
 
 
 class CallPayload(_Strict):
@@ -197,16 +208,45 @@ class CallPayload(_Strict):
         default_factory=list,
         max_length=64,
         examples=[[7]],
-        description="JSON values: integers (or decimal/0x strings), 0x hex for bytes, addresses",
+        description=f"JSON values: integers (or decimal/0x strings), 0x hex for bytes, addresses; "
+        f"at most {MAX_PAYLOAD_BYTES} bytes encoded",
     )
+
+
+def _payload_form(value: Any) -> str | None:
+    """Which payload model `value` is, by its one key: the error then names that model's problem
+    (a text too long) instead of the first union member's (`HexPayload.hex: Field required`)."""
+    if isinstance(value, BaseModel):
+        return {HexPayload: "hex", TextPayload: "text", CallPayload: "sig"}.get(type(value))
+    keys = {"hex", "text", "sig"} & set(value) if isinstance(value, dict) else set()
+    return keys.pop() if len(keys) == 1 else None
+
+
+Payload = Annotated[
+    Annotated[HexPayload, Tag("hex")] | Annotated[TextPayload, Tag("text")] | Annotated[CallPayload, Tag("sig")],
+    Discriminator(
+        _payload_form,
+        custom_error_type="payload_form",
+        custom_error_message="a payload is an object with exactly one of hex, text or sig",
+    ),
+]
 
 
 class SendRequest(_Strict):
     source: str = Field(max_length=64, json_schema_extra=CHAIN_REF, description="source chain, name or id")
     destination: str = Field(max_length=64, json_schema_extra=CHAIN_REF, description="destination chain, name or id")
     recipient: str | None = Field(None, pattern=ADDRESS_PATTERN, description="default: the example CrossChainCounter")
-    account: int = Field(0, ge=0, json_schema_extra=ACCOUNT_REF, description="dev account index (manifest accounts)")
-    payload: HexPayload | TextPayload | CallPayload | None = None
+    account: Int = Field(0, ge=0, json_schema_extra=ACCOUNT_REF, description="dev account index (manifest accounts)")
+    payload: Payload | None = None
+
+    @field_validator("recipient")
+    @classmethod
+    def _checksummed(cls, value: str | None) -> str | None:
+        from services.common.attest import checksum_ok  # only now: it loads libsecp256k1
+
+        if value is not None and not checksum_ok(value):  # as POST /v1/intents: mixed case is a checksum
+            raise ValueError("bad EIP-55 checksum (mixed case must be the checksum; or give all lower case)")
+        return value
 
 
 class SendResult(BaseModel):

@@ -128,4 +128,13 @@ async def _estimate(ctx: Context, url: str, signer: Signer, to: str, data: bytes
         call = {"from": signer.address, "to": to, "data": "0x" + data.hex()}
         return int(await ctx.rpc(url, "eth_estimateGas", [call]), 16)
     except RpcFailure as exc:
-        raise ApiError(422, f"sendMessage would revert: {exc}") from None
+        raise ApiError(422, f"sendMessage would revert: {revert_text(exc)}") from None
+
+
+def revert_text(exc: RpcFailure) -> str:
+    """The node's message, or its revert data decoded by every known ABI (what the CLI shows too)."""
+    if isinstance(exc.data, str) and exc.data.startswith("0x"):
+        from services.api.reasons import decode_reason  # only now: the decoder loads eth_abi
+
+        return decode_reason(exc.data) or str(exc)
+    return str(exc)

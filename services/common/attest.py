@@ -56,6 +56,12 @@ def checksum(address: bytes) -> str:
     return "0x" + "".join(c.upper() if int(h[i], 16) >= 8 else c for i, c in enumerate(hexaddr))
 
 
+def checksum_ok(address: str) -> bool:
+    """A 0x + 40 hex address in one case, or mixed case with a right EIP-55 checksum (else a typo)."""
+    digits = address[2:]
+    return digits in (digits.lower(), digits.upper()) or checksum(bytes.fromhex(digits)) == "0x" + digits
+
+
 def _address_of(public_key: coincurve.PublicKey) -> str:
     return checksum(keccak(public_key.format(compressed=False)[1:])[-20:])
 

@@ -92,15 +92,16 @@ def _send(manifest: Manifest, chain: str | int, fn: Any, key: str, label: str) -
 
 
 def role_id(role: str | int) -> int:
-    """A role by name (ADMIN, DAPP_OPERATOR, PUBLIC) or number."""
-    if isinstance(role, int):
-        return role
-    if role.upper() in ROLE_NAMES:
+    """A role by name (ADMIN, DAPP_OPERATOR, PUBLIC) or number (a uint64, as AccessManager takes it)."""
+    if isinstance(role, str) and role.upper() in ROLE_NAMES:
         return ROLE_NAMES[role.upper()]
     try:
-        return int(role, 0)
+        value = role if isinstance(role, int) else int(role, 0)
     except ValueError:
         raise GovernanceError(f"unknown role {role!r} (known: {', '.join(ROLE_NAMES)}, or a number)") from None
+    if not 0 <= value < 2**64:  # checked here: web3 would refuse it with a many-line MismatchedABI
+        raise GovernanceError(f"role id must be 0..2^64-1, got {role}")
+    return value
 
 
 def _address(text: str) -> str:

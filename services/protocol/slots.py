@@ -52,6 +52,8 @@ def erc7201_slot(namespace: str) -> bytes:
 
 def erc20_balance_slot(holder: str, layout: str = "oz") -> bytes:
     """The slot of `holder`'s balance in an OpenZeppelin 5 ERC20 (`layout`: see LAYOUTS)."""
+    if not re.fullmatch(r"0x[0-9a-fA-F]{40}", holder.strip()):  # to_word would pad 0x12 into a "holder"
+        raise ValueError(f"ERC20 holder {holder!r} is not a 20-byte 0x address")
     if layout == "oz":
         return mapping_slot(holder, 0)
     if layout == "oz-upgradeable":

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Context, Decimal, InvalidOperation
 
 from eth_utils import is_address, is_checksum_address, to_checksum_address
 
 from services.common.manifest import Chain, Manifest
 
 DECIMALS = 6
+AMOUNT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")  # plain ASCII decimal
+MAX_AMOUNT_TEXT = 100
+MAX_AMOUNT_DIGITS = 40  # 10**40 tokens: far past any balance; callers apply their own, smaller limits
+EXACT = Context(prec=2 * MAX_AMOUNT_TEXT)  # every digit an amount of MAX_AMOUNT_TEXT characters can have
 
 
 class IntentError(ValueError):
@@ -40,13 +45,21 @@ def check_address(value: str | None, name: str) -> str:
 
 def parse_amount(amount: str | int | Decimal) -> int:
     """Token units ("100.5") to 6-decimal base units; zero, negative and over-precise amounts are refused."""
+    text = str(amount).strip()
+    # strict: Decimal() alone takes "1_0", "NaN", unicode digits and exponents it cannot scale
     try:
-        value = Decimal(str(amount).strip())
+        if len(text) > MAX_AMOUNT_TEXT or not AMOUNT.fullmatch(text):
+            raise InvalidOperation
+        value = Decimal(text)  # InvalidOperation for an exponent past what decimal can hold
     except InvalidOperation:
         raise IntentError("amount", f"amount is not a number: {amount!r}") from None
-    if not value.is_finite() or value <= 0:
+    if value <= 0:
         raise IntentError("amount", f"amount must be positive, got {amount}")
-    base = value * 10**DECIMALS
+    if value.adjusted() > MAX_AMOUNT_DIGITS:  # bounded before scaling: 1e999999 overflows the context
+        raise IntentError("amount", f"amount is too large: {amount}")
+    if value.adjusted() < -DECIMALS:  # below one base unit: scaling would round 1e-9999999999 to 0
+        raise IntentError("amount", f"amount has more than {DECIMALS} decimals: {amount}")
+    base = value.scaleb(DECIMALS, EXACT)
     if base != base.to_integral_value():
         raise IntentError("amount", f"amount has more than {DECIMALS} decimals: {amount}")
     return int(base)

@@ -156,6 +156,8 @@ def test_missed_quorum_executes_nothing(gov, net):
 def test_client_rejects_bad_input(gov):
     for bad in (
         lambda: gc.role_id("NOPE"),
+        lambda: gc.role_id(str(2**64)),
+        lambda: gc.role_id(-1),
         lambda: gc.propose(gov.manifest, [], "x", _key(1)),
         lambda: gc.encode_call("f(uint256)", ["x"]),
         lambda: gc.parse_duration("soon"),

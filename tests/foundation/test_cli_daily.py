@@ -113,6 +113,15 @@ def test_sig_delivers_increment_7_to_the_counter(net):
     assert counter_value(net, "rollup-b") == before + 7
 
 
+def test_sig_without_parameters_is_the_selector_alone(net):
+    before = counter_value(net, "rollup-b")
+    counter = net.summary["contracts"]["CrossChainCounter"]["address"]
+    result = net.run(*SEND_A_TO_B, "--recipient", counter, "--sig", "f()", "--wait", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["trace"]["payload"] == "0x" + keccak(text="f()")[:4].hex()
+    assert counter_value(net, "rollup-b") == before + 1  # a payload shorter than a word counts as 1
+
+
 def test_a_200_kb_payload_from_a_file(net, tmp_path):
     data = os.urandom(200 * 1024)
     (tmp_path / "payload.bin").write_bytes(data)
@@ -176,6 +185,33 @@ def test_a_failing_message_ends_wait_with_its_reason_and_can_be_listed_traced_an
     assert json.loads(retried.stdout) == {"id": mid, "status": "pending"}
 
 
+def reverting_with(net, chain: str, reason: str) -> str:
+    """A contract whose every call reverts with Error(reason), deployed from an anvil-unlocked dev account."""
+    data = keccak(text="Error(string)")[:4] + encode(["string"], [reason])
+    # runtime: CODECOPY(0, 15, n) REVERT(0, n), then the revert data
+    runtime = bytes.fromhex(f"61{len(data):04x}61000f60003961{len(data):04x}6000fd") + data
+    # init: CODECOPY(0, 15, len) RETURN(0, len), then the runtime
+    init = bytes.fromhex(f"61{len(runtime):04x}61000f60003961{len(runtime):04x}6000f3") + runtime
+    url = net.config.chain(chain).rpc_url
+    sender = net.summary["accounts"][9]["address"]
+    tx = rpc(url, "eth_sendTransaction", [{"from": sender, "data": "0x" + init.hex(), "gas": hex(500_000)}])
+    while (receipt := rpc(url, "eth_getTransactionReceipt", [tx])) is None:
+        pass
+    return str(receipt["contractAddress"])
+
+
+def test_control_characters_of_a_revert_string_are_escaped(net):
+    evil = reverting_with(net, "rollup-b", "first line\nsecond line \x1b[31mRED\x1b[0m")
+    result = net.run("send", "--from", "hub", "--to", "rollup-b", "--recipient", evil, "--wait", "--timeout", "60")
+    line = one_error_line(result)  # one line, however many the revert string has
+    assert "first line\\nsecond line \\x1b[31mRED\\x1b[0m" in line, line
+    assert "\x1b" not in result.stdout + result.stderr  # piped: nothing styles the output, the chain least
+    attempt = next(t for t in result.stdout.splitlines() if t.strip().startswith("#1"))
+    assert "first line\\nsecond line \\x1b[31mRED" in attempt
+    trace = net.run("trace", result.stdout.split()[1])
+    assert "\x1b" not in trace.stdout and "second line \\x1b[31mRED" in trace.stdout
+
+
 def test_messages_limit_and_text_table(net):
     net.run("send", "--from", "hub", "--to", "rollup-b", "--wait")
     doc = json.loads(net.run("messages", "-n", "1", "--json").stdout)
@@ -192,6 +228,11 @@ def test_unknown_ids_and_bad_sig_are_one_line(net):
     assert "increment(uint8)" in one_error_line(bad)
     missing = net.run("send", "--from", "rollup-a", "--to", "rollup-b", "--payload", "@/nonexistent/file")
     assert "/nonexistent/file" in one_error_line(missing)
+    # a wrong EIP-55 checksum is a typo, as `devnet intent` and the API say; one case is no checksum
+    typo = net.run(*SEND_A_TO_B, "--recipient", "0x5aaeb6053F3E94C9b9A09f33669435E7Ef1BeAed")
+    assert "bad EIP-55 checksum" in one_error_line(typo)
+    lower = net.run(*SEND_A_TO_B, "--recipient", net.summary["contracts"]["CrossChainCounter"]["address"].lower())
+    assert lower.returncode == 0, lower.stderr
 
 
 def test_logs_leave_anvil_rpc_chatter_out_unless_verbose(net):

@@ -62,6 +62,36 @@ def test_every_bad_numeric_flag_is_one_line(tmp_path, home, args, expected):
     assert expected in line
 
 
+@pytest.mark.parametrize(
+    "payload,expected",
+    [
+        ("0xzz", "--payload '0xzz' starts with 0x but is not hex"),  # was sent as the text "0xzz"
+        ("0xc0ffeg", "--payload '0xc0ffeg' starts with 0x but is not hex"),
+        ("0xabc", "--payload '0xabc' is hex with an odd number of digits"),
+        (b"\xff\xfe", "--payload: not valid UTF-8 text (give raw bytes as 0x-hex or @FILE)"),  # was UnicodeEncodeError
+    ],
+)
+def test_a_bad_payload_is_one_line_before_anything_is_sent(tmp_path, home, payload, expected):
+    # checked before the devnet is looked for: none runs here
+    assert one_error_line(cli(*SEND_A_TO_B, "--payload", payload, cwd=tmp_path)) == f"error: {expected}"
+
+
+def test_flags_the_api_takes_or_refuses_the_cli_does_too(tmp_path, home):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    for args in (["status"], ["trace", MID], ["chaos", "list"], ["up"]):  # was NotADirectoryError: [Errno 20] ...
+        line = one_error_line(cli(*args, "--state-dir", str(not_a_dir), cwd=tmp_path))
+        assert line == f"error: --state-dir {not_a_dir} is not a directory", args
+    # after the fault's name as before it (was "unrecognized arguments"), like `snapshot list --state-dir`
+    line = one_error_line(cli("chaos", "list", "--state-dir", str(tmp_path / "none"), cwd=tmp_path))
+    assert "no devnet is running" in line
+    # 0X ids, as the API takes them: past the id check, to the missing devnet
+    assert "no devnet is running" in one_error_line(cli("trace", "0X" + MID[2:].upper(), cwd=tmp_path))
+    # a holder is a 20-byte address, as GET /v1/read says: 0x12 was padded into one
+    read = cli("read", "--chain", "hub", "--address", "0x" + "12" * 20, "--erc20-balance", "0x12", cwd=tmp_path)
+    assert one_error_line(read) == "error: ERC20 holder '0x12' is not a 20-byte 0x address"
+
+
 def test_block_time_config_key_has_the_same_minimum(tmp_path):
     (tmp_path / "devnet.toml").write_text('[[rollups]]\nname = "r"\nblock_time = 0.001\n')
     line = one_error_line(cli("up", cwd=tmp_path))

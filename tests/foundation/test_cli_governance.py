@@ -187,6 +187,8 @@ def test_a_proposal_lifecycle_through_the_cli_changes_fees_everywhere(cli: Cli) 
 def test_bad_input_is_one_line_and_a_non_zero_exit(cli: Cli) -> None:
     someone = cli.manifest.accounts[5].address
     assert "unknown role 'NOPE'" in one_line_error(cli.workdir, "roles", "grant", "NOPE", someone)
+    for role in (str(2**64), "-5"):  # a uint64: checked before web3 (whose refusal was 14 lines)
+        assert "role id must be 0..2^64-1" in one_line_error(cli.workdir, "roles", "grant", role, someone)
     assert "not a 0x address" in one_line_error(cli.workdir, "roles", "show", "0x12")
     assert "--account '99'" in one_line_error(
         cli.workdir, "roles", "grant", "DAPP_OPERATOR", someone, "--account", "99"

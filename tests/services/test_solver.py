@@ -129,6 +129,23 @@ def test_parse_amount_refuses(text: str) -> None:
     assert info.value.field == "amount"
 
 
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("1e999999", "too large"),  # decimal.Overflow when scaled: was a 500 in the API
+        ("1e-9999999999", "decimals"),  # scaled, it rounded to 0 and was sent as a zero order
+        ("1_0", "not a number"),  # Decimal() takes underscores
+        ("\u0661", "not a number"),  # and non-ASCII digits
+        ("1e99999999999999999999999", "not a number"),
+        ("1" * 101, "not a number"),
+    ],
+)
+def test_parse_amount_is_strict_and_bounded(text: str, words: str) -> None:
+    with pytest.raises(IntentError, match=words):
+        parse_amount(text)
+    assert parse_amount("1e3") == 1000 * 10**6 and parse_amount(".5") == 500_000
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "services.solver", *args], capture_output=True, text=True, cwd=REPO, timeout=60

@@ -28,7 +28,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from services.api.context import Context, Ctx
 from services.api.errors import ApiError, errors
-from services.api.schemas import ACCOUNT_REF, ADDRESS_PATTERN, CHAIN_REF
+from services.api.schemas import ACCOUNT_REF, ADDRESS_PATTERN, CHAIN_REF, Int, not_bool
 from services.governance import client as gc
 from services.governance.args import coerce
 from services.governance.roles import ROLE_NAMES
@@ -47,15 +47,6 @@ Account = Annotated[str, Path(description="0x address", pattern=ADDRESS_PATTERN)
 ProposalId = Annotated[str, Path(description="proposal id: decimal or 0x hex (uint256)", pattern=PROPOSAL_ID_PATTERN)]
 
 
-def _not_bool(value: Any) -> Any:
-    if isinstance(value, bool):  # lax ints take JSON true/false: not an account index or a count
-        raise ValueError("expected an integer, got a boolean")
-    return value
-
-
-Int = Annotated[int, BeforeValidator(_not_bool)]
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -63,7 +54,7 @@ class _Strict(BaseModel):
 class RoleChange(_Strict):
     role: str = Field(max_length=80, examples=["DAPP_OPERATOR"], description="ADMIN, DAPP_OPERATOR, PUBLIC or a number")
     delay: Int = Field(0, ge=0, le=2**32 - 1, description="grant only: AccessManager execution delay (seconds)")
-    signer: Annotated[int, Field(ge=0), BeforeValidator(_not_bool)] | None = Field(
+    signer: Annotated[int, Field(ge=0), BeforeValidator(not_bool)] | None = Field(
         None, json_schema_extra=ACCOUNT_REF, description="dev account that sends; null = the bootstrap hub admin"
     )
 
@@ -98,7 +89,7 @@ class ExecuteIn(_Strict):
 
 class AdvanceIn(_Strict):
     seconds: Int = Field(ge=0, le=MAX_ADVANCE_SECONDS, description="added to every chain's clock")
-    blocks: Annotated[int, Field(ge=1, le=MAX_ADVANCE_BLOCKS), BeforeValidator(_not_bool)] | None = Field(
+    blocks: Annotated[int, Field(ge=1, le=MAX_ADVANCE_BLOCKS), BeforeValidator(not_bool)] | None = Field(
         None, description=f"default: one per 12 s, 1..{MAX_ADVANCE_BLOCKS}"
     )
 

@@ -17,13 +17,13 @@ from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import APIRouter, Path, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from services.api.context import Context, Ctx
 from services.api.errors import ApiError, errors
 from services.api.intents_send import send_intent
 from services.api.intents_track import IntentTracker, gasless_order_id
-from services.api.schemas import ACCOUNT_REF, CHAIN_REF, _Strict
+from services.api.schemas import ACCOUNT_REF, CHAIN_REF, Int, _Strict, not_bool
 from services.solver.planner import IntentError, IntentPlan, IntentRequest, plan_intent
 from services.solver.validation import parse_amount
 
@@ -38,9 +38,11 @@ class IntentBody(_Strict):
     from_chain: str = Field(max_length=64, json_schema_extra=CHAIN_REF, description="origin chain, name or id")
     to_chain: str = Field(max_length=64, json_schema_extra=CHAIN_REF, description="destination chain, name or id")
     token: str = Field("USDC", max_length=64, description='"USDC" or its address')
-    amount: str | int = Field(description='token units, e.g. "100" or "0.5" (6 decimals at most)')
+    amount: Annotated[str | int, BeforeValidator(not_bool)] = Field(
+        description='token units, e.g. "100" or "0.5" (6 decimals at most)'
+    )
     recipient: str = Field(max_length=64, description="who receives it on to_chain (0x + 40 hex)")
-    account: int | None = Field(
+    account: Int | None = Field(
         None, ge=0, json_schema_extra=ACCOUNT_REF, description="dev account index: the devnet signs and sends"
     )
     sender: str | None = Field(

@@ -85,6 +85,11 @@ def test_bad_input_answers_4xx_with_a_reason(client: TestClient) -> None:
     cases = [
         (client.get("/v1/roles/0x12"), 422, "account"),
         (client.post(f"/v1/roles/{someone}/grant", json={"role": "NOPE"}), 422, "unknown role"),
+        # role ids are uint64: checked before web3 (which refused them with a 500)
+        (client.post(f"/v1/roles/{someone}/grant", json={"role": str(2**64)}), 422, "role id must be 0..2^64-1"),
+        (client.post(f"/v1/roles/{someone}/grant", json={"role": "-1"}), 422, "role id must be 0..2^64-1"),
+        (client.post(f"/v1/roles/{someone}/grant", json={"role": "0x" + "f" * 40}), 422, "role id must be"),
+        (client.post(f"/v1/roles/{someone}/revoke", json={"role": "-5"}), 422, "role id must be 0..2^64-1"),
         (client.post(f"/v1/roles/{someone}/grant", json={"role": "1", "signer": 99}), 422, "no dev account"),
         (
             client.post(f"/v1/roles/{someone}/grant", json={"role": "1", "signer": 3}),

@@ -110,6 +110,9 @@ GOOD = {"from_chain": A, "to_chain": B, "token": "USDC", "amount": "1", "account
         ({"amount": "-5"}, "amount", "positive"),
         ({"amount": "1.0000001"}, "amount", "decimals"),
         ({"amount": "lots"}, "amount", "not a number"),
+        ({"amount": "1e999999"}, "amount", "too large"),
+        ({"amount": "1e-9999999999"}, "amount", "decimals"),
+        ({"amount": "1_0"}, "amount", "not a number"),
         ({"amount": str(10**13)}, "amount", "at most"),
         ({"amount": "5000000"}, "amount", "holds"),
         ({"recipient": "0x1234"}, "recipient", "not an address"),
@@ -117,6 +120,8 @@ GOOD = {"from_chain": A, "to_chain": B, "token": "USDC", "amount": "1", "account
         ({"deadline": 1000}, "deadline", "past"),
         ({"deadline": 2**40}, "deadline", "less than or equal"),
         ({"account": 99}, "account", "dev accounts"),
+        ({"account": True}, "account", "boolean"),  # was dev account 1
+        ({"amount": True}, "amount", "boolean"),  # was 1 token
         ({"account": None, "gasless": True}, "gasless", "needs account"),
         ({"route": "teleport"}, "route", "solver"),
         ({"colour": "blue"}, "colour", "extra"),

@@ -25,6 +25,16 @@ def test_health_chains_guardians(client, api_net):
     assert len(guardians) == len(api_net.manifest.guardians.members) and all(g["healthy"] for g in guardians)
 
 
+def test_head_on_every_get_route_answers_its_headers(client):
+    for path in ("/v1/chains", "/health", "/v1/messages", "/openapi.json", "/"):  # HEAD /v1/chains was a 405
+        head, get = client.head(path), client.get(path)
+        assert head.status_code == 200 and head.content == b"", path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+    assert_error(client.get("/v1/messages/0x12"), 422, "invalid_request")
+    assert client.head("/v1/messages/0x12").status_code == 422 and client.head("/v1/nothing").status_code == 404
+    assert client.head("/v1/time/advance").status_code == 405  # POST only
+
+
 def test_contracts_give_abis_and_absolute_artifact_paths(client, api_net):
     contracts = {c["name"]: c for c in client.get("/v1/contracts").json()}
     gw = contracts["MetalayerGateway"]

@@ -33,6 +33,7 @@ def delivered(client, mid: str) -> dict:
         ({"hex": "0xC0FFEE"}, bytes.fromhex("c0ffee")),
         ({"text": "héllo"}, "héllo".encode()),
         ({"sig": "increment(uint256)", "args": [7]}, keccak(text="increment(uint256)")[:4] + encode(["uint256"], [7])),
+        ({"sig": "f()", "args": []}, keccak(text="f()")[:4]),  # the selector alone, like `cast calldata "f()"`
         (
             {"sig": "set(address,bytes,uint8[])", "args": ["0x" + "11" * 20, "0xabcd", ["1", 2]]},
             keccak(text="set(address,bytes,uint8[])")[:4]
@@ -92,6 +93,53 @@ def test_send_without_recipient_goes_to_the_example_counter(client, api_net):
 def test_bad_sends_are_422_naming_the_field(client, body, where):
     err = assert_error(client.post("/v1/messages", json=body), 422, "invalid_request")
     assert any(where in map(str, d["loc"]) for d in err["details"]) or where in err["message"], err
+
+
+@pytest.mark.parametrize(
+    "change,reason",
+    [
+        ({"account": True}, "account: Value error, expected an integer, got a boolean"),  # was dev account 1
+        ({"recipient": "0x5aaeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}, "recipient: Value error, bad EIP-55 checksum"),
+        ({"payload": {}}, "payload: a payload is an object with exactly one of hex, text or sig"),
+        ({"payload": {"hex": "ab", "text": "x"}}, "exactly one of hex, text or sig"),
+        ({"payload": {"text": "x" * (128 * 1024 + 1)}}, "payload.text.text: String should have at most 131072"),
+        ({"payload": {"text": "é" * (64 * 1024 + 1)}}, "payload is 131074 bytes; the API accepts at most 131072"),
+    ],
+)
+def test_a_bad_send_says_what_is_wrong(client, change, reason):
+    """Not the first union member's complaint ("payload.HexPayload.hex: Field required")."""
+    body = {"source": "hub", "destination": "rollup-a", **change}
+    assert reason in assert_error(client.post("/v1/messages", json=body), 422, "invalid_request")["message"]
+
+
+def test_a_text_payload_is_bounded_by_its_bytes_not_a_quarter_of_them(client, api_net, toggle):
+    body = {"source": "hub", "destination": "rollup-b", "recipient": toggle.address, "payload": {"text": "x" * 40_000}}
+    r = client.post("/v1/messages", json=body)
+    assert r.status_code == 201, r.text
+    assert len(bytes.fromhex(r.json()["payload"][2:])) == 40_000
+
+
+def test_a_send_the_gateway_refuses_names_its_error_decoded(client):
+    body = {"source": "hub", "destination": "rollup-a", "recipient": "0x" + "00" * 20}
+    err = assert_error(client.post("/v1/messages", json=body), 422, "invalid_request", "sendMessage would revert")
+    assert "InvalidRecipient(" in err["message"] and "custom error" not in err["message"], err
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"sig": "f(uint256[])", "args": [list(range(9_000))]},  # 288 KB: was the gateway's revert, undecoded
+        {"sig": "f(uint256[])", "args": [list(range(100_000))]},  # 3.2 MB: was a 503 (the chain timed out)
+        {"sig": "f(bytes)", "args": ["0x" + "00" * (128 * 1024)]},  # selector + offset + length past the limit
+    ],
+)
+def test_every_payload_form_is_bounded_after_encoding(client, api_net, payload):
+    sender = api_net.accounts[4].address
+    nonce = api_net.w3["hub"].eth.get_transaction_count(sender)
+    body = {"source": "hub", "destination": "rollup-a", "account": 4, "payload": payload}
+    err = assert_error(client.post("/v1/messages", json=body), 422, "invalid_request", "the API accepts at most 131072")
+    assert err["details"][0]["loc"] == ["body", "payload"]
+    assert api_net.w3["hub"].eth.get_transaction_count(sender) == nonce  # refused before any chain call
 
 
 def test_retry_a_failing_message_through_the_relayer(client, api_net, toggle):
