@@ -54,7 +54,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--account", type=int, default=0, help="dev account that pays and signs (default 0)")
     p.add_argument("--gasless", action="store_true", help="sign an EIP-712 order; the devnet submits openFor")
     p.add_argument("--route", choices=("solver", "canonical"), help="force a route (default: the planner's)")
-    p.add_argument("--deadline", type=int, help="fill deadline, unix seconds (default: in 5 minutes)")
+    p.add_argument(
+        "--deadline",
+        type=int,
+        help="fill deadline, unix seconds (default: in 5 minutes; the solver route needs 15 s + block times)",
+    )
     p.add_argument("--no-wait", action="store_true", help="print the plan and the id, do not follow it")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to follow the intent (default 60)")
     p.add_argument("--json", action="store_true", help="print the final intent as one JSON document")

@@ -15,6 +15,7 @@ fastimport.install()
 
 from services.common import http, logs, suspend  # noqa: E402
 from services.common import manifest as manifest_mod  # noqa: E402
+from services.solver.validation import SOLVER_MIN_MARGIN  # noqa: E402
 
 BASE_PORT = 9300
 
@@ -40,7 +41,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--low-watermark", type=_usdc, default=_usdc("20000"), help="USDC; refill a chain below it")
     p.add_argument("--target", type=_usdc, default=_usdc("50000"), help="USDC; a refilled chain gets back to it")
-    p.add_argument("--min-margin", type=int, default=5, help="seconds a fill must leave before the deadline")
+    p.add_argument(
+        "--min-margin", type=int, default=SOLVER_MIN_MARGIN, help="seconds a fill must leave before the deadline"
+    )
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
 

@@ -15,6 +15,7 @@ token units ("100", "0.5"); the recipient receives exactly it, the sender pays i
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -37,6 +38,7 @@ from services.solver.orders import (
 )
 from services.solver.validation import (
     DECIMALS,
+    SOLVER_MIN_MARGIN,
     IntentError,
     check_address,
     parse_amount,
@@ -45,6 +47,8 @@ from services.solver.validation import (
 )
 
 DEFAULT_TTL = 300  # seconds from now to the fill deadline
+# solver route: beyond the solver's margin, time to send the open and for the solver to see it
+SOLVER_DEADLINE_SLACK = 10
 OPEN_WINDOW = 120  # seconds a gasless order may wait to be opened
 SETTLEMENT_PAYLOAD = 64  # abi.encode(bytes32 orderId, address repayTo)
 # Gas limit per step: measured use plus ~15% (approve 46k, open 208k, fill 221k, settlement delivery
@@ -172,6 +176,8 @@ def _plan(
     route = req.route or ("solver" if solver else "canonical")
     if route == "solver" and solver is None:
         raise IntentError("route", f"no solver can fill this intent: {why}")
+    if route == "solver":
+        _check_solver_deadline(deadline, now, src, dst)
     fee = -(-amount * solver["fee_bps"] // 10_000) if route == "solver" and solver else 0
     pay = amount + fee
     if sender is not None:
@@ -317,6 +323,18 @@ def _pick_solver(m: Manifest, r: _Reader, dst: Chain, usdc: str, amount: int) ->
             f"{most / 10**DECIMALS}): the canonical route (USDC bridge) moves it"
         )
     return best, ""
+
+
+def _check_solver_deadline(deadline: int, now: int, src: Chain, dst: Chain) -> None:
+    """A solver skips an order with less than its margin left: refuse a deadline it cannot meet,
+    which would only lock the escrow until the refund window opens."""
+    lead = SOLVER_MIN_MARGIN + SOLVER_DEADLINE_SLACK + math.ceil((src.block_time or 0) + (dst.block_time or 0))
+    if deadline < now + lead:
+        raise IntentError(
+            "deadline",
+            f"deadline {deadline} is too close for the solver route: it must be at least {now + lead} "
+            f"({src.name} time {now} + {lead} s; a solver fills only with {SOLVER_MIN_MARGIN} s left)",
+        )
 
 
 def _expected(src: Chain, dst: Chain, route: str) -> float:

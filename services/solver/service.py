@@ -41,6 +41,7 @@ from services.solver.keys import solver_key
 from services.solver.orders import FillData
 from services.solver.rebalance import Rebalancer
 from services.solver.store import Store
+from services.solver.validation import SOLVER_MIN_MARGIN
 
 log = logging.getLogger("solver")
 
@@ -53,7 +54,7 @@ ESCROW_OPEN = 1
 @dataclass(frozen=True)
 class SolverSettings:
     fee_bps: int = 5
-    min_margin: int = 5  # seconds a fill must leave before the fill deadline
+    min_margin: int = SOLVER_MIN_MARGIN  # seconds a fill must leave before the fill deadline
     low_watermark: int = 20_000 * 10**6  # USDC units; below it a chain is refilled
     target: int = 50_000 * 10**6  # a refilled chain is brought back to this
     interval: float = 1.0  # maintenance period (s)

@@ -14,6 +14,7 @@ AMOUNT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")  # p
 MAX_AMOUNT_TEXT = 100
 MAX_AMOUNT_DIGITS = 40  # 10**40 tokens: far past any balance; callers apply their own, smaller limits
 EXACT = Context(prec=2 * MAX_AMOUNT_TEXT)  # every digit an amount of MAX_AMOUNT_TEXT characters can have
+SOLVER_MIN_MARGIN = 5  # seconds a solver's fill must leave before the fill deadline (solver --min-margin)
 
 
 class IntentError(ValueError):

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from eth_utils import keccak
 from web3.logs import DISCARD
 
 from orchestrator.intents_deploy import deploy_intents
@@ -147,6 +148,52 @@ def test_fill_refusals(net, intents):
     net.w3[B].provider.make_request("evm_mine", [])
     fn = settler.functions.fill(late["orderId"], late["fillInstructions"][0]["originData"], b"")
     assert net.revert_error(B, fn, filler) == "FillDeadlinePassed"
+
+
+def test_one_fill_per_order_whatever_the_encoding(net, intents):
+    """abi.decode ignores trailing bytes: a padded originData must not be a second id of a filled order."""
+    data = _order(net, amount=10 * USDC, recipient=Account.create("intents-padded-recipient").address)
+    resolved = _open(net, data)
+    oid, origin = bytes(resolved["orderId"]), bytes(resolved["fillInstructions"][0]["originData"])
+    settler, attacker = net.c(B, "DestinationSettler"), DEV[7].address
+    net.transact(B, net.c(B, "USDC").functions.approve(intents["DestinationSettler"], 2**255), attacker)
+    padded = origin + b"\0" * 32
+    # before the honest fill: no other encoding of the terms is accepted, under either id
+    for bad_id, bad_data in ((keccak(padded), padded), (oid, padded), (keccak(origin[:-1]), origin[:-1])):
+        assert net.revert_error(B, settler.functions.fill(bad_id, bad_data, b""), attacker) == "NonCanonicalOriginData"
+    # the filler's repayment word must be exactly one word too
+    padded_repay = repay_filler_data(DEV[8].address) + b"\0" * 32
+    assert net.revert_error(B, settler.functions.fill(oid, origin, padded_repay), attacker) == "InvalidFillData"
+    receipt = _fill(net, resolved, DEV[6].address)
+    (msg,) = net.messages_in(B, receipt)
+    net.deliver(B, A, msg)
+    assert net.c(A, "OriginSettler").functions.escrowOf(oid).call()[2] == 2  # Settled
+    # after it: the padded encoding is still refused, the recipient is paid once and the attacker nothing
+    assert _bal(net, B, data.recipient) == data.output_amount
+    attacker_bal = _bal(net, B, attacker)
+    for bad_id, bad_data in ((keccak(padded), padded), (oid, padded)):
+        assert net.revert_error(B, settler.functions.fill(bad_id, bad_data, b""), attacker) == "NonCanonicalOriginData"
+    assert net.revert_error(B, settler.functions.fill(oid, origin, b""), attacker) == "AlreadyFilled"
+    assert _bal(net, B, data.recipient) == data.output_amount
+    assert _bal(net, B, attacker) == attacker_bal
+
+
+def test_order_data_has_one_encoding(net, intents):
+    """open / openFor / resolve refuse an orderData with trailing bytes (one encoding per order)."""
+    data = _order(net)
+    osa = net.c(A, "OriginSettler")
+    deadline = net.w3[A].eth.get_block("latest").timestamp + 600
+    fill_deadline, data_type, order_data = onchain_order(deadline, data)
+    padded = (fill_deadline, data_type, order_data + b"\0" * 32)
+    net.transact(A, net.c(A, "USDC").functions.approve(intents["OriginSettler"], data.input_amount), DEV[1].address)
+    assert net.revert_error(A, osa.functions.open(padded), DEV[1].address) == "NonCanonicalOrderData"
+    assert net.revert_error(A, osa.functions.resolve(padded), DEV[1].address) == "NonCanonicalOrderData"
+    user = Account.create("intents-padded")
+    order = GaslessOrder(intents["OriginSettler"], user.address, 9, net.chain_id[A], deadline, deadline, data)
+    sig = Account.sign_typed_data(user.key, full_message=gasless_typed_data(order)).signature
+    gasless = (*order.as_tuple()[:-1], order.as_tuple()[-1] + b"\0" * 32)
+    assert net.revert_error(A, osa.functions.openFor(gasless, sig, b""), DEV[9].address) == "NonCanonicalOrderData"
+    assert net.revert_error(A, osa.functions.resolveFor(gasless, b""), DEV[9].address) == "NonCanonicalOrderData"
 
 
 def test_open_for_gasless_with_permit(net, intents):

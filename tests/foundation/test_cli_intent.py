@@ -115,6 +115,19 @@ def test_bad_input_is_one_line_and_sends_nothing(net: DevnetHandle, capsys, word
     assert net.w3[A].eth.get_transaction_count(payer) == nonce
 
 
+def test_a_deadline_the_solver_would_skip_is_one_line(net: DevnetHandle, capsys: pytest.CaptureFixture[str]):
+    """The same refusal as POST /v1/intents: the solver would skip the order and lock the escrow."""
+    payer = net.accounts[0].address
+    nonce = net.w3[A].eth.get_transaction_count(payer)
+    soon = str(net.w3[A].eth.get_block("latest").timestamp + 4)
+    argv = ["intent", "move", "5", "USDC", "--from", A, "--to", B, "--recipient", GOOD, "--deadline", soon]
+    assert main([*argv, "--manifest", _manifest(net)]) == 1
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "too close for the solver route" in lines[0] and "at least" in lines[0], captured
+    assert captured.out == "" and net.w3[A].eth.get_transaction_count(payer) == nonce
+
+
 def test_no_api_is_one_line(tmp_path: Path, net: DevnetHandle, capsys: pytest.CaptureFixture[str]):
     doc = json.loads(Path(_manifest(net)).read_text())
     doc["services"]["api"] = "http://127.0.0.1:9"  # nothing listens on the discard port

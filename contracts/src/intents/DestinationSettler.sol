@@ -47,6 +47,7 @@ contract DestinationSettler is IDestinationSettler {
     error FillDeadlinePassed(uint32 fillDeadline);
     error AlreadyFilled(bytes32 orderId, address filler);
     error InvalidFillData();
+    error NonCanonicalOriginData();
 
     /// @param gateway_ the local MetalayerGateway
     constructor(address gateway_) {
@@ -54,20 +55,21 @@ contract DestinationSettler is IDestinationSettler {
     }
 
     /// @inheritdoc IDestinationSettler
-    /// @dev `originData`: the ABI-encoded MetalayerOrders.FillData of the Open event; `orderId` must be its
-    /// keccak256, so a changed token, amount, recipient or chain is refused. `fillerData`: empty (repay the
-    /// caller on the origin) or `abi.encode(address repayTo)`. The caller must have approved the amount.
+    /// @dev `originData`: the ABI-encoded MetalayerOrders.FillData of the Open event, exactly (no other
+    /// encoding of the same terms, e.g. with trailing bytes: `NonCanonicalOriginData`); `orderId` must be
+    /// the id the origin derives from those terms (`MetalayerOrders.orderId`), so a changed token, amount,
+    /// recipient or chain is refused and an order is filled once, ever. `fillerData`: empty (repay the
+    /// caller on the origin) or exactly `abi.encode(address repayTo)`. The caller must have approved the amount.
     function fill(bytes32 orderId, bytes calldata originData, bytes calldata fillerData) external {
-        bytes32 expected = keccak256(originData);
+        MetalayerOrders.FillData memory d = _decodeFillData(originData);
+        bytes32 expected = MetalayerOrders.orderId(d);
         if (orderId != expected) revert OrderIdMismatch(orderId, expected);
-        MetalayerOrders.FillData memory d = abi.decode(originData, (MetalayerOrders.FillData));
         if (d.destinationChainId != block.chainid) revert WrongChain(d.destinationChainId);
         if (block.timestamp > d.fillDeadline) revert FillDeadlinePassed(d.fillDeadline);
         if (d.outputAmount == 0 || d.recipient == address(0) || d.outputToken == address(0)) revert InvalidFillData();
         FillRecord storage rec = _fills[orderId];
         if (rec.filler != address(0)) revert AlreadyFilled(orderId, rec.filler);
-        address repayTo = fillerData.length == 0 ? msg.sender : abi.decode(fillerData, (address));
-        if (repayTo == address(0)) revert InvalidFillData();
+        address repayTo = _repayTo(fillerData);
 
         rec.filler = msg.sender;
         rec.repayTo = repayTo;
@@ -86,5 +88,21 @@ contract DestinationSettler is IDestinationSettler {
     /// @param orderId the order
     function fillOf(bytes32 orderId) external view returns (FillRecord memory) {
         return _fills[orderId];
+    }
+
+    /// @dev The fill data, only from its canonical encoding: a padded or otherwise re-encoded `originData`
+    /// has another keccak256 and must not become a second identity of one order.
+    function _decodeFillData(bytes calldata originData) private pure returns (MetalayerOrders.FillData memory d) {
+        if (originData.length != MetalayerOrders.FILL_DATA_LENGTH) revert NonCanonicalOriginData();
+        d = abi.decode(originData, (MetalayerOrders.FillData));
+        if (keccak256(originData) != MetalayerOrders.orderId(d)) revert NonCanonicalOriginData();
+    }
+
+    /// @dev The origin-chain repayment address: the caller, or the one `abi.encode(address)` word.
+    function _repayTo(bytes calldata fillerData) private view returns (address repayTo) {
+        if (fillerData.length == 0) return msg.sender;
+        if (fillerData.length != 32) revert InvalidFillData();
+        repayTo = abi.decode(fillerData, (address));
+        if (repayTo == address(0)) revert InvalidFillData();
     }
 }

@@ -4,9 +4,11 @@ pragma solidity ^0.8.27;
 /**
  * @title MetalayerOrders
  * @notice The Metalayer order data (ERC-7683 `orderData`) and the fill data (`originData`) shared by the
- * origin and destination settlers. The order id is `keccak256(originData)`: it commits to every term
- * the destination must honour (token, amount, recipient, chain, deadline), so a fill with any other
- * term has another id and is refused.
+ * origin and destination settlers. The order id is `keccak256(abi.encode(fillData))` (`orderId`), the
+ * hash of the one canonical encoding of the terms: it commits to every term the destination must
+ * honour (token, amount, recipient, chain, deadline), so a fill with any other term has another id and
+ * is refused, and the same terms have one id only (both settlers refuse any other encoding, e.g. with
+ * trailing bytes, which `abi.decode` would ignore).
  */
 library MetalayerOrders {
     /// @notice ERC-7683 `orderData`: what the user gives on the origin and wants on the destination.
@@ -32,6 +34,11 @@ library MetalayerOrders {
         uint256 destinationChainId;
     }
 
+    /// @dev Length of the ABI encoding of an OrderData (6 static words): the only accepted `orderData`.
+    uint256 internal constant ORDER_DATA_LENGTH = 6 * 32;
+    /// @dev Length of the ABI encoding of a FillData (9 static words): the only accepted `originData`.
+    uint256 internal constant FILL_DATA_LENGTH = 9 * 32;
+
     bytes internal constant ORDER_DATA_TYPE =
         "OrderData(address inputToken,uint256 inputAmount,address outputToken,uint256 outputAmount,"
         "address recipient,uint256 destinationChainId)";
@@ -52,6 +59,11 @@ library MetalayerOrders {
                 ORDER_DATA_TYPEHASH, d.inputToken, d.inputAmount, d.outputToken, d.outputAmount, d.recipient, d.destinationChainId
             )
         );
+    }
+
+    /// @notice The order id of the fill data `d`: the hash of its canonical encoding (the `originData`).
+    function orderId(FillData memory d) internal pure returns (bytes32) {
+        return keccak256(abi.encode(d));
     }
 
     /// @notice Settlement message from the destination settler: the order and who is paid on the origin.

@@ -77,6 +77,7 @@ contract OriginSettler is IOriginSettler, ERC7786Recipient, EIP712 {
     error NonceUsed(address user, uint256 nonce);
     error InvalidSignature(address user);
     error InvalidOrder();
+    error NonCanonicalOrderData();
     error OrderExists(bytes32 orderId);
     error NotOpen(bytes32 orderId, Status status);
     error RefundTooEarly(bytes32 orderId, uint256 refundableAt);
@@ -217,6 +218,8 @@ contract OriginSettler is IOriginSettler, ERC7786Recipient, EIP712 {
         returns (MetalayerOrders.OrderData memory data)
     {
         if (dataType != MetalayerOrders.ORDER_DATA_TYPEHASH) revert WrongOrderDataType(dataType);
+        // one encoding per order: abi.decode would ignore trailing bytes
+        if (orderData.length != MetalayerOrders.ORDER_DATA_LENGTH) revert NonCanonicalOrderData();
         data = abi.decode(orderData, (MetalayerOrders.OrderData));
         if (
             data.inputAmount == 0 || data.outputAmount == 0 || data.inputToken == address(0)
@@ -263,7 +266,7 @@ contract OriginSettler is IOriginSettler, ERC7786Recipient, EIP712 {
         r.originChainId = block.chainid;
         r.openDeadline = openDeadline;
         r.fillDeadline = fillDeadline;
-        r.orderId = keccak256(originData);
+        r.orderId = keccak256(originData); // = MetalayerOrders.orderId: originData is the canonical encoding
         r.maxSpent = new Output[](1);
         r.maxSpent[0] = Output(
             bytes32(uint256(uint160(data.outputToken))),

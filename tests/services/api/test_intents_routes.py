@@ -139,6 +139,29 @@ def test_bad_input_is_422_and_sends_nothing(api_net: DevnetHandle, api: str, cha
     assert api_net.w3[A].eth.get_transaction_count(payer) == nonce
 
 
+def test_a_deadline_the_solver_would_skip_is_422_and_sends_nothing(api_net: DevnetHandle, api: str):
+    """The solver skips an order with less than its margin left: with deadline now + 4 the escrow
+    would only be locked until the refund window. Refused with the minimum named; the default passes."""
+    payer = api_net.accounts[SENDER].address
+    nonce = api_net.w3[A].eth.get_transaction_count(payer)
+    now = api_net.w3[A].eth.get_block("latest").timestamp
+    body = {**GOOD, "amount": "5", "recipient": Account.create().address, "deadline": now + 4}
+    unsigned = {k: v for k, v in body.items() if k != "account"} | {"sender": payer}
+    for extra in ({}, {"route": "solver"}):
+        r = _post(api, **body, **extra)
+        assert r.status_code == 422, r.text
+        error = r.json()["error"]
+        assert error["details"][0]["loc"][-1] == "deadline"
+        assert "too close for the solver route" in error["message"] and "at least" in error["message"], error
+    assert api_net.w3[A].eth.get_transaction_count(payer) == nonce
+    # a deadline the canonical route ignores is no reason to refuse it
+    r = _post(api, **unsigned, route="canonical")
+    assert r.status_code == 200 and r.json()["route"] == "canonical", r.text
+    # unsigned (nothing sent) with a deadline well past the minimum: the solver route
+    r = _post(api, **(unsigned | {"deadline": now + 120}))
+    assert r.status_code == 200 and r.json()["route"] == "solver", r.text
+
+
 def test_unknown_and_malformed_ids(api: str):
     assert httpx.get(f"{api}/v1/intents/0x{'ab' * 16}", timeout=5).status_code == 404
     r = httpx.get(f"{api}/v1/intents/nope", timeout=5)
