@@ -84,6 +84,11 @@ class ChainLink:
         self._on_head(header)
         self._nonce = None
 
+    def forget_nonce(self) -> None:
+        """The chain was rewound: our transactions in its lost blocks are gone with them, so the
+        next send takes its nonce from the chain again."""
+        self._nonce = None
+
     def _on_head(self, header: dict[str, Any]) -> None:
         number = hexint(header["number"])
         self.head_arrivals.setdefault(number, time.time())

@@ -39,7 +39,7 @@ log = logging.getLogger("relayer")
 
 INFLIGHT_PER_DST = 4  # concurrent batches per destination chain (instant mining)
 INFLIGHT_PER_DST_INTERVAL = 16  # with a block time, batches wait for the next block together
-MAX_REWOUND_HEIGHTS = 64  # later blocks tried when the guardians' signature is of a rewound block
+MAX_REWOUND_HEIGHTS = 32  # later heights tried (doubling steps) when the guardians signed a rewound block
 
 
 HEAVY_PAYLOAD = 32 * 1024  # bytes: a message this big is delivered alone, one at a time per destination
@@ -313,10 +313,14 @@ class Delivery:
         After `evm_revert`/`anvil_reorg` the source re-mines heights the guardians already signed,
         and an honest guardian never signs a second root for a height (that is slashable), so a
         message in such a block is proven at a later one (commitments are never deleted). When
-        the source has no later block yet, one 0-value transaction of the relayer's makes one."""
+        the source has no later block yet, one 0-value transaction of the relayer's makes one.
+        Heights are tried 1, 2, 4, ... past `block`: a rewind deeper than the guardians' signed
+        range (80 blocks seen) is left behind in a few tries, mining at most twice its depth."""
         link = self.ctx.links[src]
+        step = 1
         for _ in range(MAX_REWOUND_HEIGHTS):
-            block += 1
+            block += step
+            step *= 2
             while hexint(await link.rpc.call("eth_blockNumber", [])) < block:
                 tx_hash = await link.send(self.ctx.signer.address, b"", 21_000)
                 await link.receipt(tx_hash)
@@ -325,7 +329,9 @@ class Delivery:
             )
             if not await self._rewound(src, block, quorum.attestation.block_hash):
                 return block, quorum
-        raise RuntimeError(f"{link.name}: guardians signed {MAX_REWOUND_HEIGHTS} blocks the source no longer has")
+        raise RuntimeError(
+            f"{link.name}: guardians signed every height tried, up to {block}, as the source no longer has it"
+        )
 
     async def _set_aside(self, offenders: dict[str, str], deferred: list[QueuedMessage], batch: Batch) -> None:
         """Offenders become failed attempts (found delivered meanwhile: settled); deferred wait a batch."""

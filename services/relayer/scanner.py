@@ -228,13 +228,19 @@ class Scanner:
                 ancestor = number
                 break
         orphaned = self.ctx.queue.rewind(self.chain_id, ancestor)
+        self.link.forget_nonce()
+        # as a destination too: deliveries mined in the lost blocks are gone with them
+        redeliver = self.ctx.queue.redeliver_after(self.chain_id, ancestor)
+        if redeliver:
+            self.wake_destination(self.chain_id)
         self.ctx.counters.rewinds += 1
         log.warning(
-            "%s: rewound from block %d to %d; %d undelivered message(s) orphaned",
+            "%s: rewound from block %d to %d; %d undelivered message(s) orphaned, %d delivery(ies) to send again",
             self.link.name,
             cursor,
             ancestor,
             len(orphaned),
+            len(redeliver),
         )
         return ancestor
 

@@ -131,9 +131,19 @@ class Settlement:
         outcome: str = "failed",
         starved: set[str] | frozenset[str] = frozenset(),
     ) -> None:
-        """Record failures of the messages' own: retried with backoff, `failed` for good at the cap."""
+        """Record failures of the messages' own: retried with backoff, `failed` for good at the cap.
+        A message whose proof shows no commitment, and whose source indeed no longer holds it, is
+        no failure: its send was lost with its block (a chain restarted from an older state, a
+        rewind not scanned yet) and it becomes `orphaned`."""
         ctx = self.ctx
         by_id = {m.id: m for m in messages}
+        gone = await self.gone_from_source(
+            [by_id[i] for i, r in reasons.items() if r.startswith("InvalidStorageProof(")]
+        )
+        if gone:
+            ctx.queue.orphan(sorted(gone), "its send is no longer on the source chain (its block was lost)")
+            log.warning("%d message(s) whose sends the source no longer holds: orphaned", len(gone))
+            reasons = {i: r for i, r in reasons.items() if i not in gone}
         nxt: dict[str, float] = {}
         final: set[str] = set()
         for i in reasons:
@@ -152,6 +162,22 @@ class Settlement:
                 )
             else:
                 log.warning("message %s: %s: %s (retry in %.1fs)", i, what, reason, nxt[i] - at)
+
+    async def gone_from_source(self, messages: list[QueuedMessage]) -> set[str]:
+        """Ids of those messages whose source gateway no longer holds their commitment (at its
+        newest block; commitments are never deleted, so only a lost block takes one away)."""
+        ctx, gone = self.ctx, set()
+        for m in messages:
+            link = ctx.links.get(m.src)
+            if link is None:
+                continue
+            try:
+                out = await link.call(ctx.gateway, ctx.gw_abi.encode("isCommitted", hexbytes(m.id)))
+                if not ctx.gw_abi.decode_output("isCommitted", out)[0]:
+                    gone.add(m.id)
+            except (RpcError, ConnectionError, TimeoutError, ValueError):
+                continue  # unknown: recorded as the failure it looks like
+        return gone
 
     async def revert_reason(self, chain_id: int, tx_hash: str, block: int) -> str:
         """Replay a reverted transaction with eth_call on its parent block and decode the reason."""

@@ -17,12 +17,9 @@ READY = "('pending','retrying')"
 _CURRENT = "message_id=? AND attempt=(SELECT attempts FROM messages WHERE id=?)"
 
 
-def _orphan(c: sqlite3.Connection, ids: list[str]) -> None:
-    """These messages' source blocks were rewound away: never delivered unless seen again."""
-    c.executemany(
-        "UPDATE messages SET status='orphaned', last_error='its source block was rewound away' WHERE id=?",
-        [(i,) for i in ids],
-    )
+def _orphan(c: sqlite3.Connection, ids: list[str], why: str = "its source block was rewound away") -> None:
+    """These messages' sends are no longer on their source: never delivered unless seen again."""
+    c.executemany("UPDATE messages SET status='orphaned', last_error=? WHERE id=?", [(why, i) for i in ids])
 
 
 class Queue(EvidenceStore, WatchStore):
@@ -140,6 +137,13 @@ class Queue(EvidenceStore, WatchStore):
             )
             c.execute("DELETE FROM block_hashes WHERE chain_id=? AND block<?", (chain_id, ancestor - 4096))
         return ids
+
+    def orphan(self, ids: list[str], why: str) -> None:
+        """Found gone from the source (its gateway no longer holds their commitments), whatever the
+        scan saw: `orphaned`, revived only if a scan finds them again."""
+        with db.Tx(self.conn) as c:
+            live = [i for i in ids if self._status(i) not in (None, "delivered", "orphaned")]
+            _orphan(c, live, why)
 
     # ------------------------------------------------------------ delivery
 
@@ -343,8 +347,10 @@ class Queue(EvidenceStore, WatchStore):
         return "pending" if status != "submitted" else "submitted"
 
     def redeliver_after(self, dst: int, block: int) -> list[str]:
-        """A destination restarted from an older state (blocks after `block` are gone): deliveries
-        in lost blocks are pending again (their ids returned). Source-side rewinds: `rewind`."""
+        """The destination lost its blocks after `block` (a restart from an older state, evm_revert,
+        anvil_reorg): deliveries in those blocks are pending again (their ids returned); one that
+        is in fact still on chain (re-mined) is then found delivered and settled, never sent twice.
+        Source-side rewinds: `rewind`."""
         with db.Tx(self.conn) as c:
             ids = [
                 r[0]
@@ -354,7 +360,7 @@ class Queue(EvidenceStore, WatchStore):
             ]
             c.executemany(
                 "UPDATE messages SET status='pending', next_attempt=0, "
-                "last_error='the destination lost the block of its delivery (chain restart)' WHERE id=?",
+                "last_error='the destination lost the block of its delivery (rewind or restart)' WHERE id=?",
                 [(i,) for i in ids],
             )
         return ids

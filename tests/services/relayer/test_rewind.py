@@ -15,9 +15,9 @@ from services.relayer.settlement import Settlement
 
 
 @contextlib.asynccontextmanager
-async def scanning(ctx, src: int) -> AsyncIterator[Scanner]:
+async def scanning(ctx, src: int, wake: Callable[[int], None] = lambda _d: None) -> AsyncIterator[Scanner]:
     """The source's Scanner, woken by its heads, running for the block."""
-    scanner = Scanner(ctx, src, lambda _d: None)
+    scanner = Scanner(ctx, src, wake)
     ctx.links[src].on_head = lambda _n: scanner.wake.set()
     task = asyncio.create_task(scanner.run())
     try:
@@ -84,3 +84,102 @@ def test_an_anvil_reorg_orphans_the_message_of_the_replaced_block(stage_net, sta
     assert row["status"] == "orphaned"
     # the reorg really took it away: the source gateway no longer holds its commitment
     assert not stage_net.contract("hub", "MetalayerGateway").functions.isCommitted(sent.id).call()
+
+
+def test_a_destination_rewind_sends_the_deliveries_of_its_lost_blocks_again_once(stage_net, stages):
+    """evm_revert of the destination after a delivery: the chain's scanner finds the rewind, the
+    delivery is pending again (its block is gone) and its worker woken; delivered again, once."""
+    w3 = stage_net.w3["rollup-b"]
+    sent = stage_net.send("rollup-a", "rollup-b", b"delivered, then its block rewound", account=4)
+    src, dst = stage_net.chain_id("rollup-a"), stage_net.chain_id("rollup-b")
+    gw = stage_net.contract("rollup-b", "MetalayerGateway")
+
+    async def scenario(ctx):
+        await Scanner(ctx, src, lambda _d: None).scan_range(0, ctx.links[src].head)
+        woken: list[int] = []
+        delivery = Delivery(ctx, dst, Settlement(ctx), 10)
+        async with scanning(ctx, dst, woken.append):
+            snapshot = await asyncio.to_thread(w3.provider.make_request, "evm_snapshot", [])
+            await delivery.deliver(Batch(src, dst, (QueuedMessage.from_row(ctx.queue.get(sent.id)),)))
+            first = dict(ctx.queue.get(sent.id))
+            await until("the delivery block scanned", lambda: (ctx.queue.cursor(dst) or 0) >= first["delivered_block"])
+            await asyncio.to_thread(w3.provider.make_request, "evm_revert", [snapshot["result"]])
+            for _ in range(3):  # the chain moves past the lost block with other blocks
+                await asyncio.to_thread(w3.provider.make_request, "evm_mine", [])
+            await until("the redelivery", lambda: ctx.queue.get(sent.id)["status"] == "pending")
+            lost = await asyncio.to_thread(gw.functions.isMessageDelivered(src, sent.nonce, sent.id).call)
+        await delivery.deliver(Batch(src, dst, (QueuedMessage.from_row(ctx.queue.get(sent.id)),)))
+        return first, lost, woken, ctx.queue.get(sent.id)
+
+    first, lost, woken, row = stages(scenario)
+    assert first["status"] == "delivered" and not lost  # the revert took the delivery away
+    assert dst in woken and row["status"] == "delivered" and row["delivered_block"] is not None
+    assert gw.functions.isMessageDelivered(src, sent.nonce, sent.id).call()
+    logs = gw.events.MessageDelivered().get_logs(from_block=0, argument_filters={"messageId": sent.id})
+    assert len(logs) == 1  # on the chain as it is now: exactly once
+
+
+def test_a_source_rewound_below_a_long_signed_range_still_delivers_a_new_message(stage_net, stages):
+    """The guardians signed 80 heights of rollup-a that an evm_revert then took away; a message
+    sent afterwards sits at one of those heights (they never sign a second root for a height), so
+    it is proven at the first later height they have not signed: found in a few doubling steps."""
+    w3 = stage_net.w3["rollup-a"]
+    src, dst = stage_net.chain_id("rollup-a"), stage_net.chain_id("rollup-b")
+
+    async def scenario(ctx):
+        gset = ctx.sets[dst]
+        snapshot = await asyncio.to_thread(w3.provider.make_request, "evm_snapshot", [])
+        start = ctx.links[src].head
+        await asyncio.to_thread(w3.provider.make_request, "anvil_mine", [hex(80)])
+        for h in range(start + 1, start + 81):  # signed on demand, each with its root of then
+            await ctx.guardians.quorum(src, h, gset.members, gset.threshold, wait=5)
+        await asyncio.to_thread(w3.provider.make_request, "evm_revert", [snapshot["result"]])
+        sent = await asyncio.to_thread(lambda: stage_net.send("rollup-a", "rollup-b", b"after", account=6))
+        await Scanner(ctx, src, lambda _d: None).scan_range(0, sent.block)
+        await Delivery(ctx, dst, Settlement(ctx), 10).deliver(
+            Batch(src, dst, (QueuedMessage.from_row(ctx.queue.get(sent.id)),))
+        )
+        return start, sent, ctx.queue.get(sent.id)
+
+    start, sent, row = stages(scenario)
+    assert start < sent.block <= start + 80  # at a height the guardians had signed before the revert
+    assert row["status"] == "delivered" and row["attest_block"] > start + 80
+    gw = stage_net.contract("rollup-b", "MetalayerGateway")
+    assert gw.functions.isMessageDelivered(src, sent.nonce, sent.id).call()
+
+
+def test_a_message_whose_send_the_source_no_longer_holds_is_orphaned_not_failed(stage_net, stages):
+    """The queue holds a message the source gateway has no commitment of (its block was lost
+    unseen: in the field, a chain restarted from an older dump while the relayer was busy). Its
+    proof shows no commitment, the source confirms it holds none: orphaned, not a failure."""
+    src, dst = stage_net.chain_id("hub"), stage_net.chain_id("rollup-a")
+    counter = stage_net.manifest.address("CrossChainCounter")
+
+    async def scenario(ctx):
+        head = ctx.links[src].head
+        lost = {
+            "id": "0x" + "5a" * 32,
+            "src": src,
+            "dst": dst,
+            "nonce": 10**6,
+            "sender": "0x" + "11" * 20,
+            "recipient": counter.lower(),
+            "payload": b"never committed",
+            "sent_block": head,
+            "sent_block_hash": ctx.links[src].head_hashes.get(head),
+            "sent_tx": "0x" + "44" * 32,
+            "sent_time": 1.0,
+            "seen_at": 2.0,
+        }
+        ctx.queue.ingest_early([lost])
+        delivery = Delivery(ctx, dst, Settlement(ctx), 10)
+        for _ in range(2):  # the first goes out unsimulated and reverts as a whole; the retry simulates
+            row = ctx.queue.get(lost["id"])
+            if row["status"] == "orphaned":
+                break
+            await delivery.deliver(Batch(src, dst, (QueuedMessage.from_row(row),)))
+        return ctx.queue.get(lost["id"]), ctx.counters
+
+    row, counters = stages(scenario)
+    assert row["status"] == "orphaned" and "no longer on the source" in row["last_error"]
+    assert row["failures"] == 0 and counters.failed_deliveries == 0
