@@ -13,7 +13,7 @@ ROLE_NAMES = {"ADMIN": ADMIN_ROLE, "DAPP_OPERATOR": DAPP_OPERATOR_ROLE, "PUBLIC"
 
 # CrosschainAccessManager.Setting, in its order: what a mirrored change's version applies to.
 MEMBER, LABEL, ROLE_ADMIN, ROLE_GUARDIAN, GRANT_DELAY = range(5)
-FUNCTION_ROLE, TARGET_ADMIN_DELAY, TARGET_CLOSED = range(5, 8)
+FUNCTION_ROLE, TARGET_ADMIN_DELAY, TARGET_CLOSED, AUTHORITY = range(5, 9)
 
 
 def setting_key(kind: int, subject: int, detail: int = 0) -> bytes:

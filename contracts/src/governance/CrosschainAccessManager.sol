@@ -2,6 +2,7 @@
 pragma solidity ^0.8.27;
 
 import {AccessManager} from "@openzeppelin/contracts/access/manager/AccessManager.sol";
+import {IAccessManaged} from "@openzeppelin/contracts/access/manager/IAccessManaged.sol";
 import {IERC7786GatewaySource} from "@openzeppelin/contracts/interfaces/draft-IERC7786.sol";
 import {InteroperableAddress} from "@openzeppelin/contracts/utils/draft-InteroperableAddress.sol";
 
@@ -11,7 +12,7 @@ import {InteroperableAddress} from "@openzeppelin/contracts/utils/draft-Interope
  *
  * The same bytecode and constructor arguments are deployed on every chain (one CREATE2 address).
  * - On the hub, every successful role or target change (grant, revoke, renounce, admin, guardian,
- *   grant delay, label, target function role, target admin delay, target closed) gets
+ *   grant delay, label, target function role, target admin delay, target closed, authority) gets
  *   the next version (`mirrorVersion`) and is sent as an ERC-7786 message to the role executor (a
  *   CrosschainRemoteExecutor whose only controller is this manager on the hub) on every configured
  *   rollup, which calls `applyHubChange(version, call)` on the rollup's manager.
@@ -32,7 +33,8 @@ contract CrosschainAccessManager is AccessManager {
         GrantDelay, // (roleId, 0)
         FunctionRole, // (target, selector)
         TargetAdminDelay, // (target, 0)
-        TargetClosed // (target, 0)
+        TargetClosed, // (target, 0)
+        Authority // (target, 0): updateAuthority
     }
 
     /// @notice Chain id of the hub (the source of truth).
@@ -186,11 +188,11 @@ contract CrosschainAccessManager is AccessManager {
     }
 
     /// @inheritdoc AccessManager
-    /// @dev Not mirrored (which manager governs a contract is a per-chain decision); refused on a
-    /// configured rollup.
+    /// @dev Mirrored: `target` is the contract at the same address on the hub and every rollup.
     function updateAuthority(address target, address newAuthority) public override {
         _onlyUnlocked();
         super.updateAuthority(target, newAuthority);
+        _mirror(msg.data, settingKey(Setting.Authority, uint160(target), 0));
     }
 
     // ---------------------------------------------------------------- rollup: replay a hub change
@@ -246,6 +248,10 @@ contract CrosschainAccessManager is AccessManager {
         } else if (selector == this.setTargetClosed.selector) {
             if (_newer(settingKey(Setting.TargetClosed, subject, 0), version)) {
                 _setTargetClosed(address(uint160(subject)), value != 0);
+            }
+        } else if (selector == this.updateAuthority.selector) {
+            if (_newer(settingKey(Setting.Authority, subject, 0), version)) {
+                IAccessManaged(address(uint160(subject))).setAuthority(address(uint160(value)));
             }
         } else {
             revert UnknownHubChange(selector);
