@@ -2,7 +2,8 @@
 
 A role is granted or revoked on the hub's CrosschainAccessManager (by the bootstrap key unless
 --account names another admin); the hub mirrors it to every rollup as gateway messages. `show`
-reads every chain's manager and lists the role messages not yet executed on a rollup.
+reads every chain's manager, lists the rollups that have not applied the hub's newest change of a
+role (by its version) and the role messages not yet executed on a rollup.
 """
 
 from __future__ import annotations
@@ -87,6 +88,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     for chain, held in status["chains"].items():
         marks = ["yes".ljust(len(r)) if held[r] else "-".ljust(len(r)) for r in roles]
         lines.append("  " + "  ".join([chain.ljust(10), *marks]).rstrip())
+    behind = status["behind"]
+    lines.append("rollups behind the hub: " + ("none" if not behind else ""))
+    lines += [f"  {chain}: {', '.join(late)}" for chain, late in behind.items()]
     pending = status["pending"]
     lines.append("pending role changes: " + ("none" if not pending else ""))
     lines += [f"  {chain}: {', '.join(ids)}" for chain, ids in pending.items()]

@@ -2,7 +2,7 @@
 
     services.governance.client   grant/revoke/show roles, propose/vote/lock/execute, time travel
     services.governance.tx       signed transactions with readable reverts
-    services.governance.roles    role ids by name
+    services.governance.roles    role ids by name, setting keys (versions of mirrored changes)
 
 It lives among the services because the API uses it, and services never import the orchestrator.
 """

@@ -28,7 +28,7 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from services.common.manifest import Key, Manifest
-from services.governance.roles import ROLE_NAMES
+from services.governance.roles import ROLE_NAMES, member_key
 from services.governance.tx import ChainTxError, TxSender
 from services.protocol.erc7930 import encode_evm
 
@@ -148,14 +148,27 @@ def _mirrored_ids(manager: Any, receipt: Any) -> list[str]:
 
 
 def role_status(manifest: Manifest, account: str, roles: Sequence[str | int] | None = None) -> dict[str, Any]:
-    """{"chains": {name: {role: member?}}, "pending": {chain: [message ids not yet executed]}}."""
+    """Per chain: {role: member?} ("chains") and the version of the last change applied ("versions");
+    "behind": {rollup: [roles whose newest hub change it has not applied]}; "pending": message ids."""
     account = _address(account)
     wanted = [r for r in (roles or ROLE_NAMES) if role_id(r) != ROLE_NAMES["PUBLIC"]]
     chains: dict[str, dict[str, bool]] = {}
+    versions: dict[str, dict[str, int]] = {}
     for chain in manifest.chains:
         manager = _contract(manifest, chain.name, "CrosschainAccessManager")
         chains[chain.name] = {str(r): bool(manager.functions.hasRole(role_id(r), account).call()[0]) for r in wanted}
-    return {"account": account, "chains": chains, "pending": pending_role_messages(manifest)}
+        versions[chain.name] = {
+            str(r): int(manager.functions.settingVersion(member_key(role_id(r), account)).call()) for r in wanted
+        }
+    hub = versions[manifest.hub.name]
+    behind = {c: [r for r, v in held.items() if v < hub[r]] for c, held in versions.items()}
+    return {
+        "account": account,
+        "chains": chains,
+        "versions": versions,
+        "behind": {c: late for c, late in behind.items() if late},
+        "pending": pending_role_messages(manifest),
+    }
 
 
 def pending_role_messages(manifest: Manifest) -> dict[str, list[str]]:

@@ -164,3 +164,16 @@ def test_custom_role_admins_are_mirrored_too(gov, net):
         assert gov.c(chain, "CrosschainAccessManager").functions.getRoleAdmin(DAPP_OPERATOR_ROLE).call() == dapp_admin
         assert _has(gov, chain, DAPP_OPERATOR_ROLE, member)
         assert not _has(gov, chain, dapp_admin, gov.addr["RoleExecutor"])
+
+
+def test_update_authority_on_the_hub_moves_the_contract_on_every_rollup(gov, net):
+    counter, new_authority = gov.addr["RestrictedCounter"], net.addr["MetalayerGateway"]  # any contract will do
+    for chain in ROLLUPS:  # not locally, even by the bootstrap key or the executor
+        rollup = gov.c(chain, "CrosschainAccessManager").functions
+        for sender in (DEPLOYER, gov.addr["RoleExecutor"], gov.addr["GovernanceExecutor"]):
+            assert net.revert_error(chain, rollup.updateAuthority(counter, new_authority), sender) == "NotFromHub"
+    manager = gov.c(HUB, "CrosschainAccessManager")
+    deliveries = gov.deliver_all(net.transact(HUB, manager.functions.updateAuthority(counter, new_authority), DEPLOYER))
+    assert sorted(deliveries) == sorted(ROLLUPS)
+    for chain in (HUB, *ROLLUPS):
+        assert gov.c(chain, "RestrictedCounter").functions.authority().call() == new_authority, chain
