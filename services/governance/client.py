@@ -345,16 +345,20 @@ def voting_power(manifest: Manifest, account: str) -> dict[str, int]:
 
 
 def advance_time(manifest: Manifest, seconds: int = 0, blocks: int | None = None) -> dict[str, int]:
-    """Move every chain's clock by `seconds` and mine `blocks` (default: one per 12 s, 1..600)."""
+    """Move every chain's clock by `seconds` and mine `blocks` (default: one per 12 s, 1..600).
+
+    Every mined block is at least one second after the previous one (the governor's clock is the
+    timestamp), so the clock moves by max(seconds, blocks), and mining alone moves it too.
+    """
     if seconds < 0 or (blocks is not None and blocks < 1):
         raise GovernanceError("time only moves forward: seconds >= 0, blocks >= 1")
     count = blocks if blocks is not None else min(MAX_DEFAULT_BLOCKS, max(1, math.ceil(seconds / SECONDS_PER_BLOCK)))
     heads: dict[str, int] = {}
     for chain in manifest.chains:
         w3 = _w3(manifest, chain.name)
-        if seconds:
-            w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
-        w3.provider.make_request("anvil_mine", [hex(count)])  # type: ignore[arg-type]
+        if seconds > count:
+            w3.provider.make_request("evm_increaseTime", [seconds - count])  # type: ignore[arg-type]
+        w3.provider.make_request("anvil_mine", [hex(count), hex(1)])  # type: ignore[arg-type]
         heads[chain.name] = w3.eth.block_number
     return heads
 

@@ -43,6 +43,10 @@ def _execute(gov, pid, key_index=9):
     return w3.eth.get_transaction_receipt(tx)
 
 
+def _now(net) -> int:
+    return int(net.w3[HUB].eth.get_block("latest").timestamp)
+
+
 def _fee_config(gov, base_fee):
     cfg = list(gov.net.c(HUB, "MetalayerGateway").functions.feeConfig().call())
     cfg[0] = base_fee
@@ -77,13 +81,35 @@ def test_lock_rules(gov, net):
     before = era.functions.balanceOf(locker.address).call()
     gc.lock(gov.manifest, 5 * 10**18, WEEK, locker.private_key)
     assert net.revert_error(HUB, lock.functions.unlock(locker.address), locker.address) == "StillLocked"
-    supply_before = lock.functions.getPastTotalSupply(net.w3[HUB].eth.block_number - 1).call()
+    supply_before = lock.functions.getPastTotalSupply(_now(net) - 1).call()
     gc.advance_time(gov.manifest, seconds=WEEK)
-    assert lock.functions.getPastTotalSupply(net.w3[HUB].eth.block_number - 1).call() == supply_before + 5 * 10**18
+    assert lock.functions.getPastTotalSupply(_now(net) - 1).call() == supply_before + 5 * 10**18
     net.transact(HUB, lock.functions.unlock(locker.address), locker.address)
     assert era.functions.balanceOf(locker.address).call() == before
     assert lock.functions.lockedVotes(locker.address).call() == 0
     assert net.revert_error(HUB, lock.functions.setMinLockDuration(1), DEPLOYER) == "OwnableUnauthorizedAccount"
+
+
+def test_an_expired_lock_counts_once(gov, net):
+    """The lock's bonus holds only while unlockTime > the snapshot; expired and not withdrawn, it counts once."""
+    locker, amount = DEV[4], 1000 * 10**18
+    lock = gov.c(HUB, "EraVoteLock")
+    assert (
+        lock.functions.CLOCK_MODE().call() == net.c(HUB, "EraToken").functions.CLOCK_MODE().call() == "mode=timestamp"
+    )
+    assert gov.c(HUB, "MetalayerGovernor").functions.CLOCK_MODE().call() == "mode=timestamp"
+    _, unlock_time = gc.lock(gov.manifest, amount, WEEK, locker.private_key)
+    running = _open_vote(gov, [Action(HUB, "EraVoteLock", "setMinLockDuration(uint64)", [WEEK])], "lock runs")
+    assert gc.vote(gov.manifest, running, FOR, locker.private_key) == 2 * amount
+    gc.advance_time(gov.manifest, seconds=8 * 24 * 3600)
+    assert _now(net) > unlock_time
+    assert lock.functions.getPastVotes(locker.address, unlock_time - 1).call() == 2 * amount
+    assert lock.functions.getPastVotes(locker.address, unlock_time).call() == amount
+    assert gc.voting_power(gov.manifest, locker.address) == {"era": 0, "locked": amount, "total": amount}
+    expired = _open_vote(gov, [Action(HUB, "EraVoteLock", "setMinLockDuration(uint64)", [WEEK])], "lock expired")
+    assert gc.vote(gov.manifest, expired, FOR, locker.private_key) == amount
+    net.transact(HUB, lock.functions.unlock(locker.address), locker.address)
+    assert gc.voting_power(gov.manifest, locker.address)["total"] == 0
 
 
 def test_one_proposal_sets_fees_and_staking_on_every_chain(gov, net):
@@ -201,3 +227,4 @@ def test_params_from_devnet_toml_table():
     ):
         with pytest.raises(ValueError):
             GovernanceParams.from_table(bad)
+

@@ -85,7 +85,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
 def test_up_deploys_roles_and_governance_and_hands_over(cli: Cli) -> None:
     assert all(name in cli.manifest.contracts for name in GOVERNANCE)
     assert "roles + governance: EraVoteLock, MetalayerGovernor on the hub only" in cli.up_output
-    assert f"period {PERIOD} blocks" in cli.up_output
+    assert f"period {PERIOD} s" in cli.up_output
     assert "roles + governance (6 contracts)" in (cli.workdir / "state" / "logs" / "devnet.log").read_text()
     assert cli.manifest.governance["voting_period"] == PERIOD  # type: ignore[attr-defined]
     governor, executor = cli.manifest.address("MetalayerGovernor"), cli.manifest.address("GovernanceExecutor")
