@@ -206,6 +206,9 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(cli: Cli) -> None:
     assert "unknown chain" in one_line_error(
         cli.workdir, "gov", "propose", "x", "--action", "mars:EraToken:f(uint8)", "1"
     )
+    assert "EraVoteLock exists on the hub only" in one_line_error(
+        cli.workdir, "gov", "propose", "x", "--action", "rollup-b:EraVoteLock:setMinLockDuration(uint64)", "1"
+    )
     assert "no proposal 12345" in one_line_error(cli.workdir, "gov", "show", "12345")
     assert "bad proposal id" in one_line_error(cli.workdir, "gov", "vote", "abc", "for")
     assert "bad duration" in one_line_error(cli.workdir, "time", "advance", "soon")

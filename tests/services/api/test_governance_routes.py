@@ -102,6 +102,7 @@ def test_bad_input_answers_4xx_with_a_reason(client: TestClient) -> None:
         (propose("hub", "EraToken", "f(uint8)", [300]), 422, "out of range"),
         (propose("mars", "EraToken", "f(uint8)", [1]), 422, "unknown chain"),
         (propose("hub", "Nothing", "f()", []), 422, "not in the manifest"),
+        (propose("rollup-b", "EraVoteLock", "setMinLockDuration(uint64)", [1]), 422, "exists on the hub only"),
         (client.post("/v1/time/advance", json={"seconds": -1}), 422, "seconds"),
         (client.post("/v1/time/advance", json={"seconds": 1, "blocks": 10**6}), 422, "blocks"),
         (client.post("/v1/time/advance", json={"seconds": False}), 422, "seconds"),
