@@ -50,10 +50,10 @@ ROLLUP_ONLY = ("RoleExecutor", "GovernanceExecutor")
 
 @dataclass(frozen=True)
 class GovernanceParams:
-    """Devnet-fast defaults; the Governor's clock is ERA's (block numbers)."""
+    """Devnet-fast defaults; the Governor's clock is ERA's (timestamps: delay and period in seconds)."""
 
-    voting_delay: int = 1  # blocks between propose and the vote opening (the snapshot)
-    voting_period: int = 50  # blocks the vote stays open
+    voting_delay: int = 1  # seconds between propose and the vote opening (the snapshot)
+    voting_period: int = 600  # seconds the vote stays open (10 min)
     proposal_threshold: int = 0  # votes needed to propose
     quorum_percent: int = 4  # of the votes supply (ERA supply + locked ERA) at the snapshot
     min_lock_duration: int = 7 * 24 * 3600  # seconds a lock must run to count twice

@@ -76,8 +76,8 @@ def render_summary(manifest: Manifest, accounts_shown: int = 3) -> str:
         if gov:  # hub-only / rollup-only contracts have code only there (docs/GOVERNANCE.md)
             parts.append(
                 f"  roles + governance: {', '.join(gov['hub_only'])} on the hub only, "
-                f"{', '.join(gov['rollup_only'])} on rollups only; voting delay {gov['voting_delay']}, "
-                f"period {gov['voting_period']} blocks, quorum {gov['quorum_percent']}%"
+                f"{', '.join(gov['rollup_only'])} on rollups only; voting delay {gov['voting_delay']} s, "
+                f"period {gov['voting_period']} s, quorum {gov['quorum_percent']}%"
             )
     accounts = manifest.accounts
     parts += ["", f"Dev accounts (10000 ETH each; {len(accounts)} in the manifest)"]

@@ -9,6 +9,7 @@ import {ERC20Crosschain} from "@openzeppelin/contracts/token/ERC20/extensions/ER
 import {CrosschainLinked} from "@openzeppelin/contracts/crosschain/CrosschainLinked.sol";
 import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 import {InteroperableAddress} from "@openzeppelin/contracts/utils/draft-InteroperableAddress.sol";
+import {Time} from "@openzeppelin/contracts/utils/types/Time.sol";
 
 /**
  * @title EraToken (ERA)
@@ -16,6 +17,8 @@ import {InteroperableAddress} from "@openzeppelin/contracts/utils/draft-Interope
  * MetalayerGateway (ERC20Crosschain: burn on the source chain, mint on the destination), deployed at the
  * same address on every chain so the sum of the supplies on all chains is conserved by transfers.
  * The bootstrap owner links the counterparts and mints the devnet's initial balances.
+ * Votes checkpoints use timestamps (ERC-6372 `mode=timestamp`): governance compares them with lock
+ * expiry times, which are timestamps too (EraVoteLock, docs/GOVERNANCE.md).
  */
 contract EraToken is ERC20, ERC20Permit, ERC20Votes, ERC20Crosschain, Ownable {
     /// @param initialOwner the bootstrap owner (the devnet deployer)
@@ -45,6 +48,17 @@ contract EraToken is ERC20, ERC20Permit, ERC20Votes, ERC20Crosschain, Ownable {
     /// @param amount amount each
     function mintBatch(address[] calldata to, uint256 amount) external onlyOwner {
         for (uint256 i = 0; i < to.length; ++i) _mint(to[i], amount);
+    }
+
+    /// @notice ERC-6372 clock of the votes checkpoints: the block timestamp.
+    function clock() public view override returns (uint48) {
+        return Time.timestamp();
+    }
+
+    /// @notice ERC-6372 clock mode: timestamps.
+    // solhint-disable-next-line func-name-mixedcase
+    function CLOCK_MODE() public pure override returns (string memory) {
+        return "mode=timestamp";
     }
 
     /// @inheritdoc ERC20Permit

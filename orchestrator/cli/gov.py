@@ -197,7 +197,6 @@ def cmd_power(args: argparse.Namespace) -> int:
 
 def _chain_lines(chains: list[dict[str, Any]]) -> list[str]:
     return [
-        f"  {c['chain']:<10} {'executed' if c['executed'] else 'in flight'}"
-        + (f"  message {c['message_id']}" if c.get("message_id") else "")
+        f"  {c['chain']:<10} {c['state']}" + (f"  message {c['message_id']}" if c.get("message_id") else "")
         for c in chains
     ]

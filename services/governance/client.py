@@ -9,86 +9,60 @@
 `manifest` is a services.common.manifest.Manifest with the governance contracts in it
 (orchestrator.governance_deploy.write_into_manifest, or `devnet up`). `key` is a 0x private key (the CLI maps
 `--account N` to a dev account; role changes default to the deployer, the bootstrap hub admin).
-An action on the hub is a plain call by the governor; actions on a rollup are sent, one message
-per chain (an ERC-7579 batch when there are several), through the governor's `relayCrosschain`
-to that rollup's GovernanceExecutor.
+How actions become the governor's operations: services.governance.actions (re-exported here).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from eth_abi import encode as abi_encode
-from eth_abi.grammar import parse as parse_abi_type
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
-from web3 import Web3
 from web3.logs import DISCARD
 
-from services.common.manifest import Key, Manifest
+from services.common.manifest import Manifest
+from services.governance.actions import Action, check_targets, encode_call, every_chain, proposal_operations
+from services.governance.plumbing import GovernanceError, deployer_key
+from services.governance.plumbing import chain_of as _chain
+from services.governance.plumbing import checksum as _address
+from services.governance.plumbing import contract_on as _contract
+from services.governance.plumbing import send_tx as _send
+from services.governance.plumbing import web3_for as _w3
 from services.governance.roles import ROLE_NAMES, member_key
-from services.governance.tx import ChainTxError, TxSender
-from services.protocol.erc7930 import encode_evm
+from services.governance.tx import TxSender
+
+__all__ = [
+    "ABSTAIN",
+    "AGAINST",
+    "FOR",
+    "Action",
+    "GovernanceError",
+    "advance_time",
+    "check_targets",
+    "delegate",
+    "deployer_key",
+    "encode_call",
+    "every_chain",
+    "execute",
+    "grant_role",
+    "lock",
+    "parse_duration",
+    "pending_role_messages",
+    "proposal_operations",
+    "proposal_status",
+    "propose",
+    "revoke_role",
+    "role_id",
+    "role_status",
+    "vote",
+    "voting_power",
+]
 
 AGAINST, FOR, ABSTAIN = 0, 1, 2
 STATES = ("Pending", "Active", "Canceled", "Defeated", "Succeeded", "Queued", "Expired", "Executed")
 SECONDS_PER_BLOCK = 12  # `advance_time` mines one block per 12 s of advanced time unless told otherwise,
 MAX_DEFAULT_BLOCKS = 600  # but no more than this (anvil mines ~10k blocks/s; a week would be 50k)
-MODE_SINGLE = bytes(32)
-MODE_BATCH = b"\x01" + bytes(31)
-
-
-class GovernanceError(ValueError):
-    """Bad input (unknown chain, contract, role, proposal) or a refused transaction; one line for the CLI."""
-
-
-def deployer_key(manifest: Manifest) -> Key:
-    """The bootstrap key: ADMIN on the hub manager while `keep_bootstrap_admin` (the default)."""
-    if manifest.keys.deployer is None:
-        raise GovernanceError("the manifest has no deployer key")
-    return manifest.keys.deployer
-
-
-@dataclass(frozen=True)
-class Action:
-    """One call of a proposal: `contract` is a manifest name or a 0x address on `chain`."""
-
-    chain: str | int
-    contract: str
-    signature: str  # e.g. "setGuardians(address[],uint256)"
-    args: Sequence[Any] = ()
-
-
-# ---------------------------------------------------------------- plumbing
-
-
-def _w3(manifest: Manifest, chain: str | int) -> Web3:
-    return Web3(Web3.HTTPProvider(_chain(manifest, chain).rpc_url, request_kwargs={"timeout": 30}))
-
-
-def _chain(manifest: Manifest, chain: str | int) -> Any:
-    try:
-        return manifest.chain(chain)
-    except KeyError as exc:
-        raise GovernanceError(str(exc.args[0])) from None
-
-
-def _contract(manifest: Manifest, chain: str | int, name: str) -> Any:
-    try:
-        return _w3(manifest, chain).eth.contract(
-            address=to_checksum_address(manifest.address(name)), abi=manifest.abi(name)
-        )
-    except KeyError as exc:
-        raise GovernanceError(f"{exc.args[0]} (deploy governance first)") from None
-
-
-def _send(manifest: Manifest, chain: str | int, fn: Any, key: str, label: str) -> Any:
-    try:
-        return TxSender(_w3(manifest, chain), key).send(fn, label)
-    except ChainTxError as exc:
-        raise GovernanceError(str(exc)) from None
 
 
 def role_id(role: str | int) -> int:
@@ -102,13 +76,6 @@ def role_id(role: str | int) -> int:
     if not 0 <= value < 2**64:  # checked here: web3 would refuse it with a many-line MismatchedABI
         raise GovernanceError(f"role id must be 0..2^64-1, got {role}")
     return value
-
-
-def _address(text: str) -> str:
-    try:
-        return to_checksum_address(text)
-    except ValueError:
-        raise GovernanceError(f"{text!r} is not a 0x address") from None
 
 
 # ---------------------------------------------------------------- roles
@@ -186,67 +153,11 @@ def pending_role_messages(manifest: Manifest) -> dict[str, list[str]]:
 # ---------------------------------------------------------------- proposals
 
 
-def encode_call(signature: str, args: Sequence[Any]) -> bytes:
-    """Selector + ABI-encoded `args` for a signature such as "setFeeConfig((uint128,uint128,...))"."""
-    try:
-        name_end = signature.index("(")
-        params = signature[name_end:]
-        types = [] if params == "()" else [c.to_type_str() for c in parse_abi_type(params).components]
-        return function_signature_to_4byte_selector(signature) + abi_encode(types, list(args))
-    except Exception as exc:  # eth_abi raises several unrelated types for bad input
-        raise GovernanceError(f"cannot encode {signature} with {list(args)!r}: {exc}") from None
-
-
-def _target(manifest: Manifest, contract: str) -> str:
-    if contract.startswith("0x"):
-        return _address(contract)
-    try:
-        return to_checksum_address(manifest.address(contract))
-    except KeyError as exc:
-        raise GovernanceError(str(exc.args[0])) from None
-
-
-def proposal_operations(manifest: Manifest, actions: Sequence[Action]) -> tuple[list[str], list[int], list[bytes]]:
-    """The governor's (targets, values, calldatas) for `actions`: hub calls, then one relay per rollup."""
-    if not actions:
-        raise GovernanceError("a proposal needs at least one action")
-    hub = manifest.hub
-    governor = _target(manifest, "MetalayerGovernor")
-    targets: list[str] = []
-    calldatas: list[bytes] = []
-    per_rollup: dict[int, list[tuple[str, bytes]]] = {}
-    for action in actions:
-        chain = _chain(manifest, action.chain)
-        call = (_target(manifest, action.contract), encode_call(action.signature, action.args))
-        if chain.chain_id == hub.chain_id:
-            targets.append(call[0])
-            calldatas.append(call[1])
-        else:
-            per_rollup.setdefault(chain.chain_id, []).append(call)
-    gateway = _target(manifest, "MetalayerGateway")
-    executor = _target(manifest, "GovernanceExecutor")
-    for chain_id, calls in per_rollup.items():
-        if len(calls) == 1:
-            mode, execution = MODE_SINGLE, bytes.fromhex(calls[0][0][2:]) + bytes(32) + calls[0][1]
-        else:
-            mode, execution = MODE_BATCH, abi_encode(["(address,uint256,bytes)[]"], [[(t, 0, d) for t, d in calls]])
-        relay = encode_call(
-            "relayCrosschain(address,bytes,bytes32,bytes)", [gateway, encode_evm(chain_id, executor), mode, execution]
-        )
-        targets.append(governor)
-        calldatas.append(relay)
-    return targets, [0] * len(targets), calldatas
-
-
-def every_chain(manifest: Manifest, contract: str, signature: str, args: Sequence[Any]) -> list[Action]:
-    """The same call on every chain (e.g. setFeeConfig on every gateway)."""
-    return [Action(c.name, contract, signature, args) for c in manifest.chains]
-
-
 def propose(manifest: Manifest, actions: Sequence[Action], description: str, key: str) -> int:
-    """Submit a proposal on the hub governor; returns its id."""
+    """Submit a proposal on the hub governor; returns its id. Refuses actions on code-less targets."""
     governor = _contract(manifest, "hub", "MetalayerGovernor")
     targets, values, calldatas = proposal_operations(manifest, actions)
+    check_targets(manifest, actions)
     receipt = _send(
         manifest, "hub", governor.functions.propose(targets, values, calldatas, description), key, "propose"
     )
@@ -310,23 +221,6 @@ def proposal_status(manifest: Manifest, proposal_id: int) -> dict[str, Any]:
     state = STATES[governor.functions.state(proposal_id).call()]
     against, for_, abstain = governor.functions.proposalVotes(proposal_id).call()
     snapshot = governor.functions.proposalSnapshot(proposal_id).call()
-    hub_id = manifest.hub.chain_id
-    gov_address = to_checksum_address(manifest.address("MetalayerGovernor"))
-    hub_actions = any(to_checksum_address(t) != gov_address for t in created.targets)
-    chains: list[dict[str, Any]] = []
-    if hub_actions:
-        chains.append({"chain": manifest.hub.name, "chain_id": hub_id, "executed": state == "Executed"})
-    for chain_id, _executor, send_id in governor.functions.crosschainSends(proposal_id).call():
-        name = _chain(manifest, int(chain_id)).name
-        done = _contract(manifest, name, "GovernanceExecutor").functions.executed(send_id).call()
-        chains.append(
-            {
-                "chain": name,
-                "chain_id": int(chain_id),
-                "message_id": "0x" + bytes(send_id).hex(),
-                "executed": bool(done),
-            }
-        )
     current = governor.functions.clock().call()
     return {
         "id": proposal_id,
@@ -337,8 +231,44 @@ def proposal_status(manifest: Manifest, proposal_id: int) -> dict[str, Any]:
         "snapshot": snapshot,
         "deadline": governor.functions.proposalDeadline(proposal_id).call(),
         "clock": current,
-        "chains": chains,
+        "chains": _hub_execution(manifest, created, state) + _rollup_executions(manifest, governor, proposal_id),
     }
+
+
+def _hub_execution(manifest: Manifest, created: Any, state: str) -> list[dict[str, Any]]:
+    """The hub's entry when the proposal has hub actions: every operation except a relay to a rollup."""
+    relay = function_signature_to_4byte_selector("relayCrosschain(address,bytes,bytes32,bytes)")
+    governor = to_checksum_address(manifest.address("MetalayerGovernor"))
+    hub_calls = [
+        d
+        for t, d in zip(created.targets, created.calldatas, strict=True)
+        if to_checksum_address(t) != governor or bytes(d)[:4] != relay
+    ]
+    if not hub_calls:
+        return []
+    done = state == "Executed"
+    hub = manifest.hub
+    return [
+        {"chain": hub.name, "chain_id": hub.chain_id, "executed": done, "state": "executed" if done else "not executed"}
+    ]
+
+
+def _rollup_executions(manifest: Manifest, governor: Any, proposal_id: int) -> list[dict[str, Any]]:
+    """Each message the execution sent: executed by the rollup's executor, failed there, or in flight."""
+    out = []
+    for chain_id, _executor, send_id in governor.functions.crosschainSends(proposal_id).call():
+        name = _chain(manifest, int(chain_id)).name
+        done = bool(_contract(manifest, name, "GovernanceExecutor").functions.executed(send_id).call())
+        entry = {"chain": name, "chain_id": int(chain_id), "message_id": "0x" + bytes(send_id).hex(), "executed": done}
+        out.append({**entry, "state": "executed" if done else _undelivered_state(manifest, name, bytes(send_id))})
+    return out
+
+
+def _undelivered_state(manifest: Manifest, chain: str, message_id: bytes) -> str:
+    """ "failed" if the rollup's gateway recorded a failed delivery (MessageFailed), else "in flight"."""
+    gateway = _contract(manifest, chain, "MetalayerGateway")
+    failed = gateway.events.MessageFailed().get_logs(from_block=0, argument_filters={"messageId": message_id})
+    return "failed" if failed else "in flight"
 
 
 def voting_power(manifest: Manifest, account: str) -> dict[str, int]:
@@ -358,16 +288,20 @@ def voting_power(manifest: Manifest, account: str) -> dict[str, int]:
 
 
 def advance_time(manifest: Manifest, seconds: int = 0, blocks: int | None = None) -> dict[str, int]:
-    """Move every chain's clock by `seconds` and mine `blocks` (default: one per 12 s, 1..600)."""
+    """Move every chain's clock by `seconds` and mine `blocks` (default: one per 12 s, 1..600).
+
+    Every mined block is at least one second after the previous one (the governor's clock is the
+    timestamp), so the clock moves by max(seconds, blocks), and mining alone moves it too.
+    """
     if seconds < 0 or (blocks is not None and blocks < 1):
         raise GovernanceError("time only moves forward: seconds >= 0, blocks >= 1")
     count = blocks if blocks is not None else min(MAX_DEFAULT_BLOCKS, max(1, math.ceil(seconds / SECONDS_PER_BLOCK)))
     heads: dict[str, int] = {}
     for chain in manifest.chains:
         w3 = _w3(manifest, chain.name)
-        if seconds:
-            w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
-        w3.provider.make_request("anvil_mine", [hex(count)])  # type: ignore[arg-type]
+        if seconds > count:
+            w3.provider.make_request("evm_increaseTime", [seconds - count])  # type: ignore[arg-type]
+        w3.provider.make_request("anvil_mine", [hex(count), hex(1)])  # type: ignore[arg-type]
         heads[chain.name] = w3.eth.block_number
     return heads
 

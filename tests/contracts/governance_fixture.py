@@ -52,6 +52,7 @@ def gov_fixture(_net: Net, deployed: Any, devnet_config: Any, artifacts: dict[st
     manifest = build_manifest(devnet_config, deployed.manifest_section(), services=False)
     deployment = deploy_governance(manifest, artifacts=artifacts)
     manifest.contracts.update(_contracts(deployment))
+    manifest.governance = deployment.manifest_section()  # as write_into_manifest does (hub_only, ...)
     try:
         yield Gov(_net, manifest, deployment)
     finally:

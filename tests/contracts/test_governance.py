@@ -43,6 +43,10 @@ def _execute(gov, pid, key_index=9):
     return w3.eth.get_transaction_receipt(tx)
 
 
+def _now(net) -> int:
+    return int(net.w3[HUB].eth.get_block("latest").timestamp)
+
+
 def _fee_config(gov, base_fee):
     cfg = list(gov.net.c(HUB, "MetalayerGateway").functions.feeConfig().call())
     cfg[0] = base_fee
@@ -77,13 +81,35 @@ def test_lock_rules(gov, net):
     before = era.functions.balanceOf(locker.address).call()
     gc.lock(gov.manifest, 5 * 10**18, WEEK, locker.private_key)
     assert net.revert_error(HUB, lock.functions.unlock(locker.address), locker.address) == "StillLocked"
-    supply_before = lock.functions.getPastTotalSupply(net.w3[HUB].eth.block_number - 1).call()
+    supply_before = lock.functions.getPastTotalSupply(_now(net) - 1).call()
     gc.advance_time(gov.manifest, seconds=WEEK)
-    assert lock.functions.getPastTotalSupply(net.w3[HUB].eth.block_number - 1).call() == supply_before + 5 * 10**18
+    assert lock.functions.getPastTotalSupply(_now(net) - 1).call() == supply_before + 5 * 10**18
     net.transact(HUB, lock.functions.unlock(locker.address), locker.address)
     assert era.functions.balanceOf(locker.address).call() == before
     assert lock.functions.lockedVotes(locker.address).call() == 0
     assert net.revert_error(HUB, lock.functions.setMinLockDuration(1), DEPLOYER) == "OwnableUnauthorizedAccount"
+
+
+def test_an_expired_lock_counts_once(gov, net):
+    """The lock's bonus holds only while unlockTime > the snapshot; expired and not withdrawn, it counts once."""
+    locker, amount = DEV[4], 1000 * 10**18
+    lock = gov.c(HUB, "EraVoteLock")
+    assert (
+        lock.functions.CLOCK_MODE().call() == net.c(HUB, "EraToken").functions.CLOCK_MODE().call() == "mode=timestamp"
+    )
+    assert gov.c(HUB, "MetalayerGovernor").functions.CLOCK_MODE().call() == "mode=timestamp"
+    _, unlock_time = gc.lock(gov.manifest, amount, WEEK, locker.private_key)
+    running = _open_vote(gov, [Action(HUB, "EraVoteLock", "setMinLockDuration(uint64)", [WEEK])], "lock runs")
+    assert gc.vote(gov.manifest, running, FOR, locker.private_key) == 2 * amount
+    gc.advance_time(gov.manifest, seconds=8 * 24 * 3600)
+    assert _now(net) > unlock_time
+    assert lock.functions.getPastVotes(locker.address, unlock_time - 1).call() == 2 * amount
+    assert lock.functions.getPastVotes(locker.address, unlock_time).call() == amount
+    assert gc.voting_power(gov.manifest, locker.address) == {"era": 0, "locked": amount, "total": amount}
+    expired = _open_vote(gov, [Action(HUB, "EraVoteLock", "setMinLockDuration(uint64)", [WEEK])], "lock expired")
+    assert gc.vote(gov.manifest, expired, FOR, locker.private_key) == amount
+    net.transact(HUB, lock.functions.unlock(locker.address), locker.address)
+    assert gc.voting_power(gov.manifest, locker.address)["total"] == 0
 
 
 def test_one_proposal_sets_fees_and_staking_on_every_chain(gov, net):
@@ -148,7 +174,8 @@ def test_missed_quorum_executes_nothing(gov, net):
     except gc.GovernanceError as exc:
         assert "GovernorUnexpectedProposalState" in str(exc)
     chains = gc.proposal_status(gov.manifest, pid)["chains"]
-    assert chains == [{"chain": HUB, "chain_id": net.chain_id[HUB], "executed": False}]  # no message sent
+    hub = {"chain": HUB, "chain_id": net.chain_id[HUB], "executed": False, "state": "not executed"}
+    assert chains == [hub]  # no message sent
     for chain in (HUB, *ROLLUPS):
         assert net.c(chain, "MetalayerGateway").functions.feeConfig().call()[0] != 1
 
@@ -201,3 +228,63 @@ def test_params_from_devnet_toml_table():
     ):
         with pytest.raises(ValueError):
             GovernanceParams.from_table(bad)
+
+
+def test_a_rollup_call_to_an_address_without_code_fails_there(gov, net):
+    """EraVoteLock exists on the hub only: the executor refuses the call (TargetHasNoCode), nothing runs."""
+    gc.delegate(gov.manifest, _key(1))
+    exempt = DEV[6].address
+    actions = [
+        Action("rollup-a", "MetalayerGateway", "setFeeExempt(address,bool)", [exempt, True]),
+        Action("rollup-a", "EraVoteLock", "setMinLockDuration(uint64)", [1]),  # batch of two: all or nothing
+        Action("rollup-b", "EraVoteLock", "setMinLockDuration(uint64)", [1]),  # single call
+    ]
+    with pytest.raises(gc.GovernanceError, match="hub only"):  # the client refuses it at propose time
+        gc.propose(gov.manifest, actions, "refused", _key(1))
+    governor = gov.c(HUB, "MetalayerGovernor")  # past the client, the executor refuses it
+    targets, values, calldatas = gc.proposal_operations(gov.manifest, actions)
+    net.transact(HUB, governor.functions.propose(targets, values, calldatas, "code-less"), DEV[1].address)
+    pid = governor.functions.hashProposal(targets, values, calldatas, gc.keccak(text="code-less")).call()
+    gc.advance_time(gov.manifest, blocks=2)
+    gc.vote(gov.manifest, pid, FOR, _key(1))
+    _close_vote(gov)
+    deliveries = gov.deliver_all(_execute(gov, pid))
+    for chain in ROLLUPS:
+        failed = (
+            net.c(chain, "MetalayerGateway").events.MessageFailed().process_receipt(deliveries[chain], errors=DISCARD)
+        )
+        assert failed and bytes(failed[0].args.reason)[:4] == _selector("TargetHasNoCode(address)"), chain
+    assert not net.c("rollup-a", "MetalayerGateway").functions.feeExempt(exempt).call()
+    status = gc.proposal_status(gov.manifest, pid)
+    assert status["state"] == "Executed"
+    assert [(c["chain"], c["executed"], c["state"]) for c in status["chains"]] == [
+        ("rollup-a", False, "failed"),
+        ("rollup-b", False, "failed"),
+    ]
+
+
+def test_client_refuses_code_less_targets(gov):
+    nowhere = "0x000000000000000000000000000000000000dEaD"
+    for action, reason in (
+        (Action("rollup-b", "MetalayerGovernor", "setVotingPeriod(uint32)", [50]), "hub only"),
+        (Action("rollup-a", nowhere, "f()", []), "no contract at"),
+        (Action(HUB, nowhere, "f()", []), "no contract at"),
+    ):
+        with pytest.raises(gc.GovernanceError, match=reason):
+            gc.propose(gov.manifest, [action], "refused", _key(1))
+
+
+def test_status_lists_the_hub_for_a_governor_only_proposal(gov, net):
+    gc.delegate(gov.manifest, _key(1))
+    period = gov.c(HUB, "MetalayerGovernor").functions.votingPeriod().call()
+    pid = _open_vote(gov, [Action(HUB, "MetalayerGovernor", "setVotingPeriod(uint32)", [period])], "governor only")
+    gc.vote(gov.manifest, pid, FOR, _key(1))
+    _close_vote(gov)
+    hub = {"chain": HUB, "chain_id": net.chain_id[HUB]}
+    assert gc.proposal_status(gov.manifest, pid)["chains"] == [{**hub, "executed": False, "state": "not executed"}]
+    _execute(gov, pid)
+    assert gc.proposal_status(gov.manifest, pid)["chains"] == [{**hub, "executed": True, "state": "executed"}]
+
+
+def _selector(signature: str) -> bytes:
+    return gc.keccak(text=signature)[:4]

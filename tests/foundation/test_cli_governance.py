@@ -36,7 +36,7 @@ GOVERNANCE = (
 )
 ROLLUPS = ("rollup-a", "rollup-b")
 FEE_SIG = "setFeeConfig((uint128,uint128,uint16,uint16,uint16,address,address))"
-PERIOD = 20  # [governance] voting_period in the module's devnet.toml
+PERIOD = 60  # [governance] voting_period (seconds) in the module's devnet.toml
 
 
 def devnet(workdir: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -85,7 +85,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
 def test_up_deploys_roles_and_governance_and_hands_over(cli: Cli) -> None:
     assert all(name in cli.manifest.contracts for name in GOVERNANCE)
     assert "roles + governance: EraVoteLock, MetalayerGovernor on the hub only" in cli.up_output
-    assert f"period {PERIOD} blocks" in cli.up_output
+    assert f"period {PERIOD} s" in cli.up_output
     assert "roles + governance (6 contracts)" in (cli.workdir / "state" / "logs" / "devnet.log").read_text()
     assert cli.manifest.governance["voting_period"] == PERIOD  # type: ignore[attr-defined]
     governor, executor = cli.manifest.address("MetalayerGovernor"), cli.manifest.address("GovernanceExecutor")
@@ -101,7 +101,7 @@ def test_up_deploys_roles_and_governance_and_hands_over(cli: Cli) -> None:
 def test_the_governance_table_is_validated_and_round_trips() -> None:
     config = parse_config({"governance": {"voting_period": 7, "keep_bootstrap_admin": False}})
     assert params_of(config).voting_period == 7 and not params_of(config).keep_bootstrap_admin
-    assert params_of(parse_config({})).voting_period == 50  # defaults
+    assert params_of(parse_config({})).voting_period == 600  # defaults (seconds)
     assert parse_config(tomllib.loads(to_toml(config))) == config
     for table, message in (
         ({"voting_perod": 7}, "unknown key"),
@@ -170,7 +170,7 @@ def test_a_proposal_lifecycle_through_the_cli_changes_fees_everywhere(cli: Cli) 
     pid = str(proposed["id"])
     assert proposed["chains"] == ["hub", *ROLLUPS]
     assert ok(cli.workdir, "gov", "show", pid, "--json")["state"] == "Pending"
-    ok(cli.workdir, "time", "advance", "24s")
+    ok(cli.workdir, "time", "advance", "2s")  # past the voting delay (1 s), well inside the period
     assert ok(cli.workdir, "gov", "vote", pid, "for", "--account", "1", "--json")["weight"] > 0
     ok(cli.workdir, "time", "advance", f"{PERIOD * 12}s", "--blocks", str(PERIOD + 1))
     assert ok(cli.workdir, "gov", "show", pid, "--json")["state"] == "Succeeded"
@@ -205,6 +205,9 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(cli: Cli) -> None:
     )
     assert "unknown chain" in one_line_error(
         cli.workdir, "gov", "propose", "x", "--action", "mars:EraToken:f(uint8)", "1"
+    )
+    assert "EraVoteLock exists on the hub only" in one_line_error(
+        cli.workdir, "gov", "propose", "x", "--action", "rollup-b:EraVoteLock:setMinLockDuration(uint64)", "1"
     )
     assert "no proposal 12345" in one_line_error(cli.workdir, "gov", "show", "12345")
     assert "bad proposal id" in one_line_error(cli.workdir, "gov", "vote", "abc", "for")

@@ -10,15 +10,17 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 /**
  * @title EraVoteLock
- * @notice Locks ERA for a committed duration; locked ERA counts twice in governance.
+ * @notice Locks ERA for a committed duration; locked ERA counts twice in governance while the lock runs.
  *
- * This contract is also the Governor's votes source (IERC5805): the voting power of an account is
- * its delegated ERA votes (ERC20Votes on the EraToken: delegate to yourself to activate them)
- * plus LOCK_MULTIPLIER (2) times the ERA it has locked here. Locked ERA sits in this contract,
- * which never delegates, so it leaves the locker's ERC20Votes balance: it is counted once, here,
- * doubled. The total supply for quorum is ERA's total supply plus the locked amount (the sum of
- * every possible vote). A lock must run at least `minLockDuration` seconds; checkpoints use ERA's
- * clock (block numbers), so past votes are exact at a proposal's snapshot.
+ * This contract is also the Governor's votes source (IERC5805): the voting power of an account at a
+ * timepoint t is its delegated ERA votes (ERC20Votes on the EraToken: delegate to yourself to activate
+ * them) plus the ERA it has locked here, times LOCK_MULTIPLIER (2) if the lock is in force at t
+ * (unlockTime > t), once if it expired and was not withdrawn yet. Locked ERA sits in this contract,
+ * which never delegates, so it leaves the locker's ERC20Votes balance: it is counted once, here. The
+ * total supply for quorum is ERA's total supply plus the locked amount (every lock's bonus, expired or
+ * not, until withdrawn: an upper bound of the possible votes, so quorum never comes out lower than
+ * exact). A lock must run at least `minLockDuration` seconds. The clock is ERA's, timestamps, the unit
+ * of unlock times: past votes are exact at a proposal's snapshot, expiry included.
  */
 contract EraVoteLock is IERC5805, Ownable {
     using SafeERC20 for IERC20;
@@ -38,8 +40,9 @@ contract EraVoteLock is IERC5805, Ownable {
     }
 
     mapping(address account => Lock) private _locks;
-    mapping(address account => Checkpoints.Trace208) private _weight;
-    Checkpoints.Trace208 private _totalWeight;
+    mapping(address account => Checkpoints.Trace208) private _lockedAt; // locked amount over time
+    mapping(address account => Checkpoints.Trace208) private _unlockTimeAt; // unlock time over time
+    Checkpoints.Trace208 private _totalLocked;
 
     /// @notice `account` locked `amount` more ERA; everything it has locked unlocks at `unlockTime`.
     event Locked(address indexed account, uint256 amount, uint64 unlockTime);
@@ -74,12 +77,14 @@ contract EraVoteLock is IERC5805, Ownable {
         if (amount == 0) revert ZeroAmount();
         if (duration < minLockDuration) revert LockTooShort(duration, minLockDuration);
         IERC20(address(era)).safeTransferFrom(msg.sender, address(this), amount);
+        uint256 votesBefore = _lockVotesAt(msg.sender, clock());
         Lock storage lk = _locks[msg.sender];
         uint64 until = uint64(block.timestamp) + duration;
         if (until > lk.unlockTime) lk.unlockTime = until;
         lk.amount += amount;
-        _addWeight(msg.sender, amount * LOCK_MULTIPLIER, true);
+        _checkpoint(msg.sender, lk.amount, lk.unlockTime, amount, true);
         emit Locked(msg.sender, amount, lk.unlockTime);
+        emit DelegateVotesChanged(msg.sender, votesBefore, _lockVotesAt(msg.sender, clock()));
     }
 
     /// @notice Withdraw all of the caller's ERA once its lock expired.
@@ -88,10 +93,12 @@ contract EraVoteLock is IERC5805, Ownable {
         Lock memory lk = _locks[msg.sender];
         if (lk.amount == 0) revert NothingLocked();
         if (block.timestamp < lk.unlockTime) revert StillLocked(lk.unlockTime);
+        uint256 votesBefore = _lockVotesAt(msg.sender, clock());
         delete _locks[msg.sender];
-        _addWeight(msg.sender, lk.amount * LOCK_MULTIPLIER, false);
+        _checkpoint(msg.sender, 0, lk.unlockTime, lk.amount, false);
         IERC20(address(era)).safeTransfer(to, lk.amount);
         emit Unlocked(msg.sender, to, lk.amount);
+        emit DelegateVotesChanged(msg.sender, votesBefore, 0);
     }
 
     /// @notice Set the shortest accepted lock (owner: governance). Existing locks are unaffected.
@@ -108,25 +115,33 @@ contract EraVoteLock is IERC5805, Ownable {
         return (lk.amount, lk.unlockTime);
     }
 
-    /// @notice Current voting weight from locks alone (LOCK_MULTIPLIER x locked ERA).
+    /// @notice Current voting weight from the lock alone: LOCK_MULTIPLIER x locked ERA while the lock
+    /// runs, 1 x once it expired (until withdrawn).
     /// @param account the locker
     function lockedVotes(address account) external view returns (uint256) {
-        return _weight[account].latest();
+        return _lockVotesAt(account, clock());
     }
 
-    function _addWeight(address account, uint256 delta, bool add) private {
+    /// @dev Votes of `account`'s lock at `timepoint`: the amount locked then, doubled if its unlock time
+    /// (as it stood then) is after `timepoint`.
+    function _lockVotesAt(address account, uint48 timepoint) private view returns (uint256) {
+        uint256 amount = _lockedAt[account].upperLookupRecent(timepoint);
+        if (amount == 0) return 0;
+        bool inForce = _unlockTimeAt[account].upperLookupRecent(timepoint) > timepoint;
+        return inForce ? amount * LOCK_MULTIPLIER : amount;
+    }
+
+    function _checkpoint(address account, uint256 amount, uint64 unlockTime, uint256 delta, bool add) private {
         uint48 now_ = clock();
-        Checkpoints.Trace208 storage w = _weight[account];
-        uint256 current = w.latest();
-        uint256 total = _totalWeight.latest();
-        w.push(now_, SafeCast.toUint208(add ? current + delta : current - delta));
-        _totalWeight.push(now_, SafeCast.toUint208(add ? total + delta : total - delta));
-        emit DelegateVotesChanged(account, current, add ? current + delta : current - delta);
+        _lockedAt[account].push(now_, SafeCast.toUint208(amount));
+        _unlockTimeAt[account].push(now_, unlockTime);
+        uint256 total = _totalLocked.latest();
+        _totalLocked.push(now_, SafeCast.toUint208(add ? total + delta : total - delta));
     }
 
     // ---------------------------------------------------------------- IERC5805 (the Governor's votes source)
 
-    /// @notice ERA's clock (block numbers): lock checkpoints and ERA checkpoints line up.
+    /// @notice ERA's clock (timestamps): lock checkpoints, unlock times and ERA checkpoints line up.
     function clock() public view returns (uint48) {
         return era.clock();
     }
@@ -137,26 +152,27 @@ contract EraVoteLock is IERC5805, Ownable {
         return era.CLOCK_MODE();
     }
 
-    /// @notice Delegated ERA votes plus twice the locked ERA.
+    /// @notice Delegated ERA votes plus the lock's votes (twice the locked ERA while the lock runs).
     /// @param account the voter
     function getVotes(address account) external view returns (uint256) {
-        return era.getVotes(account) + _weight[account].latest();
+        return era.getVotes(account) + _lockVotesAt(account, clock());
     }
 
     /// @notice Voting power at a past `timepoint` (the Governor's snapshot).
     /// @param account the voter
-    /// @param timepoint a past block number
+    /// @param timepoint a past timestamp
     function getPastVotes(address account, uint256 timepoint) external view returns (uint256) {
         _checkPast(timepoint);
-        return era.getPastVotes(account, timepoint) + _weight[account].upperLookupRecent(SafeCast.toUint48(timepoint));
+        return era.getPastVotes(account, timepoint) + _lockVotesAt(account, SafeCast.toUint48(timepoint));
     }
 
     /// @notice ERA total supply plus the extra weight of locks, at a past `timepoint` (for quorum).
-    /// @param timepoint a past block number
+    /// @dev Expired locks not withdrawn yet keep their bonus here (an upper bound; see the contract notice).
+    /// @param timepoint a past timestamp
     function getPastTotalSupply(uint256 timepoint) external view returns (uint256) {
         _checkPast(timepoint);
-        uint256 lockedExtra = _totalWeight.upperLookupRecent(SafeCast.toUint48(timepoint)) / LOCK_MULTIPLIER;
-        return era.getPastTotalSupply(timepoint) + lockedExtra * (LOCK_MULTIPLIER - 1);
+        uint256 locked = _totalLocked.upperLookupRecent(SafeCast.toUint48(timepoint));
+        return era.getPastTotalSupply(timepoint) + locked * (LOCK_MULTIPLIER - 1);
     }
 
     /// @notice The ERA delegate of `account` (delegation happens on the EraToken).

@@ -46,8 +46,8 @@ contract MetalayerGovernor is
     event CrosschainActionSent(uint256 indexed proposalId, uint256 indexed chainId, address executor, bytes32 sendId);
 
     /// @param votes the votes source (EraVoteLock)
-    /// @param votingDelay_ clock units (blocks) between proposal and voting start
-    /// @param votingPeriod_ clock units (blocks) of voting
+    /// @param votingDelay_ clock units (seconds: the clock is ERA's timestamp) between proposal and voting start
+    /// @param votingPeriod_ clock units (seconds) of voting
     /// @param proposalThreshold_ votes needed to propose
     /// @param quorumNumerator_ quorum in percent of the votes supply at the snapshot
     constructor(
