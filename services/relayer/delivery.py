@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 from services.common.chain import TxLost
-from services.common.rpc import hexbytes, hexint
+from services.common.rpc import RpcError, hexbytes, hexint
 from services.protocol.messages import commitment_slot
 from services.relayer import backoff, chaos, finality, optimistic
 from services.relayer.context import Context
@@ -222,7 +222,15 @@ class Delivery:
                 proof_task.cancel()
             raise
         attested_at = time.time()
-        proof = await (asyncio.shield(proof_task) if prefetched else proof_task)  # shared: never cancelled here
+        try:
+            proof = await (asyncio.shield(proof_task) if prefetched else proof_task)  # shared: never cancelled here
+        except RpcError as exc:
+            if "BlockOutOfRange" not in str(exc):
+                raise
+            # the source restarted from a dump: it keeps no state of older blocks, a newer one proves the same
+            ctx.prefetch.forget(batch.src, block)
+            block, quorum = await self._attest_later(batch.src, max(block, ctx.links[batch.src].head - 1), gset)
+            proof = await self._proof_at(batch.src, list(slots.values()), block, quorum)
         if not proof_matches(proof, quorum.attestation.state_root):
             ctx.prefetch.forget(batch.src, block)
             if await self._rewound(batch.src, block, quorum.attestation.block_hash):
