@@ -215,7 +215,8 @@ class Suspendable:
 
         def authorize(req: Request) -> None:
             given = req.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            if not given or not hmac.compare_digest(given, self.token):
+            # as bytes: compare_digest refuses str with non-ASCII characters (a header is latin-1)
+            if not given or not hmac.compare_digest(given.encode("latin-1", "replace"), self.token.encode()):
                 raise HttpError(403, "admin routes need the token of this run (Authorization: Bearer ...)")
 
         @app.post("/admin/suspend")

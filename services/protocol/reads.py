@@ -16,6 +16,7 @@ Blocking (httpx); the API runs it in its thread pool. Failures raise ReadError w
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,16 @@ from services.common.tx import Signer
 from services.protocol.attestation import Attestation, recover_signer
 from services.protocol.proofs import parse_proof
 from services.protocol.slots import erc20_balance_slot, mapping_slot, to_word
+
+# One submitter account per devnet sends every attestation a read needs: concurrent reads of one
+# process (the API's thread pool) take its nonce in turn (12 at once had 5 "nonce too low").
+_SUBMIT_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _submit_lock(rpc_url: str, account: str) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _SUBMIT_LOCKS.setdefault((rpc_url, account.lower()), threading.Lock())
 
 
 class ReadError(RuntimeError):
@@ -175,15 +186,16 @@ class StateReader:
     def ensure_root(self, att: Attestation, dst: Any) -> tuple[bool, list[str]]:
         """Make sure the reading chain's registry holds `att`'s root; True if this call submitted it."""
         registry = self.m.address("StateRootRegistry")
-        stored = self._call(dst.rpc_url, registry, self.registry_abi, "rootAt", att.chain_id, att.block_number)[0]
-        if bytes(stored) == att.state_root:
-            return False, []
-        if bytes(stored) != b"\0" * 32:
-            raise ReadError(f"chain {dst.name} holds another root for {att.chain_id}/{att.block_number}")
-        signatures, signers = self.quorum(att)
-        data = self.registry_abi.encode("submitAttestation", att.as_tuple(), signatures)
-        self._send(dst, registry, data)
-        return True, signers
+        with _submit_lock(dst.rpc_url, self.submitter.address):  # checked and sent by one read at a time
+            stored = self._call(dst.rpc_url, registry, self.registry_abi, "rootAt", att.chain_id, att.block_number)[0]
+            if bytes(stored) == att.state_root:
+                return False, []
+            if bytes(stored) != b"\0" * 32:
+                raise ReadError(f"chain {dst.name} holds another root for {att.chain_id}/{att.block_number}")
+            signatures, signers = self.quorum(att)
+            data = self.registry_abi.encode("submitAttestation", att.as_tuple(), signatures)
+            self._send(dst, registry, data)
+            return True, signers
 
     def quorum(self, att: Attestation) -> tuple[list[bytes], list[str]]:
         """`threshold` signatures of `att` from the guardians' HTTP API (each checked)."""

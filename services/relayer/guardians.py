@@ -78,10 +78,11 @@ class GuardianPool:
         ws_url = "ws" + url.removeprefix("http") + "/v1/attestations/live"
         delay = 0.05
         while True:
+            opened = None
             try:
                 async with connect(ws_url, proxy=None, compression=None, max_size=1 << 16, ping_interval=None) as ws:
                     self.live.add(url)
-                    delay = 0.05
+                    opened = time.monotonic()
                     async for raw in ws:
                         doc = json.loads(raw)
                         if isinstance(doc, dict) and self._take_push(url, doc):
@@ -93,6 +94,9 @@ class GuardianPool:
                 log.exception("live feed of %s", url)
             finally:
                 self.live.discard(url)
+            # back to the short wait only after a connection that lasted: a guardian that accepts
+            # and closes at once must not have the relayer reconnect every 50 ms
+            delay = 0.05 if opened is not None and time.monotonic() - opened > 5.0 else delay
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 
@@ -102,7 +106,7 @@ class GuardianPool:
         Recovering a signer is most of the relayer's CPU per push."""
         try:
             key = (int(doc["chain_id"]), int(doc["block_number"]))
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: Infinity, 1e400
             return False
         if not doc.get("message_block") or not self._may_check(url):
             held = self._unchecked.setdefault(key, [])

@@ -136,3 +136,23 @@ def test_cli_and_api_print_the_same_value_with_its_block(net, tmp_path: Path):
 def test_read_of_a_missing_block_is_one_error(net):
     with pytest.raises(ReadError, match="has no block"):
         net.read("rollup-a", net.addresses["EraToken"], slot=0, block=10**9, on="rollup-b")
+
+
+def test_concurrent_api_reads_all_answer(net):
+    """Reads that each need a root attested on their reading chain submit it from one account:
+    12 at once (mixed chains) used to collide on its nonce (5 x 409 'nonce too low')."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    gateway = net.addresses["MetalayerGateway"]
+    pairs = [("rollup-a", "hub"), ("rollup-b", "hub"), ("hub", "rollup-a"), ("rollup-a", "rollup-b")]
+    for chain in ("hub", "rollup-a", "rollup-b"):  # fresh blocks: roots no registry holds yet
+        net.w3[chain].provider.make_request("evm_mine", [])
+
+    def read(i: int) -> int:
+        chain, on = pairs[i % len(pairs)]
+        params = {"chain": chain, "address": gateway, "slot": str(i), "on": on}
+        return httpx.get(f"{net.api}/v1/read", params=params, timeout=60).status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(read, range(12)))
+    assert statuses == [200] * 12

@@ -67,7 +67,11 @@ def changes(
 
 
 async def stream(ctx: Context, status: str | None, max_events: int, timeout: float) -> AsyncIterator[str]:
-    # counted here, not in the route: a generator that never starts must not hold a slot
+    # counted here, not in the route: a generator that never starts must not hold a slot; and
+    # checked again, for streams opened together passed the route's check before any counted
+    if ctx.events_clients >= MAX_CLIENTS:
+        yield 'event: end\ndata: {"reason": "too many event streams"}\n\n'
+        return
     ctx.events_clients += 1
     try:
         yield f"retry: 1000\n: streaming message status changes for {timeout:g}s\n\n"

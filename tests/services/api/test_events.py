@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -68,3 +69,18 @@ def test_bounds(queue_client):
         assert_error(queue_client.get("/v1/events", params={"timeout": 1}), 503, "unavailable", "event streams")
     finally:
         ctx.events_clients = 0
+
+
+def test_streams_opened_together_past_the_cap_end_at_once():
+    """Streams opened together all pass the route's check before any is counted: the ones over
+    the cap end at their first step instead of holding a poller each."""
+
+    class Ctx:
+        events_clients = events.MAX_CLIENTS
+
+    async def first_events() -> list[str]:
+        return [chunk async for chunk in events.stream(Ctx(), None, 10, 5.0)]  # type: ignore[arg-type]
+
+    chunks = asyncio.run(first_events())
+    assert chunks == ['event: end\ndata: {"reason": "too many event streams"}\n\n']
+    assert Ctx.events_clients == events.MAX_CLIENTS  # nothing counted, nothing leaked

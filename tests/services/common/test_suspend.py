@@ -69,6 +69,9 @@ def test_suspend_resume_behind_the_token(tmp_path: Path) -> None:
             assert (await c.get("/v1/ticks")).json()["ticks"] > 0
             assert (await c.post("/admin/suspend")).status_code == 403
             assert (await c.post("/admin/suspend", headers={"Authorization": "Bearer nope"})).status_code == 403
+            # a non-ASCII token (headers are latin-1) is refused, not a 500 from compare_digest
+            for odd in (b"Bearer \xe9\xe9", b"Bearer caf\xc3\xa9", b"Bearer \xff"):
+                assert (await c.post("/admin/suspend", headers={"Authorization": odd})).status_code == 403
             assert (await c.get("/admin/state")).status_code == 403
             assert built[0].ticks > 0 and not built[0].closed  # refused: still running
 

@@ -90,6 +90,8 @@ def test_pushes_of_blocks_without_messages_are_checked_only_when_needed(stage_ne
             for i, sig in enumerate(sigs)
         ]
         forged = dict(docs[0], state_root="0x" + "77" * 32)
+        for junk in (float("inf"), 1e400, float("nan"), "x", None):  # JSON Infinity / 1e400 parse as floats
+            assert pool._take_push(pool.urls[0], dict(docs[0], chain_id=junk)) is False
         taken = [pool._take_push(pool.urls[i], d) for i, d in enumerate([*docs, forged])]
         held_before = dict(pool._cache)  # nothing checked yet
         gset = ctx.sets[stage_net.chain_id("rollup-a")]
