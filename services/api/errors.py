@@ -100,9 +100,19 @@ def install(app: FastAPI) -> None:
 
 
 def _allowed(request: Request) -> list[str]:
+    return sorted(_methods(request.app.routes, request.url.path))
+
+
+def _methods(routes: Any, path: str) -> set[str]:
+    """Methods of the routes matching `path`, into included routers too (FastAPI 0.165 wraps
+    them: app.routes holds wrappers without a path_regex, which left every Allow empty)."""
     methods: set[str] = set()
-    for route in request.app.routes:
+    for route in routes:
         regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
-        if regex is not None and route_methods and regex.match(request.url.path):
+        if regex is not None and route_methods and regex.match(path):
             methods |= set(route_methods)
-    return sorted(methods)
+        included = getattr(route, "original_router", None)  # the routers are included without a prefix
+        inner = getattr(route, "routes", None) or getattr(included, "routes", None)
+        if regex is None and inner:
+            methods |= _methods(inner, path)
+    return methods

@@ -119,6 +119,8 @@ def test_message_errors(queue_client):
     assert_error(queue_client.get(f"/v1/messages/0x{'ab' * 32}"), 404, "not_found", "unknown message id")
     assert_error(queue_client.get("/v1/nothing"), 404, "not_found")
     assert_error(queue_client.delete("/v1/messages"), 405, "method_not_allowed")
+    assert queue_client.delete("/v1/messages").headers["allow"] == "GET, POST"  # RFC 9110: a 405 names them
+    assert queue_client.put("/v1/chains").headers["allow"] == "GET"
 
 
 def test_every_route_declares_the_error_body_for_its_4xx(client):
