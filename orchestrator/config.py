@@ -14,6 +14,7 @@ from typing import Any
 from orchestrator.config_checks import (
     check_block_time,
     check_chain_id,
+    check_chain_name,
     check_mnemonic,
     check_port,
     check_port_range,
@@ -184,6 +185,7 @@ def _parse_chain(raw: Any, where: str, role: str) -> dict[str, Any]:
     name = _typed(raw.get("name", "hub" if role == "hub" else ""), str, f"{where}.name")
     if not name:
         raise ConfigError(f"{where}.name: missing")
+    check_chain_name(f"{where}.name", name)
     block_time = raw.get("block_time", "instant")
     if block_time == "instant" or block_time == 0:
         block_time = None

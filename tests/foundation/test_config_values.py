@@ -85,3 +85,36 @@ def test_up_refuses_bad_values_in_one_line_and_starts_nothing(tmp_path, monkeypa
     )
     assert one_error_line(result).startswith(f"error: {key}: ")
     assert (tmp_path / "run").is_dir() and not (tmp_path / ".devnet").exists()
+
+
+@pytest.mark.parametrize(
+    "name, problem",
+    [
+        ("relayer", "is the name of a devnet service"),
+        ("api", "is the name of a devnet service"),
+        ("deployer", "is the name of a devnet service"),
+        ("net", "is the name of a devnet service"),
+        ("guardian-0", "is the name of a devnet service"),
+        ("solver-12", "is the name of a devnet service"),
+        ("rollup b", "is not a valid chain name"),
+        ("../x", "is not a valid chain name"),
+        ("rollup:b", "is not a valid chain name"),
+        ("r$HOME", "is not a valid chain name"),
+        ("Rollup", "is not a valid chain name"),
+        ("1rollup", "is not a valid chain name"),
+        ("a" * 41, "is not a valid chain name"),
+    ],
+)
+def test_chain_names_are_safe_and_not_service_names(name, problem):
+    with pytest.raises(ConfigError, match=rf"^rollups\[0\]\.name: .* {problem}") as info:
+        parse_config({"rollups": [{**ROLLUP, "name": name}]})
+    assert "\n" not in str(info.value)
+    with pytest.raises(ConfigError, match=rf"^hub\.name: .* {problem}"):
+        parse_config({"hub": {"name": name}})
+
+
+def test_usual_chain_names_parse():
+    config = parse_config(
+        {"hub": {"name": "l1"}, "rollups": [{"name": "rollup-a"}, {"name": "op2"}, {"name": "guardian"}]}
+    )
+    assert [c.name for c in config.chains] == ["l1", "rollup-a", "op2", "guardian"]
