@@ -11,6 +11,16 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from orchestrator.config_checks import (
+    check_block_time,
+    check_chain_id,
+    check_chain_name,
+    check_mnemonic,
+    check_port,
+    check_port_range,
+    check_relayer,
+    check_state_dir,
+)
 from orchestrator.config_model import (
     DEFAULT_MNEMONIC,
     HOST,
@@ -175,15 +185,13 @@ def _parse_chain(raw: Any, where: str, role: str) -> dict[str, Any]:
     name = _typed(raw.get("name", "hub" if role == "hub" else ""), str, f"{where}.name")
     if not name:
         raise ConfigError(f"{where}.name: missing")
+    check_chain_name(f"{where}.name", name)
     block_time = raw.get("block_time", "instant")
     if block_time == "instant" or block_time == 0:
         block_time = None
     else:
         block_time = float(_typed(block_time, (int, float), f"{where}.block_time"))
-        if block_time < 0:
-            raise ConfigError(f'{where}.block_time: must be "instant" or a positive number of seconds')
-        if block_time < MIN_BLOCK_TIME:
-            raise ConfigError(f"{where}.block_time: {block_time} is below the minimum of {MIN_BLOCK_TIME} s")
+        check_block_time(f"{where}.block_time", block_time, MIN_BLOCK_TIME)
     anvil_args = raw.get("anvil_args", [])
     if not isinstance(anvil_args, list) or not all(isinstance(a, str) for a in anvil_args):
         raise ConfigError(f"{where}.anvil_args: expected an array of strings")
@@ -231,16 +239,14 @@ def validate(config: DevnetConfig) -> None:
     seen_ports: dict[int, str] = {}
     for chain in config.chains:
         where = "hub" if chain.role == "hub" else f"rollups[{config.rollups.index(chain)}]"
-        if chain.chain_id <= 0:
-            raise ConfigError(f"{where}.chain_id: must be positive, got {chain.chain_id}")
+        check_chain_id(f"{where}.chain_id", chain.chain_id)
         if chain.chain_id in seen_ids:
             raise ConfigError(
                 f"{where}.chain_id: duplicate chain id {chain.chain_id} (also {seen_ids[chain.chain_id]})"
             )
         if chain.name in seen_names:
             raise ConfigError(f"{where}.name: duplicate chain name {chain.name!r}")
-        if not 1 <= chain.port <= 65535:
-            raise ConfigError(f"{where}.port: must be 1-65535, got {chain.port}")
+        check_port(f"{where}.port", chain.port)
         if chain.port in seen_ports:
             raise ConfigError(f"{where}.port: duplicate port {chain.port} (also {seen_ports[chain.port]})")
         seen_ids[chain.chain_id] = chain.name
@@ -257,10 +263,11 @@ def validate(config: DevnetConfig) -> None:
         raise ConfigError(f"guardians.confirmations: must be >= 0, got {g.confirmations}")
     if config.accounts < 1:
         raise ConfigError(f"accounts: must be at least 1, got {config.accounts}")
-    if config.relayer.max_attempts < 1:
-        raise ConfigError(f"relayer.max_attempts: must be at least 1, got {config.relayer.max_attempts}")
-    if config.relayer.max_age < 0:
-        raise ConfigError(f"relayer.max_age: must be >= 0 seconds (0 = no limit), got {config.relayer.max_age}")
+    check_port_range("guardians.base_port", g.base_port, g.count)
+    check_relayer(config.relayer)
+    check_port("api.port", config.api.port)
+    check_mnemonic(config.mnemonic)
+    check_state_dir(config.state_dir)
     _validate_solvers(config.solvers)
     service_ports = {f"guardians (port {port})": port for port in g.ports}
     service_ports["relayer.port"] = config.relayer.port
@@ -285,5 +292,4 @@ def _validate_solvers(s: SolverConfig) -> None:
         raise ConfigError(f"solvers.count: must be between 0 and {MAX_SOLVERS}, got {s.count}")
     if not 0 <= s.fee_bps <= 1000:
         raise ConfigError(f"solvers.fee_bps: must be between 0 and 1000 (10%), got {s.fee_bps}")
-    if not 1 <= s.base_port <= 65535 - s.count:
-        raise ConfigError(f"solvers.base_port: must be 1-{65535 - s.count}, got {s.base_port}")
+    check_port_range("solvers.base_port", s.base_port, s.count)

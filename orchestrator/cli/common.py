@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 from orchestrator import registry
 from orchestrator.config import MIN_BLOCK_TIME, ConfigError, DevnetConfig, load_config
+from orchestrator.config_checks import MAX_BLOCK_TIME
 from orchestrator.paths import StateDir
 from orchestrator.services import pidfile
 
@@ -70,6 +71,8 @@ def block_time(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"{text} is below the minimum of {MIN_BLOCK_TIME} seconds (0 = a block per transaction)"
         )
+    if value > MAX_BLOCK_TIME:
+        raise argparse.ArgumentTypeError(f"{text} is above the maximum of {MAX_BLOCK_TIME:g} seconds")
     return value
 
 

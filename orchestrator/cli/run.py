@@ -165,13 +165,20 @@ def _up_detached(args: argparse.Namespace, config: DevnetConfig) -> int:
     state.ready_file.unlink(missing_ok=True)
     child = procs.spawn(argv, log_path, tie_to_parent=False)
     deadline = time.monotonic() + args.timeout
-    while not state.ready_file.is_file():
-        if child.poll() is not None:
-            raise CliError(f"devnet failed to start: {procs.tail(log_path, 3)}")
-        if time.monotonic() > deadline:
-            procs.stop(child)
-            raise CliError(f"devnet not ready after {args.timeout:g}s; see {log_path}")
-        time.sleep(0.02)
+    try:
+        while not state.ready_file.is_file():
+            if child.poll() is not None:
+                raise CliError(f"devnet failed to start: {procs.tail(log_path, 3)}")
+            if time.monotonic() > deadline:
+                procs.stop(child)
+                raise CliError(f"devnet not ready after {args.timeout:g}s; see {log_path}")
+            time.sleep(0.02)
+    except KeyboardInterrupt:
+        # the child runs in its own session, so Ctrl-C reached only us: stop what we started
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        procs.stop(child, timeout=30.0)
+        print(f"error: interrupted: stopped the devnet that was starting (pid {child.pid})", file=sys.stderr)
+        return 130
     manifest = load_manifest(state.manifest)
     if args.json:
         emit_json(summary_doc(manifest, state.root, child.pid))

@@ -84,8 +84,7 @@ _HTTP_CHECK = (
 
 def _health(script: str, args: Sequence[str], interval: str) -> dict[str, Any]:
     return {
-        # `$$`: compose would otherwise interpolate $1 etc. from the environment
-        "test": ["CMD", "bash", "-c", script.replace("$", "$$"), "health", *args],
+        "test": ["CMD", "bash", "-c", script, "health", *args],
         "interval": interval,
         "timeout": "5s",
         "retries": HEALTH_RETRIES,
@@ -150,7 +149,7 @@ def compose_services(
         # The deployer needs the topology; ship it in the environment so the file
         # stays self-contained (no bind mount, works with a remote engine too).
         script = (
-            f'printf "%s" "$${CONFIG_ENV}" > /tmp/devnet.toml'
+            f'printf "%s" "${CONFIG_ENV}" > /tmp/devnet.toml'
             f" && exec {shlex.join(deploy[:2])} --config /tmp/devnet.toml {shlex.join(deploy[2:])}"
         )
         deployer = app(command=["sh", "-c", script], environment={CONFIG_ENV: to_toml(config)})
@@ -167,7 +166,20 @@ def compose_services(
             depends_on=dict(after_deploy),
             healthcheck=_http_health(spec.port, health_interval),
         )
-    return services
+    return compose_escape(services)
+
+
+def compose_escape(value: Any) -> Any:
+    """`value` with every `$` in a string doubled: Compose substitutes `$VAR` from the host's
+    environment in every value it reads (health scripts, a mnemonic, anvil_args, the embedded
+    devnet.toml), and `$$` is its escape for a literal `$`."""
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, dict):
+        return {k: compose_escape(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [compose_escape(v) for v in value]
+    return value
 
 
 _HEADER = """\

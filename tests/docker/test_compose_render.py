@@ -185,3 +185,27 @@ def test_forwarder_relays_to_loopback():
             loop.call_soon_threadsafe(task.cancel)
         thread.join(timeout=5)
         server.close()
+
+
+def test_every_dollar_is_escaped_for_compose():
+    """Compose substitutes `$VAR` from the host in every value; the rendering must double each `$`
+    (anvil_args, the mnemonic and the embedded devnet.toml) so the containers see the literal text."""
+    import re
+    import tomllib
+    from dataclasses import replace
+
+    base = default_config()
+    rollup = replace(base.rollups[0], anvil_args=("--fork-url", "http://node/$API_KEY"))
+    config = replace(
+        base, chains=(base.hub, rollup, base.rollups[1]), mnemonic="word$HOME " * 11 + "x", state_dir="/tmp/$USER"
+    )
+    text = render.render_compose(config)
+    assert not re.search(r"(?<!\$)\$(?!\$)", text.replace("$$", "")), "a single $ would be substituted by Compose"
+    services = render.compose_services(config)
+    assert "http://node/$$API_KEY" in services["rollup-a"]["command"]
+    assert "word$$HOME" in services["hub"]["command"][services["hub"]["command"].index("--mnemonic") + 1]
+    toml_text = services["deployer"]["environment"][render.CONFIG_ENV].replace("$$", "$")
+    assert tomllib.loads(toml_text)["state_dir"] == "/tmp/$USER"
+    # the shell and health scripts keep working: their own `$` are escaped once, not twice
+    assert '"$$DEVNET_CONFIG_TOML"' in services["deployer"]["command"][2]
+    assert "$$$" not in text

@@ -46,6 +46,7 @@ def test_version(tmp_path):
         (["up", "--block-time", "-1"], "--block-time: must be 0 (instant) or a positive number of seconds, got -1"),
         (["up", "--block-time", "0.001"], "--block-time: 0.001 is below the minimum of 0.1 seconds"),
         (["up", "--block-time", "nan"], "--block-time: expected a finite number"),
+        (["up", "--block-time", "1e12"], "--block-time: 1e12 is above the maximum of 3600 seconds"),
         (["up", "--timeout", "-5"], "--timeout: must be a positive number of seconds, got -5"),
         (["up", "--timeout", "0"], "--timeout: must be a positive number of seconds, got 0"),
         (["down", "--timeout", "-1"], "--timeout: must be a positive number of seconds"),

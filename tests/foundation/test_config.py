@@ -97,7 +97,7 @@ def test_partial_file_keeps_defaults():
             r"rollups\[0\]\.anvil_args: expected an array",
         ),
         ({"rollups": [{"chain_id": 950, "port": 9001}]}, r"rollups\[0\]\.name: missing"),
-        ({"rollups": [{"name": "a", "chain_id": 0}]}, r"rollups\[0\]\.chain_id: must be positive"),
+        ({"rollups": [{"name": "a", "chain_id": 0}]}, r"rollups\[0\]\.chain_id: must be 1-"),
         ({"rollups": []}, r"rollups: at least one rollup"),
         ({"rollups": {"name": "a"}}, r"rollups: expected an array"),
         ({"hub": {"chain_id": 900, "port": 70000}}, r"hub\.port: must be 1-65535"),
