@@ -117,7 +117,8 @@ class DevnetHandle:
         """Remember the current state as the clean point `reset` returns to."""
         from orchestrator.snapshots.checkpoint import Checkpoint
 
-        self.checkpoint = Checkpoint.take(self.devnet.config, self.supervisor, self.devnet.state_dir / "checkpoint")
+        directory = self.devnet.state_dir / "checkpoint"
+        self.checkpoint = Checkpoint.take(self.devnet.config, self.supervisor, directory, self.devnet.chain_supervisor)
 
     def reset(self, relayer: bool = True) -> None:
         """Every chain and service back to the clean point (taken at start unless `mark_clean` moved it).

@@ -151,12 +151,25 @@ class ChainSupervisor:
         record.saved_block, record.saved_at = whole.block, time.time()
         return True
 
-    def restart(self, name: str) -> None:
-        """Start the chain again on its port and load its last dump."""
-        old, record = self.group.chains[name], self.records[name]
-        code = old.process.poll()
-        lost = max(0, record.head - record.saved_block)
-        state = self.state_file(name)
+    def restore(self, name: str, state: bytes, block: int) -> None:
+        """Stop the chain and start it again from `state` (a whole dump of block `block`), frozen.
+
+        What a test checkpoint does with a chain restarted since it was taken: that anvil no
+        longer knows the checkpoint's evm_snapshot ids (orchestrator/snapshots/checkpoint.py)."""
+        with self._lock:
+            path, record = self.state_file(name), self.records[name]
+            tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+            tmp.write_bytes(state)
+            tmp.replace(path)
+            record.saved_block, record.saved_at, record.head = block, time.time(), block
+            self.group.chains[name].stop()
+            self._spawn(name, path)
+            chain = self.group.chains[name]
+            rpc(chain.rpc_url, "evm_setIntervalMining", [0])
+            rpc(chain.rpc_url, "evm_setAutomine", [False])
+
+    def _spawn(self, name: str, state: Path) -> None:
+        old = self.group.chains[name]
         old.drop_cache()  # the dead process's older states: nobody reads them again
         cache = cache_path_for(old.log_path, old.config)
         # --load-state: the chain never answers without its state
@@ -174,6 +187,14 @@ class ChainSupervisor:
         self.group.chains[name] = fresh
         self._record_pid(name, fresh)
         wait_chain(fresh, timeout=15)
+
+    def restart(self, name: str) -> None:
+        """Start the chain again on its port and load its last dump."""
+        old, record = self.group.chains[name], self.records[name]
+        code = old.process.poll()
+        lost = max(0, record.head - record.saved_block)
+        self._spawn(name, self.state_file(name))
+        fresh = self.group.chains[name]
         if old.config.block_time and float(old.config.block_time).is_integer():
             rpc(fresh.rpc_url, "evm_setAutomine", [False])
             rpc(fresh.rpc_url, "evm_setIntervalMining", [int(old.config.block_time)])

@@ -8,10 +8,11 @@ devnet snapshot load before-upgrade    # no devnet running: starts one (detached
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
-from orchestrator.cli.common import CliError, add_command, find_devnet, positive_seconds, resolve_config, running_pid
+from orchestrator.cli.common import CliError, add_command, find_devnet, positive_seconds, running_pid
 from orchestrator.snapshots import store
 from orchestrator.snapshots.store import SnapshotError
 
@@ -49,12 +50,12 @@ def cmd_load(args: argparse.Namespace) -> int:
     from orchestrator.cli.run import cmd_up
 
     name = _checked(args.name)
-    config = resolve_config(args)
-    existing = running_pid(config.state)
+    state = find_devnet(args, require_running=False)  # where `save` and `list` look too
+    existing = running_pid(state)
     if existing is not None:
         raise CliError(f"a devnet is running (pid {existing}): stop it with `devnet down`, then load {name!r}")
     up_args = argparse.Namespace(
-        config=args.config, state_dir=args.state_dir, docker=False, detach=True, block_time=None,
+        config=args.config, state_dir=args.state_dir or str(state.root), docker=False, detach=True, block_time=None,
         no_services=False, no_deploy=False, no_cache=False, persist=False, from_snapshot=name,
         timeout=args.timeout, detached_child=False, json=False,
     )  # fmt: skip
@@ -62,7 +63,10 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    found = store.listing(resolve_config(args).state.root)
+    unreadable: list[str] = []
+    found = store.listing(find_devnet(args, require_running=False).root, unreadable)
+    for line in unreadable:
+        print(f"warning: {line}", file=sys.stderr)
     if not found:
         print("No snapshots. Save one with `devnet snapshot save NAME`.")
     for snap in found:

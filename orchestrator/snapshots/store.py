@@ -74,7 +74,7 @@ def save(manifest: Manifest, directory: Path) -> Snapshot:
     chains = manifest.chains
     if not manifest.contracts:
         raise SnapshotError("the devnet has no contracts deployed: nothing to snapshot")
-    tmp = directory.with_name(directory.name + ".partial")
+    tmp = directory.with_name(f".{directory.name}.partial")  # a leading dot: never a snapshot's name
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     chainstate.freeze(chains)
@@ -98,6 +98,7 @@ def save(manifest: Manifest, directory: Path) -> Snapshot:
         ],
         "guardians": len(manifest.guardians.members),
         "instance_id": manifest.instance_id,
+        "accounts": [a.address for a in manifest.accounts],  # from the mnemonic: checked at load
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))  # last: marks the snapshot complete
     shutil.rmtree(directory, ignore_errors=True)
@@ -109,7 +110,13 @@ def open_snapshot(directory: Path) -> Snapshot | None:
     meta_file = directory / "meta.json"
     if not meta_file.is_file():
         return None
-    return Snapshot(directory, json.loads(meta_file.read_text()))
+    try:
+        meta = json.loads(meta_file.read_text())
+        if not isinstance(meta, dict) or not isinstance(meta.get("chains"), list):
+            raise ValueError("no chains listed")
+    except (OSError, ValueError) as exc:
+        raise SnapshotError(f"snapshot {directory.name!r} is unreadable ({meta_file}: {exc})") from None
+    return Snapshot(directory, meta)
 
 
 def lookup(state_root: Path, name: str) -> Snapshot:
@@ -120,10 +127,20 @@ def lookup(state_root: Path, name: str) -> Snapshot:
     return found
 
 
-def listing(state_root: Path) -> list[Snapshot]:
+def listing(state_root: Path, unreadable: list[str] | None = None) -> list[Snapshot]:
+    """The readable snapshots; the errors of the others go to `unreadable` (when given)."""
     root = snapshots_root(state_root)
-    found = [open_snapshot(d) for d in sorted(root.iterdir())] if root.is_dir() else []
-    return [s for s in found if s is not None]
+    found = []
+    for directory in sorted(root.iterdir()) if root.is_dir() else []:
+        try:
+            snap = open_snapshot(directory)
+        except SnapshotError as exc:
+            if unreadable is not None:
+                unreadable.append(str(exc))
+            continue
+        if snap is not None:
+            found.append(snap)
+    return found
 
 
 def check_topology(config: DevnetConfig, snapshot: Snapshot) -> None:
@@ -137,6 +154,16 @@ def check_topology(config: DevnetConfig, snapshot: Snapshot) -> None:
             f"snapshot {snapshot.name!r} has {snapshot.meta.get('guardians')} guardians, "
             f"the config {config.guardians.count}"
         )
+    saved = snapshot.meta.get("accounts")
+    if saved:  # snapshots from before this check have none
+        from orchestrator.keys import dev_accounts
+
+        have_accounts = [k.address for k in dev_accounts(config.mnemonic, len(saved))]
+        if [a.lower() for a in saved] != [a.lower() for a in have_accounts]:
+            raise SnapshotError(
+                f"snapshot {snapshot.name!r} was saved with other dev accounts (another mnemonic): "
+                f"its account 0 is {saved[0]}, the config's mnemonic gives {have_accounts[0]}"
+            )
 
 
 def restore_databases(config: DevnetConfig, snapshot: Snapshot) -> None:
