@@ -8,6 +8,7 @@ that every other command finds it from any directory (orchestrator/registry.py).
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import signal
 import sys
@@ -58,6 +59,28 @@ def register(subparsers: Any) -> None:
 
 # ---------------------------------------------------------------- up
 
+LOCK_FD_ENV = "DEVNET_STATE_LOCK_FD"  # the detached child's inherited descriptor of its parent's lock
+
+
+def hold_state_lock(state: Any) -> int:
+    """An exclusive lock on the state directory for the devnet's whole life (fcntl.flock; the
+    kernel drops it when the last holder exits, so it is never stale). Two `up` at the same moment
+    on one directory both started, and the loser deleted the winner's pid file and run folder. A
+    detached child inherits its parent's locked descriptor (same open file: the lock is shared)."""
+    inherited = os.environ.pop(LOCK_FD_ENV, None)
+    if inherited is not None:
+        return int(inherited)
+    state.root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(state.root / "devnet.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        pid = running_pid(state)
+        held = f"is already running (pid {pid})" if pid is not None else f"is starting in {state.root}"
+        raise CliError(f"a devnet {held}; stop it with `devnet down`") from None
+    return fd
+
 
 def cmd_up(args: argparse.Namespace) -> int:
     from orchestrator.preflight import check_ports
@@ -67,6 +90,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         from orchestrator.docker.engine import compose_up
 
         return compose_up(config)
+    lock_fd = hold_state_lock(config.state)  # held until this process (or its detached child) exits
+    args.lock_fd = lock_fd
     existing = running_pid(config.state)
     if existing is not None:
         raise CliError(f"a devnet is already running (pid {existing}); stop it with `devnet down`")
@@ -163,7 +188,8 @@ def _up_detached(args: argparse.Namespace, config: DevnetConfig) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_bytes(b"")
     state.ready_file.unlink(missing_ok=True)
-    child = procs.spawn(argv, log_path, tie_to_parent=False)
+    env = {**os.environ, LOCK_FD_ENV: str(args.lock_fd)}
+    child = procs.spawn(argv, log_path, env=env, tie_to_parent=False, pass_fds=(args.lock_fd,))
     deadline = time.monotonic() + args.timeout
     try:
         while not state.ready_file.is_file():

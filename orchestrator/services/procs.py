@@ -37,8 +37,9 @@ def spawn(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     tie_to_parent: bool = True,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
-    """Start argv with stdout+stderr appended to log_path."""
+    """Start argv with stdout+stderr appended to log_path (`pass_fds`: descriptors it inherits)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:  # the child keeps its own descriptor after Popen
         return subprocess.Popen(
@@ -50,6 +51,7 @@ def spawn(
             cwd=cwd,
             start_new_session=True,
             preexec_fn=_die_with_parent if tie_to_parent else None,
+            pass_fds=tuple(pass_fds),
         )
 
 
