@@ -24,13 +24,13 @@ import time
 from typing import Any
 
 from services.common.chain import TxLost
-from services.common.rpc import RpcError, hexbytes, hexint
+from services.common.rpc import hexbytes, hexint
 from services.protocol.messages import commitment_slot
 from services.relayer import backoff, chaos, finality, optimistic
 from services.relayer.context import Context
 from services.relayer.guardians import NoQuorum, Quorum
 from services.relayer.model import Batch, GuardianSet, QueuedMessage
-from services.relayer.proving import ProofMismatch, consistent_proof, get_proof, proof_matches
+from services.relayer.proving import ProofMismatch, StateGone, consistent_proof, get_proof, proof_matches
 from services.relayer.settlement import Settlement
 from services.relayer.simulation import Simulator, isolate, recipient_gas
 from services.relayer.sizing import CalldataGas, fit_block, fit_calldata
@@ -224,10 +224,7 @@ class Delivery:
         attested_at = time.time()
         try:
             proof = await (asyncio.shield(proof_task) if prefetched else proof_task)  # shared: never cancelled here
-        except RpcError as exc:
-            if "BlockOutOfRange" not in str(exc):
-                raise
-            # the source restarted from a dump: it keeps no state of older blocks, a newer one proves the same
+        except StateGone:  # restarted from a dump: a newer block proves the same commitments
             ctx.prefetch.forget(batch.src, block)
             block, quorum = await self._attest_later(batch.src, max(block, ctx.links[batch.src].head - 1), gset)
             proof = await self._proof_at(batch.src, list(slots.values()), block, quorum)

@@ -9,6 +9,7 @@ from typing import Any
 from eth_hash.auto import keccak
 
 from services.common.chain import ChainLink
+from services.common.rpc import RpcError
 from services.protocol.proofs import parse_proof
 
 RETRIES = 20
@@ -21,10 +22,20 @@ def proof_matches(proof: Any, state_root: bytes) -> bool:
     return all(keccak(p[0]) == proof.storage_hash for p in proof.storage_proofs.values() if p)
 
 
+class StateGone(RuntimeError):
+    """The source keeps no state of that block any more: restarted from a dump (`--load-state`),
+    anvil answers eth_getProof at older blocks with BlockOutOfRangeError. A newer block proves
+    the same commitments (they are never deleted)."""
+
+
 async def get_proof(link: ChainLink, gateway: str, slots: list[bytes], block: int) -> Any:
-    return parse_proof(
-        await link.rpc.call("eth_getProof", [gateway, ["0x" + s.hex() for s in slots], hex(block)]), block
-    )
+    try:
+        answer = await link.rpc.call("eth_getProof", [gateway, ["0x" + s.hex() for s in slots], hex(block)])
+    except RpcError as exc:
+        if "BlockOutOfRange" in str(exc):
+            raise StateGone(f"{link.name} keeps no state of block {block}: {exc}") from None
+        raise
+    return parse_proof(answer, block)
 
 
 class ProofPrefetch:
