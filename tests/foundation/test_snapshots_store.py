@@ -127,3 +127,26 @@ def test_a_full_disk_is_one_clear_line_and_leaves_nothing(tmp_path):
     message, left = proc.stdout.splitlines()
     assert message.startswith("cannot write snapshot 'full'") and "File too large" in message
     assert left == "[]"
+
+
+def test_list_json_is_one_document(tmp_path):
+    """Seen: `devnet snapshot list --json` was 'unrecognized arguments: --json'."""
+    root = store.snapshots_root(tmp_path / "state")
+    (root / "good").mkdir(parents=True)
+    meta = {"created": 5, "chains": [{"name": "hub", "chain_id": 900, "block": 3, "hash": "0x"}]}
+    (root / "good" / "meta.json").write_text(json.dumps(meta))
+    argv = [
+        sys.executable,
+        "-m",
+        "orchestrator.cli",
+        "snapshot",
+        "list",
+        "--json",
+        "--state-dir",
+        str(tmp_path / "state"),
+    ]
+    proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    [snap] = json.loads(proc.stdout)["snapshots"]
+    assert snap["name"] == "good" and snap["created"] == 5 and snap["chains"][0]["block"] == 3
+    assert snap["directory"] == str(root / "good")
