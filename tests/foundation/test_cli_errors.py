@@ -264,3 +264,16 @@ def test_registry_finds_a_devnet_and_forgets_it(tmp_path, home):
     registry.unregister(state, pid=os.getpid())
     assert registry.running() == []
     assert default_config().state_dir == ".devnet"
+
+
+def test_logs_of_a_stopped_devnet_are_readable(tmp_path, home):
+    """Seen: after a kill -9 (or `down`), `devnet logs relayer --state-dir S` said 'no devnet is
+    running': the last run's logs, wanted most after a crash, were out of the CLI's reach."""
+    state = tmp_path / "state"
+    (state / "logs").mkdir(parents=True)
+    (state / "logs" / "relayer.log").write_text("one\ntwo\nthree\n")
+    shown = cli("logs", "relayer", "-n", "2", "--state-dir", str(state), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == ["relayer | two", "relayer | three"]
+    empty = cli("logs", "--state-dir", str(tmp_path / "none"), cwd=tmp_path)
+    assert "no logs in" in one_error_line(empty)
