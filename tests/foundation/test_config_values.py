@@ -4,6 +4,7 @@ anything starts."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -43,6 +44,9 @@ ROLLUP = {"name": "a", "chain_id": 950, "port": 9001}
         ({"relayer": {"root_post_interval": -1}}, r"^relayer\.root_post_interval: must be >= 0"),
         ({"relayer": {"max_batch": 0}}, r"^relayer\.max_batch: must be at least 1, got 0$"),
         ({"state_dir": ""}, r"^state_dir: must not be empty"),
+        # seen: accepted, then `up` hung deriving 10**20 keys (~2 ms each)
+        ({"accounts": 10**20}, r"^accounts: must be between 1 and 1000, got 100000000000000000000$"),
+        ({"accounts": 0}, r"^accounts: must be between 1 and 1000, got 0$"),
         ({"state_dir": "  "}, r"^state_dir: must not be empty"),
     ],
 )
@@ -118,3 +122,18 @@ def test_usual_chain_names_parse():
         {"hub": {"name": "l1"}, "rollups": [{"name": "rollup-a"}, {"name": "op2"}, {"name": "guardian"}]}
     )
     assert [c.name for c in config.chains] == ["l1", "rollup-a", "op2", "guardian"]
+
+
+@pytest.mark.parametrize(
+    "make, problem",
+    [
+        (lambda p: p.mkdir(), r"is a directory, not a devnet\.toml"),  # seen: IsADirectoryError: [Errno 21] ...
+        (lambda p: p.write_bytes(b"\xff\xfe"), r"is not UTF-8 text"),  # seen: UnicodeDecodeError: 'utf-8' codec ...
+    ],
+)
+def test_a_config_path_that_is_no_toml_text_is_one_clear_line(tmp_path, make, problem):
+    make(tmp_path / "devnet.toml")
+    result = subprocess.run(
+        [DEVNET, "compose", "--config", "devnet.toml"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert re.match(rf"^error: devnet\.toml: {problem}", one_error_line(result)), result.stderr
