@@ -135,3 +135,23 @@ def test_every_route_declares_the_error_body_for_its_4xx(client):
                 assert ref.endswith("/ErrorBody"), (method, path, c)
     chain = next(p for p in doc["paths"]["/v1/messages"]["get"]["parameters"] if p["name"] == "chain")
     assert {"hub", "rollup-a", "rollup-b"} <= set(chain["schema"]["enum"])
+
+
+@pytest.mark.parametrize(
+    "fault, reason",
+    [
+        ({"kind": "kill", "target": "nosuch"}, "unknown process 'nosuch' (supervised: "),
+        ({"kind": "pause", "target": "guardian-9"}, "unknown process 'guardian-9'"),
+        ({"kind": "drop", "target": "guardian-0"}, "drop applies to the relayer, not 'guardian-0'"),
+        ({"kind": "reorg", "target": "nochain"}, "unknown chain 'nochain'"),
+        ({"kind": "equivocate", "target": "guardian-0", "block": 1}, "equivocate needs chain and block"),
+        ({"kind": "equivocate", "target": "relayer", "chain": "hub", "block": 1}, "unknown guardian 'relayer'"),
+    ],
+)
+def test_a_fault_the_devnet_cannot_apply_is_422_at_once(client, fault, reason):
+    """Seen: POST /v1/chaos {"kind": "kill", "target": "nosuch"} answered 202 "requested"; the
+    reason came later, in GET /v1/chaos, as a failed fault."""
+    before = len(client.get("/v1/chaos").json())
+    r = client.post("/v1/chaos", json=fault)
+    assert r.status_code == 422 and reason in r.json()["error"]["message"], r.text
+    assert len(client.get("/v1/chaos").json()) == before  # nothing recorded for the warden
