@@ -277,3 +277,16 @@ def test_logs_of_a_stopped_devnet_are_readable(tmp_path, home):
     assert shown.stdout.splitlines() == ["relayer | two", "relayer | three"]
     empty = cli("logs", "--state-dir", str(tmp_path / "none"), cwd=tmp_path)
     assert "no logs in" in one_error_line(empty)
+
+
+@pytest.mark.parametrize(
+    "output, problem",
+    [
+        (".", "is a directory"),  # seen: 'IsADirectoryError: [Errno 21] Is a directory'
+        ("", "is a directory"),  # '' is the working directory
+        ("no/such/dir/x.yml", "its directory does not exist"),  # seen: '[Errno 2] No such file or directory'
+    ],
+)
+def test_compose_output_that_cannot_be_written_is_one_clear_line(tmp_path, output, problem):
+    line = one_error_line(cli("compose", "-o", output, cwd=tmp_path))
+    assert line.startswith(f"error: --output {output!r}: {problem}"), line
