@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.config_checks import (
+    check_anvil_args,
     check_block_time,
     check_chain_id,
     check_chain_name,
@@ -202,6 +203,7 @@ def _parse_chain(raw: Any, where: str, role: str) -> dict[str, Any]:
     anvil_args = raw.get("anvil_args", [])
     if not isinstance(anvil_args, list) or not all(isinstance(a, str) for a in anvil_args):
         raise ConfigError(f"{where}.anvil_args: expected an array of strings")
+    check_anvil_args(where, anvil_args)
     return {
         "name": name,
         "chain_id": _typed(raw["chain_id"], int, f"{where}.chain_id") if "chain_id" in raw else None,

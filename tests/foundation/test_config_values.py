@@ -47,6 +47,17 @@ ROLLUP = {"name": "a", "chain_id": 950, "port": 9001}
         # seen: accepted, then `up` hung deriving 10**20 keys (~2 ms each)
         ({"accounts": 10**20}, r"^accounts: must be between 1 and 1000, got 100000000000000000000$"),
         ({"accounts": 0}, r"^accounts: must be between 1 and 1000, got 0$"),
+        # seen: anvil exited at start, 'the argument '--port <NUM>' cannot be used multiple times'
+        ({"hub": {"anvil_args": ["--port", "1"]}}, r"^hub\.anvil_args: --port is set by the devnet \(hub\.port\)$"),
+        ({"rollups": [{**ROLLUP, "anvil_args": ["-p", "1"]}]}, r"^rollups\[0\]\.anvil_args: -p is set by the devnet"),
+        (
+            {"hub": {"anvil_args": ["--chain-id=5"]}},
+            r"^hub\.anvil_args: --chain-id is set by .* \(hub\.chain_id\)",
+        ),
+        (
+            {"hub": {"anvil_args": ["--accounts", "3"]}},
+            r"^hub\.anvil_args: --accounts is set by .* \(accounts\)",
+        ),
         ({"state_dir": "  "}, r"^state_dir: must not be empty"),
     ],
 )
@@ -59,7 +70,11 @@ def test_out_of_range_values_name_the_key(raw, message):
 def test_edge_values_still_parse():
     config = parse_config(
         {
-            "hub": {"chain_id": 2**64 - 1, "block_time": 3600},
+            "hub": {
+                "chain_id": 2**64 - 1,
+                "block_time": 3600,
+                "anvil_args": ["--gas-limit", "60000000", "--order=fifo"],
+            },
             "rollups": [{"name": "a", "chain_id": 1, "port": 65535, "block_time": 0}],
             "guardians": {"count": 3, "base_port": 65530},
             "solvers": {"count": 0},
