@@ -69,14 +69,15 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     unreadable: list[str] = []
-    found = store.listing(find_devnet(args, require_running=False).root, unreadable)
+    root = find_devnet(args, require_running=False).root
+    found = store.listing(root, unreadable)
     for line in unreadable:
         print(f"warning: {line}", file=sys.stderr)
     if args.json:
         emit_json({"snapshots": [_doc(snap) for snap in found]})
         return 0
     if not found:
-        print("No snapshots. Save one with `devnet snapshot save NAME`.")
+        print(f"No snapshots in {store.snapshots_root(root)}. Save one with `devnet snapshot save NAME`.")
     for snap in found:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snap.meta["created"]))
         print(f"{snap.name:<24} {when}  {_blocks(snap)}")

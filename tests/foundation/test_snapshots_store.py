@@ -150,3 +150,11 @@ def test_list_json_is_one_document(tmp_path):
     [snap] = json.loads(proc.stdout)["snapshots"]
     assert snap["name"] == "good" and snap["created"] == 5 and snap["chains"][0]["block"] == 3
     assert snap["directory"] == str(root / "good")
+
+
+def test_an_empty_list_says_where_it_looked(tmp_path):
+    """Seen: from another directory, with the devnet stopped, `snapshot list` said only 'No
+    snapshots.' though the devnet's folder held some: it had looked in ./.devnet, unsaid."""
+    argv = [sys.executable, "-m", "orchestrator.cli", "snapshot", "list"]
+    proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and f"No snapshots in {tmp_path / '.devnet' / 'snapshots'}" in proc.stdout, proc
