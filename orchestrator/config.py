@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.config_checks import (
+    check_anvil_args,
     check_block_time,
     check_chain_id,
     check_chain_name,
@@ -82,6 +83,7 @@ _RELAYER_KEYS = set(RelayerConfig.__dataclass_fields__)
 _API_KEYS = {"port"}
 _SOLVER_KEYS = {"count", "fee_bps", "base_port"}
 MAX_SOLVERS = 16
+MAX_ACCOUNTS = 1000
 
 
 def load_config(path: str | Path | None) -> DevnetConfig:
@@ -90,9 +92,15 @@ def load_config(path: str | Path | None) -> DevnetConfig:
         return default_config()
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a devnet.toml") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: is not UTF-8 text (byte {exc.start}): not a devnet.toml") from None
+    except OSError as exc:  # unreadable (permissions, I/O)
+        raise ConfigError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     return parse_config(raw)
@@ -195,6 +203,7 @@ def _parse_chain(raw: Any, where: str, role: str) -> dict[str, Any]:
     anvil_args = raw.get("anvil_args", [])
     if not isinstance(anvil_args, list) or not all(isinstance(a, str) for a in anvil_args):
         raise ConfigError(f"{where}.anvil_args: expected an array of strings")
+    check_anvil_args(where, anvil_args)
     return {
         "name": name,
         "chain_id": _typed(raw["chain_id"], int, f"{where}.chain_id") if "chain_id" in raw else None,
@@ -261,8 +270,8 @@ def validate(config: DevnetConfig) -> None:
         raise ConfigError(f"guardians.threshold: must be between 1 and guardians.count ({g.count}), got {g.threshold}")
     if g.confirmations < 0:
         raise ConfigError(f"guardians.confirmations: must be >= 0, got {g.confirmations}")
-    if config.accounts < 1:
-        raise ConfigError(f"accounts: must be at least 1, got {config.accounts}")
+    if not 1 <= config.accounts <= MAX_ACCOUNTS:  # each is a key derivation (~2 ms) and a funded anvil account
+        raise ConfigError(f"accounts: must be between 1 and {MAX_ACCOUNTS}, got {config.accounts}")
     check_port_range("guardians.base_port", g.base_port, g.count)
     check_relayer(config.relayer)
     check_port("api.port", config.api.port)

@@ -96,3 +96,30 @@ def check_relayer(relayer: Any) -> None:
         raise ConfigError(f"relayer.max_attempts: must be at least 1, got {relayer.max_attempts}")
     if relayer.max_age < 0:
         raise ConfigError(f"relayer.max_age: must be >= 0 seconds (0 = no limit), got {relayer.max_age}")
+
+
+# anvil flags the devnet sets itself (chains/anvil.py anvil_args), with the key that sets each:
+# given again in anvil_args, anvil exits at start ("cannot be used multiple times").
+MANAGED_ANVIL_FLAGS = {
+    "--host": "(always 127.0.0.1)",
+    "--port": "{where}.port",
+    "-p": "{where}.port",
+    "--chain-id": "{where}.chain_id",
+    "--accounts": "accounts",
+    "-a": "accounts",
+    "--mnemonic": "mnemonic",
+    "-m": "mnemonic",
+    "--balance": "(10000 ETH a dev account)",
+    "--block-time": "{where}.block_time",
+    "-b": "{where}.block_time",
+    "--load-state": "(the devnet's state cache and snapshots)",
+    "--cache-path": "(the devnet's state folder)",
+}
+
+
+def check_anvil_args(where: str, args: list[str]) -> None:
+    for arg in args:
+        flag = arg.split("=", 1)[0]
+        if flag in MANAGED_ANVIL_FLAGS:
+            key = MANAGED_ANVIL_FLAGS[flag].format(where=where)
+            raise ConfigError(f"{where}.anvil_args: {flag} is set by the devnet ({key.strip('()')})")

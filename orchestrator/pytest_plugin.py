@@ -53,6 +53,37 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
 
 
+MARKER_OPTIONS = ("block_time", "clean", "manual_relay")
+
+
+def marker_problem(args: tuple[object, ...], options: dict[str, object]) -> str | None:
+    """Why the `devnet` marker's options are wrong, or None: a typo (`blocktime=1`) would
+    otherwise be ignored silently, and a wrong type fail deep inside the devnet."""
+    if args:
+        return f"options are keywords, e.g. devnet(manual_relay=True); got {', '.join(map(repr, args))}"
+    for key, value in options.items():
+        if key not in MARKER_OPTIONS:
+            return f"unknown option {key!r} (known: {', '.join(MARKER_OPTIONS)})"
+        if key in ("clean", "manual_relay") and not isinstance(value, bool):
+            return f"{key} must be True or False, got {value!r}"
+        if key == "block_time" and value is not None and not _seconds(value):
+            return f"block_time must be a number of seconds >= 0 or None, got {value!r}"
+    return None
+
+
+def _seconds(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < float("inf")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A misused marker fails its test in one line before any fixture (so before a devnet starts)."""
+    for marker in item.iter_markers("devnet"):
+        problem = marker_problem(marker.args, dict(marker.kwargs))
+        if problem is not None:
+            pytest.fail(f"devnet marker: {problem}", pytrace=False)
+
+
 def free_port_offset(config: DevnetConfig, start: int = 100, step: int = 100, tries: int = 50) -> int:
     """The first offset (start, start+step, ...) at which every port of the devnet is free.
 

@@ -67,6 +67,19 @@ def cmd_compose(args: argparse.Namespace) -> int:
     if args.output == "-":
         sys.stdout.write(text)
     else:
-        Path(args.output).write_text(text)
+        write_output(args.output, text)
         print(f"wrote {args.output}")
     return 0
+
+
+def write_output(name: str, text: str) -> None:
+    """`--output NAME`, or one line saying why it cannot be written."""
+    path = Path(name)
+    try:
+        path.write_text(text)
+    except IsADirectoryError:
+        raise CliError(f"--output {name!r}: is a directory; name a file (or - for stdout)") from None
+    except FileNotFoundError:
+        raise CliError(f"--output {name!r}: its directory does not exist ({path.resolve().parent})") from None
+    except OSError as exc:
+        raise CliError(f"--output {name!r}: cannot write it: {exc.strerror or exc}") from None

@@ -7,9 +7,11 @@ from __future__ import annotations
 import argparse
 import re
 import time
+from dataclasses import asdict
 
 from orchestrator.chaos.actions import Chaos, ChaosError
 from orchestrator.cli.common import CliError, Parser, find_devnet
+from orchestrator.cli.output import emit_json
 from services.common.faults import Fault
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)?$")
@@ -36,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         # resets a value given before it
         p.add_argument("--config", default=argparse.SUPPRESS, help="topology file")
         p.add_argument("--state-dir", default=argparse.SUPPRESS, help="the devnet's state directory")
+        p.add_argument("--json", action="store_true", help="print JSON instead of text")
         if target:
             p.add_argument("target", help="relayer, guardian-i, api or a chain name")
         if timed:
@@ -68,12 +71,19 @@ def cmd_chaos(args: argparse.Namespace) -> int:
     try:
         chaos = Chaos.for_state(state)
         if args.kind == "list":
-            for f in chaos.book.all():
+            faults = chaos.book.all()
+            if args.json:
+                emit_json({"faults": [asdict(f) for f in faults]})
+            for f in faults if not args.json else []:
                 print(describe(f))
             return 0
         if args.kind == "heal":
             ended = chaos.heal(args.target)
-            print(f"healed {len(ended)} fault(s)")
+            if args.json:  # as recorded now (healed), not as they were
+                ids = {f.id for f in ended}
+                emit_json({"healed": [asdict(f) for f in chaos.book.all() if f.id in ids]})
+            else:
+                print(f"healed {len(ended)} fault(s)")
             return 0
         extra: dict[str, object] = {}
         target = getattr(args, "target", None) or "relayer"
@@ -86,7 +96,10 @@ def cmd_chaos(args: argparse.Namespace) -> int:
         fault = chaos.apply(args.kind, target, getattr(args, "duration", None), **extra)
     except ChaosError as exc:
         raise CliError(str(exc)) from None
-    print(describe(fault))
+    if args.json:
+        emit_json(asdict(fault))
+    else:
+        print(describe(fault))
     return 0
 
 

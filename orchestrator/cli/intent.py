@@ -2,6 +2,7 @@
 
     devnet intent move 100 USDC --from rollup-a --to rollup-b --recipient 0x…
     devnet intent "move 100 USDC from rollup-a to 0x… on rollup-b"
+    devnet intent "move 100 USDC from rollup-a to rollup-b"     # to the paying account itself
 
 Both forms become one POST /v1/intents (the API plans, checks and sends from a dev account);
 the command prints the plan and the quote, then each stage (opened, filled, settled) as the
@@ -16,12 +17,12 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from orchestrator.cli.common import CliError, add_command, resolve_config
+from orchestrator.cli.common import CliError, add_command
+from orchestrator.cli.govargs import manifest_of
 from services.common import manifest as models
 
 SENTENCE = re.compile(
@@ -50,7 +51,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("words", nargs="+", help='"move 100 USDC" (with --from/--to/--recipient), or the whole sentence')
     p.add_argument("--from", dest="source", help="origin chain (name or id)")
     p.add_argument("--to", dest="destination", help="destination chain (name or id)")
-    p.add_argument("--recipient", help="who receives it on the destination (0x + 40 hex)")
+    p.add_argument("--recipient", help="who receives it on the destination (0x + 40 hex; default: the paying account)")
     p.add_argument("--account", type=int, default=0, help="dev account that pays and signs (default 0)")
     p.add_argument("--gasless", action="store_true", help="sign an EIP-712 order; the devnet submits openFor")
     p.add_argument("--route", choices=("solver", "canonical"), help="force a route (default: the planner's)")
@@ -72,6 +73,8 @@ def parse_words(words: list[str]) -> Wanted:
     if match is None:
         raise CliError(f'cannot read {text!r}: expected "move AMOUNT TOKEN [from CHAIN] [to 0x… on CHAIN]"')
     g = match.groupdict()
+    if g["recipient"] and not g["destination"] and not g["recipient"].lower().startswith("0x"):
+        g["destination"], g["recipient"] = g["recipient"], None  # "to rollup-b": a chain, not a recipient
     return Wanted(g["amount"], g["token"], g["source"], g["destination"], g["recipient"])
 
 
@@ -86,19 +89,25 @@ def _merge(name: str, sentence: str | None, flag: str | None) -> str:
     return value
 
 
-def request_body(args: argparse.Namespace) -> dict[str, Any]:
+def request_body(args: argparse.Namespace, manifest: models.Manifest) -> dict[str, Any]:
     w = parse_words(args.words)
+    if args.account < 0:
+        raise CliError(f"--account must be >= 0, got {args.account}")
+    given = w.recipient or args.recipient
+    if not given and args.account >= len(manifest.accounts):
+        raise CliError(f"--account {args.account}: the devnet has {len(manifest.accounts)} dev accounts")
     body: dict[str, Any] = {
         "from_chain": _merge("origin chain", w.source, args.source),
         "to_chain": _merge("to chain", w.destination, args.destination),
         "token": w.token,
         "amount": w.amount,
-        "recipient": _merge("recipient", w.recipient, args.recipient),
+        # none given: the paying account itself, on the destination
+        "recipient": _merge("recipient", w.recipient, args.recipient)
+        if given
+        else manifest.accounts[args.account].address,
         "account": args.account,
         "gasless": args.gasless,
     }
-    if args.account < 0:
-        raise CliError(f"--account must be >= 0, got {args.account}")
     if args.route:
         body["route"] = args.route
     if args.deadline is not None:
@@ -106,9 +115,7 @@ def request_body(args: argparse.Namespace) -> dict[str, Any]:
     return body
 
 
-def _api(args: argparse.Namespace) -> str:
-    path = Path(args.manifest) if getattr(args, "manifest", None) else resolve_config(args).state.manifest
-    m = models.load(path)
+def _api(m: models.Manifest) -> str:
     if not m.services.api:
         raise CliError("the devnet runs without its API (started with --no-services?)")
     return m.services.api
@@ -125,8 +132,9 @@ def _answer(resp: httpx.Response) -> dict[str, Any]:
 
 
 def cmd_intent(args: argparse.Namespace) -> int:
-    body = request_body(args)
-    api = _api(args)
+    manifest = manifest_of(args)  # --manifest, else the devnet found from any directory
+    body = request_body(args, manifest)
+    api = _api(manifest)
     with httpx.Client(timeout=60, trust_env=False) as http:
         try:
             answer = _answer(http.post(f"{api}/v1/intents", json=body))

@@ -1,4 +1,6 @@
-"""`devnet logs`: the current run's logs, merged (anvil's per-RPC lines left out unless --verbose)."""
+"""`devnet logs`: the current run's logs, merged (anvil's per-RPC lines left out unless --verbose).
+
+A stopped devnet's logs too (`down`, a crash, a kill -9): they are what one reads after a crash."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ def logs(args: argparse.Namespace) -> int:
     from services.common import manifest as models
 
     given = getattr(args, "manifest", None)  # a caller (a test) may name the manifest instead
-    manifest_path = Path(given) if given is not None else find_devnet(args).manifest
+    manifest_path = Path(given) if given is not None else find_devnet(args, require_running=False).manifest
     log_dir = models.load(manifest_path).run_dir.parent / "logs" if given is not None else manifest_path.parent / "logs"
     files = client.log_files(log_dir, args.service)
     chains: set[str] = set()

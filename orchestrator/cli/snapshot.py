@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from orchestrator.cli.common import CliError, add_command, find_devnet, positive_seconds, running_pid
+from orchestrator.cli.output import emit_json
 from orchestrator.snapshots import store
 from orchestrator.snapshots.store import SnapshotError
 
@@ -20,9 +21,9 @@ from orchestrator.snapshots.store import SnapshotError
 def register(subparsers: Any) -> None:
     group = add_command(subparsers, "snapshot", _missing, "save, load and list whole-devnet snapshots")
     actions = group.add_subparsers(dest="snapshot_command", metavar="ACTION")
-    save = add_command(actions, "save", cmd_save, "save the running devnet as NAME")
-    load = add_command(actions, "load", cmd_load, "start a devnet (detached) from snapshot NAME")
-    add_command(actions, "list", cmd_list, "list the saved snapshots")
+    save = add_command(actions, "save", cmd_save, "save the running devnet as NAME", json=True)
+    load = add_command(actions, "load", cmd_load, "start a devnet (detached) from snapshot NAME", json=True)
+    add_command(actions, "list", cmd_list, "list the saved snapshots", json=True)
     for p in (save, load):
         p.add_argument("name", help="snapshot name (letters, digits, . _ -)")
     load.add_argument("--timeout", type=positive_seconds, default=120.0, help="seconds to wait until ready")
@@ -42,7 +43,11 @@ def cmd_save(args: argparse.Namespace) -> int:
         saved = store.save(load_manifest(state.manifest), store.snapshots_root(state.root) / name)
     except SnapshotError as exc:
         raise CliError(str(exc)) from None
-    print(f"Saved snapshot {name!r} ({_blocks(saved)}) in {time.perf_counter() - started:.2f}s: {saved.directory}")
+    took = time.perf_counter() - started
+    if args.json:
+        emit_json({**_doc(saved), "seconds": round(took, 3)})
+    else:
+        print(f"Saved snapshot {name!r} ({_blocks(saved)}) in {took:.2f}s: {saved.directory}")
     return 0
 
 
@@ -57,18 +62,22 @@ def cmd_load(args: argparse.Namespace) -> int:
     up_args = argparse.Namespace(
         config=args.config, state_dir=args.state_dir or str(state.root), docker=False, detach=True, block_time=None,
         no_services=False, no_deploy=False, no_cache=False, persist=False, from_snapshot=name,
-        timeout=args.timeout, detached_child=False, json=False,
+        timeout=args.timeout, detached_child=False, json=args.json,
     )  # fmt: skip
     return cmd_up(up_args)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     unreadable: list[str] = []
-    found = store.listing(find_devnet(args, require_running=False).root, unreadable)
+    root = find_devnet(args, require_running=False).root
+    found = store.listing(root, unreadable)
     for line in unreadable:
         print(f"warning: {line}", file=sys.stderr)
+    if args.json:
+        emit_json({"snapshots": [_doc(snap) for snap in found]})
+        return 0
     if not found:
-        print("No snapshots. Save one with `devnet snapshot save NAME`.")
+        print(f"No snapshots in {store.snapshots_root(root)}. Save one with `devnet snapshot save NAME`.")
     for snap in found:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snap.meta["created"]))
         print(f"{snap.name:<24} {when}  {_blocks(snap)}")
@@ -80,6 +89,15 @@ def _checked(name: str) -> str:
         return store.check_name(name)
     except SnapshotError as exc:
         raise CliError(str(exc)) from None
+
+
+def _doc(snap: store.Snapshot) -> dict[str, Any]:
+    return {
+        "name": snap.name,
+        "directory": str(snap.directory),
+        "created": snap.meta["created"],
+        "chains": snap.meta["chains"],
+    }
 
 
 def _blocks(snap: store.Snapshot) -> str:

@@ -10,11 +10,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
 import shutil
+import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,11 +74,36 @@ def save(manifest: Manifest, directory: Path) -> Snapshot:
     """Freeze every chain, dump it, back up the service databases, thaw; written atomically.
 
     Everything comes from the running devnet's manifest (chains, run directory), so any process
-    that can read the manifest can snapshot the devnet."""
-    chains = manifest.chains
+    that can read the manifest can snapshot the devnet. A disk that fills up (or any failed write)
+    is a SnapshotError and leaves no partial directory behind."""
     if not manifest.contracts:
         raise SnapshotError("the devnet has no contracts deployed: nothing to snapshot")
     tmp = directory.with_name(f".{directory.name}.partial")  # a leading dot: never a snapshot's name
+    with _one_save_at_a_time(directory.parent):
+        try:
+            return _write(manifest, directory, tmp)
+        except (OSError, sqlite3.Error) as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            why = getattr(exc, "strerror", None) or str(exc)
+            raise SnapshotError(f"cannot write snapshot {directory.name!r} in {directory.parent}: {why}") from None
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+
+@contextlib.contextmanager
+def _one_save_at_a_time(root: Path) -> Iterator[None]:
+    """Saves into one folder take turns (fcntl.flock, released by the kernel if the saver dies):
+    two at once shared the temporary directory, and one's thaw restarted the chains during the
+    other's dumps (seen: 'No such file or directory', 'disk I/O error')."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".save.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _write(manifest: Manifest, directory: Path, tmp: Path) -> Snapshot:
+    chains = manifest.chains
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     chainstate.freeze(chains)
@@ -112,11 +141,21 @@ def open_snapshot(directory: Path) -> Snapshot | None:
         return None
     try:
         meta = json.loads(meta_file.read_text())
-        if not isinstance(meta, dict) or not isinstance(meta.get("chains"), list):
-            raise ValueError("no chains listed")
+        _check_meta(meta)
     except (OSError, ValueError) as exc:
         raise SnapshotError(f"snapshot {directory.name!r} is unreadable ({meta_file}: {exc})") from None
     return Snapshot(directory, meta)
+
+
+def _check_meta(meta: Any) -> None:
+    """What listing and loading read from meta.json (seen: a meta without them was a KeyError)."""
+    if not isinstance(meta, dict) or not isinstance(meta.get("chains"), list):
+        raise ValueError("no chains listed")
+    if not isinstance(meta.get("created"), int | float):
+        raise ValueError("no creation time")
+    for chain in meta["chains"]:
+        if not (isinstance(chain, dict) and isinstance(chain.get("name"), str) and isinstance(chain.get("block"), int)):
+            raise ValueError(f"a chain without its name or block: {str(chain)[:80]}")
 
 
 def lookup(state_root: Path, name: str) -> Snapshot:

@@ -7,6 +7,10 @@ is seconds of `devnet up`. `install()` registers light stand-ins for the two
 py_ecc modules eth_keyfile reads at import time; the real modules load on
 first use of the BLS API (never, in the devnet). Call it before the first
 import of eth_account/web3; it does nothing if they are already imported.
+
+It also keeps the interpreter's recursion limit: py_ecc's package import raises it to 100000 for
+its BLS code, deep enough that json.loads of a request body nested 100000 deep overflowed the C
+stack and killed the API (SIGSEGV) where the usual limit raises a RecursionError (a 400).
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ class _LazyG2ProofOfPossession:
 def install() -> None:
     if any(m in sys.modules for m in ("eth_keyfile", *_STUBS)):
         return
+    limit = sys.getrecursionlimit()
+    importlib.import_module("py_ecc")  # its __init__ only sets the limit and lists lazy submodules
+    sys.setrecursionlimit(limit)
     bls = types.ModuleType("py_ecc.bls")
     bls.__fastimport_stub__ = True  # type: ignore[attr-defined]
     bls.G2ProofOfPossession = _LazyG2ProofOfPossession()  # type: ignore[attr-defined]

@@ -101,6 +101,8 @@ class Request:
             return json.loads(body) if body else None
         except ValueError as exc:
             raise HttpError(400, f"the body is not JSON: {exc}") from None
+        except RecursionError:
+            raise HttpError(400, "the body is nested too deeply") from None
 
     def _single(self, name: str) -> str | None:
         if name in self.repeated:

@@ -105,10 +105,11 @@ def test_without_a_devnet_every_command_says_so_in_one_line(tmp_path, home):
         ["trace", MID],
         ["messages"],
         ["retry", MID],
-        ["logs"],
     ):
         line = one_error_line(cli(*args, cwd=tmp_path))
         assert line == "error: no devnet is running (start one with `devnet up`)", args
+    # logs read a stopped devnet's too: here there are none
+    assert one_error_line(cli("logs", cwd=tmp_path)).startswith("error: no logs in ")
     status = cli("status", cwd=tmp_path)
     assert status.returncode == 1 and status.stdout.strip() == "No devnet is running (start one with `devnet up`)."
     assert json.loads(cli("status", "--json", cwd=tmp_path).stdout) == {"running": False}
@@ -264,3 +265,29 @@ def test_registry_finds_a_devnet_and_forgets_it(tmp_path, home):
     registry.unregister(state, pid=os.getpid())
     assert registry.running() == []
     assert default_config().state_dir == ".devnet"
+
+
+def test_logs_of_a_stopped_devnet_are_readable(tmp_path, home):
+    """Seen: after a kill -9 (or `down`), `devnet logs relayer --state-dir S` said 'no devnet is
+    running': the last run's logs, wanted most after a crash, were out of the CLI's reach."""
+    state = tmp_path / "state"
+    (state / "logs").mkdir(parents=True)
+    (state / "logs" / "relayer.log").write_text("one\ntwo\nthree\n")
+    shown = cli("logs", "relayer", "-n", "2", "--state-dir", str(state), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == ["relayer | two", "relayer | three"]
+    empty = cli("logs", "--state-dir", str(tmp_path / "none"), cwd=tmp_path)
+    assert "no logs in" in one_error_line(empty)
+
+
+@pytest.mark.parametrize(
+    "output, problem",
+    [
+        (".", "is a directory"),  # seen: 'IsADirectoryError: [Errno 21] Is a directory'
+        ("", "is a directory"),  # '' is the working directory
+        ("no/such/dir/x.yml", "its directory does not exist"),  # seen: '[Errno 2] No such file or directory'
+    ],
+)
+def test_compose_output_that_cannot_be_written_is_one_clear_line(tmp_path, output, problem):
+    line = one_error_line(cli("compose", "-o", output, cwd=tmp_path))
+    assert line.startswith(f"error: --output {output!r}: {problem}"), line

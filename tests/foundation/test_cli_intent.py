@@ -4,6 +4,7 @@ the way `devnet up` starts it (USDC, settlers, solver-0 supervised) shared by th
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -137,3 +138,26 @@ def test_no_api_is_one_line(tmp_path: Path, net: DevnetHandle, capsys: pytest.Ca
         main(["intent", "move", "1", "USDC", "--from", A, "--to", B, "--recipient", GOOD, "--manifest", str(path)]) == 1
     )
     assert "does not answer" in capsys.readouterr().err
+
+
+def test_found_from_any_directory(net: DevnetHandle, tmp_path: Path, monkeypatch, capsys):
+    """Seen: without --manifest, `devnet intent` looked only in ./.devnet ('no manifest at
+    /tmp/.devnet/manifest.json'), where every other command finds the running devnet."""
+    from orchestrator import registry
+
+    monkeypatch.setenv("DEVNET_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    registry.register(net.devnet.state_dir, os.getpid())  # what `devnet up` does
+    argv = ["intent", "move", "1", "USDC", "--from", A, "--to", B, "--recipient", GOOD, "--no-wait"]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert "route    solver" in capsys.readouterr().out
+
+
+def test_to_a_chain_pays_the_sender_there(net: DevnetHandle, capsys: pytest.CaptureFixture[str]):
+    """Seen: "move 2 USDC from rollup-a to rollup-b" read rollup-b as the recipient and said
+    'missing to chain'. A chain after `to` is the destination; the recipient is then the sender."""
+    payer = net.accounts[1].address
+    before = _usdc(net, B, payer)
+    argv = ["intent", f"move 2 USDC from {A} to {B}", "--account", "1", "--manifest", _manifest(net)]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert _usdc(net, B, payer) == before + 2 * USDC

@@ -4,6 +4,7 @@ anything starts."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -43,6 +44,20 @@ ROLLUP = {"name": "a", "chain_id": 950, "port": 9001}
         ({"relayer": {"root_post_interval": -1}}, r"^relayer\.root_post_interval: must be >= 0"),
         ({"relayer": {"max_batch": 0}}, r"^relayer\.max_batch: must be at least 1, got 0$"),
         ({"state_dir": ""}, r"^state_dir: must not be empty"),
+        # seen: accepted, then `up` hung deriving 10**20 keys (~2 ms each)
+        ({"accounts": 10**20}, r"^accounts: must be between 1 and 1000, got 100000000000000000000$"),
+        ({"accounts": 0}, r"^accounts: must be between 1 and 1000, got 0$"),
+        # seen: anvil exited at start, 'the argument '--port <NUM>' cannot be used multiple times'
+        ({"hub": {"anvil_args": ["--port", "1"]}}, r"^hub\.anvil_args: --port is set by the devnet \(hub\.port\)$"),
+        ({"rollups": [{**ROLLUP, "anvil_args": ["-p", "1"]}]}, r"^rollups\[0\]\.anvil_args: -p is set by the devnet"),
+        (
+            {"hub": {"anvil_args": ["--chain-id=5"]}},
+            r"^hub\.anvil_args: --chain-id is set by .* \(hub\.chain_id\)",
+        ),
+        (
+            {"hub": {"anvil_args": ["--accounts", "3"]}},
+            r"^hub\.anvil_args: --accounts is set by .* \(accounts\)",
+        ),
         ({"state_dir": "  "}, r"^state_dir: must not be empty"),
     ],
 )
@@ -55,7 +70,11 @@ def test_out_of_range_values_name_the_key(raw, message):
 def test_edge_values_still_parse():
     config = parse_config(
         {
-            "hub": {"chain_id": 2**64 - 1, "block_time": 3600},
+            "hub": {
+                "chain_id": 2**64 - 1,
+                "block_time": 3600,
+                "anvil_args": ["--gas-limit", "60000000", "--order=fifo"],
+            },
             "rollups": [{"name": "a", "chain_id": 1, "port": 65535, "block_time": 0}],
             "guardians": {"count": 3, "base_port": 65530},
             "solvers": {"count": 0},
@@ -118,3 +137,18 @@ def test_usual_chain_names_parse():
         {"hub": {"name": "l1"}, "rollups": [{"name": "rollup-a"}, {"name": "op2"}, {"name": "guardian"}]}
     )
     assert [c.name for c in config.chains] == ["l1", "rollup-a", "op2", "guardian"]
+
+
+@pytest.mark.parametrize(
+    "make, problem",
+    [
+        (lambda p: p.mkdir(), r"is a directory, not a devnet\.toml"),  # seen: IsADirectoryError: [Errno 21] ...
+        (lambda p: p.write_bytes(b"\xff\xfe"), r"is not UTF-8 text"),  # seen: UnicodeDecodeError: 'utf-8' codec ...
+    ],
+)
+def test_a_config_path_that_is_no_toml_text_is_one_clear_line(tmp_path, make, problem):
+    make(tmp_path / "devnet.toml")
+    result = subprocess.run(
+        [DEVNET, "compose", "--config", "devnet.toml"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert re.match(rf"^error: devnet\.toml: {problem}", one_error_line(result)), result.stderr

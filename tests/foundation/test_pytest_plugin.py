@@ -77,3 +77,35 @@ def test_fixture_delivers_and_cleans_up_even_after_a_failure(tmp_path):
 def test_manual_relay_mode(tmp_path):
     proc, _ = run_inner(tmp_path, MANUAL, "--devnet-manual-relay")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+
+
+MISUSED = textwrap.dedent(
+    """
+    import pytest
+
+    @pytest.mark.devnet(blocktime=1)
+    def test_typo(devnet): pass
+
+    @pytest.mark.devnet(block_time="fast")
+    def test_not_a_number(devnet): pass
+
+    @pytest.mark.devnet(manual_relay="yes")
+    def test_not_a_bool(devnet): pass
+
+    @pytest.mark.devnet(True)
+    def test_positional(devnet): pass
+    """
+)
+
+
+def test_a_misused_marker_fails_its_test_in_one_line_without_starting_a_devnet(tmp_path):
+    """Seen: `blocktime=1` (a typo) and positional options were ignored silently, and
+    `block_time="fast"` was a ValueError traceback after the devnet had started."""
+    proc, pids = run_inner(tmp_path, MISUSED, "-rE")
+    out = proc.stdout
+    assert "4 errors" in out and not pids, out[-3000:]
+    assert "devnet marker: unknown option 'blocktime' (known: block_time, clean, manual_relay)" in out
+    assert "devnet marker: block_time must be a number of seconds >= 0 or None, got 'fast'" in out
+    assert "devnet marker: manual_relay must be True or False, got 'yes'" in out
+    assert "devnet marker: options are keywords, e.g. devnet(manual_relay=True); got True" in out
+    assert "Traceback" not in out and "devnet-" not in out  # no devnet (state dir devnet-*) was started

@@ -94,6 +94,8 @@ def test_up_persist_after_down_knows_old_ids(tmp_path, ports_config):
         message_id = next(w for w in send.stdout.split() if w.startswith("0x") and len(w) == 66)
         saved = devnet_cli("snapshot", "save", "one", cwd=tmp_path)
         assert saved.returncode == 0 and "Saved snapshot 'one'" in saved.stdout, saved.stderr
+        again = devnet_cli("snapshot", "save", "one", "--json", cwd=tmp_path)  # seen: no --json
+        assert again.returncode == 0 and json.loads(again.stdout)["name"] == "one", again.stderr
         busy = devnet_cli("snapshot", "load", "one", cwd=tmp_path)
         assert busy.returncode == 1 and busy.stderr.startswith("error: a devnet is running")
         assert devnet_cli("down", cwd=tmp_path).returncode == 0

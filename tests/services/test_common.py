@@ -165,3 +165,26 @@ def test_light_attestation_code_matches_the_protocol_reference():
         attest.recover(d, sig[:64])
     with pytest.raises(ValueError):
         attest.Domain(b"\x01" * 31)
+
+
+def test_fast_import_keeps_the_recursion_limit_and_deep_json_is_a_400():
+    """Seen: py_ecc (under eth_account) raised the limit to 100000 and a body nested 100000 deep
+    killed the API with SIGSEGV; at the usual limit json.loads raises RecursionError instead."""
+    code = (
+        "import sys; limit = sys.getrecursionlimit(); from services.common import fastimport; "
+        "fastimport.install(); import eth_account, web3; print(sys.getrecursionlimit() == limit)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "True\n"
+
+    async def receive():
+        return {"type": "http.request", "body": b"[" * 100_000 + b"]" * 100_000}
+
+    from services.common.http import Request
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)  # a service's (above); whatever this test process imported before
+    try:
+        with pytest.raises(HttpError, match="nested too deeply"):
+            asyncio.run(Request("POST", "/", {}, {}, receive).json())
+    finally:
+        sys.setrecursionlimit(limit)

@@ -2,6 +2,7 @@
 
     GET  /v1/chaos                 every fault of the run (active, healed, failed), oldest first
     POST /v1/chaos                 {"kind": "pause", "target": "guardian-1", "duration": 5}  -> 202
+                                   (422 with the reason for a target the devnet does not have)
     POST /v1/chaos/heal            every fault in force ends (within ~0.2 s)                  -> 202
 
 Not in the OpenAPI schema: a schema fuzzer (make test runs schemathesis) would otherwise kill
@@ -12,15 +13,18 @@ the services of the devnet it tests. The API cannot signal processes: a request 
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.api.context import Ctx
-from services.api.errors import errors
-from services.common.faults import FaultBook
+from services.api.errors import ApiError, errors
+from services.common.faults import RELAYER_KINDS, FaultBook
+from services.common.manifest import Manifest
 
 router = APIRouter(prefix="/v1", tags=["chaos"], responses=errors(), include_in_schema=False)
 
@@ -56,8 +60,41 @@ async def faults(ctx: Ctx) -> Any:
     return [asdict(f) for f in FaultBook(ctx.manifest.run_dir).all()]
 
 
+def refusal(fault: FaultIn, manifest: Manifest) -> str | None:
+    """Why the devnet could not apply `fault`, as far as the API can tell (what the warden would
+    find later): said at once as a 422, instead of a 202 whose fault then fails."""
+    if fault.kind in RELAYER_KINDS:
+        return None if fault.target == "relayer" else f"{fault.kind} applies to the relayer, not {fault.target!r}"
+    if fault.kind == "reorg":
+        return None if manifest.has_chain(fault.target) else f"unknown chain {fault.target!r}"
+    if fault.kind == "equivocate":
+        guardians = [f"guardian-{i}" for i in range(len(manifest.guardians.members))]
+        if fault.chain is None or fault.block is None:
+            return "equivocate needs chain and block"
+        if fault.target not in guardians:
+            return f"unknown guardian {fault.target!r} (guardian-0..{len(guardians) - 1})"
+        return None if manifest.has_chain(fault.chain) else f"unknown chain {fault.chain!r}"
+    processes = supervised(manifest.run_dir)
+    if processes is not None and fault.target not in processes:
+        return f"unknown process {fault.target!r} (supervised: {', '.join(sorted(processes)) or 'none'})"
+    return None
+
+
+def supervised(run_dir: Path) -> set[str] | None:
+    """The process names the supervisors recorded (`<run>/pids.json`), None when there is no such
+    file (Docker mode: the warden says what it can do)."""
+    try:
+        doc = json.loads((run_dir / "pids.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return set(doc) if isinstance(doc, dict) else None
+
+
 @router.post("/chaos", response_model=FaultOut, status_code=202)
 async def request_fault(fault: FaultIn, ctx: Ctx) -> Any:
+    problem = refusal(fault, ctx.manifest)
+    if problem is not None:
+        raise ApiError(422, problem)
     args = {k: v for k in ("seconds", "depth", "chain", "block") if (v := getattr(fault, k)) is not None}
     return asdict(FaultBook(ctx.manifest.run_dir).request(fault.kind, fault.target, fault.duration, **args))
 

@@ -18,7 +18,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
@@ -93,10 +93,37 @@ async def stream(ctx: Context, status: str | None, max_events: int, timeout: flo
         ctx.events_clients -= 1
 
 
+# One event of the stream (OpenAPI before 3.2 has a text/event-stream `schema` describe each
+# event): `message` events carry a status change, the last one is `end`.
+CHANGE = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "status": {"enum": list(get_args(Status))},
+        "previous": {"anyOf": [{"enum": list(get_args(Status))}, {"type": "null"}]},
+        "attempts": {"type": "integer"},
+        "source": {"type": ["string", "integer"]},
+        "destination": {"type": ["string", "integer"]},
+        "reason": {"type": ["string", "null"]},
+        "at": {"type": "number"},
+    },
+}
+EVENT = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"enum": ["message", "end"]},
+        "id": {"type": "string"},
+        "retry": {"type": "integer"},
+        "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": CHANGE},
+    },
+}
+
+
 @router.get(
     "/events",
     responses={
-        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}, "description": "the event stream"},
+        200: {"content": {"text/event-stream": {"schema": EVENT}}, "description": "the event stream, event by event"},
         **errors(503),
     },
     response_class=StreamingResponse,

@@ -135,3 +135,37 @@ def test_every_route_declares_the_error_body_for_its_4xx(client):
                 assert ref.endswith("/ErrorBody"), (method, path, c)
     chain = next(p for p in doc["paths"]["/v1/messages"]["get"]["parameters"] if p["name"] == "chain")
     assert {"hub", "rollup-a", "rollup-b"} <= set(chain["schema"]["enum"])
+
+
+@pytest.mark.parametrize(
+    "fault, reason",
+    [
+        ({"kind": "kill", "target": "nosuch"}, "unknown process 'nosuch' (supervised: "),
+        ({"kind": "pause", "target": "guardian-9"}, "unknown process 'guardian-9'"),
+        ({"kind": "drop", "target": "guardian-0"}, "drop applies to the relayer, not 'guardian-0'"),
+        ({"kind": "reorg", "target": "nochain"}, "unknown chain 'nochain'"),
+        ({"kind": "equivocate", "target": "guardian-0", "block": 1}, "equivocate needs chain and block"),
+        ({"kind": "equivocate", "target": "relayer", "chain": "hub", "block": 1}, "unknown guardian 'relayer'"),
+    ],
+)
+def test_a_fault_the_devnet_cannot_apply_is_422_at_once(client, fault, reason):
+    """Seen: POST /v1/chaos {"kind": "kill", "target": "nosuch"} answered 202 "requested"; the
+    reason came later, in GET /v1/chaos, as a failed fault."""
+    before = len(client.get("/v1/chaos").json())
+    r = client.post("/v1/chaos", json=fault)
+    assert r.status_code == 422 and reason in r.json()["error"]["message"], r.text
+    assert len(client.get("/v1/chaos").json()) == before  # nothing recorded for the warden
+
+
+def test_a_deeply_nested_body_is_a_4xx_not_a_crash(api_net):
+    """Seen: POST /v1/messages with `[` * 100000 killed the API (SIGSEGV, exit -11): py_ecc, imported
+    under eth_account, raises the recursion limit to 100000, deep enough for json.loads to overflow
+    the C stack before a RecursionError."""
+    import httpx
+
+    pid = api_net.devnet.pids()["api"]
+    body = b"[" * 100_000 + b"]" * 100_000
+    for path in ("/v1/messages", "/v1/intents", "/v1/chaos"):
+        r = httpx.post(f"{api_net.api}{path}", content=body, headers={"content-type": "application/json"}, timeout=10)
+        assert 400 <= r.status_code < 500 and r.json()["error"]["message"], r.text
+    assert api_net.devnet.pids()["api"] == pid and httpx.get(f"{api_net.api}/health", timeout=5).status_code == 200
