@@ -67,6 +67,12 @@ MARKED = textwrap.dedent(
     def test_relayer_back_in_the_next(clean_devnet):
         sent = clean_devnet.send("rollup-a", "hub", "auto")
         clean_devnet.wait_delivered(sent, timeout=30)
+
+    @pytest.mark.devnet(block_time=0)
+    def test_block_time_zero_is_instant_mining(clean_devnet):
+        for chain in ("hub", "rollup-a"):
+            w3 = clean_devnet.w3[chain]
+            assert w3.provider.make_request("anvil_getAutomine", [])["result"] is True
     """
 )
 
@@ -117,7 +123,7 @@ def test_ten_function_scoped_tests_see_the_same_clean_state(tmp_path):
 def test_marker_per_test_typed_errors_and_str_payloads(tmp_path):
     proc = run_inner(tmp_path, MARKED)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert "2 passed" in proc.stdout
+    assert "3 passed" in proc.stdout
 
 
 def test_failing_test_report_has_that_tests_service_logs(tmp_path):
