@@ -11,6 +11,8 @@ into memory. `GuardedHttpTools` adds, per connection:
   after the connection opens or after its first byte, else the connection is closed (an idle
   socket, a slow-header "slowloris"); between requests uvicorn's keep-alive timeout applies;
 - a head size cap: past MAX_HEAD_BYTES, 431 and the connection is closed;
+- a write stall limit: a client whose socket buffers stay full (it reads nothing) for WRITE_STALL s
+  is disconnected; the response waiting for it (an event stream) would otherwise wait for ever;
 
 and per server, a connection cap (`max_connections()`, a quarter of the descriptor limit; and a
 listen backlog no larger, for asyncio accepts up to a backlog's worth of sockets at once): a
@@ -41,6 +43,7 @@ HEAD_DEADLINE = 5.0  # s: a local client sends its head within milliseconds
 KEEP_ALIVE = 5  # s: uvicorn's default, stated because the deadline above relies on it
 MAX_HEAD_BYTES = 64 * 1024  # nginx's default large_client_header_buffers is 4 x 8 KiB
 LOG_INTERVAL = 30.0  # s between two log lines about refused connections
+WRITE_STALL = 10.0  # s a response may wait for a client that reads nothing (its buffers full)
 
 log = logging.getLogger("services.http")
 
@@ -106,6 +109,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.book = book
         self.head_timer: asyncio.TimerHandle | None = None
+        self.stall_timer: asyncio.TimerHandle | None = None
         self.awaiting_head = True  # no request being read or answered
         self.head_bytes = 0
 
@@ -118,6 +122,8 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_deadline()
+        if self.stall_timer is not None:
+            self.stall_timer.cancel()
         self.book.forget(self)
         super().connection_lost(exc)
 
@@ -146,6 +152,23 @@ class GuardedHttpTools(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         super().on_response_complete()
         self.book.set_idle(self, not self.pipeline)
+
+    def pause_writing(self) -> None:
+        """The transport's buffer is full (the kernel's are already): the client is not reading."""
+        super().pause_writing()
+        if self.stall_timer is None:
+            self.stall_timer = self.loop.call_later(WRITE_STALL, self._stalled)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.stall_timer is not None:
+            self.stall_timer.cancel()
+            self.stall_timer = None
+
+    def _stalled(self) -> None:
+        self.stall_timer = None
+        # abort, not close: close waits for the buffer to be written, which is what never happens
+        self.transport.abort()
 
     def handle_websocket_upgrade(self) -> None:
         # the socket now belongs to uvicorn's WebSocket protocol (its own ping timeout); not counted here
