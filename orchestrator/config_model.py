@@ -82,7 +82,7 @@ class RelayerConfig:
 class ApiConfig:
     port: int = 8000
     event_streams: int = 16  # GET /v1/events streams open at once (services/api/routers/events.py)
-    reads: int = 8  # GET /v1/read calls in progress at once (services/api/limits.py)
+    reads: int = 32  # GET /v1/read calls in progress at once (services/api/limits.py)
 
 
 @dataclass(frozen=True)

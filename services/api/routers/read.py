@@ -4,7 +4,7 @@
     GET /v1/read?chain=901&address=0xC&slot=3&mapping=0xKEY[&block=N]
 
 Combinations the schema cannot express (`slot` xor `erc20_balance`, `on` != `chain`) answer 422;
-a read that cannot be proven now (no quorum, a revert) answers 409; past `[api] reads` (default 8)
+a read that cannot be proven now (no quorum, a revert) answers 409; past `[api] reads` (default 32)
 reads in progress, 429 with Retry-After (services/api/limits.py). The answer holds the value,
 the block, its hash and state root, the account and storage proofs, whether this request attested
 the root on the reading chain (`on`; newest-state reads attest on demand), and whether the proofs
