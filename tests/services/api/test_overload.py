@@ -63,6 +63,10 @@ def test_a_client_that_stops_reading_its_event_stream_is_disconnected(api_net, q
     svc = ServiceProc([*argv, "--port", str(port), "--queue", str(queue.path)], tmp_path / "api.log", f"{url}/health")
     svc.start()
     try:
+        with httpx.Client(timeout=5) as client:  # HEAD through uvicorn: headers, no body, connection reusable
+            head = client.head(f"{url}/v1/events")
+            assert head.status_code == 200 and head.headers["content-type"].startswith("text/event-stream")
+            assert head.content == b"" and client.get(f"{url}/v1/chains").status_code == 200
         stalled = socket.socket()
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # full after a few events
         stalled.connect(("127.0.0.1", port))
