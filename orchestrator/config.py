@@ -13,6 +13,7 @@ from typing import Any
 
 from orchestrator.config_checks import (
     check_anvil_args,
+    check_api,
     check_block_time,
     check_chain_id,
     check_chain_name,
@@ -80,7 +81,7 @@ _TOP_KEYS = {
 _CHAIN_KEYS = {"name", "chain_id", "port", "block_time", "anvil_args"}
 _GUARDIAN_KEYS = {"count", "threshold", "confirmations", "base_port"}
 _RELAYER_KEYS = set(RelayerConfig.__dataclass_fields__)
-_API_KEYS = {"port"}
+_API_KEYS = set(ApiConfig.__dataclass_fields__)
 _SOLVER_KEYS = {"count", "fee_bps", "base_port"}
 MAX_SOLVERS = 16
 MAX_ACCOUNTS = 1000
@@ -274,7 +275,7 @@ def validate(config: DevnetConfig) -> None:
         raise ConfigError(f"accounts: must be between 1 and {MAX_ACCOUNTS}, got {config.accounts}")
     check_port_range("guardians.base_port", g.base_port, g.count)
     check_relayer(config.relayer)
-    check_port("api.port", config.api.port)
+    check_api(config.api)
     check_mnemonic(config.mnemonic)
     check_state_dir(config.state_dir)
     _validate_solvers(config.solvers)

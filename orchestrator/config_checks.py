@@ -80,6 +80,18 @@ def check_state_dir(state_dir: str) -> None:
         raise ConfigError('state_dir: must not be empty (use a directory path such as ".devnet")')
 
 
+MAX_EVENT_STREAMS = 256  # each polls the relayer queue 4 times a second
+MAX_READS = 64  # each holds a thread, and up to 10 s per RPC on a chain that does not answer
+
+
+def check_api(api: Any) -> None:
+    check_port("api.port", api.port)
+    if not 1 <= api.event_streams <= MAX_EVENT_STREAMS:
+        raise ConfigError(f"api.event_streams: must be between 1 and {MAX_EVENT_STREAMS}, got {api.event_streams}")
+    if not 1 <= api.reads <= MAX_READS:
+        raise ConfigError(f"api.reads: must be between 1 and {MAX_READS}, got {api.reads}")
+
+
 def check_relayer(relayer: Any) -> None:
     check_port("relayer.port", relayer.port)
     for key in ("poll_interval", "root_post_interval", "max_age"):

@@ -81,6 +81,8 @@ class RelayerConfig:
 @dataclass(frozen=True)
 class ApiConfig:
     port: int = 8000
+    event_streams: int = 16  # GET /v1/events streams open at once (services/api/routers/events.py)
+    reads: int = 32  # GET /v1/read calls in progress at once (services/api/limits.py)
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ class DevnetConfig:
             chains=chains,
             guardians=GuardianConfig(**{**self.guardians.__dict__, "base_port": self.guardians.base_port + offset}),
             relayer=RelayerConfig(**{**self.relayer.__dict__, "port": self.relayer.port + offset}),
-            api=ApiConfig(port=self.api.port + offset),
+            api=ApiConfig(**{**self.api.__dict__, "port": self.api.port + offset}),
             solvers=SolverConfig(**{**self.solvers.__dict__, "base_port": self.solvers.base_port + offset}),
         )
 

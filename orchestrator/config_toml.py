@@ -49,6 +49,8 @@ def to_toml(config: Any) -> str:
         "",
         "[api]",
         f"port = {config.api.port}",
+        f"event_streams = {config.api.event_streams}",
+        f"reads = {config.api.reads}",
         "",
         "[solvers]",
         f"count = {config.solvers.count}",

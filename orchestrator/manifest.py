@@ -87,7 +87,7 @@ def build_manifest(
             max_age=r.max_age,
             error_artifacts=list(r.error_artifacts),
         ),
-        api=models.ApiSettings(port=config.api.port),
+        api=models.ApiSettings(port=config.api.port, event_streams=config.api.event_streams, reads=config.api.reads),
         intents=intents_entry(config, contracts or {}, services),
         state_dir=str(config.state.root),
     )

@@ -28,7 +28,7 @@ import httpx
 from orchestrator.chains.rpc import rpc
 from orchestrator.paths import StateDir
 from orchestrator.services import pidfile
-from services.common.faults import INSTANT_KINDS, KINDS, RELAYER_KINDS, Fault, FaultBook
+from services.common.faults import INSTANT_KINDS, KINDS, MAX_REORG_DEPTH, RELAYER_KINDS, Fault, FaultBook
 from services.common.manifest import Manifest
 from services.common.manifest import load as load_manifest
 
@@ -103,6 +103,8 @@ class Chaos:
             raise ChaosError(f"{kind} applies to the relayer, not {target!r}")
         if kind in ("reorg", "equivocate"):
             self._chain(args.get("chain", target))
+        if kind == "reorg" and not 1 <= int(args.get("depth", 1)) <= MAX_REORG_DEPTH:
+            raise ChaosError(f"reorg depth must be 1..{MAX_REORG_DEPTH} (MAX_REORG_DEPTH), got {args.get('depth')}")
 
     def _chain(self, name_or_id: str | int) -> Any:
         try:

@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add("pause", "SIGSTOP a supervised process until resumed/healed")
     add("resume", "SIGCONT a paused process", timed=False)
     add("partition", "a guardian stops answering the relayer (SIGSTOP) until healed")
-    reorg = add("reorg", "replace the last DEPTH blocks of a chain (anvil_reorg)", timed=False)
+    reorg = add("reorg", "replace the last DEPTH (1..64) blocks of a chain (anvil_reorg)", timed=False)
     reorg.add_argument("depth", type=int)
     delay = add("delay", "the relayer holds every delivery", target=False)
     delay.add_argument("--relayer", dest="seconds", type=duration, required=True, help="hold per batch, e.g. 2s")

@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
     from services.api.app import create_app
+    from services.common import guard
 
     args = parse_args(argv)
     logs.setup("api", args.log_level)
@@ -34,8 +35,17 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app(m, queue)
     port = args.port or m.api.port
     print(f"api listening on http://127.0.0.1:{port} (docs at /docs)", flush=True)
+    # httptools with the devnet's connection limits (services/common/guard.py; h11 had none either:
+    # an idle socket was held for ever)
     uvicorn.run(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http="h11", ws="none", lifespan="on"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        ws="none",
+        lifespan="on",
+        **guard.options(),
     )
 
 

@@ -14,7 +14,7 @@
     POST /v1/intents, GET /v1/intents/{id}, GET /v1/metrics   intents (routers/intents.py)
     GET  /docs, /redoc, /openapi.json  Swagger UI and ReDoc served from local files (no CDN)
     GET  /                             the live dashboard
-    HEAD on every GET route but /v1/events (services/api/head.py)
+    HEAD on every GET route; on /v1/events the stream's headers only (services/api/head.py)
 
 Messages come from the relayer's queue through `QueueReader`; a message the relayer has not
 seen yet is looked up in the source gateway's logs. Every 4xx has one body (services.api.errors).

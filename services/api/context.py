@@ -11,6 +11,7 @@ import httpx
 from fastapi import Depends, Request
 
 from services.api.errors import ApiError
+from services.api.limits import BoundedCalls
 from services.common.manifest import REPO_ROOT, Manifest
 from services.relayer.queue import QueueReader
 
@@ -33,6 +34,8 @@ class Context:
         self.names = {c.chain_id: c.name for c in manifest.chains}
         self.send_locks: dict[tuple[int, int], asyncio.Lock] = {}  # (chain, account): one nonce at a time
         self.events_clients = 0
+        self.events_ends: list[float] = []  # monotonic deadline of each open event stream
+        self.reads = BoundedCalls(manifest.api.reads, "proven reads")
 
     @property
     def relayer_url(self) -> str:
@@ -71,10 +74,12 @@ class Context:
         return None
 
     async def close(self) -> None:
+        self.reads.close()
         await self.http.aclose()
 
 
-def get_context(request: Request) -> Context:
+async def get_context(request: Request) -> Context:
+    # async: a sync dependency runs on the thread pool, where every route then queued behind slow calls
     context: Context = request.app.state.context
     return context
 

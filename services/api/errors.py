@@ -23,6 +23,7 @@ DESCRIPTIONS = {
     404: "no such resource",
     409: "the resource is in a state that does not allow this",
     422: "a parameter or the body is invalid (details name each one)",
+    429: "too many requests of this kind in progress: try again after Retry-After seconds",
     502: "a chain or the relayer answered with an error",
     503: "a chain or the relayer does not answer",
 }
@@ -47,11 +48,18 @@ class ErrorBody(BaseModel):
 class ApiError(Exception):
     """Raised by a route: becomes `status` with the one error body."""
 
-    def __init__(self, status: int, message: str, details: list[dict[str, Any]] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = details or []
+        self.headers = headers
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -82,7 +90,7 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return body(exc.status, exc.message, exc.details)
+        return body(exc.status, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -17,6 +17,8 @@ CODES = {
     405: "method_not_allowed",
     409: "conflict",
     422: "invalid_request",
+    429: "too_many_requests",
+    431: "header_too_large",
     502: "upstream_error",
     503: "unavailable",
 }

@@ -27,6 +27,9 @@ from typing import Any
 KINDS = ("kill", "pause", "resume", "partition", "reorg", "delay", "drop", "duplicate", "equivocate")
 INSTANT_KINDS = ("kill", "resume", "reorg", "equivocate")  # done at once: no duration, nothing to heal
 RELAYER_KINDS = ("delay", "drop", "duplicate")  # carried out by the relayer itself, from chaos.json
+# deepest `reorg`: Ethereum finalizes after two epochs (64 blocks), and a devnet scenario deeper than
+# that tests nothing more while every service walks back over it (a depth of 10,000 was accepted)
+MAX_REORG_DEPTH = 64
 
 
 @dataclass

@@ -82,6 +82,8 @@ class RelayerSettings(_Model):
 
 class ApiSettings(_Model):
     port: int = 8000
+    event_streams: int = 16  # [api] event_streams: GET /v1/events streams open at once
+    reads: int = 32  # [api] reads: GET /v1/read calls in progress at once
 
 
 class ServiceUrls(_Model):

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from orchestrator.config import ConfigError, parse_config
+from orchestrator.config_toml import to_toml
 from tests.conftest import one_error_line
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,6 +45,9 @@ ROLLUP = {"name": "a", "chain_id": 950, "port": 9001}
         ({"relayer": {"max_age": float("inf")}}, r"^relayer\.max_age: must be a finite"),
         ({"relayer": {"root_post_interval": -1}}, r"^relayer\.root_post_interval: must be >= 0"),
         ({"relayer": {"max_batch": 0}}, r"^relayer\.max_batch: must be at least 1, got 0$"),
+        ({"api": {"event_streams": 0}}, r"^api\.event_streams: must be between 1 and 256, got 0$"),
+        ({"api": {"reads": 65}}, r"^api\.reads: must be between 1 and 64, got 65$"),
+        ({"api": {"reads": "8"}}, r"^api\.reads: "),
         ({"state_dir": ""}, r"^state_dir: must not be empty"),
         # seen: accepted, then `up` hung deriving 10**20 keys (~2 ms each)
         ({"accounts": 10**20}, r"^accounts: must be between 1 and 1000, got 100000000000000000000$"),
@@ -78,11 +83,14 @@ def test_edge_values_still_parse():
             "rollups": [{"name": "a", "chain_id": 1, "port": 65535, "block_time": 0}],
             "guardians": {"count": 3, "base_port": 65530},
             "solvers": {"count": 0},
+            "api": {"event_streams": 256, "reads": 1},
             "mnemonic": "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about",
         }
     )
     assert config.hub.chain_id == 2**64 - 1 and config.chain("a").block_time is None
     assert config.guardians.ports == (65530, 65531, 65532)
+    assert (config.api.event_streams, config.api.reads) == (256, 1)
+    assert parse_config(tomllib.loads(to_toml(config))).api == config.api  # written back, read alike
 
 
 @pytest.mark.parametrize(

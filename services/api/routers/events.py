@@ -7,15 +7,24 @@ Each client polls the relayer queue (through QueueReader) on its own, on the new
     id: 3
     data: {"id": "0x..", "status": "delivered", "previous": "submitted", "attempts": 1, ...}
 
-Bounded per client: at most MAX_CLIENTS streams at once (503 past that), each ends after
-`max_events` events or `timeout` seconds (EventSource reconnects by itself), with a comment
-line every KEEPALIVE seconds so proxies and clients see the stream alive.
+Bounded: at most `[api] event_streams` (default 16) streams at once; past that a 429 whose
+Retry-After is when the first open stream ends. Each stream ends after `max_events` events or
+`timeout` seconds (EventSource reconnects by itself), with a comment line every KEEPALIVE seconds
+so proxies and clients see the stream alive. A client that stops reading is disconnected once its
+socket's buffers have been full for guard.WRITE_STALL seconds (services/common/guard.py): its
+stream's writes would otherwise wait for it, past the stream's deadline, for ever.
+
+Why no per-client cap: the API listens on 127.0.0.1, where every client has the same address and
+a connection carries one stream, so "per client" cannot be told apart from "in all". What keeps
+one client from holding every stream for ever is that each ends on its deadline, and a client
+refused learns when the next slot frees.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, get_args
@@ -29,7 +38,7 @@ from services.api.schemas import Status
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
-MAX_CLIENTS = 16
+MAX_CLIENTS = 16  # the default of [api] event_streams (services.common.manifest.ApiSettings)
 WINDOW = 200
 POLL_INTERVAL = 0.25
 KEEPALIVE = 15.0
@@ -66,17 +75,23 @@ def changes(
     return out
 
 
+def cap(ctx: Context) -> int:
+    return ctx.manifest.api.event_streams
+
+
 async def stream(ctx: Context, status: str | None, max_events: int, timeout: float) -> AsyncIterator[str]:
     # counted here, not in the route: a generator that never starts must not hold a slot; and
     # checked again, for streams opened together passed the route's check before any counted
-    if ctx.events_clients >= MAX_CLIENTS:
+    if ctx.events_clients >= cap(ctx):
         yield 'event: end\ndata: {"reason": "too many event streams"}\n\n'
         return
+    deadline = time.monotonic() + timeout
     ctx.events_clients += 1
+    ctx.events_ends.append(deadline)
     try:
         yield f"retry: 1000\n: streaming message status changes for {timeout:g}s\n\n"
         before, _ = await asyncio.to_thread(snapshot, ctx)
-        sent, deadline, quiet_since = 0, time.monotonic() + timeout, time.monotonic()
+        sent, quiet_since = 0, time.monotonic()
         while sent < max_events and time.monotonic() < deadline:
             await asyncio.sleep(POLL_INTERVAL)
             after, rows = await asyncio.to_thread(snapshot, ctx)
@@ -91,6 +106,12 @@ async def stream(ctx: Context, status: str | None, max_events: int, timeout: flo
         yield "event: end\ndata: {}\n\n"
     finally:
         ctx.events_clients -= 1
+        ctx.events_ends.remove(deadline)
+
+
+def retry_after(ctx: Context) -> int:
+    """Seconds until the first open stream ends (at least 1)."""
+    return max(1, math.ceil(min(ctx.events_ends, default=0.0) - time.monotonic()))
 
 
 # One event of the stream (OpenAPI before 3.2 has a text/event-stream `schema` describe each
@@ -124,7 +145,7 @@ EVENT = {
     "/events",
     responses={
         200: {"content": {"text/event-stream": {"schema": EVENT}}, "description": "the event stream, event by event"},
-        **errors(503),
+        **errors(429),
     },
     response_class=StreamingResponse,
 )
@@ -134,8 +155,13 @@ async def events(
     max_events: Annotated[int, Query(ge=1, le=10_000, description="end the stream after this many")] = 10_000,
     timeout: Annotated[float, Query(gt=0, le=3600, description="end the stream after this many seconds")] = 600,
 ) -> StreamingResponse:
-    if ctx.events_clients >= MAX_CLIENTS:
-        raise ApiError(503, f"{MAX_CLIENTS} event streams are open already; try again later")
+    if ctx.events_clients >= cap(ctx):
+        wait = retry_after(ctx)
+        raise ApiError(
+            429,
+            f"{cap(ctx)} event streams are open already ([api] event_streams); the first ends in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
     return StreamingResponse(
         stream(ctx, status, max_events, timeout),
         media_type="text/event-stream",

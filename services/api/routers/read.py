@@ -4,7 +4,8 @@
     GET /v1/read?chain=901&address=0xC&slot=3&mapping=0xKEY[&block=N]
 
 Combinations the schema cannot express (`slot` xor `erc20_balance`, `on` != `chain`) answer 422;
-a read that cannot be proven now (no quorum, a revert) answers 409. The answer holds the value,
+a read that cannot be proven now (no quorum, a revert) answers 409; past `[api] reads` (default 32)
+reads in progress, 429 with Retry-After (services/api/limits.py). The answer holds the value,
 the block, its hash and state root, the account and storage proofs, whether this request attested
 the root on the reading chain (`on`; newest-state reads attest on demand), and whether the proofs
 verified locally and through the reading chain's `MetalayerGateway.verifyStorage`.
@@ -15,7 +16,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.concurrency import run_in_threadpool
 
 from services.api.context import Ctx
 from services.api.errors import ApiError, errors
@@ -23,7 +23,7 @@ from services.api.schemas import CHAIN_REF
 from services.protocol.reads import ReadError, StateReader, resolve_slot
 from services.protocol.slots import LAYOUTS
 
-router = APIRouter(prefix="/v1", tags=["reads"], responses=errors(409, 422))
+router = APIRouter(prefix="/v1", tags=["reads"], responses=errors(409, 422, 429))
 
 ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 WORD = r"^(0x[0-9a-fA-F]{1,64}|[0-9]{1,77})$"  # a slot or key: 0x-hex or decimal, at most 32 bytes
@@ -52,7 +52,7 @@ async def read(
         raise ApiError(422, str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from None
     try:
         reader = StateReader(ctx.manifest, on)
-        got = await run_in_threadpool(reader.read, chain, address, key, block)
+        got = await ctx.reads.run(reader.read, chain, address, key, block)  # 429 past [api] reads
     except ReadError as exc:
         raise ApiError(409, str(exc)) from None
     return got.as_json()

@@ -6,9 +6,13 @@ import asyncio
 import json
 import threading
 import time
+from types import SimpleNamespace
 
+from fastapi.testclient import TestClient
+
+from services.api.app import create_app
 from services.api.routers import events
-from tests.services.api.conftest import mid, row
+from tests.services.api.conftest import mid, row, wait_for
 from tests.services.api.test_routes import assert_error
 
 
@@ -66,7 +70,7 @@ def test_bounds(queue_client):
     ctx = queue_client.app.state.context
     ctx.events_clients = events.MAX_CLIENTS
     try:
-        assert_error(queue_client.get("/v1/events", params={"timeout": 1}), 503, "unavailable", "event streams")
+        assert_error(queue_client.get("/v1/events", params={"timeout": 1}), 429, "too_many_requests", "event streams")
     finally:
         ctx.events_clients = 0
 
@@ -77,6 +81,7 @@ def test_streams_opened_together_past_the_cap_end_at_once():
 
     class Ctx:
         events_clients = events.MAX_CLIENTS
+        manifest = SimpleNamespace(api=SimpleNamespace(event_streams=events.MAX_CLIENTS))
 
     async def first_events() -> list[str]:
         return [chunk async for chunk in events.stream(Ctx(), None, 10, 5.0)]  # type: ignore[arg-type]
@@ -84,3 +89,33 @@ def test_streams_opened_together_past_the_cap_end_at_once():
     chunks = asyncio.run(first_events())
     assert chunks == ['event: end\ndata: {"reason": "too many event streams"}\n\n']
     assert Ctx.events_clients == events.MAX_CLIENTS  # nothing counted, nothing leaked
+
+
+def test_the_cap_is_configured_and_a_refused_client_learns_when_a_stream_ends(api_net, queue):
+    manifest = api_net.manifest.model_copy(update={"api": api_net.manifest.api.model_copy(update={"event_streams": 1})})
+    app = create_app(manifest, queue.path)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        ctx = app.state.context
+        opened = threading.Thread(target=client.get, args=("/v1/events",), kwargs={"params": {"timeout": 4}})
+        opened.start()
+        try:
+            wait_for("the first stream", lambda: ctx.events_clients == 1, timeout=10)
+            refused = client.get("/v1/events", params={"timeout": 1})
+            assert_error(refused, 429, "too_many_requests", "1 event streams are open already")
+            assert 1 <= int(refused.headers["retry-after"]) <= 4  # when the open one ends
+        finally:
+            opened.join()
+        assert ctx.events_clients == 0 and ctx.events_ends == []
+        assert client.get("/v1/events", params={"timeout": 0.3}).status_code == 200  # the slot is free again
+
+
+def test_head_answers_the_streams_headers_at_once(queue_client):
+    ctx = queue_client.app.state.context
+    started = time.monotonic()
+    head = queue_client.head("/v1/events")  # a 405 before; a GET would stream for 600 s
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"].startswith("text/event-stream") and head.headers["cache-control"] == "no-cache"
+    assert time.monotonic() - started < 3
+    wait_for("the stream's slot back", lambda: ctx.events_clients == 0, timeout=5)
+    bad = queue_client.head("/v1/events", params={"timeout": 0})
+    assert bad.status_code == 422 and bad.content == b""
