@@ -16,6 +16,7 @@ CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "body_too_large",
     422: "invalid_request",
     429: "too_many_requests",
     431: "header_too_large",

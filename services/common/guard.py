@@ -11,6 +11,12 @@ into memory. `GuardedHttpTools` adds, per connection:
   after the connection opens or after its first byte, else the connection is closed (an idle
   socket, a slow-header "slowloris"); between requests uvicorn's keep-alive timeout applies;
 - a head size cap: past MAX_HEAD_BYTES, 431 and the connection is closed;
+- a body size cap: a Content-Length past MAX_BODY_BYTES is answered 413 before any of the body is
+  read; a chunked body that grows past it closes the connection;
+- a body deadline: a request's body must be complete BODY_DEADLINE s after its head, and until it
+  is, the connection counts as idle for the connection cap below (a "slow body" client that sends
+  a head and then one byte a minute would otherwise hold its connection for ever, and enough of
+  them would fill the cap);
 - a write stall limit: a client whose socket buffers stay full (it reads nothing) for WRITE_STALL s
   is disconnected; the response waiting for it (an event stream) would otherwise wait for ever;
 
@@ -47,6 +53,8 @@ KEEP_ALIVE = 5  # s: uvicorn's default, stated because the deadline above relies
 MAX_HEAD_BYTES = 64 * 1024  # nginx's default large_client_header_buffers is 4 x 8 KiB
 LOG_INTERVAL = 30.0  # s between two log lines about refused connections
 WRITE_STALL = 10.0  # s a response may wait for a client that reads nothing (its buffers full)
+MAX_BODY_BYTES = 4 * 1024 * 1024  # the largest body the devnet takes (a 128 KiB payload as JSON hex) x 16
+BODY_DEADLINE = 30.0  # s: a local client sends a 4 MiB body in milliseconds
 
 log = logging.getLogger("services.http")
 
@@ -113,8 +121,10 @@ class GuardedHttpTools(HttpToolsProtocol):
         self.book = book
         self.head_timer: asyncio.TimerHandle | None = None
         self.stall_timer: asyncio.TimerHandle | None = None
+        self.body_timer: asyncio.TimerHandle | None = None
         self.awaiting_head = True  # no request being read or answered
         self.head_bytes = 0
+        self.body_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -125,6 +135,7 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_deadline()
+        self._disarm_body_deadline()
         if self.stall_timer is not None:
             self.stall_timer.cancel()
         self.book.forget(self)
@@ -145,12 +156,35 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._arm_head_deadline()
 
     def on_headers_complete(self) -> None:
-        # a request in flight: never closed for a newcomer (a head still arriving may be: it is
-        # the newest idle connection, closed only after every older one)
+        # until its body is complete a request may be closed for a newcomer, like a head still
+        # arriving (it is then the newest idle connection, closed only after every older one)
         self.awaiting_head = False
-        self.book.set_idle(self, False)
         self._disarm_head_deadline()
+        length = _content_length(self.headers)
+        if length is not None and length > MAX_BODY_BYTES:
+            self._refuse(413, "Content Too Large", f"request body over {MAX_BODY_BYTES} bytes")
+            return
+        self.body_bytes = 0
+        self.body_timer = self.loop.call_later(BODY_DEADLINE, self._body_late)
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if self.transport.is_closing():  # refused (413) or closed: the rest of the body is dropped
+            return
+        self.body_bytes += len(body)
+        if self.body_bytes > MAX_BODY_BYTES:  # chunked: no Content-Length to refuse it by
+            self.transport.close()
+            return
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if self.transport.is_closing():
+            return
+        # a whole request in flight: never closed for a newcomer (unless answered already)
+        self._disarm_body_deadline()
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.book.set_idle(self, False)
+        super().on_message_complete()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -192,15 +226,39 @@ class GuardedHttpTools(HttpToolsProtocol):
         if self.awaiting_head and not self.transport.is_closing():
             self.transport.close()
 
+    def _disarm_body_deadline(self) -> None:
+        if self.body_timer is not None:
+            self.body_timer.cancel()
+            self.body_timer = None
+
+    def _body_late(self) -> None:
+        self.body_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
     def _refuse_large_head(self) -> None:
-        body = json.dumps(error_body(431, f"request head over {MAX_HEAD_BYTES} bytes")).encode()
+        self.awaiting_head = False
+        self._refuse(431, "Request Header Fields Too Large", f"request head over {MAX_HEAD_BYTES} bytes")
+
+    def _refuse(self, status: int, phrase: str, message: str) -> None:
+        body = json.dumps(error_body(status, message)).encode()
         head = (
-            "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+            f"HTTP/1.1 {status} {phrase}\r\ncontent-type: application/json\r\n"
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
         )
-        self.awaiting_head = False
         self.transport.write(head.encode() + body)
         self.transport.close()
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The request's Content-Length, None without one (or a malformed one: httptools refuses it)."""
+    for name, value in headers:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
 
 
 class _AcceptErrors(logging.Filter):
