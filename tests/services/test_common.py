@@ -188,3 +188,21 @@ def test_fast_import_keeps_the_recursion_limit_and_deep_json_is_a_400():
             asyncio.run(Request("POST", "/", {}, {}, receive).json())
     finally:
         sys.setrecursionlimit(limit)
+
+
+def test_the_orchestrator_keeps_the_recursion_limit(tmp_path):
+    """The CLI and the pytest plugin import web3 through orchestrator modules: before, a CLI
+    process ran at py_ecc's limit of 100000, so a manifest nested that deep could overflow the C
+    stack (SIGSEGV) instead of failing with one line."""
+    code = (
+        "import sys; limit = sys.getrecursionlimit(); import orchestrator.testing, orchestrator.cli.main, web3; "
+        "print(sys.getrecursionlimit() == limit)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "True\n"
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text("[" * 100_000 + "]" * 100_000)
+    main = "import sys, orchestrator.testing; from orchestrator.cli.main import main; sys.exit(main())"
+    cli = [sys.executable, "-c", main]
+    proc = subprocess.run([*cli, "messages", "--manifest", str(manifest)], capture_output=True, text=True)
+    assert proc.returncode not in (0, -11), proc
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error:"), proc.stderr[-2000:]
