@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,7 +30,6 @@ class Context:
         self.started = time.time()
         self.http = httpx.AsyncClient(timeout=2.0, trust_env=False)
         self.names = {c.chain_id: c.name for c in manifest.chains}
-        self.send_locks: dict[tuple[int, int], asyncio.Lock] = {}  # (chain, account): one nonce at a time
         self.events_clients = 0
 
     @property
