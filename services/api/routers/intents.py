@@ -24,13 +24,12 @@ from services.api.errors import ApiError, errors
 from services.api.intents_send import send_intent
 from services.api.intents_track import IntentTracker, gasless_order_id
 from services.api.schemas import ACCOUNT_REF, CHAIN_REF, Int, _Strict, not_bool
-from services.solver.planner import IntentError, IntentPlan, IntentRequest, plan_intent
+from services.solver.planner import MAX_DEADLINE, IntentError, IntentPlan, IntentRequest, plan_intent
 from services.solver.validation import parse_amount
 
 router = APIRouter(tags=["intents"])
 
 MAX_AMOUNT = 10**12  # token units; far above any devnet balance, keeps every number bounded
-MAX_DEADLINE = 2**32 - 1  # the order's fill deadline is a uint32
 INTENT_ID = r"^0x[0-9a-fA-F]{32}$"
 
 
