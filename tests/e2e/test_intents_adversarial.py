@@ -7,6 +7,7 @@ Same devnet shape as test_intents.py (its fixtures: a module devnet, solver proc
 from __future__ import annotations
 
 import math
+import sqlite3
 from typing import Any
 
 import httpx
@@ -114,3 +115,44 @@ def test_order_to_an_unconfigured_chain_is_never_filled_and_refunded(inet, solve
     assert _bal(inet, A, user) == before  # the escrow came back
     assert base._escrow_status(inet, oid) == base.REFUNDED
     assert solvers.health(0)["counters"]["fills"] == 0
+
+
+def _scan_cursor(solvers: Any, chain_id: int) -> int:
+    db = sqlite3.connect(f"file:{solvers.run_dir / 'solver-0.sqlite'}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT block FROM cursors WHERE chain_id=?", (chain_id,)).fetchone()
+        return -1 if row is None else int(row[0])
+    finally:
+        db.close()
+
+
+def _mine_then_rewind(net: Any, solvers: Any) -> int:
+    """Mine 20 blocks on rollup-a, let solver 0 scan them, go back; returns the height it had scanned."""
+    w3 = net.w3[A]
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
+    w3.provider.make_request("anvil_mine", [hex(20)])
+    head = w3.eth.block_number
+    _wait("the solver scanned the mined blocks", lambda: _scan_cursor(solvers, net.chain(A).chain_id) >= head)
+    assert w3.provider.make_request("evm_revert", [snapshot])["result"] is True
+    return head
+
+
+def _filled_after_open(net: Any, head: int) -> None:
+    recipient = Account.create().address
+    _opened(net, _send_plan(net, _plan(net, "3", recipient, net.account(5))))  # below the solver's old cursor
+    assert net.w3[A].eth.block_number < head
+    _wait("recipient credited on rollup-b", lambda: _bal(net, B, recipient) == 3 * USDC, timeout=20)
+
+
+def test_solver_sees_orders_opened_after_the_origin_chain_rewinds(inet, solvers):
+    """The origin chain goes back (evm_revert here; a chain restarted from its last dump loses its
+    newest blocks the same way): the solver's scan cursor was past the new head, so the blocks mined
+    again at those heights, and the orders opened in them, were never read (on a quiet chain: never
+    filled, the escrow locked until its refund). Running, and restarted after the rewind. Last in
+    this module: the rewind also rewrites rollup-a blocks the guardians may have signed."""
+    solvers.start(0)
+    _filled_after_open(inet, _mine_then_rewind(inet, solvers))
+    head = _mine_then_rewind(inet, solvers)  # and stopped before a new block: only its stored cursor knows
+    solvers.stop(0)
+    solvers.start(0)
+    _filled_after_open(inet, head)
