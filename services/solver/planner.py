@@ -179,7 +179,8 @@ def _plan(
     route = req.route or ("solver" if holders else "canonical")
     if route == "solver" and not holders:
         raise IntentError("route", f"no solver can fill this intent: {why}")
-    solver = pick_solver(holders, deadline, now, src, dst) if route == "solver" else None
+    # the solver measures its margin on the later clock: they drift apart under time travel
+    solver = pick_solver(holders, deadline, max(now, r.now(dst)), src, dst) if route == "solver" else None
     fee = -(-amount * solver["fee_bps"] // 10_000) if route == "solver" and solver else 0
     pay = amount + fee
     if sender is not None:

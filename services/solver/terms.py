@@ -93,5 +93,6 @@ def check_solver_deadline(deadline: int, now: int, src: Chain, dst: Chain, margi
         raise IntentError(
             "deadline",
             f"deadline {deadline} is too close for the solver route: it must be at least {now + lead} "
-            f"({src.name} time {now} + {lead} s; a solver fills only with {margin} s left)",
+            f"(time {now} on the later of {src.name}'s and {dst.name}'s clocks + {lead} s; "
+            f"a solver fills only with {margin} s left)",
         )

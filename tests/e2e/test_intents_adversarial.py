@@ -17,6 +17,7 @@ from eth_account import Account
 from services.solver.orders import OrderData, onchain_order
 from services.solver.planner import IntentError
 from services.solver.terms import SOLVER_DEADLINE_SLACK, terms_file
+from services.solver.validation import SOLVER_MIN_MARGIN
 from tests.e2e import test_intents as base
 from tests.e2e.test_intents import USDC, A, B, _bal, _opened, _plan, _send_plan, _wait
 
@@ -27,13 +28,18 @@ def _now(net: Any, chain: str = A) -> int:
     return int(net.w3[chain].eth.get_block("latest").timestamp)
 
 
+def _lead(net: Any, margin: int) -> int:
+    """What the planner asks beyond the clock for a solver with `margin`: slack and both block times."""
+    chains = {c.name: c for c in net.manifest.chains}
+    return margin + SOLVER_DEADLINE_SLACK + math.ceil((chains[A].block_time or 0) + (chains[B].block_time or 0))
+
+
 def test_planner_refuses_a_deadline_the_running_solver_would_skip(inet, solvers):
     """A solver started with --min-margin 60 skips an order with 40 s left: the planner (library and
     POST /v1/intents) refuses that deadline with 422 naming the minimum, and quotes its own fee."""
     solvers.start(0, "--min-margin", "60", "--fee-bps", "20")
     user, recipient = inet.account(1), Account.create().address
-    chains = {c.name: c for c in inet.manifest.chains}
-    lead = 60 + SOLVER_DEADLINE_SLACK + math.ceil((chains[A].block_time or 0) + (chains[B].block_time or 0))
+    lead = _lead(inet, 60)
     now = _now(inet)
     with pytest.raises(IntentError) as info:
         _plan(inet, "10", recipient, user, deadline=now + 40)
@@ -115,6 +121,26 @@ def test_order_to_an_unconfigured_chain_is_never_filled_and_refunded(inet, solve
     assert _bal(inet, A, user) == before  # the escrow came back
     assert base._escrow_status(inet, oid) == base.REFUNDED
     assert solvers.health(0)["counters"]["fills"] == 0
+
+
+def test_planner_measures_the_deadline_on_the_later_clock(inet, solvers):
+    """The chains' clocks drift apart under time travel (evm_increaseTime on one chain). The solver
+    measures the margin against the later of both clocks; the planner used the origin's only, so
+    it accepted a deadline the solver then skipped when the destination's clock ran ahead."""
+    solvers.start(0)
+    user, recipient = inet.account(1), Account.create().address
+    ahead = max(0, _now(inet, A) - _now(inet, B)) + 120
+    inet.w3[B].provider.make_request("evm_increaseTime", [ahead])
+    inet.w3[B].provider.make_request("evm_mine", [])
+    chains = {c.name: c for c in inet.manifest.chains}
+    lead = (
+        SOLVER_MIN_MARGIN + SOLVER_DEADLINE_SLACK + math.ceil((chains[A].block_time or 0) + (chains[B].block_time or 0))
+    )
+    with pytest.raises(IntentError, match="too close for the solver route"):
+        _plan(inet, "2", recipient, user, deadline=_now(inet, A) + lead + 10)  # 100 s short on rollup-b
+    plan = _plan(inet, "2", recipient, user, deadline=_now(inet, B) + lead + 5)
+    _opened(inet, _send_plan(inet, plan))
+    _wait("recipient credited on rollup-b", lambda: _bal(inet, B, recipient) == 2 * USDC)
 
 
 def _scan_cursor(solvers: Any, chain_id: int) -> int:
