@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -141,6 +142,24 @@ def test_planner_measures_the_deadline_on_the_later_clock(inet, solvers):
     plan = _plan(inet, "2", recipient, user, deadline=_now(inet, B) + lead + 5)
     _opened(inet, _send_plan(inet, plan))
     _wait("recipient credited on rollup-b", lambda: _bal(inet, B, recipient) == 2 * USDC)
+
+
+def test_concurrent_api_intents_from_one_account_all_open(inet, solvers):
+    """POST /v1/intents with `account` sends approve then open (or signs a permit with the token's
+    current permit nonce for a gasless openFor): two intents of one account at once overwrote each
+    other's allowance or signed one permit nonce twice, and one open reverted (502)."""
+    solvers.start(0)
+    recipients = [Account.create().address for _ in range(6)]
+
+    def post(n: int) -> Any:
+        body = {"from_chain": A, "to_chain": B, "amount": str(1 + n), "recipient": recipients[n], "account": 4}
+        return httpx.post(f"{inet.api}/v1/intents", json={**body, "gasless": n % 2 == 1}, timeout=60)
+
+    with ThreadPoolExecutor(len(recipients)) as pool:
+        answers = list(pool.map(post, range(len(recipients))))
+    assert [r.status_code for r in answers] == [200] * len(recipients), [r.text for r in answers]
+    for n, rcpt in enumerate(recipients):
+        _wait(f"recipient {n} credited", lambda rcpt=rcpt, n=n: _bal(inet, B, rcpt) == (1 + n) * USDC)
 
 
 def _scan_cursor(solvers: Any, chain_id: int) -> int:

@@ -112,20 +112,21 @@ async def _plan(ctx: Context, req: IntentRequest) -> IntentPlan:
 @router.post("/v1/intents", response_model=IntentAnswer, responses=errors(400, 502, 503))
 async def create_intent(body: IntentBody, request: Request, ctx: Ctx) -> Any:
     req = _request(ctx, body)
-    plan = await _plan(ctx, req)
-    if body.gasless and plan.route != "solver":
-        raise _invalid("gasless", f"gasless orders go through a solver; the plan chose {plan.route}: {plan.reason}")
     t = tracker(request, ctx)
-    record = t.add(plan, "sent" if body.account is not None else "unsigned")
-    if body.account is not None:
-        try:
-            await send_intent(ctx, record, body.account, body.gasless)
-        except ApiError as exc:
-            record.error = exc.message
-            record.mark("failed")
-            raise
-    elif plan.route == "solver" and plan.typed_data is not None:
-        record.order_id = gasless_order_id(plan)  # known before signing: tracked once someone opens it
+    async with ctx.account_turn(body.account):  # planned and sent before the account's next intent
+        plan = await _plan(ctx, req)
+        if body.gasless and plan.route != "solver":
+            raise _invalid("gasless", f"gasless orders go through a solver; the plan chose {plan.route}: {plan.reason}")
+        record = t.add(plan, "sent" if body.account is not None else "unsigned")
+        if body.account is not None:
+            try:
+                await send_intent(ctx, record, body.account, body.gasless)
+            except ApiError as exc:
+                record.error = exc.message
+                record.mark("failed")
+                raise
+        elif plan.route == "solver" and plan.typed_data is not None:
+            record.order_id = gasless_order_id(plan)  # known before signing: tracked once someone opens it
     t.ensure_running()
     return IntentAnswer(
         id=record.id,
