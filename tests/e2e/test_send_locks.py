@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,30 @@ def test_proven_reads_and_sends_share_the_submitters_nonce(net):
     _mined_once(net, "hub", sends)
     assert attested > 0
     assert _nonce(net, "hub", account) - before == len(sends) + attested
+
+
+def test_governance_route_and_sends_share_the_accounts_nonce(net):
+    """POST /v1/governance/delegate (web3 TxSender in the API's worker threads) while library and
+    API sends from the same account keep going: every answer is a success, each its own transaction."""
+    account, before = 6, _nonce(net, "hub", 6)
+    done = threading.Event()
+
+    def delegate(_: int) -> None:
+        r = httpx.post(f"{net.api}/v1/governance/delegate", json={"account": account}, timeout=60)
+        assert r.status_code == 200, r.text
+
+    def keep_sending(job: Any) -> list[dict[str, Any]]:
+        sent = []
+        while not done.is_set():
+            sent.append(job(net, "hub", "rollup-a", account))
+        return sent
+
+    with ThreadPoolExecutor(8) as pool:
+        senders = [pool.submit(keep_sending, job) for job in (_lib_send, _lib_send, _api_send)]
+        try:
+            list(pool.map(delegate, range(8)))
+        finally:
+            done.set()
+        sends = [s for f in senders for s in f.result()]
+    _mined_once(net, "hub", sends)
+    assert _nonce(net, "hub", account) - before == len(sends) + 8
