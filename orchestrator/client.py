@@ -23,9 +23,9 @@ from typing import Any
 
 import httpx
 
-from orchestrator import nonces
 from orchestrator.chains.rpc import RpcError, rpc
 from orchestrator.settling import settle_timeout
+from services.common import nonces
 from services.common.manifest import Manifest
 
 MESSAGE_ID = re.compile(r"^0[xX][0-9a-fA-F]{64}$")  # either case, like the API
@@ -158,7 +158,7 @@ def send_message(
         raise MessagingError(f"sendMessage would revert on {src.name}: {_revert_text(exc)}") from None
     tx_hash = nonces.broadcast(  # the nonce under a lock per account: parallel sends all land
         lambda method, params: _call(src.rpc_url, method, params, src.name),
-        manifest.run_dir / "locks",
+        nonces.lock_dir(manifest),
         src.chain_id,
         signer.address,
         lambda nonce: signer.sign_1559(src.chain_id, nonce, gateway, data, gas * 2, 100 * 10**9, 10**9),

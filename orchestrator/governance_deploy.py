@@ -37,6 +37,7 @@ from web3 import Web3
 
 from orchestrator.build.compiler import Artifact, compile_contracts
 from orchestrator.paths import ARTIFACTS_DIR, REPO_ROOT
+from services.common import nonces
 from services.common.manifest import Key, Manifest, merge
 from services.governance.roles import ADMIN_ROLE, DAPP_OPERATOR_ROLE, PUBLIC_ROLE, ROLE_NAMES  # noqa: F401
 from services.governance.tx import TxSender, create2_address
@@ -164,7 +165,7 @@ class _ChainSetup:
             log,
         )
         self.w3 = Web3(Web3.HTTPProvider(chain.rpc_url, request_kwargs={"timeout": 30}))
-        self.tx = TxSender(self.w3, deployer_key(manifest).private_key)
+        self.tx = TxSender(self.w3, deployer_key(manifest).private_key, nonces.lock_dir(manifest))
         self.addr = addresses(codes)
         self.is_hub = chain.role == "hub"
         self.sent = 0

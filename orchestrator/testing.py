@@ -32,6 +32,7 @@ from orchestrator.config import DevnetConfig
 from orchestrator.devnet import Devnet
 from orchestrator.settling import settle_timeout
 from services.common import manifest as manifest_models
+from services.common import nonces
 from services.protocol import Attestation, Message, fetch_message_proofs, load_abi, sign_attestation
 
 __all__ = ["DeliveryFailed", "DevnetError", "DevnetHandle", "NotDelivered", "SentMessage"]
@@ -389,8 +390,10 @@ class DevnetHandle:
         call = gateway.functions.attestAndDeliverBatch(
             att.as_tuple(), signatures, account_proof, [m.as_tuple() for m in messages], storage_proofs
         )
-        try:
-            tx = call.transact({"from": self.accounts[from_account].address})
+        sender = self.accounts[from_account].address
+        try:  # the node picks the nonce: under the devnet's lock of the account, like every other sender
+            with nonces.account_lock(nonces.lock_dir(self.manifest), dst.chain_id, sender):
+                tx = call.transact({"from": sender})
         except (ContractLogicError, ValueError) as exc:
             raise DeliveryFailed(decode_revert(exc)) from None
         receipt = dict(self.w3[dst.name].eth.wait_for_transaction_receipt(tx, timeout=30))

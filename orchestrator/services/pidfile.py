@@ -30,27 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from services.common.procstat import proc_stat, start_time
+
 Legacy = Callable[[Sequence[str]], bool]
-
-
-def _stat(pid: int) -> tuple[str, int] | None:
-    """(state, start time in clock ticks since boot) from /proc/<pid>/stat; None if unreadable."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            text = f.read()
-    except OSError:
-        return None
-    fields = text[text.rfind(")") + 1 :].split()  # the command name in (...) may hold spaces
-    try:
-        return fields[0], int(fields[19])  # fields[0] is field 3 (state), fields[19] field 22
-    except (IndexError, ValueError):
-        return None
-
-
-def start_time(pid: int) -> int | None:
-    """The process's start time; None if it is gone, a zombie, or unreadable."""
-    stat = _stat(pid)
-    return None if stat is None or stat[0] == "Z" else stat[1]
 
 
 def cmdline(pid: int) -> list[str]:
@@ -99,7 +81,7 @@ class Recorded:
 
     def stale(self, legacy: Legacy) -> str | None:
         """None while the pid still names the recorded process; otherwise why it does not."""
-        stat = _stat(self.pid)
+        stat = proc_stat(self.pid)
         if stat is None and Path(f"/proc/{self.pid}").exists():
             return f"pid {self.pid}: its identity cannot be read"
         if stat is None or stat[0] == "Z":  # a zombie has exited, only its parent has not reaped it

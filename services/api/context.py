@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,10 +33,19 @@ class Context:
         self.started = time.time()
         self.http = httpx.AsyncClient(timeout=2.0, trust_env=False)
         self.names = {c.chain_id: c.name for c in manifest.chains}
-        self.send_locks: dict[tuple[int, int], asyncio.Lock] = {}  # (chain, account): one nonce at a time
+        self._account_turns: dict[int, asyncio.Lock] = {}
         self.events_clients = 0
         self.events_ends: list[float] = []  # monotonic deadline of each open event stream
         self.reads = BoundedCalls(manifest.api.reads, "proven reads")
+
+    def account_turn(self, account: int | None) -> contextlib.AbstractAsyncContextManager[Any]:
+        """One intent at a time per dev account: its approve + open, or the permit nonce its plan read
+        for openFor, must not interleave with another intent of that account (one open reverted:
+        its allowance overwritten, its permit nonce spent). Each transaction's nonce is the
+        devnet's account lock's business (services/common/nonces.py)."""
+        if account is None:
+            return contextlib.nullcontext()
+        return self._account_turns.setdefault(account, asyncio.Lock())
 
     @property
     def relayer_url(self) -> str:

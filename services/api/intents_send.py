@@ -8,7 +8,6 @@ Each transaction is awaited; its receipt gives the order id (the Open log) or th
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from eth_account import Account
@@ -35,15 +34,13 @@ async def send_intent(ctx: Context, record: IntentRecord, account: int, gasless:
             raise ApiError(503, "the manifest has no deployer key to submit openFor")
         submitter = Signer(m.keys.deployer.private_key)
         gas = int(plan.order["open_for_gas"])  # type: ignore[index]
-        steps = [(submitter, -1, plan.order["origin_settler"], data, gas)]  # type: ignore[index]
+        steps = [(submitter, plan.order["origin_settler"], data, gas)]  # type: ignore[index]
     else:
         signer = Signer(key)
-        steps = [(signer, account, tx["to"], bytes.fromhex(tx["data"][2:]), int(tx["gas"])) for tx in plan.transactions]
+        steps = [(signer, tx["to"], bytes.fromhex(tx["data"][2:]), int(tx["gas"])) for tx in plan.transactions]
     receipt: dict[str, Any] = {}
-    for signer, lock_key, to, data, gas in steps:  # lock key: the account index (POST /v1/messages uses it too)
-        lock = ctx.send_locks.setdefault((chain.chain_id, lock_key), asyncio.Lock())
-        async with lock:
-            receipt, tx_hash = await transact(ctx, chain.rpc_url, chain.chain_id, signer, to, data, gas)
+    for signer, to, data, gas in steps:  # transact takes the devnet's nonce lock of the signer
+        receipt, tx_hash = await transact(ctx, chain.rpc_url, chain.chain_id, signer, to, data, gas)
         record.transactions.append(tx_hash)
     record.mark("opened")
     _identify(ctx, record, plan, receipt)

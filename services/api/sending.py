@@ -1,7 +1,8 @@
 """Send a message through the source gateway from a dev account (the API's POST /v1/messages).
 
-Async JSON-RPC over the API's one HTTP client; one send at a time per (chain, account), so
-two requests never pick the same nonce.
+Async JSON-RPC over the API's one HTTP client. The nonce is read and the transaction broadcast
+under the devnet's file lock per (chain, account) (services/common/nonces.py), the one the CLI,
+the proven reads and the test handle take too, so no two senders of any process pick one nonce.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import httpx
 
 from services.api.context import Context, RpcFailure
 from services.api.errors import ApiError
+from services.common import nonces
 from services.common.abi import Abi
 from services.common.attest import checksum
 from services.common.tx import Signer
@@ -73,9 +75,7 @@ async def send(
     chain = m.chain(source)
     signer = Signer(m.accounts[account].private_key)
     data = abi.encode("sendMessage", encode_evm(m.chain(destination).chain_id, recipient), payload, [])
-    lock = ctx.send_locks.setdefault((source, account), asyncio.Lock())
-    async with lock:
-        receipt, tx_hash = await transact(ctx, chain.rpc_url, chain.chain_id, signer, gateway, data, None, "send")
+    receipt, tx_hash = await transact(ctx, chain.rpc_url, chain.chain_id, signer, gateway, data, None, "send")
     for lg in receipt["logs"]:
         decoded = abi.decode_log(lg)
         if decoded and decoded[0] == "MessageCommitted":
@@ -108,11 +108,16 @@ async def transact(
     `kind` names it in errors ("send" -> "send transaction 0x.. reverted")."""
     what = f"{kind} transaction".strip()
     try:
-        nonce = int(await ctx.rpc(url, "eth_getTransactionCount", [signer.address, "pending"]), 16)
         if gas is None:
             gas = 2 * await _estimate(ctx, url, signer, to, data)
-        raw, tx_hash = signer.sign_1559(chain_id, nonce, to, data, gas, MAX_FEE, PRIORITY_FEE)
-        await ctx.rpc(url, "eth_sendRawTransaction", ["0x" + raw.hex()])
+        limit = gas
+        tx_hash = await nonces.broadcast_async(
+            lambda method, params: ctx.rpc(url, method, params),
+            nonces.lock_dir(ctx.manifest),
+            chain_id,
+            signer.address,
+            lambda nonce: signer.sign_1559(chain_id, nonce, to, data, limit, MAX_FEE, PRIORITY_FEE),
+        )
         receipt = await mined_receipt(ctx, url, tx_hash, what)
     except RpcFailure as exc:
         raise ApiError(502, f"chain {chain_id}: {exc}") from None

@@ -7,6 +7,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 from web3 import Web3
 
+from services.common import nonces
 from services.common.manifest import Key, Manifest
 from services.governance.tx import ChainTxError, TxSender
 
@@ -48,7 +49,7 @@ def contract_on(manifest: Manifest, chain: str | int, name: str) -> Any:
 def send_tx(manifest: Manifest, chain: str | int, fn: Any, key: str, label: str) -> Any:
     """Send `fn` signed by `key`; its receipt, or GovernanceError naming the contract error."""
     try:
-        return TxSender(web3_for(manifest, chain), key).send(fn, label)
+        return TxSender(web3_for(manifest, chain), key, nonces.lock_dir(manifest)).send(fn, label)
     except ChainTxError as exc:
         raise GovernanceError(str(exc)) from None
 

@@ -1,6 +1,6 @@
 """Signed transactions from a known key on one chain, with readable reverts (governance tooling).
 
-    sender = TxSender(w3, private_key)
+    sender = TxSender(w3, private_key, lock_dir(manifest))   # nonce lock shared with every devnet sender
     receipt = sender.send(contract.functions.grantRole(1, account, 0), "grant")
     address = sender.create2(init_code, salt)        # through anvil's predeployed CREATE2 deployer
 
@@ -13,13 +13,16 @@ here with the contract's custom error named, before anything is sent.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from eth_account import Account
+from eth_typing import HexStr
 from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
 
+from services.common import nonces
 from services.common.abi import Abi, describe_error
 from services.common.manifest import load_abi
 from services.protocol.create2 import CREATE2_FACTORY, create2_address
@@ -62,13 +65,17 @@ def revert_reason(exc: Exception, abis: Iterable[Abi] | None = None) -> str:
 
 
 class TxSender:
-    """Sends transactions signed by `private_key` on the chain behind `w3`, one at a time."""
+    """Sends transactions signed by `private_key` on the chain behind `w3`, one at a time.
 
-    def __init__(self, w3: Web3, private_key: str) -> None:
+    With `lock_dir` (services.common.nonces.lock_dir of the manifest) the nonce is read and the
+    transaction broadcast under the devnet's lock of the account, like every other devnet sender."""
+
+    def __init__(self, w3: Web3, private_key: str, lock_dir: Path | None = None) -> None:
         self.w3 = w3
         self.account = Account.from_key(private_key)
         self.address = self.account.address
         self.chain_id = w3.eth.chain_id
+        self.lock_dir = lock_dir
 
     def send(self, fn: Any, label: str = "") -> Any:
         """Estimate, sign, send and wait for `fn` (a web3 contract function call); returns the receipt."""
@@ -112,9 +119,30 @@ class TxSender:
         return self.w3.eth.get_transaction_count(self.address, "pending")
 
     def _submit(self, tx: dict[str, Any], label: str) -> Any:
-        signed = self.account.sign_transaction(tx)
-        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT)
+        tx_hash = self._broadcast(tx) if self.lock_dir is not None else self._send_signed(tx)
+        receipt = self.w3.eth.wait_for_transaction_receipt(HexStr(tx_hash), timeout=RECEIPT_TIMEOUT)
         if receipt["status"] != 1:
-            raise ChainTxError(f"{label}: transaction {tx_hash.hex()} reverted")
+            raise ChainTxError(f"{label}: transaction {tx_hash} reverted")
         return receipt
+
+    def _send_signed(self, tx: dict[str, Any]) -> str:
+        return "0x" + bytes(self.w3.eth.send_raw_transaction(self.account.sign_transaction(tx).raw_transaction)).hex()
+
+    def _broadcast(self, tx: dict[str, Any]) -> str:
+        """`tx` with the account's pending nonce under the devnet's lock (retried if taken meanwhile)."""
+        assert self.lock_dir is not None
+
+        def call(method: str, params: list[Any]) -> Any:
+            return self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
+
+        def rpc(method: str, params: list[Any]) -> Any:
+            answer = call(method, params)
+            if "error" in answer:
+                raise ChainTxError(f"{method}: {answer['error'].get('message')}")
+            return answer["result"]
+
+        def sign(nonce: int) -> tuple[bytes, str]:
+            signed = self.account.sign_transaction({**tx, "nonce": nonce})
+            return bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex()
+
+        return nonces.broadcast(rpc, self.lock_dir, self.chain_id, self.address, sign)

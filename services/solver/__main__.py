@@ -15,6 +15,7 @@ fastimport.install()
 
 from services.common import http, logs, suspend  # noqa: E402
 from services.common import manifest as manifest_mod  # noqa: E402
+from services.solver.terms import register  # noqa: E402
 from services.solver.validation import SOLVER_MIN_MARGIN  # noqa: E402
 
 BASE_PORT = 9300
@@ -58,11 +59,13 @@ async def run(args: argparse.Namespace) -> None:
         fee_bps=fee, min_margin=args.min_margin, low_watermark=args.low_watermark, target=args.target
     )
     db_path = Path(args.db) if args.db else m.run_dir / f"solver-{args.index}.sqlite"
+    port = args.port if args.port is not None else BASE_PORT + args.index
+    register(m.run_dir, args.index, fee, args.min_margin, port)  # the planner quotes these terms
     # suspend/resume in place (test resets): each resume builds a fresh Solver on the restored store
     host = suspend.Suspendable(
         lambda: Solver(m, args.index, db_path, settings), suspend.token_file(m.run_dir, f"solver-{args.index}")
     )
-    await http.serve(host, args.port if args.port is not None else BASE_PORT + args.index)
+    await http.serve(host, port)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,7 +15,6 @@ token units ("100", "0.5"); the recipient receives exactly it, the sender pays i
 
 from __future__ import annotations
 
-import math
 import secrets
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -36,9 +35,9 @@ from services.solver.orders import (
     permit_filler_data,
     permit_typed_data,
 )
+from services.solver.terms import pick_solver, solver_terms
 from services.solver.validation import (
     DECIMALS,
-    SOLVER_MIN_MARGIN,
     IntentError,
     check_address,
     parse_amount,
@@ -47,8 +46,7 @@ from services.solver.validation import (
 )
 
 DEFAULT_TTL = 300  # seconds from now to the fill deadline
-# solver route: beyond the solver's margin, time to send the open and for the solver to see it
-SOLVER_DEADLINE_SLACK = 10
+MAX_DEADLINE = 2**32 - 1  # the order's fill deadline is a uint32
 OPEN_WINDOW = 120  # seconds a gasless order may wait to be opened
 SETTLEMENT_PAYLOAD = 64  # abi.encode(bytes32 orderId, address repayTo)
 # Gas limit per step: measured use plus ~15% (approve 46k, open 208k, fill 221k, settlement delivery
@@ -102,7 +100,14 @@ def _selector_call(signature: str, types: list[str], args: list[Any]) -> bytes:
     return function_signature_to_4byte_selector(signature) + encode(types, args)
 
 
-__all__ = ["IntentError", "IntentPlan", "IntentRequest", "open_for_call", "parse_amount", "plan_intent"]
+__all__ = [
+    "IntentError",
+    "IntentPlan",
+    "IntentRequest",
+    "open_for_call",
+    "parse_amount",
+    "plan_intent",
+]
 
 
 class _Reader:
@@ -128,10 +133,6 @@ class _Reader:
         return int(self.rpc(chain, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
 
 
-def _solvers(m: Manifest) -> list[dict[str, Any]]:
-    return [s.model_dump() for s in m.intents.solvers] if m.intents else []
-
-
 # ------------------------------------------------------------------ planning
 
 
@@ -147,6 +148,8 @@ def plan_intent(m: Manifest, req: IntentRequest, reader: _Reader | None = None) 
         raise IntentError("route", f"route must be 'solver' or 'canonical', got {req.route!r}")
     if req.deadline is not None and (isinstance(req.deadline, bool) or not isinstance(req.deadline, int)):
         raise IntentError("deadline", f"deadline must be unix seconds (an integer), got {req.deadline!r}")
+    if req.deadline is not None and req.deadline > MAX_DEADLINE:  # the order's fillDeadline is a uint32
+        raise IntentError("deadline", f"deadline must be at most {MAX_DEADLINE} (uint32), got {req.deadline}")
     if reader is not None:
         return _plan(m, req, reader, src, dst, usdc, amount, recipient, sender)
     own = _Reader(m)
@@ -172,12 +175,12 @@ def _plan(
     if deadline <= now:
         raise IntentError("deadline", f"deadline {deadline} is in the past ({src.name} time is {now})")
 
-    solver, why = _pick_solver(m, r, dst, usdc, amount)
-    route = req.route or ("solver" if solver else "canonical")
-    if route == "solver" and solver is None:
+    holders, why = _holders(m, r, dst, usdc, amount)
+    route = req.route or ("solver" if holders else "canonical")
+    if route == "solver" and not holders:
         raise IntentError("route", f"no solver can fill this intent: {why}")
-    if route == "solver":
-        _check_solver_deadline(deadline, now, src, dst)
+    # the solver measures its margin on the later clock: they drift apart under time travel
+    solver = pick_solver(holders, deadline, max(now, r.now(dst)), src, dst) if route == "solver" else None
     fee = -(-amount * solver["fee_bps"] // 10_000) if route == "solver" and solver else 0
     pay = amount + fee
     if sender is not None:
@@ -306,35 +309,23 @@ def _plan(
     )
 
 
-def _pick_solver(m: Manifest, r: _Reader, dst: Chain, usdc: str, amount: int) -> tuple[dict[str, Any] | None, str]:
-    solvers = _solvers(m)
+def _holders(m: Manifest, r: _Reader, dst: Chain, usdc: str, amount: int) -> tuple[list[dict[str, Any]], str]:
+    """The solvers holding `amount` on `dst` (with the terms each applies), or why there are none."""
+    solvers = solver_terms(m)
     if not solvers:
-        return None, "no solver is configured on this devnet: the canonical route (USDC bridge) moves it"
-    best: dict[str, Any] | None = None
-    most = 0
+        return [], "no solver is configured on this devnet: the canonical route (USDC bridge) moves it"
+    holders, most = [], 0
     for s in solvers:
         (balance,) = r.call(dst, usdc, "balanceOf(address)", ["address"], [s["address"]], ["uint256"])
         most = max(most, balance)
-        if balance >= amount and (best is None or s["fee_bps"] < best["fee_bps"]):
-            best = s
-    if best is None:
-        return None, (
+        if balance >= amount:
+            holders.append(s)
+    if not holders:
+        return [], (
             f"no solver holds {amount / 10**DECIMALS} USDC on {dst.name} (largest inventory "
             f"{most / 10**DECIMALS}): the canonical route (USDC bridge) moves it"
         )
-    return best, ""
-
-
-def _check_solver_deadline(deadline: int, now: int, src: Chain, dst: Chain) -> None:
-    """A solver skips an order with less than its margin left: refuse a deadline it cannot meet,
-    which would only lock the escrow until the refund window opens."""
-    lead = SOLVER_MIN_MARGIN + SOLVER_DEADLINE_SLACK + math.ceil((src.block_time or 0) + (dst.block_time or 0))
-    if deadline < now + lead:
-        raise IntentError(
-            "deadline",
-            f"deadline {deadline} is too close for the solver route: it must be at least {now + lead} "
-            f"({src.name} time {now} + {lead} s; a solver fills only with {SOLVER_MIN_MARGIN} s left)",
-        )
+    return holders, ""
 
 
 def _expected(src: Chain, dst: Chain, route: str) -> float:

@@ -47,8 +47,7 @@ log = logging.getLogger("solver")
 
 LOG_RANGE = 2000
 FILL_GAS = 400_000
-ZERO = "0x" + "00" * 20
-ESCROW_OPEN = 1
+ZERO, ESCROW_OPEN = "0x" + "00" * 20, 1
 
 
 @dataclass(frozen=True)
@@ -147,6 +146,7 @@ class Solver:
         while True:
             wake.clear()
             try:
+                cursor = chain.rescan(cursor)  # after a rewind: read the heights mined again
                 while cursor < chain.head:
                     to = min(chain.head, cursor + LOG_RANGE)
                     await self._scan_range(cid, cursor + 1, to)

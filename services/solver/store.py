@@ -124,7 +124,7 @@ class Store:
                 )
             c.execute(
                 "INSERT INTO cursors(chain_id, block) VALUES (?,?) "
-                "ON CONFLICT(chain_id) DO UPDATE SET block=max(block, excluded.block)",
+                "ON CONFLICT(chain_id) DO UPDATE SET block=excluded.block",  # back too, after a rewind
                 (chain_id, upto),
             )
         return new

@@ -377,6 +377,7 @@ def test_planner_refuses_bad_input(inet):
         (IntentRequest(A, B, "USDC", "1", rcpt, sender="bob"), "sender", "not an address"),
         (IntentRequest(A, B, "USDC", "2000000", rcpt, sender=user), "amount", "holds"),
         (IntentRequest(A, B, "USDC", "1", rcpt, deadline=now - 1), "deadline", "in the past"),
+        (IntentRequest(A, B, "USDC", "1", rcpt, deadline=2**32), "deadline", "uint32"),  # was an eth_abi error
     ]
     for req, field_name, text in cases:
         with pytest.raises(IntentError) as info:

@@ -8,11 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from orchestrator import client, nonces
+from orchestrator import client
 from orchestrator.cli import messages as messaging
 from orchestrator.cli.main import build_parser
 from orchestrator.settling import MARGIN, retry_seconds, settle_timeout
 from orchestrator.testing import DeliveryFailed
+from services.common import nonces
 
 
 def parallel_sends(net, account: int, n: int) -> list[client.SentMessage]:

@@ -13,9 +13,10 @@ from eth_utils import to_checksum_address
 from services.common.manifest import Chain
 from services.solver.keys import solver_key
 from services.solver.orders import FillData, OrderData, order_id
-from services.solver.planner import SOLVER_DEADLINE_SLACK, IntentError, _check_solver_deadline, parse_amount
+from services.solver.planner import IntentError, parse_amount
 from services.solver.service import SolverSettings
 from services.solver.store import Store
+from services.solver.terms import SOLVER_DEADLINE_SLACK, check_solver_deadline
 from services.solver.validation import SOLVER_MIN_MARGIN
 
 REPO = Path(__file__).resolve().parents[2]
@@ -123,14 +124,14 @@ def test_planner_refuses_a_deadline_the_solver_would_skip() -> None:
     assert SolverSettings().min_margin == SOLVER_MIN_MARGIN  # the planner's margin is the solver's
     src, dst = _chain("rollup-a", 1.0), _chain("rollup-b", 0.5)
     lead = SOLVER_MIN_MARGIN + SOLVER_DEADLINE_SLACK + 2  # ceil(1.0 + 0.5)
-    _check_solver_deadline(1000 + lead, 1000, src, dst)  # the minimum is accepted
+    check_solver_deadline(1000 + lead, 1000, src, dst)  # the minimum is accepted
     for deadline in (1004, 1000 + SOLVER_MIN_MARGIN, 1000 + lead - 1):
         with pytest.raises(IntentError) as info:
-            _check_solver_deadline(deadline, 1000, src, dst)
+            check_solver_deadline(deadline, 1000, src, dst)
         assert info.value.field == "deadline"
         assert f"at least {1000 + lead}" in str(info.value) and f"{SOLVER_MIN_MARGIN} s left" in str(info.value)
     instant = _chain("instant", None)  # no block time: margin and slack only
-    _check_solver_deadline(1000 + SOLVER_MIN_MARGIN + SOLVER_DEADLINE_SLACK, 1000, instant, instant)
+    check_solver_deadline(1000 + SOLVER_MIN_MARGIN + SOLVER_DEADLINE_SLACK, 1000, instant, instant)
 
 
 def test_solver_keys_are_deterministic_and_distinct() -> None:

@@ -10,8 +10,9 @@
     POST /v1/governance/proposals/{id}/execute       execute a succeeded proposal
     POST /v1/time/advance                            move every chain's clock together
 
-Chain calls are blocking web3 calls: they run in a worker thread, one at a time per (hub, sender)
-so nonces never collide with POST /v1/messages. Bad input is 422, a proposal that does not exist
+Chain calls are blocking web3 calls: they run in a worker thread; each transaction takes the
+devnet's nonce lock of its sender (services/common/nonces.py, shared with POST /v1/messages,
+the reads and the CLI), so nonces never collide. Bad input is 422, a proposal that does not exist
 404, a transaction the contracts refuse 409 (the message names the contract error), a chain that
 does not answer 503. Proposal ids and vote weights are uint256: ids are strings in JSON.
 """
@@ -41,7 +42,6 @@ PROPOSAL_ID_PATTERN = r"^([0-9]{1,78}|0[xX][0-9a-fA-F]{1,64})$"
 MAX_ADVANCE_SECONDS = 30 * 86400  # enough for any voting period or lock; bounded so a fuzzer cannot run away
 MAX_ADVANCE_BLOCKS = 128  # > the default voting period (50); mining more per request gets slow on a busy host
 SECONDS_PER_BLOCK = 12
-DEPLOYER_LOCK = -1
 
 Account = Annotated[str, Path(description="0x address", pattern=ADDRESS_PATTERN)]
 ProposalId = Annotated[str, Path(description="proposal id: decimal or 0x hex (uint256)", pattern=PROPOSAL_ID_PATTERN)]
@@ -117,13 +117,10 @@ SUPPORT = {"against": gc.AGAINST, "for": gc.FOR, "abstain": gc.ABSTAIN}
 # ---------------------------------------------------------------- plumbing
 
 
-async def _call(ctx: Context, fn: Callable[[], T], sender: int | None = None) -> T:
+async def _call(ctx: Context, fn: Callable[[], T]) -> T:
     """Run a blocking governance call; translate its failures into the API's error statuses."""
     try:
-        if sender is None:
-            return await asyncio.to_thread(fn)
-        async with ctx.send_locks.setdefault((ctx.manifest.hub.chain_id, sender), asyncio.Lock()):
-            return await asyncio.to_thread(fn)
+        return await asyncio.to_thread(fn)
     except gc.GovernanceError as exc:
         message = str(exc).splitlines()[0] if str(exc) else "refused"
         if message.startswith("no proposal"):
@@ -186,17 +183,15 @@ async def account_roles(ctx: Ctx, account: Account) -> dict[str, Any]:
 @router.post("/roles/{account}/grant", response_model=RoleChangeOut, responses=errors(400, 409, 503))
 async def grant(ctx: Ctx, account: Account, change: RoleChange) -> Any:
     key = _key(ctx, change.signer)
-    lock = DEPLOYER_LOCK if change.signer is None else change.signer
     fn = lambda: gc.grant_role(ctx.manifest, change.role, account, key, change.delay)  # noqa: E731
-    ids = await _call(ctx, fn, lock)
+    ids = await _call(ctx, fn)
     return RoleChangeOut(role=gc.role_id(change.role), account=account, messages=ids)
 
 
 @router.post("/roles/{account}/revoke", response_model=RoleChangeOut, responses=errors(400, 409, 503))
 async def revoke(ctx: Ctx, account: Account, change: RoleChange) -> Any:
     key = _key(ctx, change.signer)
-    lock = DEPLOYER_LOCK if change.signer is None else change.signer
-    ids = await _call(ctx, lambda: gc.revoke_role(ctx.manifest, change.role, account, key), lock)
+    ids = await _call(ctx, lambda: gc.revoke_role(ctx.manifest, change.role, account, key))
     return RoleChangeOut(role=gc.role_id(change.role), account=account, messages=ids)
 
 
@@ -207,7 +202,7 @@ async def revoke(ctx: Ctx, account: Account, change: RoleChange) -> Any:
 async def delegate(ctx: Ctx, body: DelegateIn) -> dict[str, Any]:
     """Activate a dev account's ERA voting power on the hub (ERC20Votes delegation)."""
     key = _key(ctx, body.account)
-    await _call(ctx, lambda: gc.delegate(ctx.manifest, key, body.to), body.account)
+    await _call(ctx, lambda: gc.delegate(ctx.manifest, key, body.to))
     return {"account": ctx.manifest.accounts[body.account].address, "delegated_to": body.to or "self"}
 
 
@@ -215,7 +210,7 @@ async def delegate(ctx: Ctx, body: DelegateIn) -> dict[str, Any]:
 async def propose(ctx: Ctx, proposal: ProposalIn) -> Any:
     key = _key(ctx, proposal.account)
     actions = _actions(ctx, proposal)
-    pid = await _call(ctx, lambda: gc.propose(ctx.manifest, actions, proposal.description, key), proposal.account)
+    pid = await _call(ctx, lambda: gc.propose(ctx.manifest, actions, proposal.description, key))
     return ProposalCreated(id=str(pid), id_hex=hex(pid))
 
 
@@ -231,7 +226,7 @@ async def proposal(ctx: Ctx, proposal_id: ProposalId) -> dict[str, Any]:
 async def vote(ctx: Ctx, proposal_id: ProposalId, ballot: VoteIn) -> Any:
     pid, key = _proposal_id(proposal_id), _key(ctx, ballot.account)
     fn = lambda: gc.vote(ctx.manifest, pid, SUPPORT[ballot.support], key, ballot.reason)  # noqa: E731
-    weight = await _call(ctx, fn, ballot.account)
+    weight = await _call(ctx, fn)
     return VoteOut(id=str(pid), support=ballot.support, weight=str(weight))
 
 
@@ -239,7 +234,7 @@ async def vote(ctx: Ctx, proposal_id: ProposalId, ballot: VoteIn) -> Any:
 async def execute(ctx: Ctx, proposal_id: ProposalId, body: ExecuteIn) -> dict[str, Any]:
     """Execute on the hub; the rollups' actions leave as messages (see each chain's `executed`)."""
     pid, key = _proposal_id(proposal_id), _key(ctx, body.account)
-    chains = await _call(ctx, lambda: gc.execute(ctx.manifest, pid, key), body.account)
+    chains = await _call(ctx, lambda: gc.execute(ctx.manifest, pid, key))
     return {"id": str(pid), "chains": chains}
 
 
@@ -247,7 +242,7 @@ async def execute(ctx: Ctx, proposal_id: ProposalId, body: ExecuteIn) -> dict[st
 async def advance(ctx: Ctx, body: AdvanceIn) -> dict[str, Any]:
     """Every chain: evm_increaseTime(seconds) and mine `blocks`; returns each chain's new head."""
     blocks = body.blocks or min(MAX_ADVANCE_BLOCKS, max(1, -(-body.seconds // SECONDS_PER_BLOCK)))
-    heads = await _call(ctx, lambda: gc.advance_time(ctx.manifest, body.seconds, blocks), DEPLOYER_LOCK)
+    heads = await _call(ctx, lambda: gc.advance_time(ctx.manifest, body.seconds, blocks))
     return {"seconds": body.seconds, "heads": heads}
 
 

@@ -24,13 +24,12 @@ from services.api.errors import ApiError, errors
 from services.api.intents_send import send_intent
 from services.api.intents_track import IntentTracker, gasless_order_id
 from services.api.schemas import ACCOUNT_REF, CHAIN_REF, Int, _Strict, not_bool
-from services.solver.planner import IntentError, IntentPlan, IntentRequest, plan_intent
+from services.solver.planner import MAX_DEADLINE, IntentError, IntentPlan, IntentRequest, plan_intent
 from services.solver.validation import parse_amount
 
 router = APIRouter(tags=["intents"])
 
 MAX_AMOUNT = 10**12  # token units; far above any devnet balance, keeps every number bounded
-MAX_DEADLINE = 2**32 - 1  # the order's fill deadline is a uint32
 INTENT_ID = r"^0x[0-9a-fA-F]{32}$"
 
 
@@ -113,20 +112,21 @@ async def _plan(ctx: Context, req: IntentRequest) -> IntentPlan:
 @router.post("/v1/intents", response_model=IntentAnswer, responses=errors(400, 502, 503))
 async def create_intent(body: IntentBody, request: Request, ctx: Ctx) -> Any:
     req = _request(ctx, body)
-    plan = await _plan(ctx, req)
-    if body.gasless and plan.route != "solver":
-        raise _invalid("gasless", f"gasless orders go through a solver; the plan chose {plan.route}: {plan.reason}")
     t = tracker(request, ctx)
-    record = t.add(plan, "sent" if body.account is not None else "unsigned")
-    if body.account is not None:
-        try:
-            await send_intent(ctx, record, body.account, body.gasless)
-        except ApiError as exc:
-            record.error = exc.message
-            record.mark("failed")
-            raise
-    elif plan.route == "solver" and plan.typed_data is not None:
-        record.order_id = gasless_order_id(plan)  # known before signing: tracked once someone opens it
+    async with ctx.account_turn(body.account):  # planned and sent before the account's next intent
+        plan = await _plan(ctx, req)
+        if body.gasless and plan.route != "solver":
+            raise _invalid("gasless", f"gasless orders go through a solver; the plan chose {plan.route}: {plan.reason}")
+        record = t.add(plan, "sent" if body.account is not None else "unsigned")
+        if body.account is not None:
+            try:
+                await send_intent(ctx, record, body.account, body.gasless)
+            except ApiError as exc:
+                record.error = exc.message
+                record.mark("failed")
+                raise
+        elif plan.route == "solver" and plan.typed_data is not None:
+            record.order_id = gasless_order_id(plan)  # known before signing: tracked once someone opens it
     t.ensure_running()
     return IntentAnswer(
         id=record.id,
