@@ -150,12 +150,22 @@ class Queue(EvidenceStore, WatchStore):
     def ready(
         self, dst: int, now: float, limit: int, exclude: set[str] | frozenset[str] = frozenset()
     ) -> list[sqlite3.Row]:
+        """Due messages to `dst` not in `exclude`, ordered by source, block, nonce: at most `limit`
+        of each source, so a backlog of one source never hides another's messages."""
         rows = self.conn.execute(
-            f"SELECT * FROM messages WHERE dst=? AND status IN {READY} AND next_attempt<=? "
-            "ORDER BY src, sent_block, nonce LIMIT ?",
+            "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY src ORDER BY sent_block, nonce) AS nth "
+            f"FROM messages WHERE dst=? AND status IN {READY} AND next_attempt<=?) "
+            "WHERE nth<=? ORDER BY src, sent_block, nonce",
             (dst, now, limit + len(exclude)),
         ).fetchall()
-        return [r for r in rows if r["id"] not in exclude][:limit]
+        taken: dict[int, int] = {}
+        out = []
+        for r in rows:
+            if r["id"] in exclude or taken.get(r["src"], 0) >= limit:
+                continue
+            taken[r["src"]] = taken.get(r["src"], 0) + 1
+            out.append(r)
+        return out
 
     def next_wakeup(self, dst: int) -> float | None:
         row = self.conn.execute(

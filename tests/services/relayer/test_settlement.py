@@ -7,9 +7,10 @@ import time
 from web3 import Web3
 
 from services.relayer.backoff import RetryCap
-from services.relayer.delivery import Delivery, make_batches
+from services.relayer.delivery import Delivery
 from services.relayer.model import Batch, QueuedMessage
 from services.relayer.scanner import Scanner
+from services.relayer.scheduling import make_batches
 from services.relayer.settlement import Settlement
 
 
