@@ -220,7 +220,16 @@ class Delivery:
                 proof = await self._proof_at(batch.src, list(slots.values()), block, quorum)
         proved_at = time.time()
         sims = await sims_task
-        rejected = {i: r.reason or "would fail" for i, r in sims.items() if not r.ok}
+        # Simulation alone never makes a failure final: it runs the recipient from the gateway's
+        # address (tx.origin, gas price, coinbase differ from the chain), so a message whose next
+        # failure would be its last goes on chain, with a whole block's gas, and the gateway decides.
+        now = time.time()
+        last = {
+            m.id
+            for m in batch.messages
+            if not sims[m.id].ok and ctx.retry_cap.exhausted(m.failures + 1, m.first_failed_at or now, now)
+        }
+        rejected = {i: r.reason or "would fail" for i, r in sims.items() if not r.ok and i not in last}
         if rejected:
             await self.settlement.fail(batch.messages, rejected, at=time.time(), outcome="rejected")
         sigs = quorum.for_set(gset.members, gset.threshold)
@@ -253,9 +262,9 @@ class Delivery:
         limit = await self.simulator.block_gas_limit(self.dst)
         # a starved message (its recipient used up less gas in simulation than on chain) gets the
         # whole block: the gateway then delivers it or records the recipient's own failure
-        need = {m.id: limit if m.starved else recipient_gas(m, sims[m.id].gas) for m in candidates}
+        need = {m.id: limit if m.starved or m.id in last else recipient_gas(m, sims[m.id].gas) for m in candidates}
         candidates, too_big = fit_calldata(candidates, encode, need, limit)
-        fast = optimistic.eligible(batch, rejected)
+        fast = optimistic.eligible(batch, rejected) and not last
         if fast:
             # every recipient passed: no batch simulation; a revert on chain falls back to it
             data = encode(candidates)
