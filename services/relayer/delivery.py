@@ -42,6 +42,9 @@ INFLIGHT_PER_DST = 4  # concurrent batches per destination chain (instant mining
 INFLIGHT_PER_DST_INTERVAL = 16  # with a block time, batches wait for the next block together
 MAX_REWOUND_HEIGHTS = 32  # later heights tried (doubling steps) when the guardians signed a rewound block
 BLOCKED_POLL = 0.05  # s between looks at the queue while a source's slots are all taken
+# s past its block's time: a message seen that late is checked on chain before its first send (a
+# relayer whose queue was lost reads every message it ever delivered again, and sent them all)
+SEEN_LATE = 10.0
 
 
 class Delivery:
@@ -166,7 +169,7 @@ class Delivery:
         """Simulate, attest, prove and submit one batch, then settle it from the receipt."""
         ctx = self.ctx
         started_at = time.time()
-        if batch.retried:
+        if batch.retried or batch.seen_late(SEEN_LATE):
             batch = await self.settlement.drop_delivered(batch)
             if not batch.messages:
                 return
