@@ -9,7 +9,8 @@ from typing import Any
 
 from services.common import db
 from services.relayer.queue.evidence import EvidenceStore
-from services.relayer.queue.schema import COLUMNS, migrate
+from services.relayer.queue.opening import open_queue
+from services.relayer.queue.schema import COLUMNS
 from services.relayer.queue.watch import WatchStore
 
 READY = "('pending','retrying')"
@@ -25,8 +26,8 @@ def _orphan(c: sqlite3.Connection, ids: list[str], why: str = "its source block 
 class Queue(EvidenceStore, WatchStore):
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.conn = db.connect(self.path)
-        migrate(self.conn)
+        # a corrupt file found at start is moved aside (kept for a post-mortem): opening.py
+        self.conn, self.moved_aside = open_queue(self.path)
 
     def close(self) -> None:
         self.conn.close()

@@ -135,3 +135,16 @@ def test_every_route_declares_the_error_body_for_its_4xx(client):
                 assert ref.endswith("/ErrorBody"), (method, path, c)
     chain = next(p for p in doc["paths"]["/v1/messages"]["get"]["parameters"] if p["name"] == "chain")
     assert {"hub", "rollup-a", "rollup-b"} <= set(chain["schema"]["enum"])
+
+
+def test_an_unreadable_relayer_queue_is_a_503_with_the_reason(queue_client, queue):
+    """A corrupted queue file gave a bare 500 on every message route (sqlite3.DatabaseError)."""
+    import os
+
+    queue.close()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{queue.path}{suffix}").unlink(missing_ok=True)
+    with open(queue.path, "r+b") as f:
+        f.write(os.urandom(4096))
+    for path in ("/v1/messages", f"/v1/messages/{mid(2)}"):
+        assert_error(queue_client.get(path), 503, "unavailable", "relayer's queue cannot be read")
