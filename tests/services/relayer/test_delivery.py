@@ -91,7 +91,7 @@ def test_a_message_seen_late_and_already_delivered_is_settled_without_a_transact
     chain before a first send (they were seen long after their block), so nothing is replayed:
     before, each batch of them went out unsimulated and reverted AlreadyDelivered on chain (128
     reverted transactions for 2,500 old messages, and a new message waited 6.5 s behind them)."""
-    sent = stage_net.send("rollup-a", "rollup-b", b"delivered before the queue was lost")
+    sent = stage_net.send("rollup-a", "rollup-b", b"delivered, queue lost")  # < 32 bytes: counts 1
     src, dst = stage_net.chain_id("rollup-a"), stage_net.chain_id("rollup-b")
     stage_net.relay(sent)
 
