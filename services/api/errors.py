@@ -8,6 +8,7 @@ shape, so a client parses one format whatever went wrong.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -98,6 +99,11 @@ def install(app: FastAPI) -> None:
         first = details[0] if details else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(p) for p in first["loc"][1:]) or "request"
         return body(422, f"{where}: {first['msg']}", details)
+
+    @app.exception_handler(sqlite3.DatabaseError)
+    async def unreadable(request: Request, exc: sqlite3.DatabaseError) -> JSONResponse:
+        # the relayer's queue file is damaged (the relayer moves it aside and starts a new one)
+        return body(503, f"the relayer's queue cannot be read: {exc}")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -64,8 +64,8 @@ class ChainLink:
         self.on_head: Callable[[int], None] | None = None
         self.on_regress: Callable[[int], None] | None = None  # head went back (restart from a dump)
 
-    async def start(self) -> None:
-        await self.rpc.connect(timeout=30)
+    async def start(self, connect_timeout: float = 30.0) -> None:
+        await self.rpc.connect(timeout=connect_timeout)
         await self.rpc.subscribe(["newHeads"], self._on_head)
         self.rpc.on_reconnect = self._resync
         await self._resync()
@@ -73,6 +73,11 @@ class ChainLink:
 
     async def close(self) -> None:
         await self.rpc.close()
+
+    async def reopen(self) -> None:
+        """After a start that failed (the node did not answer): a fresh connection for the next try."""
+        await self.rpc.close()
+        self.rpc = WsRpc(self.chain.ws_url, name=self.chain.name)
 
     async def _resync(self) -> None:
         header = await self.rpc.call("eth_getBlockByNumber", ["latest", False])

@@ -56,9 +56,13 @@ class ChainFollower:
         self._blooms: dict[int, str | None] = {}  # recent block -> logsBloom (conf > 0 signs older blocks)
         self._idle_due = 0.0  # loop time after which a block without messages is signed eagerly
 
+    async def connect(self) -> None:
+        if not self.rpc.connected.is_set():
+            await self.rpc.connect(timeout=30)
+
     async def start(self) -> None:
         self._signer = asyncio.create_task(self._sign_heads(), name=f"sign-{self.chain.name}")
-        await self.rpc.connect(timeout=30)
+        await self.connect()
         self.rpc.on_reconnect = self._sync_head
         await self.rpc.subscribe(["newHeads"], self._on_head)
         await self._sync_head()

@@ -49,6 +49,7 @@ from services.common.openapi import MAX_INT, publish
 from services.common.rpc import RpcError, hexbytes
 from services.guardian.follower import ChainFollower
 from services.guardian.openapi import FEED_LIMIT, FEED_LIMIT_MAX, WAIT_MAX, guardian_document
+from services.guardian.recall import recall
 from services.guardian.store import Signed, SignedStore
 
 log = logging.getLogger("guardian")
@@ -159,6 +160,10 @@ class Guardian:
         return f
 
     async def start(self) -> None:
+        await asyncio.gather(*(f.connect() for f in self.followers.values()))
+        registry = self.manifest.contracts.get("StateRootRegistry")
+        if registry is not None:  # before any head is signed: what we signed before stays signed
+            await recall(self.store, self.address, registry.address, {c: f.rpc for c, f in self.followers.items()})
         await asyncio.gather(*(f.start() for f in self.followers.values()))
         await self._check_instance()
         log.info(

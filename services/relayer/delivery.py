@@ -31,6 +31,7 @@ from services.relayer.context import Context
 from services.relayer.guardians import NoQuorum, Quorum
 from services.relayer.model import Batch, GuardianSet, QueuedMessage
 from services.relayer.proving import ProofMismatch, StateGone, consistent_proof, get_proof, proof_matches
+from services.relayer.scheduling import Slots, interleave, is_heavy, make_batches
 from services.relayer.settlement import Settlement
 from services.relayer.simulation import Simulator, isolate, recipient_gas
 from services.relayer.sizing import CalldataGas, fit_block, fit_calldata
@@ -40,32 +41,10 @@ log = logging.getLogger("relayer")
 INFLIGHT_PER_DST = 4  # concurrent batches per destination chain (instant mining)
 INFLIGHT_PER_DST_INTERVAL = 16  # with a block time, batches wait for the next block together
 MAX_REWOUND_HEIGHTS = 32  # later heights tried (doubling steps) when the guardians signed a rewound block
-
-
-HEAVY_PAYLOAD = 32 * 1024  # bytes: a message this big is delivered alone, one at a time per destination
-
-
-def is_heavy(batch: Batch) -> bool:
-    return any(len(m.payload) >= HEAVY_PAYLOAD for m in batch.messages)
-
-
-def make_batches(ready: list[QueuedMessage], max_batch: int) -> list[Batch]:
-    """Ready messages (ordered by source, block, nonce) cut into per-source batches (finalized
-    apart from soft ones, which need not wait for their depth); each quarantined or heavy
-    (HEAVY_PAYLOAD) message alone, after the others."""
-    by_src: dict[tuple[int, int], list[QueuedMessage]] = {}
-    alone: list[Batch] = []
-    for m in ready:
-        if m.quarantined or len(m.payload) >= HEAVY_PAYLOAD:
-            alone.append(Batch(m.src, m.dst, (m,)))
-        else:
-            by_src.setdefault((m.src, m.finality), []).append(m)
-    batches = [
-        Batch(src, msgs[0].dst, tuple(msgs[i : i + max_batch]))
-        for (src, _), msgs in by_src.items()
-        for i in range(0, len(msgs), max_batch)
-    ]
-    return batches + alone
+BLOCKED_POLL = 0.05  # s between looks at the queue while a source's slots are all taken
+# s past its block's time: a message seen that late is checked on chain before its first send (a
+# relayer whose queue was lost reads every message it ever delivered again, and sent them all)
+SEEN_LATE = 10.0
 
 
 class Delivery:
@@ -88,7 +67,7 @@ class Delivery:
     async def run(self) -> None:
         ctx = self.ctx
         limit = INFLIGHT_PER_DST_INTERVAL if ctx.manifest.chain(self.dst).block_time else INFLIGHT_PER_DST
-        slots = asyncio.Semaphore(limit)
+        slots = Slots(limit)  # per source: a source that stops answering holds only its own
         while True:
             self.wake.clear()
             try:
@@ -99,11 +78,11 @@ class Delivery:
                 await asyncio.sleep(0.5)
                 continue
             started = blocked = False
-            for batch in self.turn(make_batches(ready, self.max_batch)):
-                if slots.locked():
-                    blocked = True
-                    break
-                await slots.acquire()
+            for batch in self.turn(interleave(make_batches(ready, self.max_batch))):
+                if not slots.free(batch.src):
+                    blocked = True  # its source's slots are taken; other sources' batches still start
+                    continue
+                slots.take(batch.src)
                 heavy = is_heavy(batch)
                 self.inflight.update(batch.ids)
                 self.heavy_inflight = self.heavy_inflight or heavy
@@ -113,9 +92,10 @@ class Delivery:
             if started and not blocked:
                 continue
             # Woken by new messages, a finished batch (a free slot) or the next retry time (a held
-            # heavy message is due now: poll gently until its predecessor is done and wakes us).
-            nxt = None if blocked else ctx.queue.next_wakeup(self.dst)
-            timeout = None if nxt is None else max(0.05 if held else 0.005, nxt - time.time())
+            # heavy message, or a batch whose source's slots are taken, is due now: poll gently
+            # until a batch in flight is done and wakes us).
+            nxt = ctx.queue.next_wakeup(self.dst)
+            timeout = None if nxt is None else max(BLOCKED_POLL if held or blocked else 0.005, nxt - time.time())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout)
 
@@ -157,7 +137,7 @@ class Delivery:
                 ctx.guardians.vouch(batch.src, block, hexbytes(header["hash"]), hexbytes(header["stateRoot"]))
         return block
 
-    async def _run_batch(self, batch: Batch, slots: asyncio.Semaphore, heavy: bool = False) -> None:
+    async def _run_batch(self, batch: Batch, slots: Slots, heavy: bool = False) -> None:
         queue = self.ctx.queue
         try:
             await self.deliver(batch)
@@ -182,14 +162,14 @@ class Delivery:
             self.inflight.difference_update(batch.ids)
             if heavy:
                 self.heavy_inflight = False
-            slots.release()
+            slots.release(batch.src)
             self.wake.set()
 
     async def deliver(self, batch: Batch) -> None:
         """Simulate, attest, prove and submit one batch, then settle it from the receipt."""
         ctx = self.ctx
         started_at = time.time()
-        if batch.retried:
+        if batch.retried or batch.seen_late(SEEN_LATE):
             batch = await self.settlement.drop_delivered(batch)
             if not batch.messages:
                 return
@@ -243,7 +223,16 @@ class Delivery:
                 proof = await self._proof_at(batch.src, list(slots.values()), block, quorum)
         proved_at = time.time()
         sims = await sims_task
-        rejected = {i: r.reason or "would fail" for i, r in sims.items() if not r.ok}
+        # Simulation alone never makes a failure final: it runs the recipient from the gateway's
+        # address (tx.origin, gas price, coinbase differ from the chain), so a message whose next
+        # failure would be its last goes on chain, with a whole block's gas, and the gateway decides.
+        now = time.time()
+        last = {
+            m.id
+            for m in batch.messages
+            if not sims[m.id].ok and ctx.retry_cap.exhausted(m.failures + 1, m.first_failed_at or now, now)
+        }
+        rejected = {i: r.reason or "would fail" for i, r in sims.items() if not r.ok and i not in last}
         if rejected:
             await self.settlement.fail(batch.messages, rejected, at=time.time(), outcome="rejected")
         sigs = quorum.for_set(gset.members, gset.threshold)
@@ -276,9 +265,9 @@ class Delivery:
         limit = await self.simulator.block_gas_limit(self.dst)
         # a starved message (its recipient used up less gas in simulation than on chain) gets the
         # whole block: the gateway then delivers it or records the recipient's own failure
-        need = {m.id: limit if m.starved else recipient_gas(m, sims[m.id].gas) for m in candidates}
+        need = {m.id: limit if m.starved or m.id in last else recipient_gas(m, sims[m.id].gas) for m in candidates}
         candidates, too_big = fit_calldata(candidates, encode, need, limit)
-        fast = optimistic.eligible(batch, rejected)
+        fast = optimistic.eligible(batch, rejected) and not last
         if fast:
             # every recipient passed: no batch simulation; a revert on chain falls back to it
             data = encode(candidates)

@@ -34,6 +34,7 @@ class QueuedMessage:
     quarantined: bool = False
     starved: bool = False  # its recipient used up its gas on chain (InsufficientGas): a whole block next
     finality: int = 0  # 0 soft, 1 finalized: proven only against a block `confirmations` below a root
+    sent_time: float | None = None  # its source block's timestamp
 
     @classmethod
     def from_row(cls, row: Any) -> QueuedMessage:
@@ -57,6 +58,7 @@ class QueuedMessage:
             quarantined=bool(row["quarantined"]) if "quarantined" in keys else False,
             starved=bool(row["starved"]) if "starved" in keys else False,
             finality=(row["finality"] or 0) if "finality" in keys else 0,
+            sent_time=row["sent_time"] if "sent_time" in keys else None,
         )
 
     def gateway_tuple(self, fields: tuple[str, ...] = MESSAGE_FIELDS) -> tuple[Any, ...]:
@@ -100,6 +102,15 @@ class Batch:
     @property
     def retried(self) -> bool:
         return any(m.attempts for m in self.messages)
+
+    def seen_late(self, after: float) -> bool:
+        """A message of it was seen `after` s or more past its block's time: read on a catch-up
+        (the relayer was down, or its queue was lost and its sources read again from block 0),
+        so it may have been delivered already."""
+        return any(
+            m.seen_at is not None and m.sent_time is not None and m.seen_at - m.sent_time >= after
+            for m in self.messages
+        )
 
     @property
     def max_attempts(self) -> int:

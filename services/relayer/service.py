@@ -27,6 +27,7 @@ from typing import Any
 
 from services.common.http import App
 from services.common.manifest import Manifest
+from services.common.rpc import RpcError
 from services.relayer.context import Context
 from services.relayer.delivery import Delivery
 from services.relayer.equivocation import EquivocationWatcher
@@ -38,6 +39,8 @@ from services.relayer.settlement import Settlement
 from services.relayer.watchtower import Watchtower
 
 log = logging.getLogger("relayer")
+
+CHAIN_WAIT = 10.0  # s: the start waits this long for every chain, then relays among those up
 
 
 def _crash_if_failed(task: asyncio.Task[Any]) -> None:
@@ -91,25 +94,22 @@ class Relayer:
         self.deliveries[dst].wake.set()
 
     async def start(self) -> None:
+        """Bring every chain up, each on its own: one that does not answer (stopped, partitioned)
+        keeps only its own messages waiting, while the others relay (a start that waited for
+        every chain relayed nothing at all, and exited to be restarted, for as long as one
+        chain was paused). Ready once every chain is up."""
         ctx = self.ctx
-        await asyncio.gather(*(link.start() for link in ctx.links.values()))
-        await asyncio.gather(*(ctx.load_set(cid) for cid in ctx.links))
-        for cid, link in ctx.links.items():
-            link.on_head = functools.partial(self._on_head, cid)
-            link.on_regress = functools.partial(self._regressed, cid)
-        await self.settlement.recover_submitted()
-        await asyncio.gather(*(s.subscribe() for s in self.scanners.values()))
+        ups = [asyncio.create_task(self._chain_up(cid), name=f"up-{cid}") for cid in ctx.links]
+        self._tasks += ups
+        for task in ups:
+            task.add_done_callback(_crash_if_failed)
+        await asyncio.wait(ups, timeout=CHAIN_WAIT)
         ctx.guardians.listen()
-        loops = [(s.run(), f"scan-{cid}") for cid, s in self.scanners.items()]
-        loops += [(d.run(), f"deliver-{cid}") for cid, d in self.deliveries.items()]
-        loops.append((self.equivocation.run(), "equivocation"))
+        loops = [(self.equivocation.run(), "equivocation")]
         loops += [(self.watchtower.run(), "watchtower"), (self.watchtower.run_evidence(), "watchtower-evidence")]
         if self.roots is not None:
             loops.append((self.roots.run(), "roots"))
-        for coro, name in loops:
-            task = asyncio.create_task(coro, name=name)
-            task.add_done_callback(_crash_if_failed)
-            self._tasks.append(task)
+        self._spawn(loops)
         self.ready = True
         log.info(
             "relayer %s on %s; guardians %s",
@@ -117,6 +117,33 @@ class Relayer:
             ", ".join(f"{link.name}({cid})" for cid, link in ctx.links.items()),
             ", ".join(ctx.guardians.urls),
         )
+
+    async def _chain_up(self, cid: int) -> None:
+        """Connect to one chain (retrying while it does not answer), settle the deliveries to it
+        that were in flight at the last stop, then start its scanner and delivery worker."""
+        ctx, link = self.ctx, self.ctx.links[cid]
+        delay = 0.5
+        while True:
+            try:
+                await link.start(connect_timeout=CHAIN_WAIT)
+                await ctx.load_set(cid)
+                break
+            except (RpcError, ConnectionError, TimeoutError, OSError) as exc:
+                log.error("%s does not answer (%s): its messages wait, the others relay; retrying", link.name, exc)
+                await link.reopen()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        link.on_head = functools.partial(self._on_head, cid)
+        link.on_regress = functools.partial(self._regressed, cid)
+        await self.settlement.recover_submitted(dst=cid)
+        await self.scanners[cid].subscribe()
+        self._spawn([(self.scanners[cid].run(), f"scan-{cid}"), (self.deliveries[cid].run(), f"deliver-{cid}")])
+
+    def _spawn(self, loops: list[tuple[Any, str]]) -> None:
+        for coro, name in loops:
+            task = asyncio.create_task(coro, name=name)
+            task.add_done_callback(_crash_if_failed)
+            self._tasks.append(task)
 
     async def close(self) -> None:
         for t in self._tasks:

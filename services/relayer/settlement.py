@@ -263,10 +263,11 @@ class Settlement:
             return batch.without(delivered)
         return batch
 
-    async def recover_submitted(self) -> None:
-        """After a crash: settle every batch that was marked submitted, before sending anything."""
+    async def recover_submitted(self, dst: int | None = None) -> None:
+        """After a crash: settle every batch (to `dst`, else to any chain) that was marked
+        submitted, before sending anything there."""
         ctx = self.ctx
-        rows = ctx.queue.submitted()
+        rows = [r for r in ctx.queue.submitted() if dst is None or r["dst"] == dst]
         by_tx: dict[tuple[int, int, str], list[QueuedMessage]] = {}
         for r in rows:
             by_tx.setdefault((r["src"], r["dst"], r["delivery_tx"]), []).append(QueuedMessage.from_row(r))

@@ -9,7 +9,8 @@ from typing import Any
 
 from services.common import db
 from services.relayer.queue.evidence import EvidenceStore
-from services.relayer.queue.schema import COLUMNS, migrate
+from services.relayer.queue.opening import open_queue
+from services.relayer.queue.schema import COLUMNS
 from services.relayer.queue.watch import WatchStore
 
 READY = "('pending','retrying')"
@@ -25,8 +26,8 @@ def _orphan(c: sqlite3.Connection, ids: list[str], why: str = "its source block 
 class Queue(EvidenceStore, WatchStore):
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.conn = db.connect(self.path)
-        migrate(self.conn)
+        # a corrupt file found at start is moved aside (kept for a post-mortem): opening.py
+        self.conn, self.moved_aside = open_queue(self.path)
 
     def close(self) -> None:
         self.conn.close()
@@ -150,12 +151,22 @@ class Queue(EvidenceStore, WatchStore):
     def ready(
         self, dst: int, now: float, limit: int, exclude: set[str] | frozenset[str] = frozenset()
     ) -> list[sqlite3.Row]:
+        """Due messages to `dst` not in `exclude`, ordered by source, block, nonce: at most `limit`
+        of each source, so a backlog of one source never hides another's messages."""
         rows = self.conn.execute(
-            f"SELECT * FROM messages WHERE dst=? AND status IN {READY} AND next_attempt<=? "
-            "ORDER BY src, sent_block, nonce LIMIT ?",
+            "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY src ORDER BY sent_block, nonce) AS nth "
+            f"FROM messages WHERE dst=? AND status IN {READY} AND next_attempt<=?) "
+            "WHERE nth<=? ORDER BY src, sent_block, nonce",
             (dst, now, limit + len(exclude)),
         ).fetchall()
-        return [r for r in rows if r["id"] not in exclude][:limit]
+        taken: dict[int, int] = {}
+        out = []
+        for r in rows:
+            if r["id"] in exclude or taken.get(r["src"], 0) >= limit:
+                continue
+            taken[r["src"]] = taken.get(r["src"], 0) + 1
+            out.append(r)
+        return out
 
     def next_wakeup(self, dst: int) -> float | None:
         row = self.conn.execute(

@@ -169,3 +169,16 @@ def test_a_deeply_nested_body_is_a_4xx_not_a_crash(api_net):
         r = httpx.post(f"{api_net.api}{path}", content=body, headers={"content-type": "application/json"}, timeout=10)
         assert 400 <= r.status_code < 500 and r.json()["error"]["message"], r.text
     assert api_net.devnet.pids()["api"] == pid and httpx.get(f"{api_net.api}/health", timeout=5).status_code == 200
+
+
+def test_an_unreadable_relayer_queue_is_a_503_with_the_reason(queue_client, queue):
+    """A corrupted queue file gave a bare 500 on every message route (sqlite3.DatabaseError)."""
+    import os
+
+    queue.close()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{queue.path}{suffix}").unlink(missing_ok=True)
+    with open(queue.path, "r+b") as f:
+        f.write(os.urandom(4096))
+    for path in ("/v1/messages", f"/v1/messages/{mid(2)}"):
+        assert_error(queue_client.get(path), 503, "unavailable", "relayer's queue cannot be read")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from services.relayer.delivery import Delivery
 from services.relayer.model import Batch, QueuedMessage
 from services.relayer.scanner import Scanner
@@ -81,3 +83,25 @@ def test_the_proof_asked_for_at_scan_time_serves_the_delivery(stage_net, stages)
     assert row["status"] == "delivered" and stage_net.is_delivered_on("rollup-b", "hub", sent.nonce)
     assert len(proofs) == 1  # asked for once, at scan time
     assert uncovered is None
+
+
+def test_a_message_seen_late_and_already_delivered_is_settled_without_a_transaction(stage_net, stages):
+    """A relayer whose queue was lost (deleted, corrupted and moved aside) reads its sources
+    from block 0 again: every message it ever delivered comes back as new. They are checked on
+    chain before a first send (they were seen long after their block), so nothing is replayed:
+    before, each batch of them went out unsimulated and reverted AlreadyDelivered on chain (128
+    reverted transactions for 2,500 old messages, and a new message waited 6.5 s behind them)."""
+    sent = stage_net.send("rollup-a", "rollup-b", b"delivered, queue lost")  # < 32 bytes: counts 1
+    src, dst = stage_net.chain_id("rollup-a"), stage_net.chain_id("rollup-b")
+    stage_net.relay(sent)
+
+    async def scenario(ctx):
+        await Scanner(ctx, src, lambda _dst: None).scan_range(sent.block, ctx.links[src].head)
+        ctx.queue.mark_stage([sent.id], sent_time=time.time() - 3600)  # its block is an hour old
+        msg = QueuedMessage.from_row(ctx.queue.get(sent.id))
+        await Delivery(ctx, dst, Settlement(ctx), max_batch=10).deliver(Batch(src, dst, (msg,)))
+        return ctx.queue.get(sent.id), ctx.counters
+
+    row, counters = stages(scenario)
+    assert row["status"] == "delivered"
+    assert counters.batches == 0 and counters.reverted_txs == 0

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from services.relayer import backoff
-from services.relayer.delivery import make_batches
 from services.relayer.model import Batch, Counters, QueuedMessage
+from services.relayer.scheduling import make_batches
 
 
 def qm(i: int, src: int = 901, block: int = 1, attempts: int = 0, seen: float | None = None) -> QueuedMessage:
@@ -86,7 +86,7 @@ def test_finalized_messages_are_batched_apart_from_soft_ones():
 def test_heavy_messages_go_alone_after_the_light_ones_of_their_source():
     from dataclasses import replace
 
-    from services.relayer.delivery import HEAVY_PAYLOAD, is_heavy
+    from services.relayer.scheduling import HEAVY_PAYLOAD, is_heavy
 
     big = b"\x01" * HEAVY_PAYLOAD
     ready = [replace(qm(0), payload=big), qm(1), replace(qm(2), payload=big), qm(3)]
@@ -99,7 +99,8 @@ def test_heavy_messages_go_alone_after_the_light_ones_of_their_source():
 def test_heavy_batches_take_turns_so_nothing_waits_behind_more_than_one():
     from dataclasses import replace
 
-    from services.relayer.delivery import HEAVY_PAYLOAD, Delivery
+    from services.relayer.delivery import Delivery
+    from services.relayer.scheduling import HEAVY_PAYLOAD
 
     worker = Delivery.__new__(Delivery)
     worker.inflight, worker.heavy_inflight = set(), False

@@ -206,3 +206,23 @@ def test_batches_that_keep_reverting_without_naming_a_message_send_their_message
     rows = {i: q.get(i) for i in (a, b, c)}
     assert [rows[i]["quarantined"] for i in (a, b, c)] == [1, 1, 0]
     assert all(r["status"] == "pending" and r["failures"] == 0 for r in rows.values())  # not their failure
+
+
+def test_a_queue_file_that_is_not_a_database_is_moved_aside_and_a_fresh_one_opened(tmp_path):
+    """A corrupted queue file made every start of the relayer fail ("file is not a database"):
+    the supervisor restarted it into the same failure for ever and nothing was delivered. The
+    chains hold the truth (a fresh queue reads the sources again and finds old deliveries on
+    chain), so the file is kept aside for a post-mortem and the relayer starts on a new one."""
+    path = tmp_path / "relayer.sqlite"
+    q = Queue(path)
+    q.ingest(901, 1, [msg(1)])
+    q.close()
+    with open(path, "r+b") as f:
+        f.write(os.urandom(4096))  # the header and the first page: not a database any more
+    q = Queue(path)
+    assert q.get(msg(1)["id"]) is None and q.cursor(901) is None
+    q.ingest(901, 2, [msg(2)])
+    assert q.get(msg(2)["id"])["status"] == "pending"
+    aside = [p.name for p in tmp_path.iterdir() if p.name.startswith("relayer.sqlite.corrupt-")]
+    assert len(aside) == 1 and q.moved_aside is not None and q.moved_aside.name == aside[0]
+    q.close()

@@ -82,3 +82,37 @@ def test_restart_with_lost_transactions_relays_at_once(stage_net, tmp_path: Path
     finally:
         dst.provider.make_request("evm_setAutomine", [True])
         relayer.stop()
+
+
+def test_a_relayer_started_while_one_chain_does_not_answer_relays_among_the_others(stage_net, tmp_path: Path):
+    """A chain that is stopped (SIGSTOP) when the relayer starts keeps only its own messages
+    waiting: the others are relayed at once, and the stopped chain's once it answers again."""
+    from orchestrator.services import procs
+
+    m = stage_net.manifest
+    url = f"http://127.0.0.1:{m.relayer.port}"
+    argv = [sys.executable, "-m", "services.relayer", "--manifest", str(m.path), "--db", str(tmp_path / "q.sqlite")]
+    waiting = stage_net.send("rollup-a", "rollup-b", b"from the stopped chain", account=5)
+    stage_net.chaos("pause", "rollup-a")
+    relayer = None
+    try:
+        relayer = procs.spawn(argv, tmp_path / "relayer.log", cwd=Path(__file__).parents[3])
+        other = stage_net.send("rollup-b", "hub", b"between chains that answer", account=5)
+        wait_for(
+            "a message between chains that answer",
+            lambda: stage_net.is_delivered_on("hub", "rollup-b", other.nonce),
+            timeout=RESTART_BOUND + 3,
+        )
+        assert relayer.poll() is None, procs.tail(tmp_path / "relayer.log", 20)
+        assert httpx.get(f"{url}/health", timeout=2).status_code == 503  # not every chain is up
+        stage_net.heal("rollup-a")
+        wait_for(
+            "the stopped chain's message once it answers",
+            lambda: stage_net.is_delivered_on("rollup-b", "rollup-a", waiting.nonce),
+            timeout=30,
+        )
+        wait_for("a healthy relayer", lambda: httpx.get(f"{url}/health", timeout=2).status_code == 200, timeout=10)
+    finally:
+        stage_net.heal("rollup-a")
+        if relayer is not None:
+            procs.stop(relayer)

@@ -7,9 +7,10 @@ import time
 from web3 import Web3
 
 from services.relayer.backoff import RetryCap
-from services.relayer.delivery import Delivery, make_batches
+from services.relayer.delivery import Delivery
 from services.relayer.model import Batch, QueuedMessage
 from services.relayer.scanner import Scanner
+from services.relayer.scheduling import make_batches
 from services.relayer.settlement import Settlement
 
 
@@ -58,6 +59,8 @@ def test_a_failure_event_on_chain_is_recorded_against_the_attempt(stage_net, sta
 
 
 def test_the_retry_cap_ends_in_failed_and_nothing_more_is_sent(stage_net, stages):
+    """Simulation alone never makes a failure final: the last attempt is made on chain, whose
+    MessageFailed is the verdict; nothing is sent after it."""
     toggle = stage_net.deploy("rollup-b", "ToggleRecipient", stage_net.manifest.address("MetalayerGateway"))
     stage_net.transact("rollup-b", toggle.functions.setFailing(True))
     sent = stage_net.send("hub", "rollup-b", b"poison", recipient=toggle.address)
@@ -72,13 +75,48 @@ def test_the_retry_cap_ends_in_failed_and_nothing_more_is_sent(stage_net, stages
             await delivery.deliver(Batch(src, dst, (QueuedMessage.from_row(ctx.queue.get(sent.id)),)))
             statuses.append(ctx.queue.get(sent.id)["status"])
         ready = ctx.queue.ready(dst, time.time() + 3600, 100)
-        return statuses, ready, ctx.queue.get(sent.id), ctx.counters
+        return statuses, ready, ctx.queue.get(sent.id), ctx.counters, ctx.queue.attempts(sent.id)
 
-    statuses, ready, row, counters = stages(scenario)
+    statuses, ready, row, counters, attempts = stages(scenario)
     assert statuses == ["retrying", "failed"]
     assert sent.id not in {r["id"] for r in ready}
     assert row["revert_reason"] == "Refused(42)" and row["failures"] == 2
-    assert counters.batches == 0 and counters.finally_failed == 1  # no transaction was ever sent for it
+    assert [(a["outcome"], a["reason"], bool(a["tx"])) for a in attempts] == [
+        ("rejected", "Refused(42)", False),
+        ("failed", "Refused(42)", True),  # the final verdict comes from the chain
+    ]
+    assert counters.batches == 1 and counters.finally_failed == 1
+
+
+def test_a_recipient_that_fails_only_in_simulation_is_delivered_by_its_last_attempt(stage_net, stages):
+    """A recipient that accepts only calls whose transaction did not start at its caller
+    (tx.origin != msg.sender): in the recipients' simulation, sent from the gateway's address,
+    it reverts; on chain (tx.origin is the relayer) it accepts. Rejected by simulation at every
+    attempt, it ended failed without a transaction ever being sent, a deliverable message lost."""
+    from eth_utils import keccak
+
+    selector = keccak(text="receiveMessage(bytes32,bytes,bytes)")[:4]
+    # ORIGIN CALLER EQ PUSH1 0x16 JUMPI PUSH4 selector PUSH1 0xe0 SHL PUSH1 0 MSTORE PUSH1 0x20 PUSH1 0 RETURN
+    # JUMPDEST PUSH1 0 PUSH1 0 REVERT
+    runtime = bytes.fromhex("3233146016576" + "3") + selector + bytes.fromhex("60e01b60005260206000f35b60006000fd")
+    init = bytes([0x60, len(runtime), 0x80, 0x60, 0x0B, 0x60, 0x00, 0x39, 0x60, 0x00, 0xF3]) + runtime
+    w3 = stage_net.w3["rollup-b"]
+    deploy = w3.eth.send_transaction({"from": stage_net.manifest.accounts[9].address, "data": init, "gas": 200_000})
+    gated = w3.eth.wait_for_transaction_receipt(deploy, timeout=30).contractAddress
+    sent = stage_net.send("hub", "rollup-b", b"on chain only", recipient=gated, account=2)
+    src, dst = stage_net.chain_id("hub"), stage_net.chain_id("rollup-b")
+
+    async def scenario(ctx):
+        ctx.retry_cap = RetryCap(max_attempts=2, max_age=0)
+        await Scanner(ctx, src, lambda _d: None).scan_range(sent.block, ctx.links[src].head)
+        delivery = Delivery(ctx, dst, Settlement(ctx), 10)
+        for _ in range(2):
+            await delivery.deliver(Batch(src, dst, (QueuedMessage.from_row(ctx.queue.get(sent.id)),)))
+        return ctx.queue.get(sent.id), ctx.queue.attempts(sent.id)
+
+    row, attempts = stages(scenario)
+    assert [a["outcome"] for a in attempts] == ["rejected", "delivered"]
+    assert row["status"] == "delivered" and stage_net.is_delivered_on("rollup-b", "hub", sent.nonce)
 
 
 def test_recovery_resolves_submitted_messages_from_the_chain(stage_net, stages):
