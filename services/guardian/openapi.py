@@ -56,6 +56,10 @@ FEED = obj(
         "signer": ADDRESS,
         "attestations": {"type": "array", "items": FEED_ENTRY},
         "next": integer(description="pass as `after` for the next page"),
+        "store": {
+            "type": "string",
+            "description": "this store's id: seqs count in it; another id means the store was replaced (read from 0)",
+        },
     }
 )
 CHAIN_HEALTH = obj(

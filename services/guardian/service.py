@@ -279,6 +279,7 @@ class Guardian:
                 "signer": self.address,
                 "attestations": [r.as_json(self.address) | {"forced": r.forced} for r in rows],
                 "next": rows[-1].seq if rows else after,
+                "store": self.store.store_id,  # seqs are this store's: another store starts again at 1
             }
 
         if self.allow_equivocation:

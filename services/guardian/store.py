@@ -8,10 +8,17 @@ index so a test can make the guardian equivocate on purpose.
 A store belongs to one devnet instance (the salt of the signed EIP-712 domain): opened for
 another instance, its rows are dropped, since signatures under another domain verify nowhere
 in this one and serving them would only make the guardian look silent.
+
+Each store has a random id (`store_id`), made with the file: the feed (GET /v1/attestations)
+carries it, so a reader's cursor (a seq) is known to belong to this store. A store that was lost
+and started again numbers its rows from 1: a relayer that kept its old cursor read nothing the
+new store signed below it (seen: a guardian reset with its store deleted served a second root for
+a height, and the relayer's equivocation watcher never saw it).
 """
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -86,6 +93,7 @@ class SignedStore:
         self.conn = db.connect(path)
         self.conn.executescript(SCHEMA)
         self.dropped = self._bind_instance(bytes(instance_id))
+        self.store_id = self._store_id()
 
     def _bind_instance(self, instance_id: bytes) -> int:
         """Tie the store to `instance_id`; returns how many rows of another instance were dropped."""
@@ -96,6 +104,16 @@ class SignedStore:
             dropped = self.conn.execute("DELETE FROM signed").rowcount
             self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('instance', ?)", (instance_id,))
         return dropped
+
+    def _store_id(self) -> str:
+        """This store's id, made once with it (and again when its rows are dropped)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key='store'").fetchone()
+        if row is not None and not self.dropped:
+            return str(row[0])
+        store_id = secrets.token_hex(8)
+        with db.Tx(self.conn):
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('store', ?)", (store_id,))
+        return store_id
 
     def close(self) -> None:
         self.conn.close()

@@ -71,12 +71,19 @@ class EquivocationWatcher:
             )
             if status != 200:
                 return
+            store = str(doc.get("store", ""))
+            if after and store != queue.feed_store(url):
+                # the guardian's store is not the one the cursor counts in (lost and started again
+                # at seq 1): what it signed below the cursor would never be read
+                log.warning("%s serves another store (%s): reading its feed from the start", url, store)
+                queue.restart_feed(url, store)
+                continue
             atts = doc["attestations"]
             if not atts:
                 return
             for a in atts:
                 a.setdefault("signer", doc.get("signer"))
-            for first, second in queue.record_attestations(url, doc["next"], atts):
+            for first, second in queue.record_attestations(url, doc["next"], atts, store):
                 await self.slash(first, second)
             if len(atts) < FEED_PAGE:
                 return

@@ -19,8 +19,21 @@ class EvidenceStore:
         row = self.conn.execute("SELECT seq FROM feed_cursors WHERE url=?", (url,)).fetchone()
         return row[0] if row else 0
 
+    def feed_store(self, url: str) -> str:
+        """The id of the guardian store the cursor of `url` counts in ('' before it was known)."""
+        row = self.conn.execute("SELECT store FROM feed_cursors WHERE url=?", (url,)).fetchone()
+        return row[0] if row else ""
+
+    def restart_feed(self, url: str, store: str) -> None:
+        """Read `url`'s feed from its start: another store (lost, replaced) is behind it now."""
+        self.conn.execute(
+            "INSERT INTO feed_cursors(url, seq, store) VALUES (?,0,?) "
+            "ON CONFLICT(url) DO UPDATE SET seq=0, store=excluded.store",
+            (url, store),
+        )
+
     def record_attestations(
-        self, url: str, next_seq: int, atts: list[dict[str, Any]]
+        self, url: str, next_seq: int, atts: list[dict[str, Any]], store: str = ""
     ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """Remember what each guardian signed; return (first, conflicting) pairs found."""
         conflicts = []
@@ -48,8 +61,9 @@ class EvidenceStore:
                     }
                     conflicts.append((first, a))
             c.execute(
-                "INSERT INTO feed_cursors(url, seq) VALUES (?,?) ON CONFLICT(url) DO UPDATE SET seq=excluded.seq",
-                (url, next_seq),
+                "INSERT INTO feed_cursors(url, seq, store) VALUES (?,?,?) "
+                "ON CONFLICT(url) DO UPDATE SET seq=excluded.seq, store=excluded.store",
+                (url, next_seq, store),
             )
         return conflicts
 

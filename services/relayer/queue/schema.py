@@ -73,7 +73,7 @@ CREATE TABLE IF NOT EXISTS seen_attestations (
     signature  TEXT NOT NULL,
     PRIMARY KEY (guardian, chain_id, block)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS feed_cursors (url TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS feed_cursors (url TEXT PRIMARY KEY, seq INTEGER NOT NULL, store TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS slashes (
     guardian   TEXT PRIMARY KEY,
     chain_id   INTEGER NOT NULL,
@@ -174,3 +174,5 @@ def migrate(conn: sqlite3.Connection) -> None:
         if column not in have:
             conn.execute(f"ALTER TABLE messages ADD COLUMN {column} {ddl}")
     _drop_nonce_uniqueness(conn)
+    if "store" not in {r[1] for r in conn.execute("PRAGMA table_info(feed_cursors)")}:
+        conn.execute("ALTER TABLE feed_cursors ADD COLUMN store TEXT NOT NULL DEFAULT ''")
