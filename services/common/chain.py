@@ -33,6 +33,10 @@ class TxLost(RuntimeError):
     """A sent transaction that will never be mined (dropped, or behind a nonce gap)."""
 
 
+class OutOfFunds(RpcError):
+    """The node refused a transaction of ours: the account cannot pay for its gas."""
+
+
 class ChainLink:
     min_balance = 1_000 * 10**18  # ensure_funds tops the key up to `top_up` below this
     top_up = 10**6 * 10**18
@@ -41,6 +45,7 @@ class ChainLink:
 
     def __init__(self, chain: Chain, signer: Signer, role: str = "relayer"):
         self.role = role  # who holds the key: names the log and the funding message
+        self.out_of_funds: str | None = None  # why our last send was refused for want of gas money
         self.log = logging.getLogger(role)
         self.chain = chain
         self.chain_id = chain.chain_id
@@ -144,6 +149,21 @@ class ChainLink:
         except TimeoutError:
             return False
 
+    async def _out_of_funds(self, exc: RpcError) -> OutOfFunds:
+        """The node's "Insufficient funds for gas * price + value" named neither the account nor
+        the chain (seen in a message's trace): say both, with the balance, and remember it for
+        /health until a transaction of ours goes through again."""
+        try:
+            balance = f"{hexint(await self.rpc.call('eth_getBalance', [self.signer.address, 'latest']))} wei"
+        except Exception:  # the explanation is worth more than the balance
+            balance = "unknown"
+        self.out_of_funds = (
+            f"{self.name}: the {self.role}'s account {self.signer.address} cannot pay for gas (balance "
+            f"{balance}); fund it, e.g. anvil_setBalance on {self.chain.rpc_url}"
+        )
+        self.log.error(self.out_of_funds)
+        return OutOfFunds(exc.method, {"code": exc.code, "message": self.out_of_funds, "data": exc.data})
+
     async def ensure_funds(self) -> None:
         """Devnet: top up the key with anvil_setBalance when it runs low."""
         balance = hexint(await self.rpc.call("eth_getBalance", [self.signer.address, "latest"]))
@@ -178,11 +198,14 @@ class ChainLink:
                 self._nonce = None  # resync: the node may or may not have taken it
                 if "already known" in exc.message.lower():
                     return tx_hash
+                if "insufficient funds" in exc.message.lower():
+                    raise await self._out_of_funds(exc) from None
                 raise
             except BaseException:
                 self._nonce = None
                 raise
             self._nonce = nonce + 1
+            self.out_of_funds = None
             self._sent_at[tx_hash] = heads
             if len(self._sent_at) > 1024:
                 del self._sent_at[next(iter(self._sent_at))]

@@ -55,11 +55,14 @@ def build_app(
             if cid in chains:
                 chains[cid]["cursor"] = cur
         watch = watchtower() if watchtower is not None else None
-        # a flagged root degrades the relayer without failing its health check (it still relays)
-        status = "starting" if not ok else ("degraded" if watch and watch["flags"] else "ok")
+        broke = {link.name: link.out_of_funds for link in ctx.links.values() if link.out_of_funds}
+        # a flagged root or an account out of gas money degrades the relayer without failing its
+        # health check (it still relays elsewhere)
+        status = "starting" if not ok else ("degraded" if (watch and watch["flags"]) or broke else "ok")
         return (200 if ok else 503), {
             "status": status,
             "address": ctx.signer.address,
+            "out_of_funds": broke,  # chain name -> why its last delivery could not be paid for
             "chains": chains,
             "queue": stats,
             "counters": ctx.counters.as_dict(),

@@ -69,6 +69,11 @@ HEALTH = obj(
     {
         "status": {"enum": ["ok", "starting", "degraded"]},
         "address": ADDRESS,
+        "out_of_funds": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "chain name -> why the relayer's last transaction there could not be paid for",
+        },
         "chains": {"type": "object", "additionalProperties": CHAIN, "description": "by chain id"},
         "queue": obj(
             {

@@ -70,3 +70,31 @@ def test_a_receipt_is_looked_up_once_its_block_has_arrived(stage_net, stages):
     assert all(r is not None and hexint(r["status"]) == 1 for r in receipts)
     assert calls.count("eth_getTransactionReceipt") <= 11, calls  # one each (a head may lag once)
     assert "eth_getTransactionByHash" not in calls, calls
+
+
+def test_an_account_out_of_gas_money_is_named_with_its_chain_until_funded(stage_net, stages):
+    """Seen: a relayer without ETH on a destination recorded "Insufficient funds for gas * price +
+    value" in the trace, naming neither its account nor the chain, and its /health said "ok"."""
+    from services.common.chain import OutOfFunds
+
+    target = "0x" + "44" * 20
+    w3 = stage_net.w3["rollup-b"]
+    relayer = stage_net.manifest.keys.relayer.address
+
+    async def scenario(ctx):
+        link = ctx.links[stage_net.chain_id("rollup-b")]
+        balance = w3.eth.get_balance(relayer)
+        w3.provider.make_request("anvil_setBalance", [relayer, "0x0"])
+        try:
+            with pytest.raises(OutOfFunds) as refused:
+                await link.send(target, b"", 30_000)
+            remembered = link.out_of_funds
+        finally:
+            w3.provider.make_request("anvil_setBalance", [relayer, hex(balance)])
+        ok = await link.receipt(await link.send(target, b"", 30_000), timeout=5)
+        return str(refused.value), remembered, link.out_of_funds, ok
+
+    message, remembered, after, receipt = stages(scenario)
+    assert relayer in message and "rollup-b" in message and "balance 0 wei" in message, message
+    assert remembered and relayer in remembered
+    assert after is None and receipt is not None and hexint(receipt["status"]) == 1
