@@ -114,12 +114,14 @@ def run(args: argparse.Namespace) -> dict:
         stages = stage_medians(Path(tmp) / "state" / "run" / "relayer.sqlite")
         pss_total = round(sum(pss_mb(pid) for pid in devnet.pids().values()), 1)
     base = result["baseline_plain_tx_roundtrip_ms"]["p50"]
+    quiet = result["quiet_baseline_plain_tx_roundtrip_ms"]["p50"]
     result.update(
         {
             "messages": n,
             "chains": 3,
             "block_time_s": args.block_time,
             "p50_ratio_to_baseline": round(result["latency_ms"]["p50"] / base, 2) if base else None,
+            "p50_ratio_to_quiet_baseline": round(result["latency_ms"]["p50"] / quiet, 2) if quiet else None,
             "relayer_stage_p50_ms": stages,
             "rss_mb": rss_now,
             "rss_total_mb": round(sum(rss_now.values()), 1),
