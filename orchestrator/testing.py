@@ -148,20 +148,14 @@ class DevnetHandle:
             self.supervisor.start_service("relayer")
 
     def set_block_time(self, seconds: float | None) -> None:
-        """Interval mining every `seconds` (whole seconds, at least 1) on every chain; 0: instant
-        mining (a block per transaction); None: back to the config's."""
+        """A block every `seconds` (whole seconds, at least 1) on every chain; 0: a block per
+        transaction; None: back to the config's."""
         from orchestrator.snapshots import chainstate
 
         if seconds is None:
             chainstate.thaw(self.devnet.config.chains)
-            return
-        for chain in self.manifest.chains:
-            if seconds == 0:
-                rpc(chain.rpc_url, "evm_setIntervalMining", [0])
-                rpc(chain.rpc_url, "evm_setAutomine", [True])
-            else:
-                rpc(chain.rpc_url, "evm_setAutomine", [False])
-                rpc(chain.rpc_url, "evm_setIntervalMining", [max(1, round(seconds))])
+        else:
+            chainstate.mine(self.manifest.chains, seconds)
 
     # ------------------------------------------------------------ logs
 

@@ -20,14 +20,22 @@ def freeze(chains: Sequence[Any]) -> None:
 
 
 def thaw(chains: Sequence[Any]) -> None:
-    """Back to each chain's configured mining: its block time, else automine.
+    """Back to each chain's configured mining: its block time, else automine."""
+    for chain in chains:
+        mine([chain], float(chain.block_time or 0))
+
+
+def mine(chains: Sequence[Any], seconds: float) -> None:
+    """A block every `seconds` on every chain; 0: a block per transaction (automine).
 
     evm_setIntervalMining takes whole seconds: a fractional block time (set by `anvil --block-time`
     at start) comes back rounded, at least 1 s."""
     for chain in chains:
-        if chain.block_time:
-            rpc(chain.rpc_url, "evm_setIntervalMining", [max(1, round(float(chain.block_time)))])
+        if seconds:
+            rpc(chain.rpc_url, "evm_setAutomine", [False])
+            rpc(chain.rpc_url, "evm_setIntervalMining", [max(1, round(seconds))])
         else:
+            rpc(chain.rpc_url, "evm_setIntervalMining", [0])
             rpc(chain.rpc_url, "evm_setAutomine", [True])
 
 
