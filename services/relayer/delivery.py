@@ -63,6 +63,11 @@ class Delivery:
         # nonces of the relayer's account, and a message arriving meanwhile would be mined behind
         # all of them (issue 11: unrelated traffic waits at most one batch).
         self.heavy_inflight = False
+        # Batches whose transaction is broadcast and not yet settled. A heavy batch waits for
+        # these only, not for batches still gathering a quorum or a proof: a source that stopped
+        # answering holds its batches there for up to its RPC timeout (30 s), and held every
+        # heavy message to this destination (and, while one waited, every light one) as long.
+        self.broadcasting = 0
 
     async def run(self) -> None:
         ctx = self.ctx
@@ -100,15 +105,16 @@ class Delivery:
                 await asyncio.wait_for(self.wake.wait(), timeout)
 
     def turn(self, batches: list[Batch]) -> list[Batch]:
-        """The batches to start now. Heavy ones go one at a time and only when nothing else is in
-        flight; while one waits for that, no light batch starts (else heavy ones could starve);
-        while one is in flight, light ones start (they are mined right after it). So no message
-        waits behind more than one heavy batch, and a heavy one waits for at most one round."""
+        """The batches to start now. Heavy ones go one at a time and only when no transaction of
+        ours is in the destination's pool; while one waits for that, no light batch starts (else
+        heavy ones could starve); while one is in flight, light ones start (they are mined right
+        after it). So no message waits behind more than one heavy batch, and a heavy one waits
+        for at most one round."""
         light = [b for b in batches if not is_heavy(b)]
         heavy = [b for b in batches if is_heavy(b)]
         if self.heavy_inflight or not heavy:
             return light
-        return heavy[:1] if not self.inflight else []
+        return heavy[:1] if not self.broadcasting else []
 
     def quorum_wait(self, chain_id: int) -> float:
         """How long guardians may hold a request: until `confirmations` more blocks can exist."""
@@ -366,18 +372,22 @@ class Delivery:
                 ids, tx_hash, block, attested_at, proved_at, time.time(), started_at=started_at, gas_limit=gas
             )
 
-        tx_hash = await self.link.send(ctx.gateway, data, gas, before_broadcast=durable)
-        ctx.counters.batches += 1
-        ctx.counters.optimistic_batches += not simulated
-        if chaos.duplicate(ctx.manifest.run_dir):  # the same delivery again: the gateway must refuse it
-            await self.link.send(ctx.gateway, data, gas)
+        self.broadcasting += 1  # a transaction of ours in the destination's pool: see `turn`
         try:
-            receipt = await self.link.receipt(tx_hash)
-        except TxLost as exc:
-            ctx.counters.lost_txs += 1
-            log.warning("%s; its %d message(s) go out again now", exc, len(ids))
-            ctx.queue.unsubmit(ids, str(exc), at=time.time())
-            return
-        if receipt is None:
-            raise TimeoutError(f"no receipt for {tx_hash} on {self.link.name}")
-        await self.settlement.settle(batch, receipt, simulated=simulated)
+            tx_hash = await self.link.send(ctx.gateway, data, gas, before_broadcast=durable)
+            ctx.counters.batches += 1
+            ctx.counters.optimistic_batches += not simulated
+            if chaos.duplicate(ctx.manifest.run_dir):  # the same delivery again: the gateway must refuse it
+                await self.link.send(ctx.gateway, data, gas)
+            try:
+                receipt = await self.link.receipt(tx_hash)
+            except TxLost as exc:
+                ctx.counters.lost_txs += 1
+                log.warning("%s; its %d message(s) go out again now", exc, len(ids))
+                ctx.queue.unsubmit(ids, str(exc), at=time.time())
+                return
+            if receipt is None:
+                raise TimeoutError(f"no receipt for {tx_hash} on {self.link.name}")
+            await self.settlement.settle(batch, receipt, simulated=simulated)
+        finally:
+            self.broadcasting -= 1

@@ -8,16 +8,22 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from services.relayer.delivery import Delivery
 from services.relayer.scanner import Scanner
+from services.relayer.scheduling import HEAVY_PAYLOAD
 from services.relayer.settlement import Settlement
 
 BOUND = 5.0  # s: the other source's message, while every slot could be held by the stuck source
 
 
-def test_a_source_that_stops_answering_holds_back_only_its_own_messages(stage_net, stages):
+@pytest.mark.parametrize("payload", [b"not stuck", bytes(HEAVY_PAYLOAD)], ids=["light", "heavy"])
+def test_a_source_that_stops_answering_holds_back_only_its_own_messages(stage_net, stages, payload):
+    """A heavy message (delivered alone, when no transaction of the relayer's is pending there)
+    waited for the stuck source's batches too, which were still asking for their proofs: 30 s."""
     stuck = [stage_net.send("rollup-a", "hub", b"stuck %d" % i, account=i) for i in range(6)]
-    other = stage_net.send("rollup-b", "hub", b"not stuck", account=8)
+    other = stage_net.send("rollup-b", "hub", payload, account=8)  # zeros: the counter adds 0
     a, b, hub = stage_net.chain_id("rollup-a"), stage_net.chain_id("rollup-b"), stage_net.chain_id("hub")
 
     async def until_delivered(ctx, ids: list[str], within: float) -> float:
@@ -31,14 +37,17 @@ def test_a_source_that_stops_answering_holds_back_only_its_own_messages(stage_ne
     async def scenario(ctx):
         # this test's messages only; every batch of rollup-a then asks rollup-a for its proof
         await Scanner(ctx, a, lambda _dst: None).scan_range(stuck[0].block, ctx.links[a].head)
-        await Scanner(ctx, b, lambda _dst: None).scan_range(other.block, ctx.links[b].head)
         ctx.prefetch.forget(a, max(s.block for s in stuck))
-        ctx.prefetch.forget(b, other.block)
         # one message per batch: more batches of the stuck source than a destination has slots
         worker = Delivery(ctx, hub, Settlement(ctx), max_batch=1)
         stage_net.chaos("pause", "rollup-a")
         task = asyncio.create_task(worker.run())
         try:
+            while not worker.inflight:  # the stuck source's batches wait for rollup-a's answers
+                await asyncio.sleep(0.01)
+            await Scanner(ctx, b, lambda _dst: None).scan_range(other.block, ctx.links[b].head)
+            ctx.prefetch.forget(b, other.block)
+            worker.wake.set()
             took = await until_delivered(ctx, [other.id], BOUND)
             stage_net.heal("rollup-a")
             rest = await until_delivered(ctx, [s.id for s in stuck], 60)

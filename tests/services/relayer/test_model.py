@@ -103,7 +103,7 @@ def test_heavy_batches_take_turns_so_nothing_waits_behind_more_than_one():
     from services.relayer.scheduling import HEAVY_PAYLOAD
 
     worker = Delivery.__new__(Delivery)
-    worker.inflight, worker.heavy_inflight = set(), False
+    worker.inflight, worker.heavy_inflight, worker.broadcasting = set(), False, 0
     big = b"\x01" * HEAVY_PAYLOAD
     light = Batch(901, 902, (qm(1),))
     heavy = [Batch(901, 902, (replace(qm(i), payload=big),)) for i in (2, 3)]
@@ -112,8 +112,11 @@ def test_heavy_batches_take_turns_so_nothing_waits_behind_more_than_one():
     # a heavy one in flight: light ones go (mined right after it), the other heavy one waits
     worker.inflight, worker.heavy_inflight = set(heavy[0].ids), True
     assert worker.turn([light, heavy[1]]) == [light]
-    # light ones in flight and a heavy one due: nothing new starts until they are done
-    worker.inflight, worker.heavy_inflight = set(light.ids), False
+    # light ones broadcast and a heavy one due: nothing new starts until they are mined
+    worker.inflight, worker.heavy_inflight, worker.broadcasting = set(light.ids), False, 1
     assert worker.turn([Batch(903, 902, (qm(9, src=903),)), heavy[1]]) == []
+    # light ones in flight but not broadcast yet (waiting for a quorum or a proof): the heavy one goes
+    worker.broadcasting = 0
+    assert worker.turn([Batch(903, 902, (qm(9, src=903),)), heavy[1]]) == [heavy[1]]
     # no heavy one due: light ones as before
     assert worker.turn([light]) == [light]
