@@ -134,10 +134,9 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._arm_head_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_head_deadline()
-        self._disarm_body_deadline()
-        if self.stall_timer is not None:
-            self.stall_timer.cancel()
+        self.head_timer = _cancel(self.head_timer)
+        self.body_timer = _cancel(self.body_timer)
+        self.stall_timer = _cancel(self.stall_timer)
         self.book.forget(self)
         super().connection_lost(exc)
 
@@ -159,7 +158,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         # until its body is complete a request may be closed for a newcomer, like a head still
         # arriving (it is then the newest idle connection, closed only after every older one)
         self.awaiting_head = False
-        self._disarm_head_deadline()
+        self.head_timer = _cancel(self.head_timer)
         length = _content_length(self.headers)
         if length is not None and length > MAX_BODY_BYTES:
             self._refuse(413, "Content Too Large", f"request body over {MAX_BODY_BYTES} bytes")
@@ -181,7 +180,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         # a whole request in flight: never closed for a newcomer (unless answered already)
-        self._disarm_body_deadline()
+        self.body_timer = _cancel(self.body_timer)
         if self.cycle is not None and not self.cycle.response_complete:
             self.book.set_idle(self, False)
         super().on_message_complete()
@@ -198,9 +197,7 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def resume_writing(self) -> None:
         super().resume_writing()
-        if self.stall_timer is not None:
-            self.stall_timer.cancel()
-            self.stall_timer = None
+        self.stall_timer = _cancel(self.stall_timer)
 
     def _stalled(self) -> None:
         self.stall_timer = None
@@ -216,20 +213,10 @@ class GuardedHttpTools(HttpToolsProtocol):
         if self.head_timer is None:
             self.head_timer = self.loop.call_later(HEAD_DEADLINE, self._head_late)
 
-    def _disarm_head_deadline(self) -> None:
-        if self.head_timer is not None:
-            self.head_timer.cancel()
-            self.head_timer = None
-
     def _head_late(self) -> None:
         self.head_timer = None
         if self.awaiting_head and not self.transport.is_closing():
             self.transport.close()
-
-    def _disarm_body_deadline(self) -> None:
-        if self.body_timer is not None:
-            self.body_timer.cancel()
-            self.body_timer = None
 
     def _body_late(self) -> None:
         self.body_timer = None
@@ -248,6 +235,13 @@ class GuardedHttpTools(HttpToolsProtocol):
         )
         self.transport.write(head.encode() + body)
         self.transport.close()
+
+
+def _cancel(timer: asyncio.TimerHandle | None) -> asyncio.TimerHandle | None:
+    """Cancel `timer` if set; returns None, to be stored in its place."""
+    if timer is not None:
+        timer.cancel()
+    return None
 
 
 def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
