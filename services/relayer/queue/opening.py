@@ -21,11 +21,28 @@ from services.relayer.queue.schema import migrate
 log = logging.getLogger("relayer")
 
 
+class Corrupt(sqlite3.DatabaseError):
+    """The file opens, but SQLite's quick_check finds it damaged."""
+
+
+# SQLite's own words for a file that is not (or no longer) a sound database. OperationalError
+# (a DatabaseError too) also covers "database is locked": moving such a queue aside would throw
+# away a sound one, with every final state and attempt in it.
+CORRUPT_CODES = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
+
+
+def _corrupt(exc: sqlite3.DatabaseError) -> bool:
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    return isinstance(exc, Corrupt) or name.startswith(CORRUPT_CODES)
+
+
 def open_queue(path: Path) -> tuple[sqlite3.Connection, Path | None]:
     """(a connection to a readable, migrated queue at `path`, where a corrupt file went or None)."""
     try:
         return _open(path), None
     except sqlite3.DatabaseError as exc:
+        if not _corrupt(exc):  # "database is locked" and the like: the file is fine, raise
+            raise
         aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
         log.error("relayer queue %s is unreadable (%s): moved to %s; starting a new one", path, exc, aside)
         for suffix in ("", "-wal", "-shm"):
@@ -42,7 +59,7 @@ def _open(path: Path) -> sqlite3.Connection:
         # a damaged page deep inside would fail some later query, exit, and fail again at restart
         verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
         if verdict != "ok":
-            raise sqlite3.DatabaseError(f"quick_check: {verdict}")
+            raise Corrupt(f"quick_check: {verdict}")
     except BaseException:
         conn.close()
         raise

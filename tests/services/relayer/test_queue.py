@@ -226,3 +226,34 @@ def test_a_queue_file_that_is_not_a_database_is_moved_aside_and_a_fresh_one_open
     aside = [p.name for p in tmp_path.iterdir() if p.name.startswith("relayer.sqlite.corrupt-")]
     assert len(aside) == 1 and q.moved_aside is not None and q.moved_aside.name == aside[0]
     q.close()
+
+
+def test_a_locked_queue_is_not_taken_for_a_corrupt_one(tmp_path, monkeypatch):
+    """ "database is locked" is a DatabaseError too (OperationalError): a sound queue busy in
+    another connection must not be moved aside with every final state and attempt in it."""
+    import sqlite3
+
+    import pytest
+
+    from services.common import db
+    from services.relayer.queue import opening
+
+    connect = db.connect
+
+    path = tmp_path / "relayer.sqlite"
+    q = Queue(path)
+    q.ingest(901, 1, [msg(1)])
+    q.close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")  # WAL lets readers in past a mere write lock
+    holder.execute("BEGIN EXCLUSIVE")  # a writer that does not let go
+    holder.execute("CREATE TABLE held (x)")
+    monkeypatch.setattr(opening.db, "connect", lambda p: connect(p, timeout=0.2))  # not 5 s of waiting
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            Queue(path)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert [p.name for p in tmp_path.iterdir() if ".corrupt-" in p.name] == []
+    assert Queue(path).get(msg(1)["id"]) is not None
