@@ -101,7 +101,9 @@ def test_killed_chain_restarts_with_state_and_every_message_arrives_once(net):
     wait_for("every status up again", lambda: all(v == "up" for v in status(net).values()))
     assert "restarted on port" in (Path(net.devnet.log_dir) / "supervisor.log").read_text()
     touched = [m for m in sent if any(f["id"] == fault.id for f in net.trace(m.id)["faults"])]
-    assert touched and touched[0].id != sent[0].id  # in the traces of the messages in flight at the kill
+    # in the traces of the messages in flight at the kill, not of all: a message delivered well
+    # before it may still be touched, when its delivery was in the blocks the kill lost (seen once)
+    assert touched and len(touched) < len(sent)
 
 
 @pytest.fixture
